@@ -1,0 +1,105 @@
+"""The library's front door: index folders and query them from Python, no click needed.
+
+    >>> from clipsearch import api
+    >>> report = api.index(["~/Pictures"], index="photos")
+    >>> with api.open_index("photos") as store:
+    ...     hits = api.searcher(store).search("a dog on a beach", k=5)
+
+Every function takes its collaborators as arguments (an :class:`Encoder`, an index location) so
+tests and other front ends (the CLI, a server) can pass their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+
+from .config import ENV_DEVICE, ENV_MODEL, ENV_PRETRAINED, IndexLocation
+from .embedding import Encoder, load_encoder
+from .errors import ModelMismatchError
+from .indexer import IndexOptions, IndexReport, ProgressFn, index_paths
+from .models import ModelRef, resolve_model_ref
+from .search import Searcher
+from .store import IndexStore, remove_index
+
+EncoderLoader = Callable[[ModelRef, str | None], Encoder]
+
+
+def locate(index: str | None = None, home: str | os.PathLike[str] | None = None) -> IndexLocation:
+    return IndexLocation.resolve(index, home)
+
+
+def open_index(index: str | None = None, home: str | os.PathLike[str] | None = None) -> IndexStore:
+    """Open an existing index for reading (raises :class:`IndexNotFoundError` if there is none)."""
+    return IndexStore.open(locate(index, home))
+
+
+def requested_model(model: str | None, pretrained: str | None) -> ModelRef | None:
+    """The model asked for by flags or environment, or None if nothing was asked."""
+    model = model or os.environ.get(ENV_MODEL) or None
+    pretrained = pretrained or os.environ.get(ENV_PRETRAINED) or None
+    if model is None and pretrained is None:
+        return None
+    return resolve_model_ref(model, pretrained)
+
+
+def _check_loaded(store: IndexStore, encoder: Encoder) -> None:
+    if encoder.info.dim != store.model.dim:
+        raise ModelMismatchError(
+            f"model {encoder.info.name} gives {encoder.info.dim}-dim vectors but index "
+            f"{store.location.name!r} holds {store.model.dim}-dim ones"
+        )
+
+
+def index(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    index: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    pretrained: str | None = None,
+    device: str | None = None,
+    options: IndexOptions | None = None,
+    rebuild: bool = False,
+    progress: ProgressFn | None = None,
+    loader: EncoderLoader = load_encoder,
+) -> IndexReport:
+    """Create or update an index from image folders. The index remembers its model."""
+    location = locate(index, home)
+    device = device or os.environ.get(ENV_DEVICE) or None
+    ref = requested_model(model, pretrained)
+    paths = list(paths)
+    if rebuild:
+        remove_index(location)
+    if IndexStore.exists(location):
+        store = IndexStore.open(location)
+        try:
+            if ref is not None:
+                store.check_model(ref)
+            store.acquire_lock()
+            encoder = loader(store.model.ref, device)
+            _check_loaded(store, encoder)
+            return index_paths(store, encoder, paths, options, progress)
+        finally:
+            store.close()
+    encoder = loader(ref or resolve_model_ref(), device)
+    store = IndexStore.create(location, encoder.info)
+    try:
+        store.acquire_lock()
+        return index_paths(store, encoder, paths, options, progress)
+    finally:
+        store.close()
+
+
+def searcher(
+    store: IndexStore, *, device: str | None = None, loader: EncoderLoader = load_encoder
+) -> Searcher:
+    """A :class:`Searcher` whose model (the one the index was built with) loads only when needed."""
+    device = device or os.environ.get(ENV_DEVICE) or None
+
+    def load() -> Encoder:
+        encoder = loader(store.model.ref, device)
+        _check_loaded(store, encoder)
+        return encoder
+
+    return Searcher(store, load)

@@ -1,0 +1,326 @@
+"""The SQLite catalog: every item's metadata and a durable copy of its vector.
+
+The catalog is the source of truth. Every change is committed in one transaction tagged with a
+sequence number (``seq``); the FAISS file records the last ``seq`` it contains, so after a crash the
+vector index catches up from the catalog instead of the two ever disagreeing. Vectors are kept
+here too (float32 blobs) so the FAISS index can be rebuilt, retrained or relabelled without the model.
+
+Schema changes go through Alembic (``migrations/``), applied automatically on open.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import (
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .errors import IndexCorruptError
+
+#: The Alembic revision this code's models correspond to (a test checks it equals the script head).
+SCHEMA_HEAD = "0001_initial"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    """One searchable picture: an image file, or one page of a PDF (``page`` >= 1; 0 for images)."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("path", "page", name="uq_items_path_page"),
+        Index("ix_items_content_hash", "content_hash"),
+        Index("ix_items_seq", "seq"),
+        {"sqlite_autoincrement": True},  # ids are FAISS ids: never reuse one
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    path: Mapped[str] = mapped_column(String, nullable=False)
+    page: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    mtime_ns: Mapped[int] = mapped_column(Integer, nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    height: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    indexed_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class Removed(Base):
+    """Tombstones: item ids deleted at ``seq``, so the vector index can drop them when it catches up."""
+
+    __tablename__ = "removed"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+
+
+class Skipped(Base):
+    """Files that could not be indexed, with why; retried only when size or mtime change."""
+
+    __tablename__ = "skipped"
+    path: Mapped[str] = mapped_column(String, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    mtime_ns: Mapped[int] = mapped_column(Integer, nullable=False)
+    reason: Mapped[str] = mapped_column(String, nullable=False)
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[str] = mapped_column(String, nullable=False)
+
+
+ITEMS = Item.__table__
+REMOVED = Removed.__table__
+SKIPPED = Skipped.__table__
+META = Meta.__table__
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    id: int
+    path: str
+    page: int
+    size: int
+    mtime_ns: int
+    content_hash: str
+    width: int
+    height: int
+
+
+@dataclass
+class NewItem:
+    path: str
+    page: int
+    size: int
+    mtime_ns: int
+    content_hash: str
+    width: int
+    height: int
+    vector: np.ndarray
+
+
+def _row(r: object) -> ItemRow:
+    return ItemRow(r.id, r.path, r.page, r.size, r.mtime_ns, r.content_hash, r.width, r.height)  # type: ignore[attr-defined]
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def make_engine(db_path: str | os.PathLike[str]) -> Engine:
+    """SQLite in WAL mode: readers (searches) never block the writer and see a consistent snapshot."""
+    engine = create_engine(f"sqlite:///{os.fspath(db_path)}", future=True)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
+
+
+class Catalog:
+    """Typed access to one index's SQLite file. All writes go through :meth:`commit_batch`."""
+
+    def __init__(self, db_path: str | os.PathLike[str], *, migrate: bool = True) -> None:
+        self.path = Path(db_path)
+        self.engine = make_engine(self.path)
+        try:
+            if migrate:
+                from .migrate import ensure_schema
+
+                ensure_schema(self.engine)
+        except OperationalError as err:
+            raise IndexCorruptError(f"cannot open catalog {self.path}: {err.orig}") from err
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ reading
+    def seq(self) -> int:
+        with self.engine.connect() as conn:
+            return self._seq(conn)
+
+    @staticmethod
+    def _seq(conn: Connection) -> int:
+        value = conn.execute(select(META.c.value).where(META.c.key == "seq")).scalar()
+        return int(value) if value is not None else 0
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(ITEMS)).scalar() or 0)
+
+    def files_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count(func.distinct(ITEMS.c.path)))).scalar() or 0)
+
+    def items(self) -> Iterator[ItemRow]:
+        cols = [c for c in ITEMS.c if c.name != "vector"]
+        with self.engine.connect() as conn:
+            for r in conn.execute(select(*cols).order_by(ITEMS.c.id)):
+                yield _row(r)
+
+    def get(self, ids: Sequence[int]) -> dict[int, ItemRow]:
+        cols = [c for c in ITEMS.c if c.name != "vector"]
+        out: dict[int, ItemRow] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 900):
+                for r in conn.execute(select(*cols).where(ITEMS.c.id.in_(chunk))):
+                    out[r.id] = _row(r)
+        return out
+
+    def find_path(self, path: str) -> list[ItemRow]:
+        cols = [c for c in ITEMS.c if c.name != "vector"]
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(select(*cols).where(ITEMS.c.path == path))]
+
+    def vectors(self, ids: Sequence[int], dim: int) -> np.ndarray:
+        """Stored vectors for ``ids`` in that order (rows of zeros for unknown ids)."""
+        found: dict[int, bytes] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 900):
+                for r in conn.execute(select(ITEMS.c.id, ITEMS.c.vector).where(ITEMS.c.id.in_(chunk))):
+                    found[r.id] = r.vector
+        out = np.zeros((len(ids), dim), dtype=np.float32)
+        for i, item_id in enumerate(ids):
+            if item_id in found:
+                out[i] = np.frombuffer(found[item_id], dtype=np.float32)
+        return out
+
+    def changes_since(self, seq: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(removed ids, changed ids, their vectors) committed after ``seq``: what FAISS lacks."""
+        with self.engine.connect() as conn:
+            removed = [r.id for r in conn.execute(select(REMOVED.c.id).where(REMOVED.c.seq > seq))]
+            rows = conn.execute(select(ITEMS.c.id, ITEMS.c.vector).where(ITEMS.c.seq > seq)).all()
+        ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.frombuffer(b"".join(r.vector for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return np.asarray(removed, dtype=np.int64), ids, vecs
+
+    def all_vectors(self, dim: int, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every (ids, vectors) in id order, in chunks, for rebuilding the vector index."""
+        last = -1
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(ITEMS.c.id, ITEMS.c.vector).where(ITEMS.c.id > last).order_by(ITEMS.c.id).limit(chunk)
+                ).all()
+            if not rows:
+                return
+            last = rows[-1].id
+            ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+            yield ids, np.frombuffer(b"".join(r.vector for r in rows), dtype=np.float32).reshape(len(rows), dim)
+
+    def skipped(self) -> dict[str, tuple[int, int, str]]:
+        with self.engine.connect() as conn:
+            return {r.path: (r.size, r.mtime_ns, r.reason) for r in conn.execute(select(SKIPPED))}
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(META.c.value).where(META.c.key == key)).scalar()
+
+    # ------------------------------------------------------------------ writing
+    def commit_batch(
+        self,
+        *,
+        add: Iterable[NewItem] = (),
+        replace: Iterable[tuple[int, NewItem]] = (),
+        move: Iterable[tuple[int, str, int, int]] = (),
+        remove: Iterable[int] = (),
+        skip: Iterable[tuple[str, int, int, str]] = (),
+        unskip: Iterable[str] = (),
+    ) -> int:
+        """Apply one batch of changes atomically under a new ``seq``; returns that seq.
+
+        ``move``: (id, new path, size, mtime_ns) keeps the vector. ``replace``: (id, item) re-embedded
+        in place. ``skip``: (path, size, mtime_ns, reason).
+        """
+        now = time.time()
+        with self.engine.begin() as conn:
+            seq = self._seq(conn) + 1
+            conn.execute(
+                META.insert().prefix_with("OR REPLACE"), [{"key": "seq", "value": str(seq)}]
+            )
+            remove = list(remove)
+            if remove:
+                for chunk in _chunks(remove, 900):
+                    conn.execute(delete(ITEMS).where(ITEMS.c.id.in_(chunk)))
+                conn.execute(REMOVED.insert().prefix_with("OR REPLACE"), [{"id": i, "seq": seq} for i in remove])
+            for item_id, new_path, size, mtime_ns in move:
+                # seq is not bumped: the vector is unchanged, FAISS has nothing to do.
+                conn.execute(
+                    update(ITEMS)
+                    .where(ITEMS.c.id == item_id)
+                    .values(path=new_path, size=size, mtime_ns=mtime_ns)
+                )
+            for item_id, item in replace:
+                conn.execute(
+                    update(ITEMS).where(ITEMS.c.id == item_id).values(**_values(item, seq, now))
+                )
+            rows = [_values(item, seq, now) for item in add]
+            if rows:
+                conn.execute(ITEMS.insert(), rows)
+            unskip = list(unskip)
+            for chunk in _chunks(unskip, 900):
+                conn.execute(delete(SKIPPED).where(SKIPPED.c.path.in_(chunk)))
+            skips = [{"path": p, "size": s, "mtime_ns": m, "reason": r} for p, s, m, r in skip]
+            if skips:
+                conn.execute(SKIPPED.insert().prefix_with("OR REPLACE"), skips)
+        return seq
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(META.insert().prefix_with("OR REPLACE"), [{"key": key, "value": value}])
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file so a copied index folder is complete on its own."""
+        with self.engine.connect() as conn:
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def _values(item: NewItem, seq: int, now: float) -> dict[str, object]:
+    return {
+        "path": item.path,
+        "page": item.page,
+        "size": item.size,
+        "mtime_ns": item.mtime_ns,
+        "content_hash": item.content_hash,
+        "width": item.width,
+        "height": item.height,
+        "vector": _blob(item.vector),
+        "seq": seq,
+        "indexed_at": now,
+    }
+
+
+def _chunks(values: list, size: int) -> Iterator[list]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]

@@ -1,0 +1,218 @@
+"""The ``clipsearch`` command: parse, call the library, print. Nothing else lives here.
+
+Errors raised on purpose by the library (:class:`ClipsearchError`) become one line on stderr and
+the error's exit code; only a bug shows a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from . import api
+from .config import ENV_HOME
+from .errors import ClipsearchError
+from .images import DEFAULT_MAX_MEGAPIXELS
+from .indexer import IndexOptions, IndexReport
+from .search import SearchResult
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClipsearchError as err:
+            click.echo(f"clipsearch: error: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("clipsearch: interrupted (work already committed is kept)", err=True)
+            ctx.exit(130)
+        except OSError as err:  # disk full, permission denied on the index folder, ...
+            click.echo(f"clipsearch: error: {err}", err=True)
+            ctx.exit(1)
+
+
+def _index_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--home", envvar=ENV_HOME, type=click.Path(file_okay=False), help="Folder holding the indexes."
+    )(f)
+    return click.option("--index", "index_name", default=None, envvar="CLIPSEARCH_INDEX", help="Index name.")(f)
+
+
+def _query_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for decorator in reversed(
+        [
+            click.option("-k", "--top", default=10, show_default=True, type=click.IntRange(min=1)),
+            click.option("--min-score", type=float, default=None, help="Drop results below this cosine."),
+            click.option("--add", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Add to the query."),
+            click.option("--sub", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Subtract from the query."),
+            click.option("--device", default=None, help="auto, cpu, cuda, mps."),
+            click.option("--json", "as_json", is_flag=True, help="Print a JSON array."),
+        ]
+    ):
+        f = decorator(f)
+    return f
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="clipsearch")
+def cli() -> None:
+    """Search your pictures by describing them, by example, and find duplicates."""
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@_index_options
+@click.option("--model", default=None, help="open_clip architecture, config JSON path, hf-hub: name, or tiny-shapes.")
+@click.option("--pretrained", default=None, help="open_clip tag, hf-hub: name, weights file, or 'none'.")
+@click.option("--device", default=None, help="auto (default), cpu, cuda, mps.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files or folders matching (repeatable).")
+@click.option("--hidden", is_flag=True, help="Include hidden files and folders.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="Decoding threads (default: cores).")
+@click.option("--max-megapixels", default=DEFAULT_MAX_MEGAPIXELS, show_default=True, type=float)
+@click.option("--rebuild", is_flag=True, help="Delete the index first (e.g. to change model).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON report.")
+def index_cmd(
+    paths: Sequence[str],
+    index_name: str | None,
+    home: str | None,
+    model: str | None,
+    pretrained: str | None,
+    device: str | None,
+    exclude: Sequence[str],
+    hidden: bool,
+    batch_size: int,
+    workers: int | None,
+    max_megapixels: float,
+    rebuild: bool,
+    progress: bool | None,
+    as_json: bool,
+) -> None:
+    """Embed every image under PATHS (incremental: only new or changed files run the model)."""
+    options = IndexOptions(
+        exclude=tuple(exclude), include_hidden=hidden, batch_size=batch_size, workers=workers,
+        max_megapixels=max_megapixels,
+    )
+    with _ProgressBar(enabled=progress) as bar:
+        report = api.index(
+            paths, index=index_name, home=home, model=model, pretrained=pretrained, device=device,
+            options=options, rebuild=rebuild, progress=bar.update,
+        )
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        _print_report(report)
+
+
+class _ProgressBar:
+    """tqdm on stderr with a files/s rate; off when stderr is not a terminal unless forced."""
+
+    def __init__(self, enabled: bool | None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.bar: Any = None
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="file", desc="indexing", file=sys.stderr, dynamic_ncols=True)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _print_report(r: IndexReport) -> None:
+    click.echo(
+        f"{r.items} items indexed: {r.added} added, {r.updated} updated, {r.moved} moved, {r.removed} removed, "
+        f"{r.unchanged} unchanged, {r.skipped} skipped ({r.embedded} embedded in {r.seconds:.1f}s)"
+    )
+    for s in r.skipped_files[:20]:
+        click.echo(f"  skipped {s['path']}: {s['reason']}", err=True)
+    if len(r.skipped_files) > 20:
+        click.echo(f"  ... and {len(r.skipped_files) - 20} more (see --json)", err=True)
+
+
+def _print_results(results: list[SearchResult], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results]))
+        return
+    if not results:
+        click.echo("no results", err=True)
+        return
+    click.echo(f"{'rank':>4}  {'score':>6}  path")
+    for rank, r in enumerate(results, 1):
+        click.echo(f"{rank:>4}  {r.score:6.3f}  {r.display_path}")
+
+
+@cli.command("search")
+@click.argument("query")
+@_index_options
+@_query_options
+def search_cmd(
+    query: str, index_name: str | None, home: str | None, top: int, min_score: float | None,
+    add: Sequence[str], sub: Sequence[str], device: str | None, as_json: bool,
+) -> None:
+    """Find images matching a description (or an image path), best first."""
+    with api.open_index(index_name, home) as store:
+        results = api.searcher(store, device=device).search(query, top, min_score, add, sub)
+    _print_results(results, as_json)
+
+
+@cli.command("similar")
+@click.argument("path", type=click.Path())
+@_index_options
+@_query_options
+def similar_cmd(
+    path: str, index_name: str | None, home: str | None, top: int, min_score: float | None,
+    add: Sequence[str], sub: Sequence[str], device: str | None, as_json: bool,
+) -> None:
+    """Find images that look like the image at PATH (which need not be indexed)."""
+    with api.open_index(index_name, home) as store:
+        results = api.searcher(store, device=device).similar(path, top, min_score, add, sub)
+    _print_results(results, as_json)
+
+
+@cli.command("status")
+@_index_options
+@click.option("--json", "as_json", is_flag=True)
+def status_cmd(index_name: str | None, home: str | None, as_json: bool) -> None:
+    """What is indexed, with which model, how big."""
+    with api.open_index(index_name, home) as store:
+        info = store.status()
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    model = f"{info['model']} ({info['pretrained']})"
+    if info["toy_model"]:
+        model += f"  [toy model: {info['model_description']}]"
+    rows = [
+        ("index", f"{info['index']}  ({info['path']})"),
+        ("items", f"{info['items']} from {info['files']} files ({info['skipped']} files skipped)"),
+        ("model", model),
+        ("vectors", f"{info['dim']}-dim, {info['index_type']}"),
+        ("on disk", f"{info['disk_bytes'] / 1e6:.1f} MB"),
+    ]
+    for key, value in rows:
+        click.echo(f"{key:>8}  {value}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="clipsearch")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,60 @@
+"""Where indexes live and which defaults apply, read from flags, environment and platform.
+
+Kept apart from the CLI so the library and the tests resolve locations the same way the command
+line does (``CLIPSEARCH_HOME`` beats the platform's user data folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+
+ENV_HOME = "CLIPSEARCH_HOME"
+ENV_MODEL = "CLIPSEARCH_MODEL"
+ENV_PRETRAINED = "CLIPSEARCH_PRETRAINED"
+ENV_DEVICE = "CLIPSEARCH_DEVICE"
+
+DEFAULT_INDEX = "default"
+_INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def default_home() -> Path:
+    """The folder that holds all indexes: ``$CLIPSEARCH_HOME`` or the platform's user data folder."""
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("clipsearch", appauthor=False)
+
+
+def validate_index_name(name: str) -> str:
+    """Index names become folder names, so keep them to a safe, portable alphabet."""
+    if not _INDEX_NAME_RE.match(name) or name in {".", ".."}:
+        raise UsageError(
+            f"invalid index name {name!r}: use letters, digits, '.', '_' or '-' (at most 100 characters)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class IndexLocation:
+    """A named index under a home folder; the folder itself is self-contained and relocatable."""
+
+    home: Path
+    name: str = DEFAULT_INDEX
+
+    @property
+    def path(self) -> Path:
+        return self.home / validate_index_name(self.name)
+
+    @classmethod
+    def resolve(cls, name: str | None = None, home: str | os.PathLike[str] | None = None) -> IndexLocation:
+        return cls(
+            home=Path(home).expanduser() if home else default_home(),
+            name=validate_index_name(name or DEFAULT_INDEX),
+        )

@@ -1,0 +1,172 @@
+"""Queries: text -> images, image -> images, and rclip-style query arithmetic.
+
+A query is a weighted sum of unit vectors (the main query with weight 1, ``--add`` terms positive,
+``--sub`` terms negative), renormalised, then ranked by inner product = cosine similarity.
+The model is loaded only if a term needs it: ``similar`` on an indexed, unchanged file reuses the
+vector stored in the catalog.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .embedding import Encoder, normalise
+from .errors import UsageError
+from .images import load_image
+from .scan import absolute
+from .store import IndexStore
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    id: int
+    path: str
+    page: int
+    score: float
+    width: int
+    height: int
+
+    @property
+    def display_path(self) -> str:
+        return f"{self.path}#page={self.page}" if self.page else self.path
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        if not self.page:
+            data.pop("page")
+        return data
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One part of a query: text or an image file, with a weight (negative to subtract)."""
+
+    value: str
+    weight: float = 1.0
+
+    @property
+    def is_image(self) -> bool:
+        return os.path.isfile(self.value)
+
+    @classmethod
+    def parse(cls, spec: str, sign: float = 1.0) -> QueryTerm:
+        """``"2:red"`` -> weight 2, text "red"; a prefix that is not a number is part of the text."""
+        head, sep, rest = spec.partition(":")
+        if sep and rest:
+            try:
+                return cls(rest, sign * float(head))
+            except ValueError:
+                pass
+        return cls(spec, sign)
+
+
+EncoderSource = Encoder | Callable[[], Encoder]
+
+
+class Searcher:
+    """Runs queries against one open index. ``encoder`` may be a factory, called only when needed."""
+
+    def __init__(self, store: IndexStore, encoder: EncoderSource) -> None:
+        self.store = store
+        self._encoder_source = encoder
+        self._encoder: Encoder | None = None
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            src = self._encoder_source
+            self._encoder = src() if callable(src) and not hasattr(src, "encode_texts") else src  # type: ignore[assignment]
+        return self._encoder  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ vectors for terms
+    def text_vector(self, text: str) -> np.ndarray:
+        if not text.strip():
+            raise UsageError("empty text query")
+        return self.encoder.encode_texts([text])[0]
+
+    def image_vector(self, path: str) -> np.ndarray:
+        """Stored vector when ``path`` is indexed and unchanged, else the model's."""
+        full = absolute(path)
+        stored = self._stored_vector(full)
+        if stored is not None:
+            return stored
+        if not os.path.isfile(full):
+            raise UsageError(f"no such image file: {path}")
+        enc = self.encoder
+        image = load_image(full, enc.info.image_size)
+        return enc.encode_images(enc.preprocess(image)[None])[0]
+
+    def _stored_vector(self, full: str) -> np.ndarray | None:
+        rows = [r for r in self.store.catalog.find_path(full) if r.page == 0]
+        if not rows:
+            return None
+        try:
+            st = os.stat(full)
+        except OSError:
+            return None
+        if (st.st_size, st.st_mtime_ns) != (rows[0].size, rows[0].mtime_ns):
+            return None
+        return self.store.catalog.vectors([rows[0].id], self.store.model.dim)[0]
+
+    def term_vector(self, term: QueryTerm) -> np.ndarray:
+        return self.image_vector(term.value) if term.is_image else self.text_vector(term.value)
+
+    def combine(self, terms: Sequence[QueryTerm]) -> np.ndarray:
+        total = np.zeros(self.store.model.dim, dtype=np.float32)
+        for term in terms:
+            total += term.weight * self.term_vector(term)
+        if not np.any(total):
+            raise UsageError("the query terms cancel out: nothing left to search for")
+        return normalise(total)
+
+    # ------------------------------------------------------------------ queries
+    def search_vector(
+        self, query: np.ndarray, k: int = 10, min_score: float | None = None, exclude_ids: Sequence[int] = ()
+    ) -> list[SearchResult]:
+        if k < 1:
+            raise UsageError("--top must be at least 1")
+        vi = self.store.vectors()
+        excluded = set(exclude_ids)
+        scores, ids = vi.search(query[None, :], k + len(excluded))
+        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0 and i not in excluded]
+        hits = hits[:k]
+        if min_score is not None:
+            hits = [(i, s) for i, s in hits if s >= min_score]
+        rows = self.store.catalog.get([i for i, _ in hits])
+        return [
+            SearchResult(i, rows[i].path, rows[i].page, s, rows[i].width, rows[i].height)
+            for i, s in hits
+            if i in rows
+        ]
+
+    def search(
+        self,
+        text: str,
+        k: int = 10,
+        min_score: float | None = None,
+        add: Sequence[str] = (),
+        sub: Sequence[str] = (),
+    ) -> list[SearchResult]:
+        """Text (or image path) query, with ``add``/``sub`` terms in ``WEIGHT:value`` form."""
+        terms = [QueryTerm(text)] + [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
+        return self.search_vector(self.combine(terms), k, min_score)
+
+    def similar(
+        self,
+        path: str,
+        k: int = 10,
+        min_score: float | None = None,
+        add: Sequence[str] = (),
+        sub: Sequence[str] = (),
+    ) -> list[SearchResult]:
+        """Images like the one at ``path``; if it is indexed, it is left out of its own results."""
+        full = absolute(path)
+        if not os.path.isfile(full):
+            raise UsageError(f"no such image file: {path}")
+        terms = [QueryTerm(full)] + [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
+        own = [r.id for r in self.store.catalog.find_path(full)]
+        return self.search_vector(self.combine(terms), k, min_score, exclude_ids=own)

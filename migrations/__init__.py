@@ -1,0 +1,1 @@
+"""Alembic migrations of the clipsearch catalog (installed as the ``clipsearch_migrations`` package)."""
