@@ -91,9 +91,7 @@ def index(
         store.close()
 
 
-def searcher(
-    store: IndexStore, *, device: str | None = None, loader: EncoderLoader = load_encoder
-) -> Searcher:
+def searcher(store: IndexStore, *, device: str | None = None, loader: EncoderLoader = load_encoder) -> Searcher:
     """A :class:`Searcher` whose model (the one the index was built with) loads only when needed."""
     device = device or os.environ.get(ENV_DEVICE) or None
 

@@ -237,7 +237,10 @@ class Catalog:
                 return
             last = rows[-1].id
             ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
-            yield ids, np.frombuffer(b"".join(r.vector for r in rows), dtype=np.float32).reshape(len(rows), dim)
+            yield (
+                ids,
+                np.frombuffer(b"".join(r.vector for r in rows), dtype=np.float32).reshape(len(rows), dim),
+            )
 
     def skipped(self) -> dict[str, tuple[int, int, str]]:
         with self.engine.connect() as conn:
@@ -266,9 +269,7 @@ class Catalog:
         now = time.time()
         with self.engine.begin() as conn:
             seq = self._seq(conn) + 1
-            conn.execute(
-                META.insert().prefix_with("OR REPLACE"), [{"key": "seq", "value": str(seq)}]
-            )
+            conn.execute(META.insert().prefix_with("OR REPLACE"), [{"key": "seq", "value": str(seq)}])
             remove = list(remove)
             if remove:
                 for chunk in _chunks(remove, 900):
@@ -277,14 +278,10 @@ class Catalog:
             for item_id, new_path, size, mtime_ns in move:
                 # seq is not bumped: the vector is unchanged, FAISS has nothing to do.
                 conn.execute(
-                    update(ITEMS)
-                    .where(ITEMS.c.id == item_id)
-                    .values(path=new_path, size=size, mtime_ns=mtime_ns)
+                    update(ITEMS).where(ITEMS.c.id == item_id).values(path=new_path, size=size, mtime_ns=mtime_ns)
                 )
             for item_id, item in replace:
-                conn.execute(
-                    update(ITEMS).where(ITEMS.c.id == item_id).values(**_values(item, seq, now))
-                )
+                conn.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(**_values(item, seq, now)))
             rows = [_values(item, seq, now) for item in add]
             if rows:
                 conn.execute(ITEMS.insert(), rows)

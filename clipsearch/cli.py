@@ -37,9 +37,7 @@ class _Group(click.Group):
 
 
 def _index_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option(
-        "--home", envvar=ENV_HOME, type=click.Path(file_okay=False), help="Folder holding the indexes."
-    )(f)
+    f = click.option("--home", envvar=ENV_HOME, type=click.Path(file_okay=False), help="Folder holding the indexes.")(f)
     return click.option("--index", "index_name", default=None, envvar="CLIPSEARCH_INDEX", help="Index name.")(f)
 
 
@@ -96,13 +94,23 @@ def index_cmd(
 ) -> None:
     """Embed every image under PATHS (incremental: only new or changed files run the model)."""
     options = IndexOptions(
-        exclude=tuple(exclude), include_hidden=hidden, batch_size=batch_size, workers=workers,
+        exclude=tuple(exclude),
+        include_hidden=hidden,
+        batch_size=batch_size,
+        workers=workers,
         max_megapixels=max_megapixels,
     )
     with _ProgressBar(enabled=progress) as bar:
         report = api.index(
-            paths, index=index_name, home=home, model=model, pretrained=pretrained, device=device,
-            options=options, rebuild=rebuild, progress=bar.update,
+            paths,
+            index=index_name,
+            home=home,
+            model=model,
+            pretrained=pretrained,
+            device=device,
+            options=options,
+            rebuild=rebuild,
+            progress=bar.update,
         )
     if as_json:
         click.echo(json.dumps(report.to_dict()))
@@ -163,8 +171,15 @@ def _print_results(results: list[SearchResult], as_json: bool) -> None:
 @_index_options
 @_query_options
 def search_cmd(
-    query: str, index_name: str | None, home: str | None, top: int, min_score: float | None,
-    add: Sequence[str], sub: Sequence[str], device: str | None, as_json: bool,
+    query: str,
+    index_name: str | None,
+    home: str | None,
+    top: int,
+    min_score: float | None,
+    add: Sequence[str],
+    sub: Sequence[str],
+    device: str | None,
+    as_json: bool,
 ) -> None:
     """Find images matching a description (or an image path), best first."""
     with api.open_index(index_name, home) as store:
@@ -177,8 +192,15 @@ def search_cmd(
 @_index_options
 @_query_options
 def similar_cmd(
-    path: str, index_name: str | None, home: str | None, top: int, min_score: float | None,
-    add: Sequence[str], sub: Sequence[str], device: str | None, as_json: bool,
+    path: str,
+    index_name: str | None,
+    home: str | None,
+    top: int,
+    min_score: float | None,
+    add: Sequence[str],
+    sub: Sequence[str],
+    device: str | None,
+    as_json: bool,
 ) -> None:
     """Find images that look like the image at PATH (which need not be indexed)."""
     with api.open_index(index_name, home) as store:

@@ -35,9 +35,7 @@ def default_home() -> Path:
 def validate_index_name(name: str) -> str:
     """Index names become folder names, so keep them to a safe, portable alphabet."""
     if not _INDEX_NAME_RE.match(name) or name in {".", ".."}:
-        raise UsageError(
-            f"invalid index name {name!r}: use letters, digits, '.', '_' or '-' (at most 100 characters)"
-        )
+        raise UsageError(f"invalid index name {name!r}: use letters, digits, '.', '_' or '-' (at most 100 characters)")
     return name
 
 
@@ -47,6 +45,9 @@ class IndexLocation:
 
     home: Path
     name: str = DEFAULT_INDEX
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home))
 
     @property
     def path(self) -> Path:

@@ -124,7 +124,11 @@ class _Batcher:
         if not (self.pending() or self.unskip):
             return
         self.store.catalog.commit_batch(
-            add=self.add, replace=self.replace, move=self.move, remove=self.remove, skip=self.skip,
+            add=self.add,
+            replace=self.replace,
+            move=self.move,
+            remove=self.remove,
+            skip=self.skip,
             unskip=self.unskip,
         )
         self.add, self.replace, self.move, self.remove, self.skip, self.unskip = [], [], [], [], [], []
@@ -193,8 +197,14 @@ def index_paths(
         report.embedded += len(pending)
         for prep, vec in zip(pending, vectors, strict=True):
             item = NewItem(
-                prep.found.path, 0, prep.found.size, prep.found.mtime_ns, prep.content_hash,
-                prep.width, prep.height, vec,
+                prep.found.path,
+                0,
+                prep.found.size,
+                prep.found.mtime_ns,
+                prep.content_hash,
+                prep.width,
+                prep.height,
+                vec,
             )
             old = old_of[prep.found.path]
             if old is None:

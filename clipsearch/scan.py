@@ -12,7 +12,6 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-
 from .errors import UsageError
 from .images import is_image_path
 
@@ -115,10 +114,7 @@ def _file(path: str, seen: set[str]) -> Iterator[FoundFile | ScanProblem]:
 
 def is_under(path: str, roots: Iterable[str]) -> bool:
     """Whether ``path`` is one of ``roots`` or inside one of them (string-wise, both absolute)."""
-    for root in roots:
-        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
-            return True
-    return False
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
 def content_hash(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:

@@ -138,9 +138,7 @@ class Searcher:
             hits = [(i, s) for i, s in hits if s >= min_score]
         rows = self.store.catalog.get([i for i, _ in hits])
         return [
-            SearchResult(i, rows[i].path, rows[i].page, s, rows[i].width, rows[i].height)
-            for i, s in hits
-            if i in rows
+            SearchResult(i, rows[i].path, rows[i].page, s, rows[i].width, rows[i].height) for i, s in hits if i in rows
         ]
 
     def search(

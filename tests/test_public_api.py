@@ -1,0 +1,22 @@
+"""The package's public names are a contract: everything in __all__ exists and is documented."""
+
+import clipsearch
+
+
+def test_all_names_exist_and_are_documented():
+    for name in clipsearch.__all__:
+        obj = getattr(clipsearch, name)
+        if callable(obj) and not name.startswith("__"):
+            assert obj.__doc__, f"{name} has no docstring"
+    assert sorted(clipsearch.__all__) == sorted(set(clipsearch.__all__))
+
+
+def test_no_public_module_imports_click_or_prints():
+    import pathlib
+
+    for path in pathlib.Path(clipsearch.__file__).parent.glob("*.py"):
+        if path.name == "cli.py":
+            continue
+        text = path.read_text()
+        assert "import click" not in text, path
+        assert "print(" not in text and "sys.exit" not in text, path
