@@ -91,8 +91,10 @@ def index(
         store.close()
 
 
-def searcher(store: IndexStore, *, device: str | None = None, loader: EncoderLoader = load_encoder) -> Searcher:
-    """A :class:`Searcher` whose model (the one the index was built with) loads only when needed."""
+def encoder_factory(
+    store: IndexStore, *, device: str | None = None, loader: EncoderLoader = load_encoder
+) -> Callable[[], Encoder]:
+    """A function that loads the index's own model when first called (many queries never need it)."""
     device = device or os.environ.get(ENV_DEVICE) or None
 
     def load() -> Encoder:
@@ -100,4 +102,9 @@ def searcher(store: IndexStore, *, device: str | None = None, loader: EncoderLoa
         _check_loaded(store, encoder)
         return encoder
 
-    return Searcher(store, load)
+    return load
+
+
+def searcher(store: IndexStore, *, device: str | None = None, loader: EncoderLoader = load_encoder) -> Searcher:
+    """A :class:`Searcher` whose model (the one the index was built with) loads only when needed."""
+    return Searcher(store, encoder_factory(store, device=device, loader=loader))

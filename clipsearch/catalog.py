@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import (
@@ -221,8 +222,7 @@ class Catalog:
         with self.engine.connect() as conn:
             removed = [r.id for r in conn.execute(select(REMOVED.c.id).where(REMOVED.c.seq > seq))]
             rows = conn.execute(select(ITEMS.c.id, ITEMS.c.vector).where(ITEMS.c.seq > seq)).all()
-        ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
-        vecs = np.frombuffer(b"".join(r.vector for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        ids, vecs = _stack(rows, dim)
         return np.asarray(removed, dtype=np.int64), ids, vecs
 
     def all_vectors(self, dim: int, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -236,11 +236,7 @@ class Catalog:
             if not rows:
                 return
             last = rows[-1].id
-            ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
-            yield (
-                ids,
-                np.frombuffer(b"".join(r.vector for r in rows), dtype=np.float32).reshape(len(rows), dim),
-            )
+            yield _stack(rows, dim)
 
     def skipped(self) -> dict[str, tuple[int, int, str]]:
         with self.engine.connect() as conn:
@@ -301,6 +297,13 @@ class Catalog:
         """Fold the WAL into the main file so a copied index folder is complete on its own."""
         with self.engine.connect() as conn:
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def _stack(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) from (id, blob) rows; a damaged blob is left out (``check`` reports it)."""
+    good = [r for r in rows if r.vector is not None and len(r.vector) == dim * 4]
+    ids = np.fromiter((r.id for r in good), dtype=np.int64, count=len(good))
+    return ids, np.frombuffer(b"".join(r.vector for r in good), dtype=np.float32).reshape(len(good), dim)
 
 
 def _values(item: NewItem, seq: int, now: float) -> dict[str, object]:

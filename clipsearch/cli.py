@@ -7,6 +7,7 @@ the error's exit code; only a bug shows a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -73,6 +74,13 @@ def cli() -> None:
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--workers", default=None, type=click.IntRange(min=1), help="Decoding threads (default: cores).")
 @click.option("--max-megapixels", default=DEFAULT_MAX_MEGAPIXELS, show_default=True, type=float)
+@click.option(
+    "--commit-every",
+    default=256,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Items per catalog transaction (what an interruption can cost).",
+)
 @click.option("--rebuild", is_flag=True, help="Delete the index first (e.g. to change model).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report.")
@@ -88,6 +96,7 @@ def index_cmd(
     batch_size: int,
     workers: int | None,
     max_megapixels: float,
+    commit_every: int,
     rebuild: bool,
     progress: bool | None,
     as_json: bool,
@@ -99,6 +108,7 @@ def index_cmd(
         batch_size=batch_size,
         workers=workers,
         max_megapixels=max_megapixels,
+        commit_every=commit_every,
     )
     with _ProgressBar(enabled=progress) as bar:
         report = api.index(
@@ -149,9 +159,15 @@ def _print_report(r: IndexReport) -> None:
         f"{r.unchanged} unchanged, {r.skipped} skipped ({r.embedded} embedded in {r.seconds:.1f}s)"
     )
     for s in r.skipped_files[:20]:
-        click.echo(f"  skipped {s['path']}: {s['reason']}", err=True)
+        click.echo(f"  skipped {_show(s['path'])}: {s['reason']}", err=True)
     if len(r.skipped_files) > 20:
         click.echo(f"  ... and {len(r.skipped_files) - 20} more (see --json)", err=True)
+
+
+def _show(path: str) -> str:
+    """A path safe to print on one line: undecodable bytes and control characters escaped."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _print_results(results: list[SearchResult], as_json: bool) -> None:
@@ -163,7 +179,7 @@ def _print_results(results: list[SearchResult], as_json: bool) -> None:
         return
     click.echo(f"{'rank':>4}  {'score':>6}  path")
     for rank, r in enumerate(results, 1):
-        click.echo(f"{rank:>4}  {r.score:6.3f}  {r.display_path}")
+        click.echo(f"{rank:>4}  {r.score:6.3f}  {_show(r.display_path)}")
 
 
 @cli.command("search")
@@ -230,6 +246,35 @@ def status_cmd(index_name: str | None, home: str | None, as_json: bool) -> None:
     ]
     for key, value in rows:
         click.echo(f"{key:>8}  {value}")
+
+
+@cli.command("check")
+@_index_options
+@click.option("--repair", is_flag=True, help="Fix what is found (re-embed damaged, drop orphans and missing files).")
+@click.option("--device", default=None, help="Device for re-embedding, when --repair needs the model.")
+@click.option("--json", "as_json", is_flag=True)
+def check_cmd(index_name: str | None, home: str | None, repair: bool, device: str | None, as_json: bool) -> None:
+    """Verify that the catalog, the vector index and the files agree. Exit 0 when they do, 1 when not."""
+    from .check import check_index, repair_index
+
+    with api.open_index(index_name, home) as store:
+        if repair:
+            store.acquire_lock()
+        report = check_index(store)
+        if repair and not report.ok:
+            report = repair_index(store, report, api.encoder_factory(store, device=device))
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        data = report.to_dict()
+        click.echo(f"{'ok' if report.ok else 'PROBLEMS FOUND'}: {report.items} items, {report.vectors} vectors")
+        for key in ("missing_vectors", "orphan_vectors", "duplicate_vectors", "bad_stored_vectors", "missing_files"):
+            if data[f"{key}_count"]:
+                click.echo(f"  {key.replace('_', ' ')}: {data[f'{key}_count']}")
+        for key, n in report.repaired.items():
+            click.echo(f"  repaired: {key.replace('_', ' ')}: {n}")
+    if not report.ok:
+        sys.exit(1)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -51,7 +51,7 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         config_file="tiny-shapes.json",
         weights_file="tiny-shapes.safetensors",
         description="toy model trained here on coloured shapes (6 colours x 5 shapes); offline demo and tests",
-        preprocess={"resize_mode": "squash", "interpolation": "bilinear"},
+        preprocess={"resize_mode": "longest", "interpolation": "bilinear", "fill_color": 255},
     ),
 }
 

@@ -92,6 +92,11 @@ def _file(path: str, seen: set[str]) -> Iterator[FoundFile | ScanProblem]:
         return
     seen.add(path)
     try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        yield ScanProblem(path, "file name is not valid UTF-8 (rename the file to index it)")
+        return
+    try:
         st = os.stat(path)
     except FileNotFoundError:
         reason = "broken symlink" if os.path.islink(path) else "file vanished during the run"

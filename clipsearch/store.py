@@ -50,6 +50,7 @@ class IndexStore:
         self.model = ModelInfo.from_dict(manifest["model"])
         self.catalog = Catalog(self.path / CATALOG)
         self._vectors: VectorIndex | None = None
+        self._synced = 0
         self._lock_fd: int | None = None
 
     # ------------------------------------------------------------------ opening
@@ -175,6 +176,13 @@ class IndexStore:
             removed, ids, vecs = self.catalog.changes_since(self._synced, self.model.dim)
             vi.apply(removed, ids, vecs)
         self._synced = seq
+
+    def rebuild_vectors(self) -> VectorIndex:
+        """Rebuild the FAISS index from the catalog's stored vectors and save it (the writer's job)."""
+        self._vectors = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), self.index_type)
+        self._synced = self.catalog.seq()
+        self.save_vectors()
+        return self._vectors
 
     def save_vectors(self) -> None:
         """Persist the FAISS file, then record which catalog seq it holds (the order matters)."""

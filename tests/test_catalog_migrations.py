@@ -32,3 +32,27 @@ def test_opening_a_catalog_migrates_it_automatically(tmp_path):
     with catalog.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     catalog.close()
+
+
+def test_first_schema_fixture_migrates_forward_with_data_intact(tmp_path):
+    """tests/fixtures/catalog-0001.sqlite was written by schema 0001 and must stay readable forever."""
+    import shutil
+    from pathlib import Path
+
+    import numpy as np
+
+    fixture = Path(__file__).parent / "fixtures" / "catalog-0001.sqlite"
+    db = tmp_path / "old.sqlite"
+    shutil.copy(fixture, db)
+    catalog = Catalog(db)  # migrates automatically
+    assert current_revision(catalog.engine) == SCHEMA_HEAD
+    rows = list(catalog.items())
+    assert [r.path for r in rows] == ["/photos/img0.jpg", "/photos/img2.jpg", "/photos/img3.jpg", "/photos/img4.jpg"]
+    assert rows[0].size == 1000 and rows[0].width == 640 and rows[0].content_hash == f"{0:040x}"
+    assert catalog.seq() == 2
+    vecs = catalog.vectors([r.id for r in rows], 8)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0)
+    assert catalog.skipped() == {"/photos/bad.jpg": (10, 5, "cannot decode image: truncated")}
+    removed, ids, _ = catalog.changes_since(1, 8)
+    assert removed.tolist() == [2] and ids.tolist() == []
+    catalog.close()

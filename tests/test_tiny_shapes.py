@@ -1,0 +1,86 @@
+"""The built-in tiny-shapes model understands what it was trained on, on shapes drawn by other code.
+
+Images here come from ``clipsearch.demo_shapes``, a renderer written separately from the training
+generator; the model ships in the package and is loaded through the normal ``--model`` path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from clipsearch.demo_shapes import COLOURS, SHAPES, evaluate, generate_folder
+from clipsearch.embedding import load_encoder
+from clipsearch.models import package_file, resolve_model_ref
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return load_encoder(resolve_model_ref("tiny-shapes"), "cpu")
+
+
+@pytest.fixture(scope="module")
+def shapes_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("shapes")
+    generate_folder(folder, per_class=3, seed=11)
+    return folder
+
+
+def _label(path: str) -> tuple[str, str]:
+    colour, shape, _ = Path(path).stem.split("_")
+    return colour, shape
+
+
+def test_weights_ship_in_the_package_and_are_small():
+    weights = package_file("weights", "tiny-shapes.safetensors")
+    assert weights.is_file() and weights.stat().st_size < 10_000_000
+
+
+def test_held_out_accuracy_and_precision(encoder):
+    metrics = evaluate(encoder, per_class=10, seed=2024)
+    print("tiny-shapes held-out metrics:", json.dumps(metrics))  # shown with -rA / in the issue note
+    assert metrics["shape_accuracy"] >= 0.95
+    assert metrics["colour_accuracy"] >= 0.95
+    assert metrics["precision"] >= 0.9
+
+
+def test_search_ranks_blue_stars_first(cli, shapes_folder):
+    report = cli.json("index", str(shapes_folder), "--model", "tiny-shapes")
+    assert report["added"] == len(COLOURS) * len(SHAPES) * 3
+    status = cli.json("status")
+    assert status["toy_model"] is True and status["model"] == "tiny-shapes"
+    assert "toy model" in cli("status").stdout
+
+    top = cli.json("search", "a blue star", "-k", "3")
+    assert [_label(r["path"]) for r in top] == [("blue", "star")] * 3
+
+
+def test_similar_green_square_returns_green_squares(cli, shapes_folder):
+    cli.json("index", str(shapes_folder), "--model", "tiny-shapes")
+    query = shapes_folder / "green_square_00.png"
+    top = cli.json("similar", str(query), "-k", "2")
+    assert [_label(r["path"]) for r in top] == [("green", "square")] * 2
+
+
+def test_query_arithmetic_moves_red_circles_to_blue_circles(cli, shapes_folder):
+    cli.json("index", str(shapes_folder), "--model", "tiny-shapes")
+    before = Counter(_label(r["path"]) for r in cli.json("search", "a red circle", "-k", "3"))
+    assert before[("red", "circle")] == 3
+    after = cli.json("search", "a red circle", "--sub", "red", "--add", "blue", "-k", "3")
+    assert Counter(_label(r["path"]) for r in after)[("blue", "circle")] == 3
+
+
+def test_text_queries_for_one_attribute(cli, shapes_folder):
+    cli.json("index", str(shapes_folder), "--model", "tiny-shapes")
+    reds = cli.json("search", "something red", "-k", "10")
+    assert sum(_label(r["path"])[0] == "red" for r in reds) >= 9
+    crosses = cli.json("search", "a cross", "-k", "10")
+    assert sum(_label(r["path"])[1] == "cross" for r in crosses) >= 9
+
+
+def test_tiny_shapes_refuses_pretrained(cli, shapes_folder):
+    result = cli("index", str(shapes_folder), "--model", "tiny-shapes", "--pretrained", "x.pt", ok=False)
+    assert result.exit_code == 2 and "ships its own weights" in result.stderr
