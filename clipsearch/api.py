@@ -12,8 +12,9 @@ tests and other front ends (the CLI, a server) can pass their own.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
+from .categories import Categories
 from .config import ENV_DEVICE, ENV_MODEL, ENV_PRETRAINED, IndexLocation
 from .embedding import Encoder, load_encoder
 from .errors import ModelMismatchError
@@ -79,16 +80,60 @@ def index(
             store.acquire_lock()
             encoder = loader(store.model.ref, device)
             _check_loaded(store, encoder)
-            return index_paths(store, encoder, paths, options, progress)
+            return _index_labelled(store, encoder, paths, options, progress)
         finally:
             store.close()
     encoder = loader(ref or resolve_model_ref(), device)
     store = IndexStore.create(location, encoder.info)
     try:
         store.acquire_lock()
-        return index_paths(store, encoder, paths, options, progress)
+        Categories(store).ensure_builtin(encoder)
+        return _index_labelled(store, encoder, paths, options, progress)
     finally:
         store.close()
+
+
+def _index_labelled(
+    store: IndexStore,
+    encoder: Encoder,
+    paths: list[str | os.PathLike[str]],
+    options: IndexOptions | None,
+    progress: ProgressFn | None,
+) -> IndexReport:
+    """Index, labelling every committed batch with the index's categories as it lands."""
+    categories = Categories(store)
+    return index_paths(store, encoder, paths, options, progress, on_commit=lambda ids: categories.label(ids))
+
+
+def parse_image_ref(spec: str) -> tuple[str, int | None]:
+    """``"doc.pdf#page=3"`` -> ("doc.pdf", 3); anything else -> (spec, None)."""
+    path, sep, frag = spec.rpartition("#page=")
+    if sep and frag.isdigit() and path:
+        return path, int(frag)
+    return spec, None
+
+
+def add_category(
+    store: IndexStore,
+    name: str,
+    *,
+    facet: str,
+    prompts: Sequence[str] = (),
+    examples: Sequence[str] = (),
+    threshold: float | None = None,
+    device: str | None = None,
+    loader: EncoderLoader = load_encoder,
+) -> None:
+    """Define or redefine a category (examples are image paths or ``file.pdf#page=N``); relabels."""
+    store.acquire_lock()
+    load = encoder_factory(store, device=device, loader=loader)
+    encoder = load()
+    finder = Searcher(store, encoder)
+    vectors = []
+    for spec in examples:
+        path, page = parse_image_ref(spec)
+        vectors.append((path, page or 0, finder.image_vector(path, page)))
+    Categories(store).add(name, facet=facet, prompts=prompts, encoder=encoder, threshold=threshold, examples=vectors)
 
 
 def encoder_factory(

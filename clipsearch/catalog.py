@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -40,7 +41,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from .errors import IndexCorruptError
 
 #: The Alembic revision this code's models correspond to (a test checks it equals the script head).
-SCHEMA_HEAD = "0001_initial"
+SCHEMA_HEAD = "0002_categories"
 
 
 class Base(DeclarativeBase):
@@ -93,6 +94,56 @@ class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String, primary_key=True)
     value: Mapped[str] = mapped_column(String, nullable=False)
+
+
+class Category(Base):
+    """A category in plain language: prompts (ensembled through templates) and optional examples."""
+
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String, nullable=False, unique=True)
+    facet: Mapped[str] = mapped_column(String, nullable=False, index=True)
+    prompts: Mapped[str] = mapped_column(String, nullable=False)  # JSON list
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    text_vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    builtin: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class CategoryExample(Base):
+    """A labelled example image (few-shot) with its vector, kept so probes refit without the model."""
+
+    __tablename__ = "category_examples"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    category_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    path: Mapped[str] = mapped_column(String, nullable=False)
+    page: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class Facet(Base):
+    """How a facet labels items: 'zero-shot' prompts or a 'probe' fitted on examples (and why)."""
+
+    __tablename__ = "facets"
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    method: Mapped[str] = mapped_column(String, nullable=False, default="zero-shot")
+    probe: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32 (k, dim+1)
+    zero_shot_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    probe_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Label(Base):
+    """An item's best category in a facet, with its probability (category_id NULL: below threshold)."""
+
+    __tablename__ = "labels"
+    __table_args__ = (Index("ix_labels_facet_category", "facet", "category_id"),)
+    item_id: Mapped[int] = mapped_column(Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    facet: Mapped[str] = mapped_column(String, primary_key=True)
+    category_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=True
+    )
+    prob: Mapped[float] = mapped_column(Float, nullable=False)
 
 
 ITEMS = Item.__table__
@@ -203,6 +254,11 @@ class Catalog:
         cols = [c for c in ITEMS.c if c.name != "vector"]
         with self.engine.connect() as conn:
             return [_row(r) for r in conn.execute(select(*cols).where(ITEMS.c.path == path))]
+
+    def ids_at_seq(self, seq: int) -> list[int]:
+        """Ids of items added or re-embedded by the batch committed as ``seq``."""
+        with self.engine.connect() as conn:
+            return [r.id for r in conn.execute(select(ITEMS.c.id).where(ITEMS.c.seq == seq))]
 
     def vectors(self, ids: Sequence[int], dim: int) -> np.ndarray:
         """Stored vectors for ``ids`` in that order (rows of zeros for unknown ids)."""

@@ -15,11 +15,13 @@ from typing import Any
 import click
 
 from . import api
+from .categories import Categories
 from .config import ENV_HOME
 from .errors import ClipsearchError
 from .images import DEFAULT_MAX_MEGAPIXELS
 from .indexer import IndexOptions, IndexReport
-from .search import SearchResult
+from .pdf import DEFAULT_MAX_PAGES
+from .search import CategoryFilter, SearchResult
 
 
 class _Group(click.Group):
@@ -49,6 +51,8 @@ def _query_options(f: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--min-score", type=float, default=None, help="Drop results below this cosine."),
             click.option("--add", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Add to the query."),
             click.option("--sub", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Subtract from the query."),
+            click.option("--category", "include", multiple=True, metavar="NAME", help="Only items in NAME."),
+            click.option("--not-category", "exclude", multiple=True, metavar="NAME", help="No items in NAME."),
             click.option("--device", default=None, help="auto, cpu, cuda, mps."),
             click.option("--json", "as_json", is_flag=True, help="Print a JSON array."),
         ]
@@ -75,6 +79,13 @@ def cli() -> None:
 @click.option("--workers", default=None, type=click.IntRange(min=1), help="Decoding threads (default: cores).")
 @click.option("--max-megapixels", default=DEFAULT_MAX_MEGAPIXELS, show_default=True, type=float)
 @click.option(
+    "--max-pages",
+    default=DEFAULT_MAX_PAGES,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Index at most this many pages of each PDF.",
+)
+@click.option(
     "--commit-every",
     default=256,
     show_default=True,
@@ -96,6 +107,7 @@ def index_cmd(
     batch_size: int,
     workers: int | None,
     max_megapixels: float,
+    max_pages: int,
     commit_every: int,
     rebuild: bool,
     progress: bool | None,
@@ -109,6 +121,7 @@ def index_cmd(
         workers=workers,
         max_megapixels=max_megapixels,
         commit_every=commit_every,
+        max_pages=max_pages,
     )
     with _ProgressBar(enabled=progress) as bar:
         report = api.index(
@@ -179,7 +192,8 @@ def _print_results(results: list[SearchResult], as_json: bool) -> None:
         return
     click.echo(f"{'rank':>4}  {'score':>6}  path")
     for rank, r in enumerate(results, 1):
-        click.echo(f"{rank:>4}  {r.score:6.3f}  {_show(r.display_path)}")
+        labels = "  [" + ", ".join(r.categories.values()) + "]" if r.categories else ""
+        click.echo(f"{rank:>4}  {r.score:6.3f}  {_show(r.display_path)}{labels}")
 
 
 @cli.command("search")
@@ -194,33 +208,41 @@ def search_cmd(
     min_score: float | None,
     add: Sequence[str],
     sub: Sequence[str],
+    include: Sequence[str],
+    exclude: Sequence[str],
     device: str | None,
     as_json: bool,
 ) -> None:
     """Find images matching a description (or an image path), best first."""
+    filters = CategoryFilter(tuple(include), tuple(exclude))
     with api.open_index(index_name, home) as store:
-        results = api.searcher(store, device=device).search(query, top, min_score, add, sub)
+        results = api.searcher(store, device=device).search(query, top, min_score, add, sub, filters=filters)
     _print_results(results, as_json)
 
 
 @cli.command("similar")
 @click.argument("path", type=click.Path())
+@click.option("--page", type=int, default=None, help="Page of a PDF to query by (1-based; default 1).")
 @_index_options
 @_query_options
 def similar_cmd(
     path: str,
+    page: int | None,
     index_name: str | None,
     home: str | None,
     top: int,
     min_score: float | None,
     add: Sequence[str],
     sub: Sequence[str],
+    include: Sequence[str],
+    exclude: Sequence[str],
     device: str | None,
     as_json: bool,
 ) -> None:
     """Find images that look like the image at PATH (which need not be indexed)."""
+    filters = CategoryFilter(tuple(include), tuple(exclude))
     with api.open_index(index_name, home) as store:
-        results = api.searcher(store, device=device).similar(path, top, min_score, add, sub)
+        results = api.searcher(store, device=device).similar(path, top, min_score, add, sub, page=page, filters=filters)
     _print_results(results, as_json)
 
 
@@ -275,6 +297,98 @@ def check_cmd(index_name: str | None, home: str | None, repair: bool, device: st
             click.echo(f"  repaired: {key.replace('_', ' ')}: {n}")
     if not report.ok:
         sys.exit(1)
+
+
+@cli.group("category")
+def category_group() -> None:
+    """Zero-shot and few-shot categories, grouped in facets; used by --category filters."""
+
+
+@category_group.command("add")
+@click.argument("name")
+@click.option("--facet", default="subject", show_default=True, help="Facet (group of rival categories).")
+@click.option("--prompt", "prompts", multiple=True, help="Text describing the category (repeatable).")
+@click.option("--example", "examples", multiple=True, metavar="IMAGE", help="Example image, or file.pdf#page=N.")
+@click.option("--threshold", type=float, default=None, help="Minimum probability to carry this label.")
+@click.option("--device", default=None)
+@_index_options
+@click.option("--json", "as_json", is_flag=True)
+def category_add(
+    name: str,
+    facet: str,
+    prompts: Sequence[str],
+    examples: Sequence[str],
+    threshold: float | None,
+    device: str | None,
+    index_name: str | None,
+    home: str | None,
+    as_json: bool,
+) -> None:
+    """Define (or redefine) category NAME; every item is relabelled from stored vectors."""
+    with api.open_index(index_name, home) as store:
+        api.add_category(
+            store, name, facet=facet, prompts=prompts, examples=examples, threshold=threshold, device=device
+        )
+        info = _category_info(store, name)
+    click.echo(json.dumps(info) if as_json else f"category {name!r} in facet {facet!r}: {info['items']} items")
+
+
+def _category_info(store: Any, name: str) -> dict[str, Any]:
+    for facet in Categories(store).describe():
+        for cat in facet["categories"]:
+            if cat["name"] == name:
+                return {**cat, "facet": facet["name"], "method": facet["method"]}
+    Categories(store).get(name)  # raises with the known names
+    raise AssertionError("unreachable")
+
+
+@category_group.command("list")
+@_index_options
+@click.option("--json", "as_json", is_flag=True)
+def category_list(index_name: str | None, home: str | None, as_json: bool) -> None:
+    """Facets, the method each uses (zero-shot or probe), and their categories."""
+    with api.open_index(index_name, home) as store:
+        facets = Categories(store).describe()
+    if as_json:
+        click.echo(json.dumps(facets))
+        return
+    for f in facets:
+        acc = ""
+        if f["zero_shot_accuracy"] is not None:
+            acc = f" (on examples: zero-shot {f['zero_shot_accuracy']:.2f}"
+            acc += f", probe {f['probe_accuracy']:.2f})" if f["probe_accuracy"] is not None else ")"
+        click.echo(f"{f['name']}: {f['method']}{acc}")
+        for c in f["categories"]:
+            click.echo(
+                f"  {c['name']:<24} {c['items']:>7} items  {c['examples']:>3} examples  {'; '.join(c['prompts'])}"
+            )
+
+
+@category_group.command("show")
+@click.argument("name")
+@_index_options
+@click.option("--json", "as_json", is_flag=True)
+def category_show(name: str, index_name: str | None, home: str | None, as_json: bool) -> None:
+    """One category: facet, method, prompts, examples, items labelled."""
+    with api.open_index(index_name, home) as store:
+        info = _category_info(store, name)
+    if as_json:
+        click.echo(json.dumps(info))
+        return
+    for key in ("name", "facet", "method", "prompts", "threshold", "examples", "items"):
+        click.echo(f"{key:>10}  {info[key]}")
+
+
+@category_group.command("remove")
+@click.argument("name")
+@_index_options
+@click.option("--json", "as_json", is_flag=True)
+def category_remove(name: str, index_name: str | None, home: str | None, as_json: bool) -> None:
+    """Delete category NAME; its facet is relabelled."""
+    with api.open_index(index_name, home) as store:
+        store.acquire_lock()
+        Categories(store).remove(name)
+    click.echo(json.dumps({"removed": name}) if as_json else f"removed category {name!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

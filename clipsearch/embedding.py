@@ -29,8 +29,11 @@ class Encoder(Protocol):
 
     info: ModelInfo
 
-    def preprocess(self, image: Any) -> np.ndarray:
-        """PIL image (RGB) -> float32 array (3, H, W) exactly as the model expects."""
+    def preprocess(self, image: Any, letterbox: bool = False) -> np.ndarray:
+        """PIL image (RGB) -> float32 array (3, H, W) exactly as the model expects.
+
+        ``letterbox``: fit the longest side and pad with white instead of the model's own resize
+        (documents: no part of a page may be cropped away)."""
 
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) float32 -> (N, dim) float32, rows of unit length."""
@@ -204,6 +207,8 @@ class TorchEncoder:
         pp = dict(getattr(self.model.visual, "preprocess_cfg", {}) or {})
         cfg = PreprocessCfg(**{k: v for k, v in pp.items() if k in PreprocessCfg.__annotations__})
         self.transform = image_transform_v2(cfg, is_train=False)
+        letterbox = PreprocessCfg(**{**cfg.__dict__, "resize_mode": "longest", "fill_color": 255})
+        self.document_transform = image_transform_v2(letterbox, is_train=False)
         size = cfg.size if isinstance(cfg.size, int) else max(cfg.size)
         with torch.no_grad():
             dim = int(self._encode_text_tensor(self.tokenizer(["a"])).shape[-1])
@@ -221,6 +226,7 @@ class TorchEncoder:
             context_length=int(getattr(self.tokenizer, "context_length", 77)),
             toy=bool(builtin and builtin.toy) or ref.is_random,
             description=builtin.description if builtin else ("random weights" if ref.is_random else ""),
+            logit_scale=float(self.model.logit_scale.exp().item()),
         )
 
     @property
@@ -236,8 +242,8 @@ class TorchEncoder:
         with self._autocast():
             return self.model.encode_text(tokens.to(self.device))
 
-    def preprocess(self, image: Any) -> np.ndarray:
-        return self.transform(image).numpy()
+    def preprocess(self, image: Any, letterbox: bool = False) -> np.ndarray:
+        return (self.document_transform if letterbox else self.transform)(image).numpy()
 
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
         torch = self._torch

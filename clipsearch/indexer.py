@@ -1,9 +1,12 @@
 """Incremental indexing: find what changed under some folders and bring the index up to date.
 
 Change detection follows rclip: size + mtime say whether a known path changed; a content hash
-recognises a moved, renamed or copied file so its vector is reused instead of running the model.
+recognises a moved, renamed or copied file so its vectors are reused instead of running the model.
 Each worker reads a file once, hashes the bytes, and decodes them only when the hash is new, so the
 model (on the calling thread) is fed while files are read and decoded in parallel.
+
+A file gives one item (an image, ``page`` 0) or several (PDF pages, ``page`` 1..n). The report
+counts files; ``items`` counts what is searchable.
 
 Work is committed to the catalog in batches; a crash loses at most the batch in flight, and the
 next run picks up where this one stopped.
@@ -17,7 +20,7 @@ import io
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -27,11 +30,18 @@ import numpy as np
 from .catalog import ItemRow, NewItem
 from .embedding import Encoder
 from .errors import ImageLoadError
-from .images import DEFAULT_MAX_MEGAPIXELS, load_image
+from .images import DEFAULT_MAX_MEGAPIXELS, is_image_path, load_image
+from .pdf import DEFAULT_MAX_PAGES, is_pdf_path, render_pages
 from .scan import FoundFile, ScanProblem, check_roots, is_under, scan
 from .store import IndexStore
 
 ProgressFn = Callable[[int, int], None]
+#: Called after each committed batch with the ids added or re-embedded (e.g. to label them).
+CommitHook = Callable[[list[int]], None]
+
+
+def indexable(name: str) -> bool:
+    return is_image_path(name) or is_pdf_path(name)
 
 
 @dataclass
@@ -41,6 +51,7 @@ class IndexOptions:
     batch_size: int = 32
     workers: int | None = None
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
+    max_pages: int = DEFAULT_MAX_PAGES
     #: Items per catalog transaction: what a crash can cost, against per-commit overhead.
     commit_every: int = 256
 
@@ -64,21 +75,25 @@ class IndexReport:
 
 
 @dataclass
+class _Page:
+    page: int
+    array: np.ndarray
+    width: int
+    height: int
+
+
+@dataclass
 class _Prepared:
     found: FoundFile
     content_hash: str = ""
-    array: np.ndarray | None = None
-    width: int = 0
-    height: int = 0
+    pages: list[_Page] = field(default_factory=list)
     reason: str = ""  # non-empty: could not be used
     reuse: bool = False  # hash already in the catalog: no decoding was done
 
 
-def _hash_bytes(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=20).hexdigest()
-
-
-def _prepare(found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, max_mp: float) -> _Prepared:
+def _prepare(
+    found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, max_mp: float, max_pages: int = 100
+) -> _Prepared:
     try:
         with open(found.path, "rb") as f:
             data = f.read()
@@ -88,24 +103,34 @@ def _prepare(found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, m
         return _Prepared(found, reason="permission denied")
     except OSError as err:
         return _Prepared(found, reason=f"cannot read: {err.strerror or err}")
-    digest = _hash_bytes(data)
+    digest = hashlib.blake2b(data, digest_size=20).hexdigest()
     if digest in known_hashes:
         return _Prepared(found, digest, reuse=True)
     try:
-        image = load_image(io.BytesIO(data), encoder.info.image_size, max_mp, name=found.path)
-        width, height = image.info.get("original_size", image.size)
-        array = encoder.preprocess(image)
+        if is_pdf_path(found.path):
+            pages = [
+                _Page(number, encoder.preprocess(image, letterbox=True), image.width, image.height)
+                for number, image in render_pages(data, name=found.path, max_pages=max_pages)
+            ]
+        else:
+            image = load_image(io.BytesIO(data), encoder.info.image_size, max_mp, name=found.path)
+            width, height = image.info.get("original_size", image.size)
+            pages = [_Page(0, encoder.preprocess(image), int(width), int(height))]
     except ImageLoadError as err:
         return _Prepared(found, digest, reason=err.reason)
-    return _Prepared(found, digest, array, int(width), int(height))
+    return _Prepared(found, digest, pages)
 
 
 class _Batcher:
     """Collects changes and commits them to the catalog in transactions of ``commit_every``."""
 
-    def __init__(self, store: IndexStore, commit_every: int) -> None:
+    def __init__(self, store: IndexStore, commit_every: int, on_commit: CommitHook | None) -> None:
         self.store = store
         self.commit_every = commit_every
+        self.on_commit = on_commit
+        self._reset()
+
+    def _reset(self) -> None:
         self.add: list[NewItem] = []
         self.replace: list[tuple[int, NewItem]] = []
         self.move: list[tuple[int, str, int, int]] = []
@@ -123,7 +148,8 @@ class _Batcher:
     def commit(self) -> None:
         if not (self.pending() or self.unskip):
             return
-        self.store.catalog.commit_batch(
+        catalog = self.store.catalog
+        seq = catalog.commit_batch(
             add=self.add,
             replace=self.replace,
             move=self.move,
@@ -131,7 +157,10 @@ class _Batcher:
             skip=self.skip,
             unskip=self.unskip,
         )
-        self.add, self.replace, self.move, self.remove, self.skip, self.unskip = [], [], [], [], [], []
+        changed = bool(self.add or self.replace)
+        self._reset()
+        if changed and self.on_commit is not None:
+            self.on_commit(catalog.ids_at_seq(seq))
 
 
 def index_paths(
@@ -140,8 +169,9 @@ def index_paths(
     paths: Iterable[str | os.PathLike[str]],
     options: IndexOptions | None = None,
     progress: ProgressFn | None = None,
+    on_commit: CommitHook | None = None,
 ) -> IndexReport:
-    """Bring ``store`` up to date with the image files under ``paths``. The caller holds the lock."""
+    """Bring ``store`` up to date with the image and PDF files under ``paths``. The caller holds the lock."""
     opts = options or IndexOptions()
     started = time.perf_counter()
     roots = check_roots(paths)
@@ -149,145 +179,127 @@ def index_paths(
     catalog = store.catalog
     dim = encoder.info.dim
 
-    by_path: dict[str, ItemRow] = {}
-    by_hash: dict[str, ItemRow] = {}
+    by_path: dict[str, list[ItemRow]] = {}
+    by_hash: dict[str, str] = {}  # content hash -> a path holding it
     for row in catalog.items():
-        by_path.setdefault(row.path, row)
-        by_hash.setdefault(row.content_hash, row)
+        by_path.setdefault(row.path, []).append(row)
+        by_hash.setdefault(row.content_hash, row.path)
     skipped_before = catalog.skipped()
 
-    todo: list[tuple[FoundFile, ItemRow | None]] = []
+    todo: list[FoundFile] = []
     seen: set[str] = set()
-    batch = _Batcher(store, opts.commit_every)
+    batch = _Batcher(store, opts.commit_every, on_commit)
 
     def note_skip(path: str, reason: str) -> None:
         report.skipped += 1
         report.skipped_files.append({"path": path, "reason": reason})
 
-    for entry in scan(roots, exclude=opts.exclude, include_hidden=opts.include_hidden):
+    for entry in scan(roots, exclude=opts.exclude, include_hidden=opts.include_hidden, accept=indexable):
         if isinstance(entry, ScanProblem):
             note_skip(entry.path, entry.reason)
             continue
         seen.add(entry.path)
         old = by_path.get(entry.path)
-        if old is not None and (old.size, old.mtime_ns) == (entry.size, entry.mtime_ns):
+        if old and (old[0].size, old[0].mtime_ns) == (entry.size, entry.mtime_ns):
             report.unchanged += 1
             continue
         before = skipped_before.get(entry.path)
-        if old is None and before and before[:2] == (entry.size, entry.mtime_ns):
+        if not old and before and before[:2] == (entry.size, entry.mtime_ns):
             note_skip(entry.path, before[2])
             continue
-        todo.append((entry, old))
+        todo.append(entry)
 
-    # Items under the given roots whose file is gone: candidates for a move, else removed at the end.
-    missing: dict[str, list[ItemRow]] = {}
-    for path, row in by_path.items():
+    # Files under the given roots that are gone: candidates for a move, else removed at the end.
+    missing: dict[str, list[str]] = {}
+    for path, rows in by_path.items():
         if path not in seen and is_under(path, roots):
-            missing.setdefault(row.content_hash, []).append(row)
+            missing.setdefault(rows[0].content_hash, []).append(path)
     batch.unskip.extend(p for p in skipped_before if is_under(p, roots) and p not in seen)
 
-    known = frozenset(by_hash)
-    pending: list[_Prepared] = []
-    old_of: dict[str, ItemRow | None] = {f.path: old for f, old in todo}
+    pending: list[tuple[FoundFile, str, _Page]] = []
 
     def flush_images() -> None:
         if not pending:
             return
-        vectors = encoder.encode_images(np.stack([p.array for p in pending]))
+        vectors = encoder.encode_images(np.stack([page.array for _, _, page in pending]))
         report.embedded += len(pending)
-        for prep, vec in zip(pending, vectors, strict=True):
-            item = NewItem(
-                prep.found.path,
-                0,
-                prep.found.size,
-                prep.found.mtime_ns,
-                prep.content_hash,
-                prep.width,
-                prep.height,
-                vec,
-            )
-            old = old_of[prep.found.path]
+        for (found, digest, page), vec in zip(pending, vectors, strict=True):
+            item = NewItem(found.path, page.page, found.size, found.mtime_ns, digest, page.width, page.height, vec)
+            old = {r.page: r for r in by_path.get(found.path, [])}.get(page.page)
             if old is None:
                 batch.add.append(item)
-                report.added += 1
             else:
                 batch.replace.append((old.id, item))
-                report.updated += 1
-            if prep.found.path in skipped_before:
-                batch.unskip.append(prep.found.path)
         pending.clear()
         batch.maybe_commit()
 
     def handle(prep: _Prepared) -> None:
         f = prep.found
-        old = old_of[f.path]
+        old = by_path.get(f.path, [])
         if prep.reason:
             note_skip(f.path, prep.reason)
             batch.skip.append((f.path, f.size, f.mtime_ns, prep.reason))
-            if old is not None:  # its content changed into something unreadable: drop the stale item
-                batch.remove.append(old.id)
+            if old:  # its content changed into something unreadable: drop the stale items
+                batch.remove.extend(r.id for r in old)
                 report.removed += 1
             return
+        if f.path in skipped_before:
+            batch.unskip.append(f.path)
         if prep.reuse:
-            _reuse(prep, old)
+            reuse(prep, old)
             return
-        pending.append(prep)
+        if old:
+            report.updated += 1
+            new_pages = {p.page for p in prep.pages}
+            batch.remove.extend(r.id for r in old if r.page not in new_pages)
+        else:
+            report.added += 1
+        pending.extend((f, prep.content_hash, page) for page in prep.pages)
         if len(pending) >= opts.batch_size:
             flush_images()
 
-    def _reuse(prep: _Prepared, old: ItemRow | None) -> None:
+    def reuse(prep: _Prepared, old: list[ItemRow]) -> None:
         f = prep.found
         report.reused += 1
-        if old is not None and old.content_hash == prep.content_hash:
-            batch.move.append((old.id, f.path, f.size, f.mtime_ns))  # touched, same bytes
+        if old and old[0].content_hash == prep.content_hash:
+            batch.move.extend((r.id, f.path, f.size, f.mtime_ns) for r in old)  # touched, same bytes
             report.unchanged += 1
             return
         candidates = missing.get(prep.content_hash)
-        if old is None and candidates:
-            row = candidates.pop()
-            batch.move.append((row.id, f.path, f.size, f.mtime_ns))
+        if not old and candidates:
+            gone = candidates.pop()
+            batch.move.extend((r.id, f.path, f.size, f.mtime_ns) for r in by_path[gone])
             report.moved += 1
             return
-        source = by_hash[prep.content_hash]
-        vector = catalog.vectors([source.id], dim)[0]
-        item = NewItem(f.path, 0, f.size, f.mtime_ns, prep.content_hash, source.width, source.height, vector)
-        if old is None:
-            batch.add.append(item)
-            report.added += 1
-        else:
-            batch.replace.append((old.id, item))
+        source = by_path[by_hash[prep.content_hash]]
+        vectors = catalog.vectors([r.id for r in source], dim)
+        batch.remove.extend(r.id for r in old)
+        for r, vec in zip(source, vectors, strict=True):
+            batch.add.append(NewItem(f.path, r.page, f.size, f.mtime_ns, prep.content_hash, r.width, r.height, vec))
+        if old:
             report.updated += 1
+        else:
+            report.added += 1
         batch.maybe_commit()
 
     total = len(todo)
-    done = 0
     if progress:
         progress(0, total)
-    workers = opts.workers or max(1, (os.cpu_count() or 2))
-    window = max(2 * opts.batch_size, 4 * workers)
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clipsearch-load") as pool:
-            queue: deque[Future[_Prepared]] = deque()
-            it = iter(todo)
-            for entry, _old in _take(it, window):
-                queue.append(pool.submit(_prepare, entry, known, encoder, opts.max_megapixels))
-            while queue:
-                prep = queue.popleft().result()
-                for entry, _old in _take(it, 1):
-                    queue.append(pool.submit(_prepare, entry, known, encoder, opts.max_megapixels))
-                handle(prep)
-                done += 1
-                if progress:
-                    progress(done, total)
+        for done, prep in enumerate(_prepared(todo, encoder, opts, frozenset(by_hash)), 1):
+            handle(prep)
+            if progress:
+                progress(done, total)
         flush_images()
-        for rows in missing.values():
-            for row in rows:
-                batch.remove.append(row.id)
+        for paths_gone in missing.values():
+            for path in paths_gone:
+                batch.remove.extend(r.id for r in by_path[path])
                 report.removed += 1
         batch.commit()
     except BaseException:
         # Interrupted (Ctrl-C, error): keep the complete items already embedded, then re-raise.
         with contextlib.suppress(Exception):
+            flush_images()
             batch.commit()
         raise
     finally:
@@ -300,11 +312,31 @@ def index_paths(
     return report
 
 
-def _take(it: Iterable[tuple[FoundFile, ItemRow | None]], n: int) -> Sequence[tuple[FoundFile, ItemRow | None]]:
-    out = []
-    for _ in range(n):
+def _prepared(
+    todo: list[FoundFile], encoder: Encoder, opts: IndexOptions, known: frozenset[str]
+) -> Iterator[_Prepared]:
+    """Files read, hashed and decoded by a thread pool, in order, with a bounded number in flight."""
+    workers = opts.workers or max(1, os.cpu_count() or 2)
+    window = max(2 * opts.batch_size, 4 * workers)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clipsearch-load") as pool:
+        queue: deque[Future[_Prepared]] = deque()
+        it = iter(todo)
+
+        def submit() -> bool:
+            entry = next(it, None)
+            if entry is None:
+                return False
+            queue.append(pool.submit(_prepare, entry, known, encoder, opts.max_megapixels, opts.max_pages))
+            return True
+
+        for _ in range(window):
+            if not submit():
+                break
         try:
-            out.append(next(it))  # type: ignore[call-overload]
-        except StopIteration:
-            break
-    return out
+            while queue:
+                prep = queue.popleft().result()
+                submit()
+                yield prep
+        finally:
+            for fut in queue:
+                fut.cancel()

@@ -151,6 +151,8 @@ class ModelInfo:
     context_length: int
     toy: bool = False
     description: str = ""
+    #: exp of the learned temperature: softmax over category prompts needs it without the model.
+    logit_scale: float = 100.0
 
     @property
     def ref(self) -> ModelRef:

@@ -10,15 +10,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .categories import Categories
 from .embedding import Encoder, normalise
-from .errors import UsageError
+from .errors import ImageLoadError, UsageError
 from .images import load_image
+from .pdf import is_pdf_path, render_pages
 from .scan import absolute
 from .store import IndexStore
+
+
+def _page_for(path: str, page: int | None) -> int:
+    """0 for images; for PDFs the asked page (default 1). A page on an image is a user mistake."""
+    if is_pdf_path(path):
+        if page is not None and page < 1:
+            raise UsageError("--page counts from 1")
+        return page or 1
+    if page not in (None, 0):
+        raise UsageError(f"--page applies to PDF files only, not {path}")
+    return 0
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,7 @@ class SearchResult:
     score: float
     width: int
     height: int
+    categories: dict[str, str] = field(default_factory=dict)
 
     @property
     def display_path(self) -> str:
@@ -39,6 +53,15 @@ class SearchResult:
         if not self.page:
             data.pop("page")
         return data
+
+
+@dataclass(frozen=True)
+class CategoryFilter:
+    """``include``: items labelled with any of these (per facet; all facets named must match).
+    ``exclude``: items labelled with none of these."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,20 +111,30 @@ class Searcher:
             raise UsageError("empty text query")
         return self.encoder.encode_texts([text])[0]
 
-    def image_vector(self, path: str) -> np.ndarray:
-        """Stored vector when ``path`` is indexed and unchanged, else the model's."""
+    def image_vector(self, path: str, page: int | None = None) -> np.ndarray:
+        """Stored vector when ``path`` (page) is indexed and unchanged, else the model's.
+
+        For a PDF, ``page`` (1-based, default 1) picks the page; it is letterboxed like indexed pages.
+        """
         full = absolute(path)
-        stored = self._stored_vector(full)
+        page = _page_for(full, page)
+        stored = self._stored_vector(full, page)
         if stored is not None:
             return stored
         if not os.path.isfile(full):
             raise UsageError(f"no such image file: {path}")
         enc = self.encoder
-        image = load_image(full, enc.info.image_size)
+        try:
+            if page:
+                _, image = next(render_pages(full, pages=[page]))
+                return enc.encode_images(enc.preprocess(image, letterbox=True)[None])[0]
+            image = load_image(full, enc.info.image_size)
+        except ImageLoadError as err:
+            raise UsageError(f"cannot use {path} as a query: {err.reason}") from err
         return enc.encode_images(enc.preprocess(image)[None])[0]
 
-    def _stored_vector(self, full: str) -> np.ndarray | None:
-        rows = [r for r in self.store.catalog.find_path(full) if r.page == 0]
+    def _stored_vector(self, full: str, page: int = 0) -> np.ndarray | None:
+        rows = [r for r in self.store.catalog.find_path(full) if r.page == page]
         if not rows:
             return None
         try:
@@ -115,8 +148,8 @@ class Searcher:
     def term_vector(self, term: QueryTerm) -> np.ndarray:
         return self.image_vector(term.value) if term.is_image else self.text_vector(term.value)
 
-    def combine(self, terms: Sequence[QueryTerm]) -> np.ndarray:
-        total = np.zeros(self.store.model.dim, dtype=np.float32)
+    def combine(self, terms: Sequence[QueryTerm], start: np.ndarray | None = None) -> np.ndarray:
+        total = np.zeros(self.store.model.dim, dtype=np.float32) if start is None else start.astype(np.float32)
         for term in terms:
             total += term.weight * self.term_vector(term)
         if not np.any(total):
@@ -125,20 +158,34 @@ class Searcher:
 
     # ------------------------------------------------------------------ queries
     def search_vector(
-        self, query: np.ndarray, k: int = 10, min_score: float | None = None, exclude_ids: Sequence[int] = ()
+        self,
+        query: np.ndarray,
+        k: int = 10,
+        min_score: float | None = None,
+        exclude_ids: Sequence[int] = (),
+        filters: CategoryFilter | None = None,
     ) -> list[SearchResult]:
+        """Rank by cosine; ``exclude_ids`` and category ``filters`` apply inside the FAISS search."""
         if k < 1:
             raise UsageError("--top must be at least 1")
         vi = self.store.vectors()
-        excluded = set(exclude_ids)
-        scores, ids = vi.search(query[None, :], k + len(excluded))
-        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0 and i not in excluded]
-        hits = hits[:k]
+        cats = Categories(self.store)
+        allow = None
+        if filters and filters.include:
+            allow = cats.ids_in(filters.include)
+        denied = [np.asarray(exclude_ids, np.int64)]
+        if filters and filters.exclude:
+            denied.append(cats.ids_in(filters.exclude))
+        scores, ids = vi.search(query[None, :], k, allow=allow, deny=np.concatenate(denied))
+        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         if min_score is not None:
             hits = [(i, s) for i, s in hits if s >= min_score]
         rows = self.store.catalog.get([i for i, _ in hits])
+        labels = cats.labels_for([i for i, _ in hits])
         return [
-            SearchResult(i, rows[i].path, rows[i].page, s, rows[i].width, rows[i].height) for i, s in hits if i in rows
+            SearchResult(i, rows[i].path, rows[i].page, s, rows[i].width, rows[i].height, labels.get(i, {}))
+            for i, s in hits
+            if i in rows
         ]
 
     def search(
@@ -148,10 +195,11 @@ class Searcher:
         min_score: float | None = None,
         add: Sequence[str] = (),
         sub: Sequence[str] = (),
+        filters: CategoryFilter | None = None,
     ) -> list[SearchResult]:
         """Text (or image path) query, with ``add``/``sub`` terms in ``WEIGHT:value`` form."""
         terms = [QueryTerm(text)] + [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
-        return self.search_vector(self.combine(terms), k, min_score)
+        return self.search_vector(self.combine(terms), k, min_score, filters=filters)
 
     def similar(
         self,
@@ -160,11 +208,17 @@ class Searcher:
         min_score: float | None = None,
         add: Sequence[str] = (),
         sub: Sequence[str] = (),
+        page: int | None = None,
+        filters: CategoryFilter | None = None,
     ) -> list[SearchResult]:
-        """Images like the one at ``path``; if it is indexed, it is left out of its own results."""
+        """Pictures like the one at ``path`` (``page`` of a PDF); if it is indexed, it is left out."""
         full = absolute(path)
         if not os.path.isfile(full):
             raise UsageError(f"no such image file: {path}")
-        terms = [QueryTerm(full)] + [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
-        own = [r.id for r in self.store.catalog.find_path(full)]
-        return self.search_vector(self.combine(terms), k, min_score, exclude_ids=own)
+        page = _page_for(full, page)
+        query = self.image_vector(full, page)
+        extra = [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
+        if extra:
+            query = self.combine(extra, start=query)
+        own = [r.id for r in self.store.catalog.find_path(full) if r.page == page]
+        return self.search_vector(query, k, min_score, exclude_ids=own, filters=filters)

@@ -89,13 +89,33 @@ class VectorIndex:
         self.remove(np.union1d(removed.astype(np.int64), ids.astype(np.int64)))
         self.add(ids, vectors)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids), each (n_queries, k'); k' <= k, missing slots dropped."""
+    def search(
+        self, queries: np.ndarray, k: int, allow: np.ndarray | None = None, deny: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each (n_queries, k'); unfilled slots have id -1.
+
+        ``allow``/``deny`` restrict the ids considered *inside* FAISS (ID selectors), so a filter
+        never needs over-fetching and never returns fewer results than exist.
+        """
         k = min(k, self.ntotal)
-        if k <= 0:
+        if k <= 0 or (allow is not None and not len(allow)):
             n = len(queries)
             return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
-        scores, ids = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        faiss = _faiss()
+        keep: list[object] = []  # selectors must outlive the search call
+        selector = None
+        if allow is not None:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allow, dtype=np.int64))
+            keep.append(selector)
+        if deny is not None and len(deny):
+            inner = faiss.IDSelectorBatch(np.ascontiguousarray(deny, dtype=np.int64))
+            not_sel = faiss.IDSelectorNot(inner)
+            keep += [inner, not_sel]
+            selector = not_sel if selector is None else faiss.IDSelectorAnd(selector, not_sel)
+        params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        x = np.ascontiguousarray(queries, dtype=np.float32)
+        scores, ids = self.index.search(x, k, params=params) if params else self.index.search(x, k)
+        del keep
         return scores, ids
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -60,7 +60,7 @@ def test_search_ranks_blue_stars_first(cli, shapes_folder):
 
 def test_similar_green_square_returns_green_squares(cli, shapes_folder):
     cli.json("index", str(shapes_folder), "--model", "tiny-shapes")
-    query = shapes_folder / "green_square_00.png"
+    query = next(shapes_folder.glob("green_square_00.*"))
     top = cli.json("similar", str(query), "-k", "2")
     assert [_label(r["path"]) for r in top] == [("green", "square")] * 2
 

@@ -61,7 +61,7 @@ def main() -> None:
         index = ["--index", "demo-tiny-shapes"]
         run("index", str(shapes), str(CORPUS), *common, *index, "--model", "tiny-shapes")
         run("search", "a blue star", *common, *index, "-k", "5")
-        run("similar", str(shapes / "green_square_00.png"), *common, *index, "-k", "5")
+        run("similar", str(next(shapes.glob("green_square_00.*"))), *common, *index, "-k", "5")
         run("search", "a red circle", "--sub", "red", "--add", "blue", *common, *index, "-k", "3")
     run("status", *common, *(["--index", "demo"] if default_ok else ["--index", "demo-tiny-shapes"]))
 
