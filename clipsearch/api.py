@@ -11,15 +11,19 @@ tests and other front ends (the CLI, a server) can pass their own.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 
-from .categories import Categories
+from .categories import DRAWING, Categories
 from .config import ENV_DEVICE, ENV_MODEL, ENV_PRETRAINED, IndexLocation
 from .embedding import Encoder, load_encoder
-from .errors import ModelMismatchError
+from .errors import ModelMismatchError, UsageError
 from .indexer import IndexOptions, IndexReport, ProgressFn, index_paths
 from .models import ModelRef, resolve_model_ref
+from .regions import SCOPES
+from .regions import validate as validate_regions
 from .search import Searcher
 from .store import IndexStore, remove_index
 
@@ -64,6 +68,7 @@ def index(
     rebuild: bool = False,
     progress: ProgressFn | None = None,
     loader: EncoderLoader = load_encoder,
+    region_scope: str | None = None,
 ) -> IndexReport:
     """Create or update an index from image folders. The index remembers its model."""
     location = locate(index, home)
@@ -80,7 +85,7 @@ def index(
             store.acquire_lock()
             encoder = loader(store.model.ref, device)
             _check_loaded(store, encoder)
-            return _index_labelled(store, encoder, paths, options, progress)
+            return _index_labelled(store, encoder, paths, options, progress, region_scope)
         finally:
             store.close()
     encoder = loader(ref or resolve_model_ref(), device)
@@ -88,7 +93,7 @@ def index(
     try:
         store.acquire_lock()
         Categories(store).ensure_builtin(encoder)
-        return _index_labelled(store, encoder, paths, options, progress)
+        return _index_labelled(store, encoder, paths, options, progress, region_scope)
     finally:
         store.close()
 
@@ -99,10 +104,30 @@ def _index_labelled(
     paths: list[str | os.PathLike[str]],
     options: IndexOptions | None,
     progress: ProgressFn | None,
+    region_scope: str | None = None,
 ) -> IndexReport:
-    """Index, labelling every committed batch with the index's categories as it lands."""
+    """Index, labelling every committed batch with the index's categories as it lands.
+
+    Region vectors asked for once (``options.regions``) are remembered by the index and kept up to
+    date on later runs; ``region_scope`` 'drawings' limits them to pages labelled technical drawing.
+    """
+    options = options or IndexOptions()
     categories = Categories(store)
-    return index_paths(store, encoder, paths, options, progress, on_commit=lambda ids: categories.label(ids))
+    remembered = json.loads(store.catalog.get_meta("regions") or "{}")
+    regions = validate_regions(tuple(remembered.get("names", [])) + options.regions)
+    scope = region_scope or remembered.get("scope", "drawings")
+    if scope not in SCOPES:
+        raise UsageError(f"--region-scope must be one of {', '.join(SCOPES)}")
+    if regions:
+        store.catalog.set_meta("regions", json.dumps({"names": list(regions), "scope": scope}))
+    options = dataclasses.replace(options, regions=regions)
+    region_filter = None
+    if scope == "drawings":
+        region_filter = lambda vectors: categories.is_category(DRAWING, vectors)  # noqa: E731
+    return index_paths(
+        store, encoder, paths, options, progress,
+        on_commit=lambda ids: categories.label(ids), region_filter=region_filter,
+    )  # fmt: skip
 
 
 def parse_image_ref(spec: str) -> tuple[str, int | None]:

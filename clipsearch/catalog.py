@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from .errors import IndexCorruptError
 
 #: The Alembic revision this code's models correspond to (a test checks it equals the script head).
-SCHEMA_HEAD = "0002_categories"
+SCHEMA_HEAD = "0003_regions"
 
 
 class Base(DeclarativeBase):
@@ -146,7 +146,17 @@ class Label(Base):
     prob: Mapped[float] = mapped_column(Float, nullable=False)
 
 
+class Region(Base):
+    """A vector of one region of an item (e.g. the title block of a drawing), searched on its own."""
+
+    __tablename__ = "regions"
+    item_id: Mapped[int] = mapped_column(Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    region: Mapped[str] = mapped_column(String, primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
 ITEMS = Item.__table__
+REGIONS = Region.__table__
 REMOVED = Removed.__table__
 SKIPPED = Skipped.__table__
 META = Meta.__table__
@@ -174,6 +184,7 @@ class NewItem:
     width: int
     height: int
     vector: np.ndarray
+    regions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _row(r: object) -> ItemRow:
@@ -294,6 +305,23 @@ class Catalog:
             last = rows[-1].id
             yield _stack(rows, dim)
 
+    def region_vectors(self, region: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, vectors) of every stored ``region`` vector."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(REGIONS.c.item_id.label("id"), REGIONS.c.vector).where(REGIONS.c.region == region)
+            ).all()
+        return _stack(rows, dim)
+
+    def item_regions(self, ids: Sequence[int], dim: int) -> dict[int, dict[str, np.ndarray]]:
+        out: dict[int, dict[str, np.ndarray]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 900):
+                for r in conn.execute(select(REGIONS).where(REGIONS.c.item_id.in_(chunk))):
+                    if len(r.vector) == dim * 4:
+                        out.setdefault(r.item_id, {})[r.region] = np.frombuffer(r.vector, np.float32)
+        return out
+
     def skipped(self) -> dict[str, tuple[int, int, str]]:
         with self.engine.connect() as conn:
             return {r.path: (r.size, r.mtime_ns, r.reason) for r in conn.execute(select(SKIPPED))}
@@ -334,9 +362,18 @@ class Catalog:
                 )
             for item_id, item in replace:
                 conn.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(**_values(item, seq, now)))
+                conn.execute(delete(REGIONS).where(REGIONS.c.item_id == item_id))
+                _insert_regions(conn, item_id, item)
+            add = list(add)
             rows = [_values(item, seq, now) for item in add]
             if rows:
                 conn.execute(ITEMS.insert(), rows)
+            for item in add:
+                if item.regions:
+                    item_id = conn.execute(
+                        select(ITEMS.c.id).where(ITEMS.c.path == item.path, ITEMS.c.page == item.page)
+                    ).scalar_one()
+                    _insert_regions(conn, item_id, item)
             unskip = list(unskip)
             for chunk in _chunks(unskip, 900):
                 conn.execute(delete(SKIPPED).where(SKIPPED.c.path.in_(chunk)))
@@ -360,6 +397,12 @@ def _stack(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
     good = [r for r in rows if r.vector is not None and len(r.vector) == dim * 4]
     ids = np.fromiter((r.id for r in good), dtype=np.int64, count=len(good))
     return ids, np.frombuffer(b"".join(r.vector for r in good), dtype=np.float32).reshape(len(good), dim)
+
+
+def _insert_regions(conn: Connection, item_id: int, item: NewItem) -> None:
+    rows = [{"item_id": item_id, "region": name, "vector": _blob(vec)} for name, vec in item.regions.items()]
+    if rows:
+        conn.execute(REGIONS.insert(), rows)
 
 
 def _values(item: NewItem, seq: int, now: float) -> dict[str, object]:

@@ -32,6 +32,8 @@ LABELS = Base.metadata.tables["labels"]
 
 TEMPLATES = ["{}", "a photo of {}", "a drawing of {}", "a scan of {}", "a picture of {}", "an image of {}"]
 BUILTIN_FACET = "doctype"
+#: The doctype category whose pages get region vectors (title blocks) by default.
+DRAWING = "technical drawing"
 BUILTIN_DOCTYPES: dict[str, list[str]] = {
     "technical drawing": ["a technical drawing", "an engineering blueprint", "a mechanical drawing with dimensions"],
     "photo": ["a photo", "a photograph of a scene"],
@@ -258,6 +260,15 @@ class Categories:
             return cats, softmax(probe_logits(w, vectors))
         text = np.stack([c.vector for c in cats])
         return cats, softmax(self.store.model.logit_scale * vectors @ text.T)
+
+    def is_category(self, name: str, vectors: np.ndarray) -> np.ndarray:
+        """Whether each vector's best category in ``name``'s facet is ``name`` (all False if undefined)."""
+        rows = [r for r in self.rows() if r.name == name]
+        if not rows or not len(vectors):
+            return np.zeros(len(vectors), bool)
+        cats, probs = self.probabilities(rows[0].facet, vectors)
+        ids = np.array([c.id for c in cats])
+        return ids[probs.argmax(1)] == rows[0].id
 
     def label(self, ids: Sequence[int] | None = None, facets: Sequence[str] | None = None) -> int:
         """(Re)compute labels from stored vectors: for ``ids`` (default all items), ``facets`` (default all)."""

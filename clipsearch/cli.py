@@ -21,6 +21,7 @@ from .errors import ClipsearchError
 from .images import DEFAULT_MAX_MEGAPIXELS
 from .indexer import IndexOptions, IndexReport
 from .pdf import DEFAULT_MAX_PAGES
+from .regions import REGIONS, SCOPES
 from .search import CategoryFilter, SearchResult
 
 
@@ -92,6 +93,14 @@ def cli() -> None:
     type=click.IntRange(min=1),
     help="Items per catalog transaction (what an interruption can cost).",
 )
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    type=click.Choice(sorted(REGIONS)),
+    help="Also store a vector of this page region (title-block), remembered for later runs.",
+)
+@click.option("--region-scope", type=click.Choice(SCOPES), default=None, help="Pages that get regions [drawings].")
 @click.option("--rebuild", is_flag=True, help="Delete the index first (e.g. to change model).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report.")
@@ -109,6 +118,8 @@ def index_cmd(
     max_megapixels: float,
     max_pages: int,
     commit_every: int,
+    regions: Sequence[str],
+    region_scope: str | None,
     rebuild: bool,
     progress: bool | None,
     as_json: bool,
@@ -122,6 +133,7 @@ def index_cmd(
         max_megapixels=max_megapixels,
         commit_every=commit_every,
         max_pages=max_pages,
+        regions=tuple(regions),
     )
     with _ProgressBar(enabled=progress) as bar:
         report = api.index(
@@ -134,6 +146,7 @@ def index_cmd(
             options=options,
             rebuild=rebuild,
             progress=bar.update,
+            region_scope=region_scope,
         )
     if as_json:
         click.echo(json.dumps(report.to_dict()))
@@ -223,11 +236,13 @@ def search_cmd(
 @cli.command("similar")
 @click.argument("path", type=click.Path())
 @click.option("--page", type=int, default=None, help="Page of a PDF to query by (1-based; default 1).")
+@click.option("--region", type=click.Choice(sorted(REGIONS)), default=None, help="Compare only this region.")
 @_index_options
 @_query_options
 def similar_cmd(
     path: str,
     page: int | None,
+    region: str | None,
     index_name: str | None,
     home: str | None,
     top: int,
@@ -242,7 +257,9 @@ def similar_cmd(
     """Find images that look like the image at PATH (which need not be indexed)."""
     filters = CategoryFilter(tuple(include), tuple(exclude))
     with api.open_index(index_name, home) as store:
-        results = api.searcher(store, device=device).similar(path, top, min_score, add, sub, page=page, filters=filters)
+        results = api.searcher(store, device=device).similar(
+            path, top, min_score, add, sub, page=page, filters=filters, region=region
+        )
     _print_results(results, as_json)
 
 

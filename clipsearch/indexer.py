@@ -32,6 +32,7 @@ from .embedding import Encoder
 from .errors import ImageLoadError
 from .images import DEFAULT_MAX_MEGAPIXELS, is_image_path, load_image
 from .pdf import DEFAULT_MAX_PAGES, is_pdf_path, render_pages
+from .regions import REGION_BASE, crop
 from .scan import FoundFile, ScanProblem, check_roots, is_under, scan
 from .store import IndexStore
 
@@ -52,6 +53,8 @@ class IndexOptions:
     workers: int | None = None
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
     max_pages: int = DEFAULT_MAX_PAGES
+    #: Region vectors to store (see ``regions.REGIONS``), for pages chosen by ``region_filter``.
+    regions: tuple[str, ...] = ()
     #: Items per catalog transaction: what a crash can cost, against per-commit overhead.
     commit_every: int = 256
 
@@ -80,6 +83,7 @@ class _Page:
     array: np.ndarray
     width: int
     height: int
+    regions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,9 +95,13 @@ class _Prepared:
     reuse: bool = False  # hash already in the catalog: no decoding was done
 
 
-def _prepare(
-    found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, max_mp: float, max_pages: int = 100
-) -> _Prepared:
+def _page(number: int, image: Any, encoder: Encoder, opts: IndexOptions, document: bool) -> _Page:
+    width, height = image.info.get("original_size", image.size)
+    regions = {name: encoder.preprocess(crop(image, name), letterbox=True) for name in opts.regions}
+    return _Page(number, encoder.preprocess(image, letterbox=document), int(width), int(height), regions)
+
+
+def _prepare(found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, opts: IndexOptions) -> _Prepared:
     try:
         with open(found.path, "rb") as f:
             data = f.read()
@@ -108,14 +116,12 @@ def _prepare(
         return _Prepared(found, digest, reuse=True)
     try:
         if is_pdf_path(found.path):
-            pages = [
-                _Page(number, encoder.preprocess(image, letterbox=True), image.width, image.height)
-                for number, image in render_pages(data, name=found.path, max_pages=max_pages)
-            ]
+            rendered = render_pages(data, name=found.path, max_pages=opts.max_pages)
+            pages = [_page(number, image, encoder, opts, document=True) for number, image in rendered]
         else:
-            image = load_image(io.BytesIO(data), encoder.info.image_size, max_mp, name=found.path)
-            width, height = image.info.get("original_size", image.size)
-            pages = [_Page(0, encoder.preprocess(image), int(width), int(height))]
+            size = REGION_BASE if opts.regions else encoder.info.image_size
+            image = load_image(io.BytesIO(data), size, opts.max_megapixels, name=found.path)
+            pages = [_page(0, image, encoder, opts, document=False)]
     except ImageLoadError as err:
         return _Prepared(found, digest, reason=err.reason)
     return _Prepared(found, digest, pages)
@@ -170,6 +176,7 @@ def index_paths(
     options: IndexOptions | None = None,
     progress: ProgressFn | None = None,
     on_commit: CommitHook | None = None,
+    region_filter: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> IndexReport:
     """Bring ``store`` up to date with the image and PDF files under ``paths``. The caller holds the lock."""
     opts = options or IndexOptions()
@@ -223,8 +230,11 @@ def index_paths(
             return
         vectors = encoder.encode_images(np.stack([page.array for _, _, page in pending]))
         report.embedded += len(pending)
-        for (found, digest, page), vec in zip(pending, vectors, strict=True):
-            item = NewItem(found.path, page.page, found.size, found.mtime_ns, digest, page.width, page.height, vec)
+        region_vectors = _embed_regions(encoder, [page for _, _, page in pending], vectors, region_filter)
+        for (found, digest, page), vec, regions in zip(pending, vectors, region_vectors, strict=True):
+            item = NewItem(
+                found.path, page.page, found.size, found.mtime_ns, digest, page.width, page.height, vec, regions
+            )
             old = {r.page: r for r in by_path.get(found.path, [])}.get(page.page)
             if old is None:
                 batch.add.append(item)
@@ -273,9 +283,13 @@ def index_paths(
             return
         source = by_path[by_hash[prep.content_hash]]
         vectors = catalog.vectors([r.id for r in source], dim)
+        regions = catalog.item_regions([r.id for r in source], dim)
         batch.remove.extend(r.id for r in old)
         for r, vec in zip(source, vectors, strict=True):
-            batch.add.append(NewItem(f.path, r.page, f.size, f.mtime_ns, prep.content_hash, r.width, r.height, vec))
+            batch.add.append(
+                NewItem(f.path, r.page, f.size, f.mtime_ns, prep.content_hash, r.width, r.height, vec,
+                        regions.get(r.id, {}))
+            )  # fmt: skip
         if old:
             report.updated += 1
         else:
@@ -312,6 +326,26 @@ def index_paths(
     return report
 
 
+def _embed_regions(
+    encoder: Encoder,
+    pages: list[_Page],
+    vectors: np.ndarray,
+    region_filter: Callable[[np.ndarray], np.ndarray] | None,
+) -> list[dict[str, np.ndarray]]:
+    """Region vectors for the pages ``region_filter`` selects (all pages when it is None)."""
+    out: list[dict[str, np.ndarray]] = [{} for _ in pages]
+    if not pages or not pages[0].regions:
+        return out
+    chosen = np.ones(len(pages), bool) if region_filter is None else np.asarray(region_filter(vectors), bool)
+    picked = [i for i in range(len(pages)) if chosen[i]]
+    for name in pages[0].regions:
+        if picked:
+            embedded = encoder.encode_images(np.stack([pages[i].regions[name] for i in picked]))
+            for i, vec in zip(picked, embedded, strict=True):
+                out[i][name] = vec
+    return out
+
+
 def _prepared(
     todo: list[FoundFile], encoder: Encoder, opts: IndexOptions, known: frozenset[str]
 ) -> Iterator[_Prepared]:
@@ -326,7 +360,7 @@ def _prepared(
             entry = next(it, None)
             if entry is None:
                 return False
-            queue.append(pool.submit(_prepare, entry, known, encoder, opts.max_megapixels, opts.max_pages))
+            queue.append(pool.submit(_prepare, entry, known, encoder, opts))
             return True
 
         for _ in range(window):

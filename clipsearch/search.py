@@ -14,13 +14,18 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .catalog import ItemRow
 from .categories import Categories
 from .embedding import Encoder, normalise
 from .errors import ImageLoadError, UsageError
 from .images import load_image
 from .pdf import is_pdf_path, render_pages
+from .regions import REGION_BASE
+from .regions import crop as crop_region
+from .regions import validate as validate_regions
 from .scan import absolute
 from .store import IndexStore
+from .vectors import VectorIndex
 
 
 def _page_for(path: str, page: int | None) -> int:
@@ -97,6 +102,7 @@ class Searcher:
         self.store = store
         self._encoder_source = encoder
         self._encoder: Encoder | None = None
+        self._region_indexes: dict[str, VectorIndex] = {}
 
     @property
     def encoder(self) -> Encoder:
@@ -133,7 +139,8 @@ class Searcher:
             raise UsageError(f"cannot use {path} as a query: {err.reason}") from err
         return enc.encode_images(enc.preprocess(image)[None])[0]
 
-    def _stored_vector(self, full: str, page: int = 0) -> np.ndarray | None:
+    def _unchanged_row(self, full: str, page: int = 0) -> ItemRow | None:
+        """The catalog row for ``full`` (page) if it is indexed and the file has not changed since."""
         rows = [r for r in self.store.catalog.find_path(full) if r.page == page]
         if not rows:
             return None
@@ -141,9 +148,39 @@ class Searcher:
             st = os.stat(full)
         except OSError:
             return None
-        if (st.st_size, st.st_mtime_ns) != (rows[0].size, rows[0].mtime_ns):
-            return None
-        return self.store.catalog.vectors([rows[0].id], self.store.model.dim)[0]
+        return rows[0] if (st.st_size, st.st_mtime_ns) == (rows[0].size, rows[0].mtime_ns) else None
+
+    def _stored_vector(self, full: str, page: int = 0) -> np.ndarray | None:
+        row = self._unchanged_row(full, page)
+        return None if row is None else self.store.catalog.vectors([row.id], self.store.model.dim)[0]
+
+    def region_vector(self, path: str, region: str, page: int | None = None) -> np.ndarray:
+        """Vector of ``region`` (e.g. the title block) of an image or PDF page: stored, else embedded."""
+        validate_regions([region])
+        full = absolute(path)
+        page = _page_for(full, page)
+        row = self._unchanged_row(full, page)
+        if row is not None:
+            stored = self.store.catalog.item_regions([row.id], self.store.model.dim).get(row.id, {})
+            if region in stored:
+                return stored[region]
+        enc = self.encoder
+        try:
+            if page:
+                _, image = next(render_pages(full, pages=[page]))
+            else:
+                image = load_image(full, REGION_BASE)
+        except ImageLoadError as err:
+            raise UsageError(f"cannot use {path} as a query: {err.reason}") from err
+        return enc.encode_images(enc.preprocess(crop_region(image, region), letterbox=True)[None])[0]
+
+    def region_index(self, region: str) -> VectorIndex:
+        if region not in self._region_indexes:
+            ids, vecs = self.store.catalog.region_vectors(region, self.store.model.dim)
+            vi = VectorIndex.create(self.store.model.dim)
+            vi.add(ids, vecs)
+            self._region_indexes[region] = vi
+        return self._region_indexes[region]
 
     def term_vector(self, term: QueryTerm) -> np.ndarray:
         return self.image_vector(term.value) if term.is_image else self.text_vector(term.value)
@@ -164,11 +201,14 @@ class Searcher:
         min_score: float | None = None,
         exclude_ids: Sequence[int] = (),
         filters: CategoryFilter | None = None,
+        index: VectorIndex | None = None,
     ) -> list[SearchResult]:
-        """Rank by cosine; ``exclude_ids`` and category ``filters`` apply inside the FAISS search."""
+        """Rank by cosine; ``exclude_ids`` and category ``filters`` apply inside the FAISS search.
+
+        ``index``: search these vectors (e.g. a region index) instead of the whole-item vectors."""
         if k < 1:
             raise UsageError("--top must be at least 1")
-        vi = self.store.vectors()
+        vi = index if index is not None else self.store.vectors()
         cats = Categories(self.store)
         allow = None
         if filters and filters.include:
@@ -210,12 +250,20 @@ class Searcher:
         sub: Sequence[str] = (),
         page: int | None = None,
         filters: CategoryFilter | None = None,
+        region: str | None = None,
     ) -> list[SearchResult]:
-        """Pictures like the one at ``path`` (``page`` of a PDF); if it is indexed, it is left out."""
+        """Pictures like the one at ``path`` (``page`` of a PDF); if it is indexed, it is left out.
+
+        ``region``: compare only that region (e.g. ``title-block``) of pages that have one stored."""
         full = absolute(path)
         if not os.path.isfile(full):
             raise UsageError(f"no such image file: {path}")
         page = _page_for(full, page)
+        if region is not None:
+            query = self.region_vector(full, region, page)
+            own = [r.id for r in self.store.catalog.find_path(full) if r.page == page]
+            index = self.region_index(region)
+            return self.search_vector(query, k, min_score, exclude_ids=own, filters=filters, index=index)
         query = self.image_vector(full, page)
         extra = [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
         if extra:

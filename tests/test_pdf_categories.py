@@ -140,3 +140,46 @@ def test_few_shot_probe_beats_weak_prompts(cli, shapes, tmp_path):
     assert accuracy("few-shot") >= 0.9
     shown = cli.json("category", "show", "warm-few-shot")
     assert shown["method"] == "probe" and shown["examples"] == 15
+
+
+def _title_block_variant(source: Path, target: Path) -> None:
+    """Same sheet and title block, a different part drawn: the drawing area is blanked and redrawn."""
+    from PIL import Image, ImageDraw
+
+    image = Image.open(source).convert("RGB")
+    w, h = image.size
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([int(0.06 * w), int(0.05 * h), int(0.94 * w), int(0.68 * h)], fill="white")
+    draw.ellipse([int(0.3 * w), int(0.15 * h), int(0.7 * w), int(0.6 * h)], outline="black", width=max(2, w // 300))
+    image.save(target)
+
+
+@pytest.mark.parametrize("model", ["tiny-shapes", "random"])
+def test_title_block_region_finds_the_same_title_block(cli, tiny_model, documents, model):
+    drawings = documents / "drawings"
+    _title_block_variant(drawings / "halter.jpg", drawings / "halter-variant.png")
+    args = ["--model", "tiny-shapes"] if model == "tiny-shapes" else tiny_model.args
+    report = cli.json("index", str(drawings), *args, "--region", "title-block", "--region-scope", "all")
+    assert report["items"] == 11  # 7 raster drawings + 3 PDF pages + the variant
+    query = str(drawings / "halter.jpg")
+    by_region = cli.json("similar", query, "--region", "title-block", "-k", "10")
+    assert by_region[0]["path"] == str(drawings / "halter-variant.png")
+    assert by_region[0]["score"] > by_region[1]["score"]
+    assert len(by_region) == 10  # every other drawing has a region vector and is ranked below
+    _title_block_variant(drawings / "halter.jpg", drawings / "halter-variant-2.jpg")  # added later
+    later = cli.json("index", str(drawings))  # no --region: the index remembers to keep regions current
+    assert (later["added"], later["unchanged"], later["embedded"]) == (1, 11, 1)
+    again = cli.json("similar", query, "--region", "title-block", "-k", "2")
+    assert {Path(r["path"]).name for r in again} == {"halter-variant.png", "halter-variant-2.jpg"}
+
+
+def test_regions_default_to_pages_classified_as_drawings(cli, documents):
+    cli.json("index", str(documents / "drawings"), "--model", "tiny-shapes", "--region", "title-block")
+    cli.json("category", "list")  # the built-in doctype facet exists; a toy model labels few pages as drawings
+    from clipsearch import api
+    from clipsearch.categories import DRAWING, Categories
+
+    with api.open_index(home=cli.home) as store:
+        drawings = set(Categories(store).ids_in([DRAWING]).tolist())
+        ids, _ = store.catalog.region_vectors("title-block", store.model.dim)
+    assert set(ids.tolist()) == drawings
