@@ -25,6 +25,9 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+eval: setup
+	$(BIN)/python tools/dup_eval.py
+
 demo: setup
 	$(BIN)/python tools/demo.py --home indexes
 

@@ -41,7 +41,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from .errors import IndexCorruptError
 
 #: The Alembic revision this code's models correspond to (a test checks it equals the script head).
-SCHEMA_HEAD = "0003_regions"
+SCHEMA_HEAD = "0004_duplicates"
 
 
 class Base(DeclarativeBase):
@@ -70,6 +70,8 @@ class Item(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     indexed_at: Mapped[float] = mapped_column(Float, nullable=False)
+    #: 128-bit perceptual code (pHash + dHash of the border-trimmed picture), for duplicate search.
+    phash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class Removed(Base):
@@ -155,7 +157,16 @@ class Region(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
+class DismissedPair(Base):
+    """Two items a user said are not duplicates (``duplicates --dismiss``); a < b."""
+
+    __tablename__ = "dismissed_pairs"
+    a: Mapped[int] = mapped_column(Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    b: Mapped[int] = mapped_column(Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+
+
 ITEMS = Item.__table__
+DISMISSED = DismissedPair.__table__
 REGIONS = Region.__table__
 REMOVED = Removed.__table__
 SKIPPED = Skipped.__table__
@@ -172,6 +183,7 @@ class ItemRow:
     content_hash: str
     width: int
     height: int
+    phash: bytes | None = None
 
 
 @dataclass
@@ -185,10 +197,11 @@ class NewItem:
     height: int
     vector: np.ndarray
     regions: dict[str, np.ndarray] = field(default_factory=dict)
+    phash: bytes | None = None
 
 
 def _row(r: object) -> ItemRow:
-    return ItemRow(r.id, r.path, r.page, r.size, r.mtime_ns, r.content_hash, r.width, r.height)  # type: ignore[attr-defined]
+    return ItemRow(r.id, r.path, r.page, r.size, r.mtime_ns, r.content_hash, r.width, r.height, r.phash)  # type: ignore[attr-defined]
 
 
 def _blob(vector: np.ndarray) -> bytes:
@@ -415,6 +428,7 @@ def _values(item: NewItem, seq: int, now: float) -> dict[str, object]:
         "width": item.width,
         "height": item.height,
         "vector": _blob(item.vector),
+        "phash": item.phash,
         "seq": seq,
         "indexed_at": now,
     }

@@ -32,6 +32,7 @@ from .embedding import Encoder
 from .errors import ImageLoadError
 from .images import DEFAULT_MAX_MEGAPIXELS, is_image_path, load_image
 from .pdf import DEFAULT_MAX_PAGES, is_pdf_path, render_pages
+from .phash import perceptual_code
 from .regions import REGION_BASE, crop
 from .scan import FoundFile, ScanProblem, check_roots, is_under, scan
 from .store import IndexStore
@@ -84,6 +85,7 @@ class _Page:
     width: int
     height: int
     regions: dict[str, np.ndarray] = field(default_factory=dict)
+    phash: bytes | None = None
 
 
 @dataclass
@@ -98,7 +100,8 @@ class _Prepared:
 def _page(number: int, image: Any, encoder: Encoder, opts: IndexOptions, document: bool) -> _Page:
     width, height = image.info.get("original_size", image.size)
     regions = {name: encoder.preprocess(crop(image, name), letterbox=True) for name in opts.regions}
-    return _Page(number, encoder.preprocess(image, letterbox=document), int(width), int(height), regions)
+    array = encoder.preprocess(image, letterbox=document)
+    return _Page(number, array, int(width), int(height), regions, perceptual_code(image))
 
 
 def _prepare(found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, opts: IndexOptions) -> _Prepared:
@@ -233,8 +236,9 @@ def index_paths(
         region_vectors = _embed_regions(encoder, [page for _, _, page in pending], vectors, region_filter)
         for (found, digest, page), vec, regions in zip(pending, vectors, region_vectors, strict=True):
             item = NewItem(
-                found.path, page.page, found.size, found.mtime_ns, digest, page.width, page.height, vec, regions
-            )
+                found.path, page.page, found.size, found.mtime_ns, digest, page.width, page.height, vec, regions,
+                page.phash,
+            )  # fmt: skip
             old = {r.page: r for r in by_path.get(found.path, [])}.get(page.page)
             if old is None:
                 batch.add.append(item)
@@ -288,7 +292,7 @@ def index_paths(
         for r, vec in zip(source, vectors, strict=True):
             batch.add.append(
                 NewItem(f.path, r.page, f.size, f.mtime_ns, prep.content_hash, r.width, r.height, vec,
-                        regions.get(r.id, {}))
+                        regions.get(r.id, {}), r.phash)
             )  # fmt: skip
         if old:
             report.updated += 1

@@ -1,0 +1,106 @@
+"""Near-duplicate finding through the CLI on real pictures and edited copies of them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from clipsearch.dupeval import EDITS, build_set, pairwise
+
+CORPUS = Path(__file__).parent / "corpus"
+# photos, and several technical drawings (white paper, thin lines) that must never be merged
+NAMES = ["chelsea", "coffee", "rocket", "page", "Gripper", "halter", "BM_part", "Aufspannung", "Elevator_bottom"]
+
+
+@pytest.fixture(scope="module")
+def dup_set(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    root = tmp_path_factory.mktemp("dups")
+    truth = build_set(CORPUS, root / "set", NAMES)
+    return root / "set", truth
+
+
+def _index(cli, folder: Path) -> None:
+    cli.json("index", str(folder), "--model", "tiny-shapes")
+
+
+def test_exact_and_perceptual_tiers_meet_the_quality_bar(cli, dup_set):
+    folder, truth = dup_set
+    _index(cli, folder)
+    groups = cli.json("duplicates", "--by", "exact", "--by", "perceptual")
+    scores = pairwise([[m["path"] for m in g["items"]] for g in groups], truth)
+    print("duplicates pairwise scores:", json.dumps(scores))
+    assert scores["precision"] >= 0.98
+    assert scores["recall"] >= 0.90
+    # distinct drawings are never grouped together
+    for g in groups:
+        assert len({truth[m["path"]] for m in g["items"]}) == 1, g
+
+
+def test_group_shape_keeper_and_evidence(cli, dup_set):
+    folder, _ = dup_set
+    _index(cli, folder)
+    groups = cli.json("duplicates")  # tiny-shapes is a toy model: semantic tier does not apply by default
+    assert groups and {g["tier"] for g in groups} <= {"exact", "perceptual"}
+    g = next(g for g in groups if Path(g["items"][0]["path"]).parent.name == "chelsea")
+    keeper = [m for m in g["items"] if m["keeper"]]
+    assert len(keeper) == 1 and keeper[0]["path"] == g["keeper"]
+    biggest = max(m["width"] * m["height"] for m in g["items"])
+    assert keeper[0]["width"] * keeper[0]["height"] == biggest  # largest pixel count is kept
+    for m in g["items"]:
+        assert m["tier"] in {"centre", "exact", "perceptual"}
+        if m["tier"] == "perceptual":
+            assert 0 <= m["distance"] <= 24
+    # the byte-identical copy is found by the exact tier
+    by_name = {Path(m["path"]).stem: m for m in g["items"]}
+    if "copy" in by_name and by_name["original"]["tier"] == "centre":
+        assert by_name["copy"]["tier"] == "exact"
+
+
+def test_csv_html_and_dismiss(cli, dup_set, tmp_path):
+    folder, _ = dup_set
+    _index(cli, folder)
+    out_csv, out_html = tmp_path / "d.csv", tmp_path / "d.html"
+    groups = cli.json("duplicates", "--csv", str(out_csv), "--html", str(out_html))
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == sum(len(g["items"]) for g in groups)
+    assert "<img" in out_html.read_text() and groups[0]["group"] in out_html.read_text()
+
+    key = groups[0]["group"]
+    cli("duplicates", "--dismiss", key)
+    after = cli.json("duplicates")
+    assert key not in {g["group"] for g in after}
+    assert len(after) == len(groups) - 1
+    assert cli("duplicates", "--dismiss", "nope", ok=False).exit_code == 2
+
+
+def test_move_to_and_undo(cli, tmp_path):
+    folder = tmp_path / "small"
+    truth = build_set(CORPUS, folder, ["coffee", "halter"])
+    _index(cli, folder)
+    groups = cli.json("duplicates", "--by", "exact", "--by", "perceptual")
+    keepers = {g["keeper"] for g in groups}
+    dest = tmp_path / "dupes"
+    result = cli("duplicates", "--by", "exact", "--by", "perceptual", "--move-to", str(dest))
+    log = result.stderr.split("--undo ")[1].strip()
+    moved = [json.loads(line) for line in Path(log).read_text().splitlines()]
+    assert moved and all(Path(m["to"]).is_file() and not Path(m["from"]).exists() for m in moved)
+    assert all(Path(m["to"]) == dest / m["from"].lstrip("/") for m in moved)  # folder structure kept
+    assert all(Path(k).exists() for k in keepers)  # keepers never move
+    assert cli.json("duplicates") == []  # the catalog followed the files
+    assert cli.json("status")["items"] == len(truth) - len(moved)
+
+    undone = cli.json("duplicates", "--undo", log)
+    assert undone["restored"] == len(moved) and undone["problems"] == []
+    assert all(Path(m["from"]).is_file() for m in moved)
+    report = cli.json("index", str(folder))  # restored files come back into the index
+    assert report["items"] == len(truth) and report["added"] == len(moved)
+    assert len(cli.json("duplicates", "--by", "exact", "--by", "perceptual")) == len(groups)
+
+
+def test_eval_set_has_every_edit(dup_set):
+    _, truth = dup_set
+    stems = {Path(p).stem for p in truth}
+    assert set(EDITS) | {"original"} == stems
