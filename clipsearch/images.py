@@ -77,7 +77,7 @@ def load_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            image = Image.open(path)
+            image = Image.open(source)
             pixels = image.width * image.height
             if max_megapixels and pixels > max_megapixels * 1_000_000:
                 raise ImageLoadError(

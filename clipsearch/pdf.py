@@ -38,7 +38,7 @@ def _open(source: str | os.PathLike[str] | bytes | IO[bytes], name: object):  # 
         if "password" in text.lower():
             raise ImageLoadError(name, "encrypted PDF (password protected)") from err
         detail = text.split("(PDFium: ")[-1].rstrip(").")
-        if detail.strip().lower() == "success":  # pdfium's word for a file with no page tree
+        if detail.strip().lower() == "success":  # pdfium set no error (its code is global and can be stale)
             detail = "PDF has no pages or a damaged page tree"
         raise ImageLoadError(name, f"cannot read PDF: {detail}") from err
 
