@@ -241,10 +241,10 @@ def train(args: argparse.Namespace) -> None:
             print(f"step {step:5d}  loss {loss.item():.3f}  lr {lr:.2e}  {time.time() - t0:.0f}s", flush=True)
     del by_kind
     model.eval()
-    save(model, bank_tokens)
+    save(model, bank_tokens, Path(args.out))
 
 
-def save(model: torch.nn.Module, used_tokens: torch.Tensor) -> None:
+def save(model: torch.nn.Module, used_tokens: torch.Tensor, out: Path = WEIGHTS) -> None:
     """fp16 safetensors; token embeddings of words never trained are zeroed (meaningless, and small in git)."""
     from safetensors.torch import save_file
 
@@ -253,9 +253,9 @@ def save(model: torch.nn.Module, used_tokens: torch.Tensor) -> None:
     keep = torch.zeros(state["token_embedding.weight"].shape[0], dtype=torch.bool)
     keep[used] = True
     state["token_embedding.weight"][~keep] = 0
-    WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(WEIGHTS), metadata={"model": "tiny-shapes", "vocabulary": json.dumps([COLOURS, SHAPES])})
-    print(f"wrote {WEIGHTS} ({WEIGHTS.stat().st_size / 1e6:.1f} MB)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(out), metadata={"model": "tiny-shapes", "vocabulary": json.dumps([COLOURS, SHAPES])})
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
 def main() -> None:
@@ -266,13 +266,21 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(WEIGHTS), help="where to write the weights")
     args = parser.parse_args()
     started = time.time()
     train(args)
     print(f"trained in {time.time() - started:.0f}s")
     from clipsearch.demo_shapes import evaluate
+    from clipsearch.embedding import TorchEncoder
+    from clipsearch.models import resolve_model_ref
 
-    print(json.dumps(evaluate(), indent=2))
+    encoder = TorchEncoder(resolve_model_ref("tiny-shapes"), "cpu")
+    if Path(args.out) != WEIGHTS:  # evaluate what was just written, not the packaged weights
+        from safetensors.torch import load_file
+
+        encoder.model.load_state_dict({k: v.float() for k, v in load_file(args.out).items()})
+    print(json.dumps(evaluate(encoder), indent=2))
 
 
 if __name__ == "__main__":

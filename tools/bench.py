@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""`make bench`: speed figures, each measured in this run against a reference measured in this run.
+
+- index_images_per_s: `clipsearch index` end to end (new process) on generated ~12 MP photo-like
+  JPEGs, ViT-B-32-256 with random weights (the same cost as pretrained ones);
+- naive_images_per_s: the reference loop (PIL open, open_clip preprocess, encode_image per batch);
+- ceiling_images_per_s: the model alone in the runtime used (PyTorch eager here), same batch;
+- cold_query_s: a new `clipsearch search` process on an index of --items synthetic items;
+- api_search_ms_p50: `GET /api/search` in process on that index (text embedding cached / not);
+- duplicates_1m_s: perceptual duplicate search over 1M synthetic 128-bit codes (--dups-n).
+
+Prints one JSON object last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+EXE = str(Path(sys.executable).parent / "clipsearch")
+MODEL = ["--model", "ViT-B-32-256", "--pretrained", "none"]
+
+
+def make_photos(folder: Path, n: int, size: tuple[int, int] = (4000, 3000)) -> list[Path]:
+    """Smooth gradients plus noise and shapes: decodes like a photo, not like a flat test card."""
+    from PIL import Image, ImageDraw
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    w, h = size
+    small = (w // 8, h // 8)
+    paths = []
+    for i in range(n):
+        yy, xx = np.mgrid[0 : small[1], 0 : small[0]]
+        base = np.stack([np.sin(xx / rng.uniform(20, 90) + i), np.cos(yy / rng.uniform(20, 90)),
+                         np.sin((xx + yy) / rng.uniform(30, 120))], -1)  # fmt: skip
+        arr = ((base + 1) * 110 + rng.normal(0, 12, base.shape)).clip(0, 255).astype(np.uint8)
+        img = Image.fromarray(arr).resize(size, Image.Resampling.BICUBIC)
+        draw = ImageDraw.Draw(img)
+        for _ in range(12):
+            x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+            draw.ellipse([x, y, x + int(rng.integers(50, 600)), y + int(rng.integers(50, 600))],
+                         fill=tuple(int(c) for c in rng.integers(0, 255, 3)))  # fmt: skip
+        noise = rng.normal(0, 6, (h, w, 1)).astype(np.int16)
+        img = Image.fromarray((np.asarray(img, np.int16) + noise).clip(0, 255).astype(np.uint8))
+        path = folder / f"photo{i:04d}.jpg"
+        img.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def bench_index(photos: Path, work: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([EXE, "index", str(photos), "--home", str(work / "home-index"), *MODEL, "--json"],
+                   check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    return time.perf_counter() - started
+
+
+def bench_naive(paths: list[Path], batch: int) -> float:
+    import open_clip
+    import torch
+    from PIL import Image
+
+    model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32-256")
+    model.eval()
+    started = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(paths), batch):
+            images = torch.stack([preprocess(Image.open(p).convert("RGB")) for p in paths[i : i + batch]])
+            model.encode_image(images)
+    return time.perf_counter() - started
+
+
+def bench_ceiling(n: int, batch: int) -> float:
+    import open_clip
+    import torch
+
+    model = open_clip.create_model("ViT-B-32-256").eval()
+    x = torch.randn(batch, 3, 256, 256)
+    with torch.inference_mode():
+        model.encode_image(x[:2])
+        started = time.perf_counter()
+        done = 0
+        while done < n:
+            model.encode_image(x)
+            done += batch
+    return (time.perf_counter() - started) * n / done
+
+
+def synthetic_index(work: Path, items: int) -> Path:
+    """An index of ``items`` random unit vectors under the default model's manifest (random weights)."""
+    from clipsearch.catalog import NewItem
+    from clipsearch.config import IndexLocation
+    from clipsearch.embedding import load_encoder, normalise
+    from clipsearch.models import resolve_model_ref
+    from clipsearch.store import IndexStore
+
+    home = work / "home-synthetic"
+    encoder = load_encoder(resolve_model_ref("ViT-B-32-256", "none"), "cpu")
+    store = IndexStore.create(IndexLocation(home, "default"), encoder.info)
+    rng = np.random.default_rng(1)
+    for start in range(0, items, 20_000):
+        n = min(20_000, items - start)
+        vecs = normalise(rng.normal(size=(n, encoder.info.dim)).astype(np.float32))
+        store.catalog.commit_batch(
+            add=[NewItem(f"/synthetic/{start + i}.jpg", 0, 1, 1, f"h{start + i}", 1, 1, vecs[i]) for i in range(n)]
+        )
+    store.vectors()
+    store.save_vectors()
+    store.close()
+    return home
+
+
+def bench_cold_query(home: Path, runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([EXE, "search", "a dog on a beach", "--home", str(home), "--json"], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def bench_api(home: Path, queries: int = 40) -> dict[str, float]:
+    from fastapi.testclient import TestClient
+
+    from clipsearch.config import IndexLocation
+    from clipsearch.server import create_app
+
+    client = TestClient(create_app(IndexLocation(home, "default")))
+    client.get("/api/search", params={"q": "warm up", "k": 24})
+    cached, fresh = [], []
+    for i in range(queries):
+        started = time.perf_counter()
+        assert client.get("/api/search", params={"q": "warm up", "k": 24}).status_code == 200
+        cached.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        assert client.get("/api/search", params={"q": f"query number {i}", "k": 24}).status_code == 200
+        fresh.append(time.perf_counter() - started)
+    return {"cached_text_ms_p50": round(statistics.median(cached) * 1000, 1),
+            "new_text_ms_p50": round(statistics.median(fresh) * 1000, 1)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=64, help="generated 12 MP JPEGs to index")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--items", type=int, default=100_000, help="synthetic index size for query timings")
+    parser.add_argument("--dups-n", type=int, default=1_000_000, help="synthetic codes for duplicates (0: skip)")
+    args = parser.parse_args()
+    result: dict[str, object] = {"images": args.images, "batch": args.batch}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        paths = make_photos(work / "photos", args.images)
+        seconds = bench_index(work / "photos", work)
+        result["index_images_per_s"] = round(args.images / seconds, 2)
+        print("index:", result["index_images_per_s"], "images/s", flush=True)
+        result["naive_images_per_s"] = round(args.images / bench_naive(paths, args.batch), 2)
+        print("naive:", result["naive_images_per_s"], "images/s", flush=True)
+        result["ceiling_images_per_s"] = round(args.images / bench_ceiling(args.images, args.batch), 2)
+        print("ceiling:", result["ceiling_images_per_s"], "images/s", flush=True)
+        home = synthetic_index(work, args.items)
+        result["query_index_items"] = args.items
+        result["cold_query_s"] = round(bench_cold_query(home), 3)
+        print("cold query:", result["cold_query_s"], "s", flush=True)
+        result["api_search"] = bench_api(home)
+        print("api:", result["api_search"], flush=True)
+    if args.dups_n:
+        from dup_eval import speed
+
+        dup = speed(args.dups_n)
+        result["duplicates_1m_s"] = dup["total_s"] if args.dups_n == 1_000_000 else None
+        result["duplicates"] = dup
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
