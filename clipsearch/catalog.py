@@ -305,8 +305,8 @@ class Catalog:
         ids, vecs = _stack(rows, dim)
         return np.asarray(removed, dtype=np.int64), ids, vecs
 
-    def all_vectors(self, dim: int, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every (ids, vectors) in id order, in chunks, for rebuilding the vector index."""
+    def vector_rows(self, chunk: int = 50_000) -> Iterator[list[Any]]:
+        """Every (id, vector blob) row in id order, a chunk at a time (keyset paging, bounded memory)."""
         last = -1
         while True:
             with self.engine.connect() as conn:
@@ -316,6 +316,11 @@ class Catalog:
             if not rows:
                 return
             last = rows[-1].id
+            yield list(rows)
+
+    def all_vectors(self, dim: int, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every (ids, vectors) in id order, in chunks, for rebuilding the vector index."""
+        for rows in self.vector_rows(chunk):
             yield _stack(rows, dim)
 
     def region_vectors(self, region: str, dim: int) -> tuple[np.ndarray, np.ndarray]:

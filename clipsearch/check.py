@@ -95,20 +95,8 @@ def _scan_stored(store: IndexStore) -> tuple[list[int], list[int]]:
 
 def _raw_vectors(store: IndexStore, chunk: int = 20_000):  # type: ignore[no-untyped-def]
     """(ids, list of vectors or None where the blob has the wrong size) straight from SQLite."""
-    from sqlalchemy import select
-
-    from .catalog import ITEMS
-
     dim = store.model.dim
-    last = -1
-    while True:
-        with store.catalog.engine.connect() as conn:
-            rows = conn.execute(
-                select(ITEMS.c.id, ITEMS.c.vector).where(ITEMS.c.id > last).order_by(ITEMS.c.id).limit(chunk)
-            ).all()
-        if not rows:
-            return
-        last = rows[-1].id
+    for rows in store.catalog.vector_rows(chunk):
         ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
         vecs = [
             np.frombuffer(r.vector, dtype=np.float32) if r.vector is not None and len(r.vector) == dim * 4 else None

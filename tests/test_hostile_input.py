@@ -133,3 +133,47 @@ def test_copy_of_hostile_folder_reindexes_nothing(tmp_path, tiny_model, cli):
     shutil.rmtree(folder)
     gone = cli.json("index", str(tmp_path))
     assert gone["items"] == 0 and gone["removed"] > 0
+
+
+def _peak_rss_mb(args: list[str], env: dict[str, str], out: Path) -> float:
+    """Run ``clipsearch ARGS`` and return that process's own peak RSS (not other tests' children)."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "clipsearch"
+    with open(out, "w") as stdout:
+        proc = subprocess.Popen([str(exe), *args], env=env, stdout=stdout)
+        _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return usage.ru_maxrss / 1024
+
+
+def test_memory_stays_bounded_on_huge_images(tmp_path, tiny_model):
+    """Eight 48 MP JPEGs (~144 MB each fully decoded) cost little more memory than one small image."""
+    folder = tmp_path / "huge"
+    folder.mkdir()
+    small = Image.open(CORPUS / "photos" / "astronaut.png").convert("RGB")
+    small.save(tmp_path / "one.png")
+    big = small.resize((8000, 6000), Image.Resampling.BILINEAR)
+    for i in range(8):
+        big.save(folder / f"huge{i}.jpg", quality=80)
+    env = {**os.environ, "CLIPSEARCH_HOME": str(tmp_path / "home")}
+    base = _peak_rss_mb(["index", str(tmp_path / "one.png"), *tiny_model.args, "--index", "base"], env,
+                        tmp_path / "base.json")  # fmt: skip
+    peak = _peak_rss_mb(["index", str(folder), *tiny_model.args, "--json"], env, tmp_path / "out.json")
+    assert '"items": 8' in (tmp_path / "out.json").read_text()
+    print(f"peak RSS: one small image {base:.0f} MB, eight 48 MP JPEGs {peak:.0f} MB")
+    assert peak - base < 250, f"{peak - base:.0f} MB more than for one small image"
+
+
+def test_enormous_pdf_is_bounded_by_max_pages(tmp_path, tiny_model, cli):
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument.new()
+    for _ in range(600):
+        doc.new_page(595, 842)
+    (tmp_path / "docs").mkdir()
+    doc.save(str(tmp_path / "docs" / "huge.pdf"))
+    doc.close()
+    report = cli.json("index", str(tmp_path / "docs"), *tiny_model.args, "--max-pages", "50")
+    assert report["items"] == 50 and report["added"] == 1

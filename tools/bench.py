@@ -7,6 +7,7 @@
 - ceiling_images_per_s: the model alone in the runtime used (PyTorch eager here), same batch;
 - cold_query_s: a new `clipsearch search` process on an index of --items synthetic items;
 - api_search_ms_p50: `GET /api/search` in process on that index (text embedding cached / not);
+- relabel_s: relabelling every item of that index for the 6 built-in doctype categories;
 - duplicates_1m_s: perceptual duplicate search over 1M synthetic 128-bit codes (--dups-n).
 
 Prints one JSON object last.
@@ -123,6 +124,23 @@ def synthetic_index(work: Path, items: int) -> Path:
     return home
 
 
+def bench_relabel(home: Path) -> float:
+    """Relabel every item for the built-in doctype facet (6 categories) from stored vectors."""
+    from clipsearch.categories import Categories
+    from clipsearch.config import IndexLocation
+    from clipsearch.embedding import load_encoder
+    from clipsearch.store import IndexStore
+
+    store = IndexStore.open(IndexLocation(home, "default"))
+    cats = Categories(store)
+    cats.ensure_builtin(load_encoder(store.model.ref, "cpu"))
+    started = time.perf_counter()
+    cats.label()
+    seconds = time.perf_counter() - started
+    store.close()
+    return seconds
+
+
 def bench_cold_query(home: Path, runs: int = 3) -> float:
     times = []
     for _ in range(runs):
@@ -173,6 +191,8 @@ def main() -> None:
         print("ceiling:", result["ceiling_images_per_s"], "images/s", flush=True)
         home = synthetic_index(work, args.items)
         result["query_index_items"] = args.items
+        result["relabel_s"] = round(bench_relabel(home), 2)
+        print("relabel:", result["relabel_s"], "s", flush=True)
         result["cold_query_s"] = round(bench_cold_query(home), 3)
         print("cold query:", result["cold_query_s"], "s", flush=True)
         result["api_search"] = bench_api(home)
