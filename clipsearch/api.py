@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterable, Sequence
 from .categories import DRAWING, Categories
 from .config import ENV_DEVICE, ENV_MODEL, ENV_PRETRAINED, IndexLocation
 from .embedding import Encoder, load_encoder
-from .errors import ModelMismatchError, UsageError
+from .errors import ClipsearchError, ModelMismatchError, UsageError
 from .indexer import IndexOptions, IndexReport, ProgressFn, index_paths
 from .models import ModelRef, resolve_model_ref
 from .regions import SCOPES
 from .regions import validate as validate_regions
 from .search import Searcher
 from .store import IndexStore, remove_index
+from .vectors import VectorIndex
 
 EncoderLoader = Callable[[ModelRef, str | None], Encoder]
 
@@ -69,6 +70,7 @@ def index(
     progress: ProgressFn | None = None,
     loader: EncoderLoader = load_encoder,
     region_scope: str | None = None,
+    index_type: str | None = None,
 ) -> IndexReport:
     """Create or update an index from image folders. The index remembers its model."""
     location = locate(index, home)
@@ -83,13 +85,15 @@ def index(
             if ref is not None:
                 store.check_model(ref)
             store.acquire_lock()
+            if index_type:
+                store.manifest["vectors"]["requested"] = validate_index_type(index_type)
             encoder = loader(store.model.ref, device)
             _check_loaded(store, encoder)
             return _index_labelled(store, encoder, paths, options, progress, region_scope)
         finally:
             store.close()
     encoder = loader(ref or resolve_model_ref(), device)
-    store = IndexStore.create(location, encoder.info)
+    store = IndexStore.create(location, encoder.info, validate_index_type(index_type or "auto"))
     try:
         store.acquire_lock()
         Categories(store).ensure_builtin(encoder)
@@ -124,10 +128,23 @@ def _index_labelled(
     region_filter = None
     if scope == "drawings":
         region_filter = lambda vectors: categories.is_category(DRAWING, vectors)  # noqa: E731
-    return index_paths(
+    report = index_paths(
         store, encoder, paths, options, progress,
         on_commit=lambda ids: categories.label(ids), region_filter=region_filter,
     )  # fmt: skip
+    store.optimise()  # exact below 100k vectors, IVF above; retrained when outgrown
+    return report
+
+
+def validate_index_type(index_type: str) -> str:
+    """'auto' or a FAISS factory string FAISS accepts (checked now, not after an hour of indexing)."""
+    if index_type == "auto":
+        return index_type
+    try:
+        VectorIndex.create(8 if "PQ" not in index_type else 64, index_type)
+    except ClipsearchError as err:
+        raise UsageError(f"--index-type: {err}") from err
+    return index_type
 
 
 def parse_image_ref(spec: str) -> tuple[str, int | None]:

@@ -103,6 +103,8 @@ def cli() -> None:
     help="Also store a vector of this page region (title-block), remembered for later runs.",
 )
 @click.option("--region-scope", type=click.Choice(SCOPES), default=None, help="Pages that get regions [drawings].")
+@click.option("--index-type", default=None, metavar="auto|FACTORY",
+              help="Vector index: auto (exact below 100k, IVF+SQ8 above) or a FAISS factory string.")  # fmt: skip
 @click.option("--rebuild", is_flag=True, help="Delete the index first (e.g. to change model).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report.")
@@ -122,6 +124,7 @@ def index_cmd(
     commit_every: int,
     regions: Sequence[str],
     region_scope: str | None,
+    index_type: str | None,
     rebuild: bool,
     progress: bool | None,
     as_json: bool,
@@ -149,6 +152,7 @@ def index_cmd(
             rebuild=rebuild,
             progress=bar.update,
             region_scope=region_scope,
+            index_type=index_type,
         )
     if as_json:
         click.echo(json.dumps(report.to_dict()))

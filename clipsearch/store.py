@@ -25,13 +25,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ._version import __version__
 from .atomic import write_json_atomic
 from .catalog import Catalog
 from .config import IndexLocation
 from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, ModelMismatchError
 from .models import ModelInfo, ModelRef
-from .vectors import DEFAULT_INDEX_TYPE, VectorIndex
+from .vectors import DEFAULT_INDEX_TYPE, TRAIN_PER_LIST, VectorIndex, choose_index_type, ivf_of
 
 MANIFEST = "manifest.json"
 CATALOG = "catalog.sqlite"
@@ -78,14 +80,15 @@ class IndexStore:
         return cls(location, manifest)
 
     @classmethod
-    def create(cls, location: IndexLocation, model: ModelInfo, index_type: str = DEFAULT_INDEX_TYPE) -> IndexStore:
+    def create(cls, location: IndexLocation, model: ModelInfo, index_type: str = "auto") -> IndexStore:
+        """A new, empty index. ``index_type``: "auto" (chosen by size) or a FAISS factory string."""
         location.path.mkdir(parents=True, exist_ok=True)
         manifest = {
             "format": FORMAT_VERSION,
             "created_at": time.time(),
             "clipsearch_version": __version__,
             "model": model.to_dict(),
-            "vectors": {"index_type": index_type, "synced_seq": 0, "file": VECTORS},
+            "vectors": {"index_type": DEFAULT_INDEX_TYPE, "requested": index_type, "synced_seq": 0, "file": VECTORS},
         }
         write_json_atomic(location.path / MANIFEST, manifest)
         return cls(location, manifest)
@@ -157,32 +160,86 @@ class IndexStore:
         dim = self.model.dim
         if self.vectors_path.is_file():
             try:
-                vi = VectorIndex.load(self.vectors_path, dim, self.index_type, mmap=mmap)
+                vi = VectorIndex.load(self.vectors_path, dim, self.index_type, mmap=mmap,
+                                      nprobe=self.manifest["vectors"].get("nprobe"))  # fmt: skip
                 self._synced = int(self.manifest["vectors"].get("synced_seq", 0))
                 return vi
             except IndexCorruptError:
                 pass  # rebuilt below from the catalog, which is the source of truth
         self._synced = 0
-        return VectorIndex.create(dim, self.index_type)
+        return VectorIndex.create(dim, DEFAULT_INDEX_TYPE)  # filled from the catalog by _catch_up
 
     def _catch_up(self, vi: VectorIndex) -> None:
         seq = self.catalog.seq()
         if seq == self._synced:
             return
         if self._synced == 0 and vi.ntotal == 0:
-            fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), self.index_type)
-            vi.index = fresh.index
+            fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), DEFAULT_INDEX_TYPE)
+            vi.index, vi.index_type = fresh.index, fresh.index_type
+            self.manifest["vectors"]["index_type"] = fresh.index_type
         else:
             removed, ids, vecs = self.catalog.changes_since(self._synced, self.model.dim)
             vi.apply(removed, ids, vecs)
         self._synced = seq
 
-    def rebuild_vectors(self) -> VectorIndex:
-        """Rebuild the FAISS index from the catalog's stored vectors and save it (the writer's job)."""
-        self._vectors = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), self.index_type)
-        self._synced = self.catalog.seq()
+    def rebuild_vectors(self, index_type: str | None = None) -> VectorIndex:
+        """Rebuild the FAISS index from the catalog's stored vectors and save it (the writer's job).
+
+        For an approximate type, nprobe is tuned on the collection for recall@10 >= 0.95 against
+        exact search, and recorded in the manifest with the recall reached."""
+        index_type = index_type or self.index_type
+        seq = self.catalog.seq()
+        fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), index_type)
+        info = self.manifest["vectors"]
+        info.update({"index_type": index_type, "trained_on": fresh.ntotal})
+        if fresh.index_type != DEFAULT_INDEX_TYPE and fresh.ntotal:
+            queries, truth = self._tuning_set()
+            info["tuned_recall_at_10"] = round(fresh.tune(queries, truth), 4)
+            info["nprobe"] = fresh.nprobe
+        self._vectors = fresh
+        self._synced = seq
         self.save_vectors()
-        return self._vectors
+        return fresh
+
+    def _tuning_set(self, n: int = 200, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Stored vectors as queries and their exact top-k ids (brute force over the catalog)."""
+        ids = np.concatenate([i for i, _ in self.catalog.all_vectors(self.model.dim)])
+        rng = np.random.default_rng(0)
+        chosen = rng.choice(ids, min(n, len(ids)), replace=False)
+        queries = self.catalog.vectors(chosen.tolist(), self.model.dim)
+        best_s = np.full((len(queries), k), -np.inf, np.float32)
+        best_i = np.zeros((len(queries), k), np.int64)
+        for cids, vecs in self.catalog.all_vectors(self.model.dim):
+            scores = queries @ vecs.T
+            merged_s = np.concatenate([best_s, scores], axis=1)
+            merged_i = np.concatenate([best_i, np.broadcast_to(cids, scores.shape)], axis=1)
+            top = np.argsort(-merged_s, axis=1)[:, :k]
+            best_s = np.take_along_axis(merged_s, top, 1)
+            best_i = np.take_along_axis(merged_i, top, 1)
+        return queries, best_i
+
+    def optimise(self) -> str | None:
+        """Switch to the index type the collection's size calls for (or was asked for), atomically.
+
+        Rebuilds when the wanted type differs from the current one, or when an IVF index has grown
+        to 8x the collection it was trained on. Returns the new type, or None when nothing changed."""
+        info = self.manifest["vectors"]
+        count = self.catalog.count()
+        requested = info.get("requested", "auto")
+        wanted = choose_index_type(count) if requested == "auto" else requested
+        current = self.index_type
+        if wanted == current and not (
+            current != DEFAULT_INDEX_TYPE and count > 8 * max(1, int(info.get("trained_on", count)))
+        ):
+            return None
+        probe = VectorIndex.create(self.model.dim, wanted)
+        ivf = ivf_of(probe.index)
+        if ivf is not None and count < TRAIN_PER_LIST * ivf.nlist:
+            wanted = DEFAULT_INDEX_TYPE  # too few vectors to train what was asked: stay exact for now
+            if wanted == current:
+                return None
+        self.rebuild_vectors(wanted)
+        return wanted
 
     def save_vectors(self) -> None:
         """Persist the FAISS file, then record which catalog seq it holds (the order matters)."""
@@ -211,6 +268,9 @@ class IndexStore:
             "dim": m.dim,
             "image_size": m.image_size,
             "index_type": self.index_type,
+            "index_type_requested": self.manifest["vectors"].get("requested", "auto"),
+            "nprobe": self.manifest["vectors"].get("nprobe"),
+            "tuned_recall_at_10": self.manifest["vectors"].get("tuned_recall_at_10"),
             "disk_bytes": size,
             "created_at": self.manifest.get("created_at"),
             "updated_at": self.manifest.get("updated_at"),

@@ -16,6 +16,28 @@ from .atomic import atomic_path
 from .errors import IndexCorruptError
 
 DEFAULT_INDEX_TYPE = "IDMap2,Flat"
+#: Below this many vectors exact search is fast enough and needs no training; above, IVF + SQ8.
+FLAT_LIMIT = 100_000
+TRAIN_PER_LIST = 39  # FAISS's own minimum of training points per IVF list
+TARGET_RECALL = 0.95
+
+
+def choose_index_type(n: int) -> str:
+    """The index type for a collection of ``n`` vectors: exact below FLAT_LIMIT, else IVF with
+    ~4*sqrt(n) lists (a power of two) and 8-bit scalar quantisation (4x smaller than float32)."""
+    if n < FLAT_LIMIT:
+        return DEFAULT_INDEX_TYPE
+    by_size = round(np.log2(4 * np.sqrt(n)))
+    trainable = int(np.log2(max(1, n // TRAIN_PER_LIST)))  # never more lists than n can train
+    return f"IVF{1 << max(1, min(by_size, trainable, 16))},SQ8"
+
+
+def ivf_of(index: object):  # type: ignore[no-untyped-def]
+    faiss = _faiss()
+    try:
+        return faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return None
 
 
 def _faiss():  # type: ignore[no-untyped-def]
@@ -27,10 +49,11 @@ def _faiss():  # type: ignore[no-untyped-def]
 class VectorIndex:
     """A FAISS index plus the facts needed to use it safely."""
 
-    def __init__(self, index: object, dim: int, index_type: str) -> None:
+    def __init__(self, index: object, dim: int, index_type: str, nprobe: int | None = None) -> None:
         self.index = index
         self.dim = dim
         self.index_type = index_type
+        self.nprobe = nprobe or 1
 
     @classmethod
     def create(cls, dim: int, index_type: str = DEFAULT_INDEX_TYPE) -> VectorIndex:
@@ -45,14 +68,51 @@ class VectorIndex:
     def build(
         cls, dim: int, chunks: Iterable[tuple[np.ndarray, np.ndarray]], index_type: str = DEFAULT_INDEX_TYPE
     ) -> VectorIndex:
-        """A fresh index filled from (ids, vectors) chunks, e.g. :meth:`Catalog.all_vectors`."""
+        """A fresh index filled from (ids, vectors) chunks, e.g. :meth:`Catalog.all_vectors`.
+
+        Types that need training (IVF) are trained on the first chunks, enough of them for
+        TRAIN_PER_LIST points per list."""
         vi = cls.create(dim, index_type)
+        pending: list[tuple[np.ndarray, np.ndarray]] = []
+        ivf = ivf_of(vi.index)
+        need = TRAIN_PER_LIST * ivf.nlist if ivf is not None else 0
         for ids, vecs in chunks:
+            if not vi.index.is_trained:
+                pending.append((ids, vecs))
+                if sum(len(i) for i, _ in pending) < need:
+                    continue
+                vi.index.train(np.ascontiguousarray(np.concatenate([v for _, v in pending]), dtype=np.float32))
+                for pid, pvec in pending:
+                    vi.add(pid, pvec)
+                pending = []
+                continue
             vi.add(ids, vecs)
+        if pending:  # too few vectors to train this type: the caller should have chosen a smaller one
+            raise IndexCorruptError(f"{index_type} needs at least {need} vectors to train")
         return vi
 
+    def tune(self, queries: np.ndarray, truth: np.ndarray, k: int = 10, target: float = TARGET_RECALL) -> float:
+        """Smallest nprobe whose recall@k against ``truth`` (exact top-k ids) reaches ``target``."""
+        ivf = ivf_of(self.index)
+        if ivf is None:
+            self.nprobe = 1
+            return 1.0
+        recall = 0.0
+        nprobe = 1
+        while nprobe <= ivf.nlist:
+            self.nprobe = nprobe
+            _, found = self.search(queries, k)
+            recall = float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)]))
+            if recall >= target:
+                break
+            nprobe *= 2
+        ivf.nprobe = self.nprobe  # saved with the index: the file and its search parameter agree
+        return recall
+
     @classmethod
-    def load(cls, path: str | os.PathLike[str], dim: int, index_type: str, mmap: bool = False) -> VectorIndex:
+    def load(
+        cls, path: str | os.PathLike[str], dim: int, index_type: str, mmap: bool = False, nprobe: int | None = None
+    ) -> VectorIndex:
         faiss = _faiss()
         try:
             flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
@@ -61,16 +121,26 @@ class VectorIndex:
             raise IndexCorruptError(f"cannot read vector index {path}: {str(err).splitlines()[0]}") from err
         if index.d != dim:
             raise IndexCorruptError(f"vector index {path} has dimension {index.d}, manifest says {dim}")
-        return cls(index, dim, index_type)
+        ivf = ivf_of(index)
+        return cls(index, dim, index_type, ivf.nprobe if ivf is not None else nprobe)
 
     @property
     def ntotal(self) -> int:
         return int(self.index.ntotal)
 
     def ids(self) -> np.ndarray:
-        """All ids held (IDMap indexes only)."""
+        """All ids held (IDMap indexes: the id map; IVF: the ids stored in the inverted lists)."""
         faiss = _faiss()
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        if hasattr(self.index, "id_map"):
+            return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        ivf = ivf_of(self.index)
+        lists = ivf.invlists
+        parts = [
+            faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+            for i in range(ivf.nlist)
+            if lists.list_size(i)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
@@ -112,7 +182,10 @@ class VectorIndex:
             not_sel = faiss.IDSelectorNot(inner)
             keep += [inner, not_sel]
             selector = not_sel if selector is None else faiss.IDSelectorAnd(selector, not_sel)
-        params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        if ivf_of(self.index) is not None:
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
         x = np.ascontiguousarray(queries, dtype=np.float32)
         scores, ids = self.index.search(x, k, params=params) if params else self.index.search(x, k)
         del keep

@@ -8,6 +8,9 @@
 - cold_query_s: a new `clipsearch search` process on an index of --items synthetic items;
 - api_search_ms_p50: `GET /api/search` in process on that index (text embedding cached / not);
 - relabel_s: relabelling every item of that index for the 6 built-in doctype categories;
+- ann: for 100k and 1M synthetic clustered unit vectors (dim 512), the index type `auto` picks,
+  trained and tuned as the store does: recall@10 against exact search on fresh single queries,
+  p50 latency, memory against float32 flat;
 - duplicates_1m_s: perceptual duplicate search over 1M synthetic 128-bit codes (--dups-n).
 
 Prints one JSON object last.
@@ -171,11 +174,49 @@ def bench_api(home: Path, queries: int = 40) -> dict[str, float]:
             "new_text_ms_p50": round(statistics.median(fresh) * 1000, 1)}  # fmt: skip
 
 
+def bench_ann(n: int, dim: int = 512, queries: int = 200, seed: int = 3) -> dict[str, object]:
+    """The index type `auto` picks for ``n`` clustered unit vectors: recall@10 vs exact, p50, memory."""
+    import faiss
+
+    from clipsearch.vectors import VectorIndex, choose_index_type
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(64, n // 500), dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    data = centres[rng.integers(0, len(centres), n)] + 0.06 * rng.normal(size=(n, dim)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    q = data[rng.choice(n, 2 * queries, replace=False)] + 0.03 * rng.normal(size=(2 * queries, dim)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    truth = np.concatenate([np.argsort(-(q @ data[i : i + 100_000].T), axis=1)[:, :10] + i
+                            for i in range(0, n, 100_000)], axis=1)  # fmt: skip
+    scores = np.concatenate([np.sort(q @ data[i : i + 100_000].T, axis=1)[:, ::-1][:, :10]
+                             for i in range(0, n, 100_000)], axis=1)  # fmt: skip
+    truth = np.take_along_axis(truth, np.argsort(-scores, axis=1)[:, :10], 1)
+    index_type = choose_index_type(n)
+    started = time.perf_counter()
+    ids = np.arange(n, dtype=np.int64)
+    vi = VectorIndex.build(dim, ((ids[i : i + 50_000], data[i : i + 50_000]) for i in range(0, n, 50_000)), index_type)
+    tuned = vi.tune(q[:queries], truth[:queries])
+    build_s = time.perf_counter() - started
+    times, found = [], []
+    for row in q[queries:]:
+        t0 = time.perf_counter()
+        _, f = vi.search(row[None], 10)
+        times.append(time.perf_counter() - t0)
+        found.append(f[0])
+    recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth[queries:], strict=True)]))
+    return {"n": n, "index_type": index_type, "nprobe": vi.nprobe, "recall_at_10": round(recall, 4),
+            "tuning_recall_at_10": round(tuned, 4), "search_ms_p50": round(statistics.median(times) * 1000, 3),
+            "memory_mb": round(len(faiss.serialize_index(vi.index)) / 1e6, 1),
+            "float32_flat_mb": round(n * dim * 4 / 1e6, 1), "build_s": round(build_s, 1)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=64, help="generated 12 MP JPEGs to index")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--items", type=int, default=100_000, help="synthetic index size for query timings")
+    parser.add_argument("--ann-n", type=int, nargs="*", default=[100_000, 1_000_000], help="ANN sizes")
     parser.add_argument("--dups-n", type=int, default=1_000_000, help="synthetic codes for duplicates (0: skip)")
     args = parser.parse_args()
     result: dict[str, object] = {"images": args.images, "batch": args.batch}
@@ -197,6 +238,10 @@ def main() -> None:
         print("cold query:", result["cold_query_s"], "s", flush=True)
         result["api_search"] = bench_api(home)
         print("api:", result["api_search"], flush=True)
+    result["ann"] = []
+    for n in args.ann_n:
+        result["ann"].append(bench_ann(n))
+        print("ann:", result["ann"][-1], flush=True)
     if args.dups_n:
         from dup_eval import speed
 

@@ -1,0 +1,90 @@
+"""Approximate vector search chosen by collection size: trained, tuned, kept correct under change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from clipsearch import vectors
+from clipsearch.catalog import NewItem
+from clipsearch.check import check_index
+from clipsearch.config import IndexLocation
+from clipsearch.embedding import normalise
+from clipsearch.models import ModelInfo
+from clipsearch.store import IndexStore
+
+DIM = 16
+INFO = ModelInfo("fake", "none", "arch", DIM, 32, (0.5,) * 3, (0.5,) * 3, "bicubic", "shortest", 77)
+
+
+def _clustered(n: int, seed: int, centres: int = 50) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    c = normalise(rng.normal(size=(centres, DIM)))
+    return normalise(c[rng.integers(0, centres, n)] + 0.35 * rng.normal(size=(n, DIM)))
+
+
+def _add(store: IndexStore, vecs: np.ndarray, start: int) -> None:
+    items = [NewItem(f"/v/{start + i}.jpg", 0, 1, 1, f"h{start + i}", 1, 1, v) for i, v in enumerate(vecs)]
+    store.catalog.commit_batch(add=items)
+
+
+def _recall(store: IndexStore, queries: np.ndarray, k: int = 10) -> float:
+    ids = np.concatenate([i for i, _ in store.catalog.all_vectors(DIM)])
+    allv = np.concatenate([v for _, v in store.catalog.all_vectors(DIM)])
+    truth = ids[np.argsort(-(queries @ allv.T), axis=1)[:, :k]]
+    _, found = store.vectors().search(queries, k)
+    return float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)]))
+
+
+def test_choice_by_size_is_always_trainable():
+    assert vectors.choose_index_type(99_999) == "IDMap2,Flat"
+    assert vectors.choose_index_type(100_000) == "IVF1024,SQ8"
+    assert vectors.choose_index_type(10_000_000) == "IVF16384,SQ8"
+
+
+def test_auto_switches_to_ivf_tunes_and_stays_correct(tmp_path, monkeypatch):
+    monkeypatch.setattr(vectors, "FLAT_LIMIT", 2_000)
+    store = IndexStore.create(IndexLocation(tmp_path, "ann"), INFO)
+    _add(store, _clustered(1_500, 1), 0)
+    assert store.optimise() is None  # still below the limit: exact
+    _add(store, _clustered(2_500, 2), 1_500)
+    new_type = store.optimise()
+    assert new_type is not None and new_type.startswith("IVF") and new_type.endswith(",SQ8")
+    info = store.manifest["vectors"]
+    assert info["tuned_recall_at_10"] >= 0.95 and info["nprobe"] >= 1
+    queries = _clustered(100, 9)
+    assert _recall(store, queries) >= 0.9  # fresh queries, not the tuning set
+    report = check_index(store)  # not ok overall (the files are fake), but vectors and catalog agree
+    assert not report.missing_vectors and not report.orphan_vectors and not report.duplicate_vectors
+
+    # deletions and growth go through the IVF index by catch-up, from a reader's point of view too
+    gone = list(range(1, 201))
+    store.catalog.commit_batch(remove=gone)
+    _add(store, _clustered(300, 3), 4_000)
+    reader = IndexStore.open(store.location)
+    vi = reader.vectors()
+    held = set(vi.ids().tolist())
+    assert not held & set(gone) and len(held) == reader.catalog.count() == 4_100
+    assert vi.nprobe == info["nprobe"]  # the tuned parameter travels with the file
+    _, found = vi.search(_clustered(20, 4), 10)
+    assert not set(found.ravel().tolist()) & set(gone)
+    reader.close()
+    store.close()
+
+
+def test_requested_type_too_big_to_train_stays_exact(cli, tiny_model, photos):
+    cli.json("index", str(photos), *tiny_model.args, "--index-type", "IVF64,SQ8")
+    status = cli.json("status")
+    assert status["index_type"] == "IDMap2,Flat" and status["index_type_requested"] == "IVF64,SQ8"
+    bad = cli("index", str(photos), "--index-type", "NoSuchIndex", ok=False)
+    assert bad.exit_code == 2 and "--index-type" in bad.stderr
+
+
+@pytest.mark.parametrize("n", [5_000])
+def test_explicit_ivf_on_a_trainable_collection(tmp_path, n):
+    store = IndexStore.create(IndexLocation(tmp_path, "ivf"), INFO, "IVF32,Flat")
+    _add(store, _clustered(n, 5), 0)
+    assert store.optimise() == "IVF32,Flat"
+    assert store.status()["index_type"] == "IVF32,Flat"
+    assert _recall(store, _clustered(50, 6)) >= 0.9
+    store.close()
