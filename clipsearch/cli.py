@@ -15,7 +15,6 @@ from typing import Any
 import click
 
 from . import api, reports
-from .categories import Categories
 from .config import ENV_HOME
 from .duplicates import TIERS
 from .errors import ClipsearchError, UsageError
@@ -322,98 +321,6 @@ def check_cmd(index_name: str | None, home: str | None, repair: bool, device: st
         sys.exit(1)
 
 
-@cli.group("category")
-def category_group() -> None:
-    """Zero-shot and few-shot categories, grouped in facets; used by --category filters."""
-
-
-@category_group.command("add")
-@click.argument("name")
-@click.option("--facet", default="subject", show_default=True, help="Facet (group of rival categories).")
-@click.option("--prompt", "prompts", multiple=True, help="Text describing the category (repeatable).")
-@click.option("--example", "examples", multiple=True, metavar="IMAGE", help="Example image, or file.pdf#page=N.")
-@click.option("--threshold", type=float, default=None, help="Minimum probability to carry this label.")
-@click.option("--device", default=None)
-@_index_options
-@click.option("--json", "as_json", is_flag=True)
-def category_add(
-    name: str,
-    facet: str,
-    prompts: Sequence[str],
-    examples: Sequence[str],
-    threshold: float | None,
-    device: str | None,
-    index_name: str | None,
-    home: str | None,
-    as_json: bool,
-) -> None:
-    """Define (or redefine) category NAME; every item is relabelled from stored vectors."""
-    with api.open_index(index_name, home) as store:
-        api.add_category(
-            store, name, facet=facet, prompts=prompts, examples=examples, threshold=threshold, device=device
-        )
-        info = _category_info(store, name)
-    click.echo(json.dumps(info) if as_json else f"category {name!r} in facet {facet!r}: {info['items']} items")
-
-
-def _category_info(store: Any, name: str) -> dict[str, Any]:
-    for facet in Categories(store).describe():
-        for cat in facet["categories"]:
-            if cat["name"] == name:
-                return {**cat, "facet": facet["name"], "method": facet["method"]}
-    Categories(store).get(name)  # raises with the known names
-    raise AssertionError("unreachable")
-
-
-@category_group.command("list")
-@_index_options
-@click.option("--json", "as_json", is_flag=True)
-def category_list(index_name: str | None, home: str | None, as_json: bool) -> None:
-    """Facets, the method each uses (zero-shot or probe), and their categories."""
-    with api.open_index(index_name, home) as store:
-        facets = Categories(store).describe()
-    if as_json:
-        click.echo(json.dumps(facets))
-        return
-    for f in facets:
-        acc = ""
-        if f["zero_shot_accuracy"] is not None:
-            acc = f" (on examples: zero-shot {f['zero_shot_accuracy']:.2f}"
-            acc += f", probe {f['probe_accuracy']:.2f})" if f["probe_accuracy"] is not None else ")"
-        click.echo(f"{f['name']}: {f['method']}{acc}")
-        for c in f["categories"]:
-            click.echo(
-                f"  {c['name']:<24} {c['items']:>7} items  {c['examples']:>3} examples  {'; '.join(c['prompts'])}"
-            )
-
-
-@category_group.command("show")
-@click.argument("name")
-@_index_options
-@click.option("--json", "as_json", is_flag=True)
-def category_show(name: str, index_name: str | None, home: str | None, as_json: bool) -> None:
-    """One category: facet, method, prompts, examples, items labelled."""
-    with api.open_index(index_name, home) as store:
-        info = _category_info(store, name)
-    if as_json:
-        click.echo(json.dumps(info))
-        return
-    for key in ("name", "facet", "method", "prompts", "threshold", "examples", "items"):
-        click.echo(f"{key:>10}  {info[key]}")
-
-
-@category_group.command("remove")
-@click.argument("name")
-@_index_options
-@click.option("--json", "as_json", is_flag=True)
-def category_remove(name: str, index_name: str | None, home: str | None, as_json: bool) -> None:
-    """Delete category NAME; its facet is relabelled."""
-    with api.open_index(index_name, home) as store:
-        store.acquire_lock()
-        Categories(store).remove(name)
-    click.echo(json.dumps({"removed": name}) if as_json else f"removed category {name!r}")
-
-
 @cli.command("duplicates")
 @_index_options
 @click.option("--by", "tiers", multiple=True, type=click.Choice(TIERS), help="Tiers to use [all that apply].")
@@ -515,6 +422,9 @@ def serve_cmd(
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="clipsearch")
 
+
+# Command groups kept in their own modules register themselves on `cli` when imported.
+from . import cli_categories  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -188,6 +188,9 @@ class IndexStore:
         For an approximate type, nprobe is tuned on the collection for recall@10 >= 0.95 against
         exact search, and recorded in the manifest with the recall reached."""
         index_type = index_type or self.index_type
+        ivf = ivf_of(VectorIndex.create(self.model.dim, index_type).index)
+        if ivf is not None and self.catalog.count() < TRAIN_PER_LIST * ivf.nlist:
+            index_type = DEFAULT_INDEX_TYPE  # too few vectors left to train it (e.g. after deletions)
         seq = self.catalog.seq()
         fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), index_type)
         info = self.manifest["vectors"]
@@ -232,14 +235,12 @@ class IndexStore:
             current != DEFAULT_INDEX_TYPE and count > 8 * max(1, int(info.get("trained_on", count)))
         ):
             return None
-        probe = VectorIndex.create(self.model.dim, wanted)
-        ivf = ivf_of(probe.index)
+        ivf = ivf_of(VectorIndex.create(self.model.dim, wanted).index)
         if ivf is not None and count < TRAIN_PER_LIST * ivf.nlist:
             wanted = DEFAULT_INDEX_TYPE  # too few vectors to train what was asked: stay exact for now
             if wanted == current:
                 return None
-        self.rebuild_vectors(wanted)
-        return wanted
+        return self.rebuild_vectors(wanted).index_type
 
     def save_vectors(self) -> None:
         """Persist the FAISS file, then record which catalog seq it holds (the order matters)."""

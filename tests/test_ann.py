@@ -69,6 +69,10 @@ def test_auto_switches_to_ivf_tunes_and_stays_correct(tmp_path, monkeypatch):
     _, found = vi.search(_clustered(20, 4), 10)
     assert not set(found.ravel().tolist()) & set(gone)
     reader.close()
+
+    # most items deleted: a rebuild (e.g. check --repair) cannot train IVF any more and falls back to exact
+    store.catalog.commit_batch(remove=list(range(201, 4_301)))
+    assert store.rebuild_vectors().index_type == "IDMap2,Flat"
     store.close()
 
 
