@@ -13,7 +13,7 @@ changing a category relabels the whole index from the catalog without loading th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,16 +250,22 @@ class Categories:
         with self.engine.begin() as conn:
             conn.execute(FACETS.insert().prefix_with("OR REPLACE"), [{"name": facet, **values}])
 
-    def probabilities(self, facet: str, vectors: np.ndarray) -> tuple[list[CategoryRow], np.ndarray]:
-        """(categories, probabilities (n, k)) for ``vectors`` in ``facet``."""
+    def _classifier(self, facet: str) -> tuple[list[CategoryRow], Callable[[np.ndarray], np.ndarray]]:
+        """The facet's categories and a function vectors -> probabilities (n, k), read once."""
         cats = self.rows(facet)
         with self.engine.connect() as conn:
             r = conn.execute(select(FACETS).where(FACETS.c.name == facet)).first()
         if r is not None and r.method == "probe" and r.probe is not None:
             w = np.frombuffer(r.probe, np.float32).reshape(len(cats), self.dim + 1)
-            return cats, softmax(probe_logits(w, vectors))
+            return cats, lambda vectors: softmax(probe_logits(w, vectors))
         text = np.stack([c.vector for c in cats])
-        return cats, softmax(self.store.model.logit_scale * vectors @ text.T)
+        scale = self.store.model.logit_scale
+        return cats, lambda vectors: softmax(scale * vectors @ text.T)
+
+    def probabilities(self, facet: str, vectors: np.ndarray) -> tuple[list[CategoryRow], np.ndarray]:
+        """(categories, probabilities (n, k)) for ``vectors`` in ``facet``."""
+        cats, classify = self._classifier(facet)
+        return cats, classify(vectors)
 
     def is_category(self, name: str, vectors: np.ndarray) -> np.ndarray:
         """Whether each vector's best category in ``name``'s facet is ``name`` (all False if undefined)."""
@@ -280,6 +286,7 @@ class Categories:
             if ids is None
             else [(np.asarray(ids, np.int64), self.store.catalog.vectors(list(ids), self.dim))]
         )
+        classifiers = {f: self._classifier(f) for f in facets if self.rows(f)}
         written = 0
         with self.engine.begin() as conn:
             for facet in facets:
@@ -287,10 +294,8 @@ class Categories:
                     conn.execute(delete(LABELS).where(LABELS.c.facet == facet))
             for chunk_ids, vectors in chunks:
                 rows = []
-                for facet in facets:
-                    cats, probs = self.probabilities(facet, vectors) if self.rows(facet) else ([], None)
-                    if probs is None:
-                        continue
+                for facet, (cats, classify) in classifiers.items():
+                    probs = classify(vectors)
                     best = probs.argmax(1)
                     for item_id, b, p in zip(chunk_ids.tolist(), best.tolist(), probs.max(1).tolist(), strict=True):
                         cat = cats[b]

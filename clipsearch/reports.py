@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 from .catalog import ItemRow
 from .duplicates import Group
+from .search import display_path
 
 
 def display(row: ItemRow) -> str:
-    return f"{row.path}#page={row.page}" if row.page else row.path
+    return display_path(row.path, row.page)
 
 
 def write_csv(path: str, groups: Sequence[Group]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,22 @@ def _page_for(path: str, page: int | None) -> int:
     return 0
 
 
+def _query_picture(path: str, full: str, page: int, min_size: int) -> Any:
+    """The PIL picture of a query file (a PDF ``page`` rendered, else the image); a file that can't
+    be read is the user's mistake here, not a file to skip."""
+    try:
+        if page:
+            return next(render_pages(full, pages=[page]))[1]
+        return load_image(full, min_size)
+    except ImageLoadError as err:
+        raise UsageError(f"cannot use {path} as a query: {err.reason}") from err
+
+
+def display_path(path: str, page: int) -> str:
+    """How a result is shown to people: ``file.pdf#page=3`` for a PDF page, the path otherwise."""
+    return f"{path}#page={page}" if page else path
+
+
 @dataclass(frozen=True)
 class SearchResult:
     id: int
@@ -51,7 +68,7 @@ class SearchResult:
 
     @property
     def display_path(self) -> str:
-        return f"{self.path}#page={self.page}" if self.page else self.path
+        return display_path(self.path, self.page)
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -130,14 +147,8 @@ class Searcher:
         if not os.path.isfile(full):
             raise UsageError(f"no such image file: {path}")
         enc = self.encoder
-        try:
-            if page:
-                _, image = next(render_pages(full, pages=[page]))
-                return enc.encode_images(enc.preprocess(image, letterbox=True)[None])[0]
-            image = load_image(full, enc.info.image_size)
-        except ImageLoadError as err:
-            raise UsageError(f"cannot use {path} as a query: {err.reason}") from err
-        return enc.encode_images(enc.preprocess(image)[None])[0]
+        image = _query_picture(path, full, page, enc.info.image_size)
+        return enc.encode_images(enc.preprocess(image, letterbox=bool(page))[None])[0]
 
     def _unchanged_row(self, full: str, page: int = 0) -> ItemRow | None:
         """The catalog row for ``full`` (page) if it is indexed and the file has not changed since."""
@@ -165,13 +176,7 @@ class Searcher:
             if region in stored:
                 return stored[region]
         enc = self.encoder
-        try:
-            if page:
-                _, image = next(render_pages(full, pages=[page]))
-            else:
-                image = load_image(full, REGION_BASE)
-        except ImageLoadError as err:
-            raise UsageError(f"cannot use {path} as a query: {err.reason}") from err
+        image = _query_picture(path, full, page, REGION_BASE)
         return enc.encode_images(enc.preprocess(crop_region(image, region), letterbox=True)[None])[0]
 
     def region_index(self, region: str) -> VectorIndex:
@@ -259,14 +264,13 @@ class Searcher:
         if not os.path.isfile(full):
             raise UsageError(f"no such image file: {path}")
         page = _page_for(full, page)
+        own = [r.id for r in self.store.catalog.find_path(full) if r.page == page]
         if region is not None:
             query = self.region_vector(full, region, page)
-            own = [r.id for r in self.store.catalog.find_path(full) if r.page == page]
             index = self.region_index(region)
             return self.search_vector(query, k, min_score, exclude_ids=own, filters=filters, index=index)
         query = self.image_vector(full, page)
         extra = [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
         if extra:
             query = self.combine(extra, start=query)
-        own = [r.id for r in self.store.catalog.find_path(full) if r.page == page]
         return self.search_vector(query, k, min_score, exclude_ids=own, filters=filters)

@@ -16,6 +16,7 @@ import hmac
 import io
 import mimetypes
 import os
+import stat
 import threading
 from collections import OrderedDict
 from importlib import resources
@@ -87,8 +88,6 @@ class _State:
             st = os.stat(row.path)
         except OSError as err:
             raise IndexNotFoundError(f"item {row.id}: its file is gone") from err
-        import stat
-
         if not stat.S_ISREG(st.st_mode) or (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
             raise IndexNotFoundError(f"item {row.id}: its file changed since it was indexed; run index again")
         return row.path

@@ -33,7 +33,7 @@ from .catalog import Catalog
 from .config import IndexLocation
 from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, ModelMismatchError
 from .models import ModelInfo, ModelRef
-from .vectors import DEFAULT_INDEX_TYPE, TRAIN_PER_LIST, VectorIndex, choose_index_type, ivf_of
+from .vectors import DEFAULT_INDEX_TYPE, VectorIndex, choose_index_type, trainable_type
 
 MANIFEST = "manifest.json"
 CATALOG = "catalog.sqlite"
@@ -187,10 +187,8 @@ class IndexStore:
 
         For an approximate type, nprobe is tuned on the collection for recall@10 >= 0.95 against
         exact search, and recorded in the manifest with the recall reached."""
-        index_type = index_type or self.index_type
-        ivf = ivf_of(VectorIndex.create(self.model.dim, index_type).index)
-        if ivf is not None and self.catalog.count() < TRAIN_PER_LIST * ivf.nlist:
-            index_type = DEFAULT_INDEX_TYPE  # too few vectors left to train it (e.g. after deletions)
+        # too few vectors left to train it (e.g. after deletions): exact search until there are
+        index_type = trainable_type(index_type or self.index_type, self.catalog.count(), self.model.dim)
         seq = self.catalog.seq()
         fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), index_type)
         info = self.manifest["vectors"]
@@ -206,7 +204,7 @@ class IndexStore:
 
     def _tuning_set(self, n: int = 200, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Stored vectors as queries and their exact top-k ids (brute force over the catalog)."""
-        ids = np.concatenate([i for i, _ in self.catalog.all_vectors(self.model.dim)])
+        ids = np.fromiter((r.id for r in self.catalog.items()), dtype=np.int64)
         rng = np.random.default_rng(0)
         chosen = rng.choice(ids, min(n, len(ids)), replace=False)
         queries = self.catalog.vectors(chosen.tolist(), self.model.dim)
@@ -235,11 +233,9 @@ class IndexStore:
             current != DEFAULT_INDEX_TYPE and count > 8 * max(1, int(info.get("trained_on", count)))
         ):
             return None
-        ivf = ivf_of(VectorIndex.create(self.model.dim, wanted).index)
-        if ivf is not None and count < TRAIN_PER_LIST * ivf.nlist:
-            wanted = DEFAULT_INDEX_TYPE  # too few vectors to train what was asked: stay exact for now
-            if wanted == current:
-                return None
+        wanted = trainable_type(wanted, count, self.model.dim)  # too few to train what was asked: stay exact
+        if wanted == current and current == DEFAULT_INDEX_TYPE:
+            return None
         return self.rebuild_vectors(wanted).index_type
 
     def save_vectors(self) -> None:

@@ -32,6 +32,12 @@ def choose_index_type(n: int) -> str:
     return f"IVF{1 << max(1, min(by_size, trainable, 16))},SQ8"
 
 
+def trainable_type(index_type: str, n: int, dim: int) -> str:
+    """``index_type`` if ``n`` vectors can train it, else exact search (IVF needs TRAIN_PER_LIST per list)."""
+    ivf = ivf_of(VectorIndex.create(dim, index_type).index)
+    return DEFAULT_INDEX_TYPE if ivf is not None and n < TRAIN_PER_LIST * ivf.nlist else index_type
+
+
 def ivf_of(index: object):  # type: ignore[no-untyped-def]
     faiss = _faiss()
     try:
