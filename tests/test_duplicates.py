@@ -53,10 +53,12 @@ def test_group_shape_keeper_and_evidence(cli, dup_set):
         assert m["tier"] in {"centre", "exact", "perceptual"}
         if m["tier"] == "perceptual":
             assert 0 <= m["distance"] <= 24
-    # the byte-identical copy is found by the exact tier
-    by_name = {Path(m["path"]).stem: m for m in g["items"]}
-    if "copy" in by_name and by_name["original"]["tier"] == "centre":
-        assert by_name["copy"]["tier"] == "exact"
+    # the exact tier alone pairs each original with its byte-identical copy, at distance 0
+    exact = cli.json("duplicates", "--by", "exact")
+    assert len(exact) == len(NAMES)
+    for group in exact:
+        assert sorted(Path(m["path"]).stem for m in group["items"]) == ["copy", "original"]
+        assert group["tier"] == "exact" and all(m["distance"] in (None, 0.0) for m in group["items"])
 
 
 def test_csv_html_and_dismiss(cli, dup_set, tmp_path):
