@@ -106,3 +106,17 @@ def test_eval_set_has_every_edit(dup_set):
     _, truth = dup_set
     stems = {Path(p).stem for p in truth}
     assert set(EDITS) | {"original"} == stems
+
+
+def test_semantic_tier_on_request(cli, dup_set):
+    """Off by default for a toy model; asked for, it groups by CLIP cosine with the similarity as evidence."""
+    folder, truth = dup_set
+    _index(cli, folder)
+    groups = cli.json("duplicates", "--by", "semantic", "--min-similarity", "0.9999")
+    assert groups and {g["tier"] for g in groups} == {"semantic"}
+    for g in groups:
+        assert len({truth[m["path"]] for m in g["items"]}) == 1  # byte copies at least: cosine 1.0
+        assert all(m["distance"] >= 0.9999 for m in g["items"] if m["tier"] == "semantic")
+    members = [{(Path(m["path"]).parent.name, Path(m["path"]).stem) for m in g["items"]} for g in groups]
+    for name in NAMES:  # every byte copy sits in one group with its original
+        assert any({(name, "copy"), (name, "original")} <= found for found in members), name
