@@ -1,14 +1,17 @@
 """clipsearch: semantic image search over your own folders with CLIP.
 
 The public API is re-exported here (and pinned by a test of ``__all__``); the modules behind it
-are private to the package and may move.
+are private to the package and may move. Names are imported on first use (PEP 562), so
+``import clipsearch`` stays cheap: a cold text query must not pay for SQLAlchemy, FAISS or PyTorch
+before it knows it needs them.
 """
 
-from . import api
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from ._version import __version__
-from .catalog import Catalog
-from .config import IndexLocation, default_home
-from .embedding import Encoder, TorchEncoder, load_encoder
 from .errors import (
     ClipsearchError,
     ImageLoadError,
@@ -20,12 +23,30 @@ from .errors import (
     ModelUnavailableError,
     UsageError,
 )
-from .images import load_image
-from .indexer import IndexOptions, IndexReport, index_paths
-from .models import DEFAULT_MODEL, ModelInfo, ModelRef, resolve_model_ref
-from .search import QueryTerm, Searcher, SearchResult
-from .store import IndexStore
-from .vectors import VectorIndex
+
+_LAZY = {
+    "api": ".api",
+    "Catalog": ".catalog",
+    "IndexLocation": ".config",
+    "default_home": ".config",
+    "Encoder": ".embedding",
+    "TorchEncoder": ".embedding",
+    "load_encoder": ".embedding",
+    "OnnxEncoder": ".onnx_runtime",
+    "load_image": ".images",
+    "IndexOptions": ".indexer",
+    "IndexReport": ".indexer",
+    "index_paths": ".indexer",
+    "DEFAULT_MODEL": ".models",
+    "ModelInfo": ".models",
+    "ModelRef": ".models",
+    "resolve_model_ref": ".models",
+    "QueryTerm": ".search",
+    "Searcher": ".search",
+    "SearchResult": ".search",
+    "IndexStore": ".store",
+    "VectorIndex": ".vectors",
+}
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -45,6 +66,7 @@ __all__ = [
     "ModelMismatchError",
     "ModelRef",
     "ModelUnavailableError",
+    "OnnxEncoder",
     "QueryTerm",
     "SearchResult",
     "Searcher",
@@ -59,3 +81,18 @@ __all__ = [
     "load_image",
     "resolve_model_ref",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'clipsearch' has no attribute {name!r}")
+    value = importlib.import_module(module, __name__)
+    if name != "api":
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -49,6 +49,17 @@ def requested_model(model: str | None, pretrained: str | None) -> ModelRef | Non
     return resolve_model_ref(model, pretrained)
 
 
+def precision_of(store: IndexStore) -> str:
+    """The precision the index's images were embedded at ('fp32' unless it was indexed with int8)."""
+    return str(store.manifest.get("encoding", {}).get("precision", "fp32"))
+
+
+def _loader(loader: EncoderLoader | None, runtime: str | None, precision: str | None) -> EncoderLoader:
+    if loader is not None:
+        return loader
+    return lambda ref, device: load_encoder(ref, device, runtime=runtime, precision=precision)
+
+
 def _check_loaded(store: IndexStore, encoder: Encoder) -> None:
     if encoder.info.dim != store.model.dim:
         raise ModelMismatchError(
@@ -68,11 +79,20 @@ def index(
     options: IndexOptions | None = None,
     rebuild: bool = False,
     progress: ProgressFn | None = None,
-    loader: EncoderLoader = load_encoder,
+    loader: EncoderLoader | None = None,
     region_scope: str | None = None,
     index_type: str | None = None,
+    precision: str | None = None,
+    runtime: str | None = None,
 ) -> IndexReport:
-    """Create or update an index from image folders. The index remembers its model."""
+    """Create or update an index from image folders. The index remembers its model and precision.
+
+    ``precision``: 'fp32' (default) or 'int8' (ONNX Runtime dynamic quantisation, ~2x faster on a
+    CPU, cosine >= 0.99 to fp32); remembered, so later runs and queries use the same.
+    ``runtime``: 'auto' (ONNX Runtime on a CPU, PyTorch on a GPU), 'onnx' or 'torch'.
+    """
+    if precision is not None and precision not in ("fp32", "int8"):
+        raise UsageError(f"unknown precision {precision!r}: use fp32 or int8")
     location = locate(index, home)
     device = device or os.environ.get(ENV_DEVICE) or None
     ref = requested_model(model, pretrained)
@@ -87,13 +107,16 @@ def index(
             store.acquire_lock()
             if index_type:
                 store.manifest["vectors"]["requested"] = validate_index_type(index_type)
-            encoder = loader(store.model.ref, device)
+            precision = precision or precision_of(store)
+            store.manifest["encoding"] = {"precision": precision}
+            encoder = _loader(loader, runtime, precision)(store.model.ref, device)
             _check_loaded(store, encoder)
             return _index_labelled(store, encoder, paths, options, progress, region_scope)
         finally:
             store.close()
-    encoder = loader(ref or resolve_model_ref(), device)
+    encoder = _loader(loader, runtime, precision)(ref or resolve_model_ref(), device)
     store = IndexStore.create(location, encoder.info, validate_index_type(index_type or "auto"))
+    store.manifest["encoding"] = {"precision": precision or "fp32"}
     try:
         store.acquire_lock()
         Categories(store).ensure_builtin(encoder)
@@ -164,7 +187,7 @@ def add_category(
     examples: Sequence[str] = (),
     threshold: float | None = None,
     device: str | None = None,
-    loader: EncoderLoader = load_encoder,
+    loader: EncoderLoader | None = None,
 ) -> None:
     """Define or redefine a category (examples are image paths or ``file.pdf#page=N``); relabels."""
     store.acquire_lock()
@@ -179,19 +202,21 @@ def add_category(
 
 
 def encoder_factory(
-    store: IndexStore, *, device: str | None = None, loader: EncoderLoader = load_encoder
+    store: IndexStore, *, device: str | None = None, loader: EncoderLoader | None = None
 ) -> Callable[[], Encoder]:
-    """A function that loads the index's own model when first called (many queries never need it)."""
+    """A function that loads the index's own model, at the index's precision, when first called
+    (many queries never need it)."""
     device = device or os.environ.get(ENV_DEVICE) or None
+    load_model = _loader(loader, None, precision_of(store))
 
     def load() -> Encoder:
-        encoder = loader(store.model.ref, device)
+        encoder = load_model(store.model.ref, device)
         _check_loaded(store, encoder)
         return encoder
 
     return load
 
 
-def searcher(store: IndexStore, *, device: str | None = None, loader: EncoderLoader = load_encoder) -> Searcher:
+def searcher(store: IndexStore, *, device: str | None = None, loader: EncoderLoader | None = None) -> Searcher:
     """A :class:`Searcher` whose model (the one the index was built with) loads only when needed."""
     return Searcher(store, encoder_factory(store, device=device, loader=loader))

@@ -104,6 +104,19 @@ def cli() -> None:
 @click.option("--region-scope", type=click.Choice(SCOPES), default=None, help="Pages that get regions [drawings].")
 @click.option("--index-type", default=None, metavar="auto|FACTORY",
               help="Vector index: auto (exact below 100k, IVF+SQ8 above) or a FAISS factory string.")  # fmt: skip
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "int8"]),
+    default=None,
+    help="int8: ~2x faster on a CPU, cosine >= 0.99 to fp32; remembered by the index [fp32].",
+)
+@click.option(
+    "--runtime",
+    type=click.Choice(["auto", "onnx", "torch"]),
+    default=None,
+    envvar="CLIPSEARCH_RUNTIME",
+    help="auto: ONNX Runtime on a CPU, PyTorch on a GPU.",
+)
 @click.option("--rebuild", is_flag=True, help="Delete the index first (e.g. to change model).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report.")
@@ -124,6 +137,8 @@ def index_cmd(
     regions: Sequence[str],
     region_scope: str | None,
     index_type: str | None,
+    precision: str | None,
+    runtime: str | None,
     rebuild: bool,
     progress: bool | None,
     as_json: bool,
@@ -152,6 +167,8 @@ def index_cmd(
             progress=bar.update,
             region_scope=region_scope,
             index_type=index_type,
+            precision=precision,
+            runtime=runtime,
         )
     if as_json:
         click.echo(json.dumps(report.to_dict()))
@@ -175,7 +192,9 @@ class _ProgressBar:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="file", desc="indexing", file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=total, unit="file", desc="indexing", smoothing=0.1, file=sys.stderr, dynamic_ncols=True
+            )
         self.bar.n = done
         self.bar.refresh()
 

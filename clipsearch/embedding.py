@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import socket
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
@@ -18,8 +19,10 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .errors import ModelError, ModelUnavailableError
+from .config import ENV_RUNTIME
+from .errors import ExportError, ModelError, ModelUnavailableError, UsageError
 from .models import BUILTIN_MODELS, ModelInfo, ModelRef, package_file
+from .preprocess import Preprocessor
 
 log = logging.getLogger(__name__)
 
@@ -190,12 +193,15 @@ def _quiet_logs() -> Iterator[None]:
 
 
 class TorchEncoder:
-    """open_clip model run by PyTorch (fp16 autocast on CUDA)."""
+    """open_clip model run by PyTorch (fp16 autocast on CUDA): the GPU path, and the reference."""
+
+    runtime = "torch"
+    precision = "fp32"
 
     def __init__(self, ref: ModelRef, device: str | None = None) -> None:
         import open_clip
         import torch
-        from open_clip.transform import PreprocessCfg, image_transform_v2
+        from open_clip.transform import PreprocessCfg
 
         self.device = pick_device(device)
         self._torch = torch
@@ -206,9 +212,6 @@ class TorchEncoder:
         self.tokenizer = open_clip.get_tokenizer(tokenizer_name)
         pp = dict(getattr(self.model.visual, "preprocess_cfg", {}) or {})
         cfg = PreprocessCfg(**{k: v for k, v in pp.items() if k in PreprocessCfg.__annotations__})
-        self.transform = image_transform_v2(cfg, is_train=False)
-        letterbox = PreprocessCfg(**{**cfg.__dict__, "resize_mode": "longest", "fill_color": 255})
-        self.document_transform = image_transform_v2(letterbox, is_train=False)
         size = cfg.size if isinstance(cfg.size, int) else max(cfg.size)
         with torch.no_grad():
             dim = int(self._encode_text_tensor(self.tokenizer(["a"])).shape[-1])
@@ -227,7 +230,10 @@ class TorchEncoder:
             toy=bool(builtin and builtin.toy) or ref.is_random,
             description=builtin.description if builtin else ("random weights" if ref.is_random else ""),
             logit_scale=float(self.model.logit_scale.exp().item()),
+            fill_color=int(cfg.fill_color if isinstance(cfg.fill_color, int) else 0),
         )
+        self._image_pre = Preprocessor.for_model(self.info)
+        self._document_pre = Preprocessor.for_model(self.info, letterbox=True)
 
     @property
     def logit_scale(self) -> float:
@@ -243,7 +249,7 @@ class TorchEncoder:
             return self.model.encode_text(tokens.to(self.device))
 
     def preprocess(self, image: Any, letterbox: bool = False) -> np.ndarray:
-        return (self.document_transform if letterbox else self.transform)(image).numpy()
+        return (self._document_pre if letterbox else self._image_pre)(image)
 
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
         torch = self._torch
@@ -259,6 +265,63 @@ class TorchEncoder:
         return normalise(out.float().cpu().numpy())
 
 
-def load_encoder(ref: ModelRef, device: str | None = None) -> Encoder:
-    """Load the model named by ``ref``; raises :class:`ModelUnavailableError` with advice when offline."""
-    return TorchEncoder(ref, device=device)
+RUNTIMES = ("auto", "onnx", "torch")
+
+
+def _gpu_possible() -> bool:
+    """Whether asking PyTorch about GPUs is worth its import (~3 s): a CUDA driver or a Mac."""
+    return os.path.exists("/proc/driver/nvidia/version") or sys.platform == "darwin"
+
+
+def resolve_device(requested: str | None = None) -> str:
+    """The device ``auto`` means here, importing torch only where a GPU could exist."""
+    if requested and requested != "auto":
+        return requested
+    return pick_device(None) if _gpu_possible() else "cpu"
+
+
+def load_encoder(
+    ref: ModelRef,
+    device: str | None = None,
+    *,
+    runtime: str | None = None,
+    precision: str | None = None,
+) -> Encoder:
+    """Load the model named by ``ref``; raises :class:`ModelUnavailableError` with advice when offline.
+
+    ``runtime``: 'auto' (ONNX Runtime on the CPU, PyTorch on a GPU), 'onnx' or 'torch'.
+    ``precision``: 'fp32' or 'int8' (ONNX Runtime's dynamic quantisation; CPU only). The ONNX
+    files are exported from the open_clip model on first use and cached (``onnx_export``).
+    """
+    runtime = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
+    precision = (precision or "fp32").lower()
+    if runtime not in RUNTIMES:
+        raise UsageError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
+    if precision not in ("fp32", "int8"):
+        raise UsageError(f"unknown precision {precision!r}: use fp32 or int8")
+    dev = resolve_device(device)
+    explicit = runtime == "onnx"
+    if runtime == "auto":
+        runtime = "onnx" if dev == "cpu" and _onnxruntime_available() else "torch"
+    if runtime == "torch":
+        if precision == "int8":
+            raise UsageError("--precision int8 runs in ONNX Runtime on the CPU: use --runtime onnx (or auto)")
+        return TorchEncoder(ref, device=dev)
+    if dev != "cpu":
+        raise UsageError(f"the onnx runtime runs on the CPU only; use --runtime torch for device {dev!r}")
+    from .onnx_export import ensure_export
+    from .onnx_runtime import OnnxEncoder
+
+    try:
+        return OnnxEncoder(ensure_export(ref, precision), precision)
+    except ExportError as err:
+        if explicit or precision != "fp32":
+            raise
+        log.warning("%s; running it in PyTorch instead", err)
+        return TorchEncoder(ref, device=dev)
+
+
+def _onnxruntime_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None

@@ -36,6 +36,10 @@ class ModelUnavailableError(ModelError):
     """Weights could not be fetched or read (offline, missing file); the message says what to pass."""
 
 
+class ExportError(ModelError):
+    """The model could not be exported to ONNX; PyTorch can still run it (``--runtime torch``)."""
+
+
 class ModelMismatchError(ModelError):
     """An index was built with one model and is being asked to use another."""
 

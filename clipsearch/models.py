@@ -153,6 +153,8 @@ class ModelInfo:
     description: str = ""
     #: exp of the learned temperature: softmax over category prompts needs it without the model.
     logit_scale: float = 100.0
+    #: Padding grey level of resize mode 'longest' (open_clip's ``fill_color``).
+    fill_color: int = 0
 
     @property
     def ref(self) -> ModelRef:
@@ -170,6 +172,9 @@ class ModelInfo:
         values = {k: v for k, v in data.items() if k in known}
         values["mean"] = tuple(values["mean"])
         values["std"] = tuple(values["std"])
+        if "fill_color" not in values and values.get("kind") == "builtin" and values.get("name") in BUILTIN_MODELS:
+            # manifests written before fill_color was recorded: the built-in model's own setting
+            values["fill_color"] = int(BUILTIN_MODELS[values["name"]].preprocess.get("fill_color", 0))
         return cls(**values)
 
     def same_model(self, ref: ModelRef) -> bool:

@@ -30,6 +30,16 @@ class TinyModel:
         return ["--model", str(self.config), "--pretrained", str(self.weights)]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Exported ONNX towers go to a folder of this test session (subprocesses inherit it)."""
+    import os
+
+    folder = tmp_path_factory.mktemp("onnx-cache")
+    os.environ["CLIPSEARCH_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
     """A randomly initialised open_clip config saved to a weights file (no download)."""
