@@ -228,6 +228,8 @@ class Categories:
         """The doctype facet for pages, created once per index (removing it later is respected)."""
         if self.store.catalog.get_meta("builtin_categories") is not None:
             return
+        # one batch for all 78 texts (the cache then serves each category's ensemble)
+        encoder.encode_texts([t.format(p) for ps in BUILTIN_DOCTYPES.values() for p in ps for t in TEMPLATES])
         for name, prompts in BUILTIN_DOCTYPES.items():
             self.add(name, facet=BUILTIN_FACET, prompts=prompts, encoder=encoder, builtin=True, relabel=False)
         self.store.catalog.set_meta("builtin_categories", "doctype-v1")

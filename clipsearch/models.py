@@ -106,20 +106,39 @@ def resolve_model_ref(model: str | None = None, pretrained: str | None = None) -
                 "an hf-hub: name, or 'none' for random weights"
             )
         return ModelRef(str(path.resolve()), _normalise_pretrained(pretrained), "config")
+    if model not in open_clip_architectures():
+        import open_clip  # configs registered at run time (add_model_config) are only known to it
+
+        if model not in open_clip.list_models():
+            raise UsageError(
+                f"unknown model {model!r}: pass an open_clip architecture (e.g. {DEFAULT_MODEL}), a path to an "
+                f"open_clip config JSON, an hf-hub: name, or one of the built-in models: {', '.join(BUILTIN_MODELS)}"
+            )
+    if not pretrained and model in PREFERRED_TAGS:
+        pretrained = PREFERRED_TAGS[model]
+    if pretrained:
+        return ModelRef(model, _normalise_pretrained(pretrained), "arch")
     import open_clip
 
-    if model not in open_clip.list_models():
-        raise UsageError(
-            f"unknown model {model!r}: pass an open_clip architecture (e.g. {DEFAULT_MODEL}), a path to an "
-            f"open_clip config JSON, an hf-hub: name, or one of the built-in models: {', '.join(BUILTIN_MODELS)}"
-        )
-    if not pretrained:
-        tags = open_clip.list_pretrained_tags_by_model(model)
-        preferred = PREFERRED_TAGS.get(model)
-        pretrained = preferred if preferred in tags else (tags[0] if tags else "")
-        if not pretrained:
-            raise UsageError(f"model {model!r} has no known pretrained weights: pass --pretrained FILE")
-    return ModelRef(model, _normalise_pretrained(pretrained), "arch")
+    tags = open_clip.list_pretrained_tags_by_model(model)
+    if not tags:
+        raise UsageError(f"model {model!r} has no known pretrained weights: pass --pretrained FILE")
+    return ModelRef(model, _normalise_pretrained(tags[0]), "arch")
+
+
+def open_clip_architectures() -> frozenset[str]:
+    """open_clip's architecture names, read from its config folder without importing it (and torch).
+
+    open_clip keeps its registry as data (``model_configs/*.json``); reading the folder costs
+    milliseconds where ``import open_clip`` costs seconds, and a CLI run that ends in ONNX Runtime
+    never needs torch."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("open_clip")
+    names: set[str] = set()
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        names.update(p.stem for p in Path(folder, "model_configs").glob("*.json"))
+    return frozenset(names)
 
 
 def _normalise_pretrained(pretrained: str) -> str:

@@ -21,6 +21,7 @@ from .errors import ModelError
 from .models import ModelInfo
 from .onnx_export import read_meta
 from .preprocess import Preprocessor
+from .textcache import TextCache
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -49,6 +50,7 @@ class OnnxEncoder:
         self._sessions: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._tokenizer: Any = None
+        self.text_cache = TextCache(self.folder / f"texts-{precision}.sqlite", self.info.dim)
         self._image_pre = Preprocessor.for_model(self.info)
         self._document_pre = Preprocessor.for_model(self.info, letterbox=True)
 
@@ -100,6 +102,16 @@ class OnnxEncoder:
         return np.asarray(self._tokenizer(list(texts)), dtype=np.int64)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        sess = self.session("text")
-        tokens = self.tokenize(texts)
-        return _normalise(sess.run(None, {sess.get_inputs()[0].name: tokens})[0])
+        """Unit vectors for ``texts``; ones embedded before (any run, any index) come from the cache."""
+        texts = list(texts)
+        known = self.text_cache.get(texts) if texts else {}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            sess = self.session("text")
+            out = _normalise(sess.run(None, {sess.get_inputs()[0].name: self.tokenize(missing)})[0])
+            fresh = dict(zip(missing, out, strict=True))
+            self.text_cache.put(fresh)
+            known = {**known, **fresh}
+        if not texts:
+            return np.zeros((0, self.info.dim), np.float32)
+        return np.stack([known[t] for t in texts]).astype(np.float32)
