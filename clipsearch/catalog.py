@@ -19,12 +19,15 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import (
+    Column,
     Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    MetaData,
     String,
+    Table,
     UniqueConstraint,
     create_engine,
     delete,
@@ -36,7 +39,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .errors import IndexCorruptError
 
@@ -44,133 +46,120 @@ from .errors import IndexCorruptError
 SCHEMA_HEAD = "0004_duplicates"
 
 
-class Base(DeclarativeBase):
-    pass
+#: The schema, as SQLAlchemy Core tables (not ORM classes: importing the ORM would cost a cold
+#: query ~0.1 s, and every statement here is Core anyway). Alembic migrations mirror it.
+METADATA = MetaData()
 
+#: One searchable picture: an image file, or one page of a PDF (``page`` >= 1; 0 for images).
+ITEMS = Table(
+    "items",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("path", String, nullable=False),
+    Column("page", Integer, nullable=False, default=0),
+    Column("size", Integer, nullable=False),
+    Column("mtime_ns", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("width", Integer, nullable=False, default=0),
+    Column("height", Integer, nullable=False, default=0),
+    Column("vector", LargeBinary, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("indexed_at", Float, nullable=False),
+    # 128-bit perceptual code (pHash + dHash of the border-trimmed picture), for duplicate search.
+    Column("phash", LargeBinary, nullable=True),
+    UniqueConstraint("path", "page", name="uq_items_path_page"),
+    Index("ix_items_content_hash", "content_hash"),
+    Index("ix_items_seq", "seq"),
+    sqlite_autoincrement=True,  # ids are FAISS ids: never reuse one
+)
 
-class Item(Base):
-    """One searchable picture: an image file, or one page of a PDF (``page`` >= 1; 0 for images)."""
+#: Tombstones: item ids deleted at ``seq``, so the vector index can drop them when it catches up.
+REMOVED = Table(
+    "removed",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False, index=True),
+)
 
-    __tablename__ = "items"
-    __table_args__ = (
-        UniqueConstraint("path", "page", name="uq_items_path_page"),
-        Index("ix_items_content_hash", "content_hash"),
-        Index("ix_items_seq", "seq"),
-        {"sqlite_autoincrement": True},  # ids are FAISS ids: never reuse one
-    )
+#: Files that could not be indexed, with why; retried only when size or mtime change.
+SKIPPED = Table(
+    "skipped",
+    METADATA,
+    Column("path", String, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("mtime_ns", Integer, nullable=False),
+    Column("reason", String, nullable=False),
+)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    path: Mapped[str] = mapped_column(String, nullable=False)
-    page: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    size: Mapped[int] = mapped_column(Integer, nullable=False)
-    mtime_ns: Mapped[int] = mapped_column(Integer, nullable=False)
-    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
-    width: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    height: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    seq: Mapped[int] = mapped_column(Integer, nullable=False)
-    indexed_at: Mapped[float] = mapped_column(Float, nullable=False)
-    #: 128-bit perceptual code (pHash + dHash of the border-trimmed picture), for duplicate search.
-    phash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+META = Table(
+    "meta",
+    METADATA,
+    Column("key", String, primary_key=True),
+    Column("value", String, nullable=False),
+)
 
+#: A category in plain language: prompts (ensembled through templates) and optional examples.
+CATEGORIES = Table(
+    "categories",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String, nullable=False, unique=True),
+    Column("facet", String, nullable=False, index=True),
+    Column("prompts", String, nullable=False),  # JSON list
+    Column("threshold", Float, nullable=True),
+    Column("text_vector", LargeBinary, nullable=False),
+    Column("builtin", Integer, nullable=False, default=0),
+)
 
-class Removed(Base):
-    """Tombstones: item ids deleted at ``seq``, so the vector index can drop them when it catches up."""
+#: A labelled example image (few-shot) with its vector, kept so probes refit without the model.
+EXAMPLES = Table(
+    "category_examples",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("category_id", Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("path", String, nullable=False),
+    Column("page", Integer, nullable=False, default=0),
+    Column("vector", LargeBinary, nullable=False),
+)
 
-    __tablename__ = "removed"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+#: How a facet labels items: 'zero-shot' prompts or a 'probe' fitted on examples (and why).
+FACETS = Table(
+    "facets",
+    METADATA,
+    Column("name", String, primary_key=True),
+    Column("method", String, nullable=False, default="zero-shot"),
+    Column("probe", LargeBinary, nullable=True),  # float32 (k, dim+1)
+    Column("zero_shot_accuracy", Float, nullable=True),
+    Column("probe_accuracy", Float, nullable=True),
+)
 
+#: An item's best category in a facet, with its probability (category_id NULL: below threshold).
+LABELS = Table(
+    "labels",
+    METADATA,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("facet", String, primary_key=True),
+    Column("category_id", Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=True),
+    Column("prob", Float, nullable=False),
+    Index("ix_labels_facet_category", "facet", "category_id"),
+)
 
-class Skipped(Base):
-    """Files that could not be indexed, with why; retried only when size or mtime change."""
+#: A vector of one region of an item (e.g. the title block of a drawing), searched on its own.
+REGIONS = Table(
+    "regions",
+    METADATA,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("region", String, primary_key=True),
+    Column("vector", LargeBinary, nullable=False),
+)
 
-    __tablename__ = "skipped"
-    path: Mapped[str] = mapped_column(String, primary_key=True)
-    size: Mapped[int] = mapped_column(Integer, nullable=False)
-    mtime_ns: Mapped[int] = mapped_column(Integer, nullable=False)
-    reason: Mapped[str] = mapped_column(String, nullable=False)
-
-
-class Meta(Base):
-    __tablename__ = "meta"
-    key: Mapped[str] = mapped_column(String, primary_key=True)
-    value: Mapped[str] = mapped_column(String, nullable=False)
-
-
-class Category(Base):
-    """A category in plain language: prompts (ensembled through templates) and optional examples."""
-
-    __tablename__ = "categories"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String, nullable=False, unique=True)
-    facet: Mapped[str] = mapped_column(String, nullable=False, index=True)
-    prompts: Mapped[str] = mapped_column(String, nullable=False)  # JSON list
-    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
-    text_vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    builtin: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-
-
-class CategoryExample(Base):
-    """A labelled example image (few-shot) with its vector, kept so probes refit without the model."""
-
-    __tablename__ = "category_examples"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    category_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=False, index=True
-    )
-    path: Mapped[str] = mapped_column(String, nullable=False)
-    page: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-
-
-class Facet(Base):
-    """How a facet labels items: 'zero-shot' prompts or a 'probe' fitted on examples (and why)."""
-
-    __tablename__ = "facets"
-    name: Mapped[str] = mapped_column(String, primary_key=True)
-    method: Mapped[str] = mapped_column(String, nullable=False, default="zero-shot")
-    probe: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32 (k, dim+1)
-    zero_shot_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
-    probe_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
-
-
-class Label(Base):
-    """An item's best category in a facet, with its probability (category_id NULL: below threshold)."""
-
-    __tablename__ = "labels"
-    __table_args__ = (Index("ix_labels_facet_category", "facet", "category_id"),)
-    item_id: Mapped[int] = mapped_column(Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
-    facet: Mapped[str] = mapped_column(String, primary_key=True)
-    category_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=True
-    )
-    prob: Mapped[float] = mapped_column(Float, nullable=False)
-
-
-class Region(Base):
-    """A vector of one region of an item (e.g. the title block of a drawing), searched on its own."""
-
-    __tablename__ = "regions"
-    item_id: Mapped[int] = mapped_column(Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
-    region: Mapped[str] = mapped_column(String, primary_key=True)
-    vector: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-
-
-class DismissedPair(Base):
-    """Two items a user said are not duplicates (``duplicates --dismiss``); a < b."""
-
-    __tablename__ = "dismissed_pairs"
-    a: Mapped[int] = mapped_column(Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
-    b: Mapped[int] = mapped_column(Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
-
-
-ITEMS = Item.__table__
-DISMISSED = DismissedPair.__table__
-REGIONS = Region.__table__
-REMOVED = Removed.__table__
-SKIPPED = Skipped.__table__
-META = Meta.__table__
+#: Two items a user said are not duplicates (``duplicates --dismiss``); a < b.
+DISMISSED = Table(
+    "dismissed_pairs",
+    METADATA,
+    Column("a", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("b", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 @dataclass(frozen=True)

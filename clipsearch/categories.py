@@ -20,15 +20,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
-from .catalog import Base
+from .catalog import CATEGORIES, EXAMPLES, FACETS, LABELS
 from .embedding import Encoder, normalise
 from .errors import UsageError
 from .store import IndexStore
-
-CATEGORIES = Base.metadata.tables["categories"]
-EXAMPLES = Base.metadata.tables["category_examples"]
-FACETS = Base.metadata.tables["facets"]
-LABELS = Base.metadata.tables["labels"]
 
 TEMPLATES = ["{}", "a photo of {}", "a drawing of {}", "a scan of {}", "a picture of {}", "an image of {}"]
 BUILTIN_FACET = "doctype"

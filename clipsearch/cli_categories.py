@@ -8,8 +8,6 @@ from typing import Any
 
 import click
 
-from . import api
-from .categories import Categories
 from .cli import _index_options, cli
 
 
@@ -39,6 +37,8 @@ def category_add(
     as_json: bool,
 ) -> None:
     """Define (or redefine) category NAME; every item is relabelled from stored vectors."""
+    from . import api
+
     with api.open_index(index_name, home) as store:
         api.add_category(
             store, name, facet=facet, prompts=prompts, examples=examples, threshold=threshold, device=device
@@ -48,6 +48,8 @@ def category_add(
 
 
 def _category_info(store: Any, name: str) -> dict[str, Any]:
+    from .categories import Categories
+
     for facet in Categories(store).describe():
         for cat in facet["categories"]:
             if cat["name"] == name:
@@ -61,6 +63,9 @@ def _category_info(store: Any, name: str) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True)
 def category_list(index_name: str | None, home: str | None, as_json: bool) -> None:
     """Facets, the method each uses (zero-shot or probe), and their categories."""
+    from . import api
+    from .categories import Categories
+
     with api.open_index(index_name, home) as store:
         facets = Categories(store).describe()
     if as_json:
@@ -84,6 +89,8 @@ def category_list(index_name: str | None, home: str | None, as_json: bool) -> No
 @click.option("--json", "as_json", is_flag=True)
 def category_show(name: str, index_name: str | None, home: str | None, as_json: bool) -> None:
     """One category: facet, method, prompts, examples, items labelled."""
+    from . import api
+
     with api.open_index(index_name, home) as store:
         info = _category_info(store, name)
     if as_json:
@@ -99,6 +106,9 @@ def category_show(name: str, index_name: str | None, home: str | None, as_json: 
 @click.option("--json", "as_json", is_flag=True)
 def category_remove(name: str, index_name: str | None, home: str | None, as_json: bool) -> None:
     """Delete category NAME; its facet is relabelled."""
+    from . import api
+    from .categories import Categories
+
     with api.open_index(index_name, home) as store:
         store.acquire_lock()
         Categories(store).remove(name)

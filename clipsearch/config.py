@@ -20,6 +20,13 @@ ENV_DEVICE = "CLIPSEARCH_DEVICE"
 ENV_RUNTIME = "CLIPSEARCH_RUNTIME"
 
 DEFAULT_INDEX = "default"
+#: Limits and thresholds with their defaults, here so the CLI can show them without importing
+#: Pillow, numpy or PDFium (a cold query starts its work before those load).
+DEFAULT_MAX_MEGAPIXELS = 200.0  # larger pictures are skipped as decompression bombs
+DEFAULT_MAX_PAGES = 100  # pages indexed per PDF
+DEFAULT_MAX_DISTANCE = 24  # Hamming bits between perceptual codes of duplicates (see phash.py)
+#: Evidence kinds of the duplicate finder, cheapest first.
+DUPLICATE_TIERS = ("exact", "perceptual", "semantic")
 _INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 

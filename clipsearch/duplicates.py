@@ -27,12 +27,13 @@ from sqlalchemy import select
 
 from .catalog import DISMISSED, ItemRow
 from .categories import Categories
+from .config import DEFAULT_MAX_DISTANCE, DUPLICATE_TIERS
 from .errors import UsageError
-from .phash import CODE_BYTES, DEFAULT_MAX_DISTANCE
+from .phash import CODE_BYTES
 from .search import CategoryFilter
 from .store import IndexStore
 
-TIERS = ("exact", "perceptual", "semantic")
+TIERS = DUPLICATE_TIERS
 #: Cosine above which two pictures count as the same picture, per model (model facts as data).
 SEMANTIC_THRESHOLDS = {"ViT-B-32-256": 0.95, "ViT-B-32": 0.95, "ViT-B-16": 0.94, "ViT-L-14": 0.93}
 DEFAULT_SEMANTIC_THRESHOLD = 0.95

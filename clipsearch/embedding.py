@@ -268,7 +268,7 @@ class TorchEncoder:
 RUNTIMES = ("auto", "onnx", "torch")
 
 
-def _gpu_possible() -> bool:
+def gpu_possible() -> bool:
     """Whether asking PyTorch about GPUs is worth its import (~3 s): a CUDA driver or a Mac."""
     return os.path.exists("/proc/driver/nvidia/version") or sys.platform == "darwin"
 
@@ -277,7 +277,7 @@ def resolve_device(requested: str | None = None) -> str:
     """The device ``auto`` means here, importing torch only where a GPU could exist."""
     if requested and requested != "auto":
         return requested
-    return pick_device(None) if _gpu_possible() else "cpu"
+    return pick_device(None) if gpu_possible() else "cpu"
 
 
 def load_encoder(
@@ -310,10 +310,10 @@ def load_encoder(
     if dev != "cpu":
         raise UsageError(f"the onnx runtime runs on the CPU only; use --runtime torch for device {dev!r}")
     from .onnx_export import ensure_export
-    from .onnx_runtime import OnnxEncoder
+    from .onnx_runtime import shared_encoder
 
     try:
-        return OnnxEncoder(ensure_export(ref, precision), precision)
+        return shared_encoder(ensure_export(ref, precision), precision)
     except ExportError as err:
         if explicit or precision != "fp32":
             raise

@@ -15,6 +15,7 @@ from typing import IO
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from .config import DEFAULT_MAX_MEGAPIXELS
 from .errors import ImageLoadError
 
 try:  # HEIC/HEIF/AVIF from phones, when the plugin is installed
@@ -29,7 +30,6 @@ IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
     | ({".heic", ".heif", ".avif"} if HEIF_SUPPORTED else set())
 )
-DEFAULT_MAX_MEGAPIXELS = 200.0
 #: Draft decoding keeps at least this many times the model's input size, for resize quality.
 DRAFT_MARGIN = 1.0
 

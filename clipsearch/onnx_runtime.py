@@ -49,6 +49,8 @@ class OnnxEncoder:
         self.threads = threads or os.cpu_count() or 1
         self._sessions: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._text_lock = threading.Lock()
+        self._recent: dict[str, np.ndarray] = {}
         self._tokenizer: Any = None
         self.text_cache = TextCache(self.folder / f"texts-{precision}.sqlite", self.info.dim)
         self._image_pre = Preprocessor.for_model(self.info)
@@ -93,7 +95,8 @@ class OnnxEncoder:
             if spec and spec.get("kind") == "clip-bpe":
                 from .tokenizer import ClipTokenizer
 
-                self._tokenizer = ClipTokenizer(int(spec["context_length"]))
+                tables = self.folder.parent / "clip-bpe-tables.pickle"
+                self._tokenizer = ClipTokenizer(int(spec["context_length"]), tables=tables)
             else:  # a model with its own (e.g. Hugging Face) tokenizer: open_clip's, which needs torch
                 import open_clip
 
@@ -104,14 +107,34 @@ class OnnxEncoder:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors for ``texts``; ones embedded before (any run, any index) come from the cache."""
         texts = list(texts)
-        known = self.text_cache.get(texts) if texts else {}
-        missing = list(dict.fromkeys(t for t in texts if t not in known))
-        if missing:
-            sess = self.session("text")
-            out = _normalise(sess.run(None, {sess.get_inputs()[0].name: self.tokenize(missing)})[0])
-            fresh = dict(zip(missing, out, strict=True))
-            self.text_cache.put(fresh)
-            known = {**known, **fresh}
         if not texts:
             return np.zeros((0, self.info.dim), np.float32)
+        with self._text_lock:  # a prefetch on another thread may be embedding these very texts
+            known = {t: self._recent[t] for t in texts if t in self._recent}
+            if len(known) < len(set(texts)):
+                known.update(self.text_cache.get([t for t in texts if t not in known]))
+            missing = list(dict.fromkeys(t for t in texts if t not in known))
+            if missing:
+                sess = self.session("text")
+                out = _normalise(sess.run(None, {sess.get_inputs()[0].name: self.tokenize(missing)})[0])
+                fresh = dict(zip(missing, out, strict=True))
+                self.text_cache.put(fresh)
+                known.update(fresh)
+            if len(self._recent) > 4096:
+                self._recent.clear()
+            self._recent.update(known)
         return np.stack([known[t] for t in texts]).astype(np.float32)
+
+
+_SHARED: dict[tuple[str, str], OnnxEncoder] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_encoder(folder: str | os.PathLike[str], precision: str) -> OnnxEncoder:
+    """One encoder per export and precision in a process: sessions and recent texts are reused."""
+    key = (str(folder), precision)
+    with _SHARED_LOCK:
+        encoder = _SHARED.get(key)
+        if encoder is None:
+            encoder = _SHARED[key] = OnnxEncoder(folder, precision)
+        return encoder

@@ -14,10 +14,10 @@ from typing import IO
 
 from PIL import Image
 
+from .config import DEFAULT_MAX_PAGES
 from .errors import ImageLoadError
 
 PDF_EXTENSIONS = frozenset({".pdf"})
-DEFAULT_MAX_PAGES = 100
 #: Longest side of a rendered page: enough for the model and for a corner region crop.
 RENDER_LONG_SIDE = 1024
 _PDFIUM_LOCK = threading.Lock()

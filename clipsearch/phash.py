@@ -14,7 +14,6 @@ import numpy as np
 from PIL import Image
 
 CODE_BYTES = 16
-DEFAULT_MAX_DISTANCE = 24
 _TRIM_TOLERANCE = 12  # grey levels a border pixel may differ from the corners' colour
 
 

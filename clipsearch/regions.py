@@ -7,9 +7,12 @@ box in fractions of the page (x0, y0, x1, y1).
 
 from __future__ import annotations
 
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 REGIONS: dict[str, tuple[float, float, float, float]] = {
     # bottom-right corner, where ISO 7200 and most house styles put the title block
@@ -30,6 +33,8 @@ def validate(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 
 def crop(image: Image.Image, region: str) -> Image.Image:
+    from PIL import Image
+
     scale = REGION_BASE / max(image.size)
     if scale < 1:
         image = image.resize(

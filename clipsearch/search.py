@@ -244,6 +244,7 @@ class Searcher:
     ) -> list[SearchResult]:
         """Text (or image path) query, with ``add``/``sub`` terms in ``WEIGHT:value`` form."""
         terms = [QueryTerm(text)] + [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
+        self.store.vectors()  # first: a text being embedded on another thread (prefetch) finishes meanwhile
         return self.search_vector(self.combine(terms), k, min_score, filters=filters)
 
     def similar(

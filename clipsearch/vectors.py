@@ -7,8 +7,11 @@ applied idempotently (remove then add) so replaying a batch after a crash never 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -119,12 +122,14 @@ class VectorIndex:
     def load(
         cls, path: str | os.PathLike[str], dim: int, index_type: str, mmap: bool = False, nprobe: int | None = None
     ) -> VectorIndex:
-        faiss = _faiss()
-        try:
-            flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
-            index = faiss.read_index(os.fspath(path), flags)
-        except RuntimeError as err:
-            raise IndexCorruptError(f"cannot read vector index {path}: {str(err).splitlines()[0]}") from err
+        index = _take_preloaded(path, mmap)
+        if index is None:
+            faiss = _faiss()
+            try:
+                flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+                index = faiss.read_index(os.fspath(path), flags)
+            except RuntimeError as err:
+                raise IndexCorruptError(f"cannot read vector index {path}: {str(err).splitlines()[0]}") from err
         if index.d != dim:
             raise IndexCorruptError(f"vector index {path} has dimension {index.d}, manifest says {dim}")
         ivf = ivf_of(index)
@@ -202,3 +207,46 @@ class VectorIndex:
         faiss = _faiss()
         with atomic_path(Path(path)) as tmp:
             faiss.write_index(self.index, os.fspath(tmp))
+
+
+_PRELOADS: dict[tuple[str, int, int, bool], Future[Any]] = {}
+_PRELOADS_LOCK = threading.Lock()
+
+
+def _file_key(path: str | os.PathLike[str], mmap: bool) -> tuple[str, int, int, bool] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.abspath(path), st.st_size, st.st_mtime_ns, mmap)
+
+
+def preload(path: str | os.PathLike[str], mmap: bool = False) -> None:
+    """Start reading a FAISS file on a background thread; :meth:`VectorIndex.load` of the same,
+    unchanged file takes the result. A cold query overlaps it with importing the catalog layer
+    (FAISS releases the GIL while it reads)."""
+    key = _file_key(path, mmap)
+    if key is None:
+        return
+
+    def read() -> Any:
+        faiss = _faiss()
+        return faiss.read_index(key[0], faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0)
+
+    with _PRELOADS_LOCK:
+        if key not in _PRELOADS:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clipsearch-preload")
+            _PRELOADS[key] = pool.submit(read)
+            pool.shutdown(wait=False)
+
+
+def _take_preloaded(path: str | os.PathLike[str], mmap: bool) -> Any:
+    key = _file_key(path, mmap)
+    with _PRELOADS_LOCK:
+        future = _PRELOADS.pop(key, None) if key is not None else None
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except RuntimeError:
+        return None  # read it again the usual way, which reports the problem

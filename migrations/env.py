@@ -3,10 +3,10 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from clipsearch.catalog import Base
+from clipsearch.catalog import METADATA
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 
 def run_migrations() -> None:

@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
-from clipsearch.catalog import SCHEMA_HEAD, Base, Catalog
+from clipsearch.catalog import METADATA, SCHEMA_HEAD, Catalog
 from clipsearch.migrate import alembic_config, current_revision
 
 
@@ -17,7 +17,7 @@ def test_upgrade_head_on_empty_db_matches_the_models(tmp_path):
     cfg = alembic_config(engine)
     command.upgrade(cfg, "head")
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), METADATA)
     assert diff == []
 
 
