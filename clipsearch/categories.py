@@ -40,6 +40,11 @@ BUILTIN_DOCTYPES: dict[str, list[str]] = {
 MIN_EXAMPLES_FOR_PROBE = 2  # per category, so a held-out estimate means something
 
 
+def builtin_texts() -> list[str]:
+    """Every text the built-in doctype facet embeds: each prompt through each template."""
+    return [t.format(p) for prompts in BUILTIN_DOCTYPES.values() for p in prompts for t in TEMPLATES]
+
+
 def ensemble(encoder: Encoder, prompts: Sequence[str]) -> np.ndarray:
     """One unit vector for a category: every prompt through every template, normalised and averaged."""
     texts = [t.format(p.strip()) for p in prompts for t in TEMPLATES]
@@ -223,8 +228,7 @@ class Categories:
         """The doctype facet for pages, created once per index (removing it later is respected)."""
         if self.store.catalog.get_meta("builtin_categories") is not None:
             return
-        # one batch for all 78 texts (the cache then serves each category's ensemble)
-        encoder.encode_texts([t.format(p) for ps in BUILTIN_DOCTYPES.values() for p in ps for t in TEMPLATES])
+        encoder.encode_texts(builtin_texts())  # one batch; the cache then serves each ensemble
         for name, prompts in BUILTIN_DOCTYPES.items():
             self.add(name, facet=BUILTIN_FACET, prompts=prompts, encoder=encoder, builtin=True, relabel=False)
         self.store.catalog.set_meta("builtin_categories", "doctype-v1")

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """`make bench`: speed figures, each measured in this run against a reference measured in this run.
 
-- index_images_per_s: `clipsearch index` end to end (new process) on generated ~12 MP photo-like
-  JPEGs, ViT-B-32-256 with random weights (the same cost as pretrained ones);
+- index_images_per_s / index_int8_images_per_s: `clipsearch index` end to end (new process, from
+  interpreter start to exit, built-in category prompts included) on generated ~12 MP photo-like
+  JPEGs, ViT-B-32-256 with random weights (the same cost as pretrained ones), fp32 and int8;
 - naive_images_per_s: the reference loop (PIL open, open_clip preprocess, encode_image per batch);
-- ceiling_images_per_s: the model alone in the runtime used (PyTorch eager here), same batch;
-- cold_query_s: a new `clipsearch search` process on an index of --items synthetic items;
+- ceiling_images_per_s / ceiling_int8_images_per_s: the model alone in the runtime `index` uses
+  (ONNX Runtime on a CPU), same batch, all threads; ceiling_torch_images_per_s: PyTorch eager;
+- export_s: the one-time ONNX export (+ int8 quantisation) of the model, cached per machine;
+- int8_cosine_min: lowest cosine between int8 and fp32 vectors of the shared corpus pictures;
+- cold_query_s: a new `clipsearch search` process, a text never seen before, on an index of
+  --items synthetic items (vector index chosen as `index` would: IVF+SQ8 at 100k);
+  cold_query_cached_s: the same text again (its embedding comes from the text cache);
 - api_search_ms_p50: `GET /api/search` in process on that index (text embedding cached / not);
 - relabel_s: relabelling every item of that index for the 6 built-in doctype categories;
 - ann: for 100k and 1M synthetic clustered unit vectors (dim 512), the index type `auto` picks,
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -65,11 +72,37 @@ def make_photos(folder: Path, n: int, size: tuple[int, int] = (4000, 3000)) -> l
     return paths
 
 
-def bench_index(photos: Path, work: Path) -> float:
+def bench_export() -> float:
+    """Export (and quantise) the model once, as the first `index` on a machine would."""
+    from clipsearch.models import resolve_model_ref
+    from clipsearch.onnx_export import ensure_export
+
     started = time.perf_counter()
-    subprocess.run([EXE, "index", str(photos), "--home", str(work / "home-index"), *MODEL, "--json"],
+    for precision in ("fp32", "int8"):
+        ensure_export(resolve_model_ref("ViT-B-32-256", "none"), precision)
+    return time.perf_counter() - started
+
+
+def bench_index(photos: Path, work: Path, precision: str = "fp32") -> float:
+    home = work / f"home-index-{precision}"
+    started = time.perf_counter()
+    subprocess.run([EXE, "index", str(photos), "--home", str(home), *MODEL, "--precision", precision, "--json"],
                    check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     return time.perf_counter() - started
+
+
+def int8_cosine_min() -> float:
+    """int8 against fp32 vectors of the shared corpus pictures (photos and drawings)."""
+    from clipsearch.embedding import load_encoder
+    from clipsearch.images import load_image
+    from clipsearch.models import resolve_model_ref
+
+    ref = resolve_model_ref("ViT-B-32-256", "none")
+    fp32, int8 = load_encoder(ref, "cpu"), load_encoder(ref, "cpu", precision="int8")
+    corpus = ROOT / "tests" / "corpus"
+    paths = sorted((corpus / "photos").glob("*.[jp][pn]g")) + sorted((corpus / "drawings").glob("*.jpg"))
+    batch = np.stack([fp32.preprocess(load_image(p, 256)) for p in paths])
+    return float((fp32.encode_images(batch) * int8.encode_images(batch)).sum(axis=1).min())
 
 
 def bench_naive(paths: list[Path], batch: int) -> float:
@@ -87,7 +120,23 @@ def bench_naive(paths: list[Path], batch: int) -> float:
     return time.perf_counter() - started
 
 
-def bench_ceiling(n: int, batch: int) -> float:
+def bench_ceiling(n: int, batch: int, precision: str) -> float:
+    """The model alone in the runtime `index` uses (ONNX Runtime), same batch, all threads."""
+    from clipsearch.embedding import load_encoder
+    from clipsearch.models import resolve_model_ref
+
+    enc = load_encoder(resolve_model_ref("ViT-B-32-256", "none"), "cpu", precision=precision)
+    x = np.random.default_rng(0).normal(size=(batch, 3, 256, 256)).astype(np.float32)
+    enc.encode_images(x[:2])
+    started = time.perf_counter()
+    done = 0
+    while done < n:
+        enc.encode_images(x)
+        done += batch
+    return (time.perf_counter() - started) * n / done
+
+
+def bench_ceiling_torch(n: int, batch: int) -> float:
     import open_clip
     import torch
 
@@ -123,6 +172,7 @@ def synthetic_index(work: Path, items: int) -> Path:
         )
     store.vectors()
     store.save_vectors()
+    store.optimise()  # what `index` does at the end: IVF+SQ8 from 100k vectors
     store.close()
     return home
 
@@ -144,14 +194,18 @@ def bench_relabel(home: Path) -> float:
     return seconds
 
 
-def bench_cold_query(home: Path, runs: int = 3) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run([EXE, "search", "a dog on a beach", "--home", str(home), "--json"], check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def bench_cold_query(home: Path, runs: int = 5) -> dict[str, float]:
+    """New processes: each with a text never embedded before, then one repeated text (cached)."""
+    fresh, cached = [], []
+    stamp = time.time_ns()
+    for i in range(runs):
+        for text, times in ((f"a dog on a beach number {stamp}-{i}", fresh), ("a dog on a beach", cached)):
+            started = time.perf_counter()
+            subprocess.run([EXE, "search", text, "--home", str(home), "--json"], check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+            times.append(time.perf_counter() - started)
+    return {"cold_query_s": round(statistics.median(fresh), 3),
+            "cold_query_cached_s": round(statistics.median(cached), 3)}  # fmt: skip
 
 
 def bench_api(home: Path, queries: int = 40) -> dict[str, float]:
@@ -213,7 +267,7 @@ def bench_ann(n: int, dim: int = 512, queries: int = 200, seed: int = 3) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=64, help="generated 12 MP JPEGs to index")
+    parser.add_argument("--images", type=int, default=160, help="generated 12 MP JPEGs to index")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--items", type=int, default=100_000, help="synthetic index size for query timings")
     parser.add_argument("--ann-n", type=int, nargs="*", default=[100_000, 1_000_000], help="ANN sizes")
@@ -222,20 +276,28 @@ def main() -> None:
     result: dict[str, object] = {"images": args.images, "batch": args.batch}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        os.environ["CLIPSEARCH_CACHE"] = str(work / "cache")  # a first run on this machine: export measured
         paths = make_photos(work / "photos", args.images)
-        seconds = bench_index(work / "photos", work)
-        result["index_images_per_s"] = round(args.images / seconds, 2)
-        print("index:", result["index_images_per_s"], "images/s", flush=True)
+        result["export_s"] = round(bench_export(), 1)
+        print("export (once per model and machine):", result["export_s"], "s", flush=True)
+        for precision, key in (("fp32", "index_images_per_s"), ("int8", "index_int8_images_per_s")):
+            result[key] = round(args.images / bench_index(work / "photos", work, precision), 2)
+            print(f"index {precision}:", result[key], "images/s", flush=True)
         result["naive_images_per_s"] = round(args.images / bench_naive(paths, args.batch), 2)
         print("naive:", result["naive_images_per_s"], "images/s", flush=True)
-        result["ceiling_images_per_s"] = round(args.images / bench_ceiling(args.images, args.batch), 2)
-        print("ceiling:", result["ceiling_images_per_s"], "images/s", flush=True)
+        for precision, key in (("fp32", "ceiling_images_per_s"), ("int8", "ceiling_int8_images_per_s")):
+            result[key] = round(args.images / bench_ceiling(args.images, args.batch, precision), 2)
+            print(f"ceiling {precision}:", result[key], "images/s", flush=True)
+        result["ceiling_torch_images_per_s"] = round(args.images / bench_ceiling_torch(args.images, args.batch), 2)
+        print("ceiling torch:", result["ceiling_torch_images_per_s"], "images/s", flush=True)
+        result["int8_cosine_min"] = round(int8_cosine_min(), 4)
+        print("int8 cosine min:", result["int8_cosine_min"], flush=True)
         home = synthetic_index(work, args.items)
         result["query_index_items"] = args.items
         result["relabel_s"] = round(bench_relabel(home), 2)
         print("relabel:", result["relabel_s"], "s", flush=True)
-        result["cold_query_s"] = round(bench_cold_query(home), 3)
-        print("cold query:", result["cold_query_s"], "s", flush=True)
+        result.update(bench_cold_query(home))
+        print("cold query:", result["cold_query_s"], "s; cached text:", result["cold_query_cached_s"], "s", flush=True)
         result["api_search"] = bench_api(home)
         print("api:", result["api_search"], flush=True)
     result["ann"] = []
