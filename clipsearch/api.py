@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 
 from .categories import DRAWING, Categories
-from .config import ENV_DEVICE, ENV_MODEL, ENV_PRETRAINED, IndexLocation
+from .config import ENV_DEVICE, ENV_MODEL, ENV_PRETRAINED, PRECISIONS, IndexLocation
 from .embedding import Encoder, load_encoder
 from .errors import ClipsearchError, ModelMismatchError, UsageError
 from .indexer import IndexOptions, IndexReport, ProgressFn, index_paths
@@ -91,8 +91,8 @@ def index(
     CPU, cosine >= 0.99 to fp32); remembered, so later runs and queries use the same.
     ``runtime``: 'auto' (ONNX Runtime on a CPU, PyTorch on a GPU), 'onnx' or 'torch'.
     """
-    if precision is not None and precision not in ("fp32", "int8"):
-        raise UsageError(f"unknown precision {precision!r}: use fp32 or int8")
+    if precision is not None and precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     location = locate(index, home)
     device = device or os.environ.get(ENV_DEVICE) or None
     ref = requested_model(model, pretrained)

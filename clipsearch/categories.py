@@ -40,15 +40,14 @@ BUILTIN_DOCTYPES: dict[str, list[str]] = {
 MIN_EXAMPLES_FOR_PROBE = 2  # per category, so a held-out estimate means something
 
 
-def builtin_texts() -> list[str]:
-    """Every text the built-in doctype facet embeds: each prompt through each template."""
-    return [t.format(p) for prompts in BUILTIN_DOCTYPES.values() for p in prompts for t in TEMPLATES]
+def prompt_texts(prompts: Sequence[str]) -> list[str]:
+    """What a category embeds: every prompt through every template."""
+    return [t.format(p.strip()) for p in prompts for t in TEMPLATES]
 
 
 def ensemble(encoder: Encoder, prompts: Sequence[str]) -> np.ndarray:
-    """One unit vector for a category: every prompt through every template, normalised and averaged."""
-    texts = [t.format(p.strip()) for p in prompts for t in TEMPLATES]
-    return normalise(encoder.encode_texts(texts).mean(axis=0))
+    """One unit vector for a category: its prompt texts embedded, normalised and averaged."""
+    return normalise(encoder.encode_texts(prompt_texts(prompts)).mean(axis=0))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -185,6 +184,7 @@ class Categories:
         examples: Iterable[tuple[str, int, np.ndarray]] = (),
         builtin: bool = False,
         relabel: bool = True,
+        text_vector: np.ndarray | None = None,
     ) -> None:
         """Create or redefine a category; ``examples`` are (path, page, vector). Relabels its facet."""
         name = name.strip()
@@ -193,7 +193,7 @@ class Categories:
         prompts = [p for p in prompts if p.strip()] or [name]
         if threshold is not None and not 0 <= threshold <= 1:
             raise UsageError("--threshold is a probability between 0 and 1")
-        vector = ensemble(encoder, prompts)
+        vector = text_vector if text_vector is not None else ensemble(encoder, prompts)
         values = {
             "name": name, "facet": facet, "prompts": json.dumps(prompts), "threshold": threshold,
             "text_vector": vector.astype(np.float32).tobytes(), "builtin": int(builtin),
@@ -228,9 +228,14 @@ class Categories:
         """The doctype facet for pages, created once per index (removing it later is respected)."""
         if self.store.catalog.get_meta("builtin_categories") is not None:
             return
-        encoder.encode_texts(builtin_texts())  # one batch; the cache then serves each ensemble
+        texts = {name: prompt_texts(prompts) for name, prompts in BUILTIN_DOCTYPES.items()}
+        vectors = encoder.encode_texts([t for ts in texts.values() for t in ts])  # one batch for all 78
+        start = 0
         for name, prompts in BUILTIN_DOCTYPES.items():
-            self.add(name, facet=BUILTIN_FACET, prompts=prompts, encoder=encoder, builtin=True, relabel=False)
+            mean = normalise(vectors[start : start + len(texts[name])].mean(axis=0))
+            start += len(texts[name])
+            self.add(name, facet=BUILTIN_FACET, prompts=prompts, encoder=encoder, builtin=True, relabel=False,
+                     text_vector=mean)  # fmt: skip
         self.store.catalog.set_meta("builtin_categories", "doctype-v1")
         self.label(facets=[BUILTIN_FACET])
 

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .config import DEFAULT_MAX_DISTANCE, DEFAULT_MAX_MEGAPIXELS, DEFAULT_MAX_PAGES, DUPLICATE_TIERS, ENV_HOME
+from .config import (
+    DEFAULT_MAX_DISTANCE,
+    DEFAULT_MAX_MEGAPIXELS,
+    DEFAULT_MAX_PAGES,
+    DUPLICATE_TIERS,
+    ENV_HOME,
+    PRECISIONS,
+)
 from .errors import ClipsearchError, UsageError
 from .regions import REGIONS, SCOPES
 
@@ -106,7 +113,7 @@ def cli() -> None:
               help="Vector index: auto (exact below 100k, IVF+SQ8 above) or a FAISS factory string.")  # fmt: skip
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "int8"]),
+    type=click.Choice(PRECISIONS),
     default=None,
     help="int8: ~2x faster on a CPU, cosine >= 0.99 to fp32; remembered by the index [fp32].",
 )
@@ -258,7 +265,7 @@ def search_cmd(
     from .prefetch import prefetch_query
 
     # start embedding the text (not a picture path) and reading the vectors while the rest loads
-    prefetch_query(IndexLocation.resolve(index_name, home).path, [] if os.path.exists(query) else [query])
+    prefetch_query(IndexLocation.resolve(index_name, home).path, [] if os.path.exists(query) else [query], device)
     from . import api
     from .search import CategoryFilter
 

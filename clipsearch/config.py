@@ -25,6 +25,8 @@ DEFAULT_INDEX = "default"
 DEFAULT_MAX_MEGAPIXELS = 200.0  # larger pictures are skipped as decompression bombs
 DEFAULT_MAX_PAGES = 100  # pages indexed per PDF
 DEFAULT_MAX_DISTANCE = 24  # Hamming bits between perceptual codes of duplicates (see phash.py)
+#: Model precisions: int8 is ONNX Runtime's dynamic quantisation (see onnx_export.py).
+PRECISIONS = ("fp32", "int8")
 #: Evidence kinds of the duplicate finder, cheapest first.
 DUPLICATE_TIERS = ("exact", "perceptual", "semantic")
 _INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .config import ENV_RUNTIME
+from .config import ENV_RUNTIME, PRECISIONS
 from .errors import ExportError, ModelError, ModelUnavailableError, UsageError
 from .models import BUILTIN_MODELS, ModelInfo, ModelRef, package_file
 from .preprocess import Preprocessor
@@ -192,11 +192,13 @@ def _quiet_logs() -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
+def open_clip_name(ref: ModelRef) -> str:
+    """The name open_clip knows the model by (a config file registers under its file stem)."""
+    return os.path.splitext(os.path.basename(ref.name))[0] if ref.kind == "config" else ref.name
+
+
 class TorchEncoder:
     """open_clip model run by PyTorch (fp16 autocast on CUDA): the GPU path, and the reference."""
-
-    runtime = "torch"
-    precision = "fp32"
 
     def __init__(self, ref: ModelRef, device: str | None = None) -> None:
         import open_clip
@@ -206,10 +208,7 @@ class TorchEncoder:
         self.device = pick_device(device)
         self._torch = torch
         self.model = _create_open_clip(ref, self.device).eval()
-        tokenizer_name = ref.name
-        if ref.kind == "config":
-            tokenizer_name = os.path.splitext(os.path.basename(ref.name))[0]
-        self.tokenizer = open_clip.get_tokenizer(tokenizer_name)
+        self.tokenizer = open_clip.get_tokenizer(open_clip_name(ref))
         pp = dict(getattr(self.model.visual, "preprocess_cfg", {}) or {})
         cfg = PreprocessCfg(**{k: v for k, v in pp.items() if k in PreprocessCfg.__annotations__})
         size = cfg.size if isinstance(cfg.size, int) else max(cfg.size)
@@ -280,6 +279,17 @@ def resolve_device(requested: str | None = None) -> str:
     return pick_device(None) if gpu_possible() else "cpu"
 
 
+def choose_runtime(runtime: str | None, device: str | None) -> tuple[str, str]:
+    """('onnx' or 'torch', device) for what was asked: ``auto`` is ONNX Runtime on a CPU."""
+    runtime = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
+    if runtime not in RUNTIMES:
+        raise UsageError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
+    dev = resolve_device(device)
+    if runtime == "auto":
+        runtime = "onnx" if dev == "cpu" and _onnxruntime_available() else "torch"
+    return runtime, dev
+
+
 def load_encoder(
     ref: ModelRef,
     device: str | None = None,
@@ -295,14 +305,10 @@ def load_encoder(
     """
     runtime = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
     precision = (precision or "fp32").lower()
-    if runtime not in RUNTIMES:
-        raise UsageError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
-    if precision not in ("fp32", "int8"):
-        raise UsageError(f"unknown precision {precision!r}: use fp32 or int8")
-    dev = resolve_device(device)
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     explicit = runtime == "onnx"
-    if runtime == "auto":
-        runtime = "onnx" if dev == "cpu" and _onnxruntime_available() else "torch"
+    runtime, dev = choose_runtime(runtime, device)
     if runtime == "torch":
         if precision == "int8":
             raise UsageError("--precision int8 runs in ONNX Runtime on the CPU: use --runtime onnx (or auto)")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_json_atomic
+from .config import PRECISIONS
 from .errors import ExportError, ModelError
 from .models import ModelInfo, ModelRef
 
@@ -37,7 +38,6 @@ ENV_CACHE = "CLIPSEARCH_CACHE"
 #: Bump when the exported graphs change meaning, so old cache entries are not reused.
 EXPORT_VERSION = 1
 OPSET = 17
-PRECISIONS = ("fp32", "int8")
 TOWERS = ("visual", "text")
 META = "export.json"
 

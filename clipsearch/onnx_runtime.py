@@ -17,16 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from .embedding import normalise
 from .errors import ModelError
 from .models import ModelInfo
 from .onnx_export import read_meta
 from .preprocess import Preprocessor
 from .textcache import TextCache
-
-
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
 
 
 class OnnxEncoder:
@@ -35,8 +31,6 @@ class OnnxEncoder:
     ``threads``: intra-op threads (default: every core). Sessions do not spin while idle, so the
     threads decoding the next batch get the cores back while the model waits for them.
     """
-
-    runtime = "onnx"
 
     def __init__(self, folder: str | os.PathLike[str], precision: str = "fp32", threads: int | None = None) -> None:
         self.folder = Path(folder)
@@ -87,7 +81,7 @@ class OnnxEncoder:
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
         sess = self.session("visual")
         out = sess.run(None, {sess.get_inputs()[0].name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
-        return _normalise(out)
+        return normalise(out)
 
     def tokenize(self, texts: Sequence[str]) -> np.ndarray:
         if self._tokenizer is None:
@@ -100,7 +94,9 @@ class OnnxEncoder:
             else:  # a model with its own (e.g. Hugging Face) tokenizer: open_clip's, which needs torch
                 import open_clip
 
-                tok = open_clip.get_tokenizer(self.info.name)
+                from .embedding import open_clip_name
+
+                tok = open_clip.get_tokenizer(open_clip_name(self.info.ref))
                 self._tokenizer = lambda t: tok(list(t)).numpy()
         return np.asarray(self._tokenizer(list(texts)), dtype=np.int64)
 
@@ -116,7 +112,7 @@ class OnnxEncoder:
             missing = list(dict.fromkeys(t for t in texts if t not in known))
             if missing:
                 sess = self.session("text")
-                out = _normalise(sess.run(None, {sess.get_inputs()[0].name: self.tokenize(missing)})[0])
+                out = normalise(sess.run(None, {sess.get_inputs()[0].name: self.tokenize(missing)})[0])
                 fresh = dict(zip(missing, out, strict=True))
                 self.text_cache.put(fresh)
                 known.update(fresh)

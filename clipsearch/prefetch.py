@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def prefetch_query(index_folder: str | os.PathLike[str], texts: Sequence[str]) -> None:
+def prefetch_query(index_folder: str | os.PathLike[str], texts: Sequence[str], device: str | None = None) -> None:
     """Best effort: anything unexpected is left for the main path to meet and report."""
     try:
         manifest = json.loads((Path(index_folder) / "manifest.json").read_text(encoding="utf-8"))
@@ -30,20 +30,22 @@ def prefetch_query(index_folder: str | os.PathLike[str], texts: Sequence[str]) -
 
         preload(vectors_file)
     if texts:
-        _prefetch_texts(manifest, list(texts))
+        _prefetch_texts(manifest, list(texts), device)
 
 
-def _prefetch_texts(manifest: dict, texts: list[str]) -> None:
-    from .config import ENV_DEVICE, ENV_RUNTIME
-    from .embedding import gpu_possible
+def _prefetch_texts(manifest: dict, texts: list[str], device: str | None) -> None:
+    from .config import ENV_DEVICE
+    from .embedding import choose_runtime
+    from .errors import UsageError
     from .models import ModelInfo
     from .onnx_export import export_dir, has_export
     from .onnx_runtime import shared_encoder
 
-    if os.environ.get(ENV_RUNTIME, "auto") not in ("auto", "onnx"):
+    try:  # the same decision load_encoder will make (never on a GPU)
+        if choose_runtime(None, device or os.environ.get(ENV_DEVICE)) != ("onnx", "cpu"):
+            return
+    except UsageError:
         return
-    if os.environ.get(ENV_DEVICE, "auto") not in ("cpu", "auto") or gpu_possible():
-        return  # the model would run in PyTorch on a GPU
     try:
         info = ModelInfo.from_dict(manifest["model"])
         precision = str(manifest.get("encoding", {}).get("precision", "fp32"))

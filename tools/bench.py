@@ -32,7 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -120,6 +122,17 @@ def bench_naive(paths: list[Path], batch: int) -> float:
     return time.perf_counter() - started
 
 
+def _seconds_for(n: int, batch: int, encode: Callable[[Any], object], x: Any) -> float:
+    """Time ``encode(x)`` on full batches until ``n`` images are done (after one warm-up call)."""
+    encode(x[:2])
+    started = time.perf_counter()
+    done = 0
+    while done < n:
+        encode(x)
+        done += batch
+    return (time.perf_counter() - started) * n / done
+
+
 def bench_ceiling(n: int, batch: int, precision: str) -> float:
     """The model alone in the runtime `index` uses (ONNX Runtime), same batch, all threads."""
     from clipsearch.embedding import load_encoder
@@ -127,13 +140,7 @@ def bench_ceiling(n: int, batch: int, precision: str) -> float:
 
     enc = load_encoder(resolve_model_ref("ViT-B-32-256", "none"), "cpu", precision=precision)
     x = np.random.default_rng(0).normal(size=(batch, 3, 256, 256)).astype(np.float32)
-    enc.encode_images(x[:2])
-    started = time.perf_counter()
-    done = 0
-    while done < n:
-        enc.encode_images(x)
-        done += batch
-    return (time.perf_counter() - started) * n / done
+    return _seconds_for(n, batch, enc.encode_images, x)
 
 
 def bench_ceiling_torch(n: int, batch: int) -> float:
@@ -141,15 +148,8 @@ def bench_ceiling_torch(n: int, batch: int) -> float:
     import torch
 
     model = open_clip.create_model("ViT-B-32-256").eval()
-    x = torch.randn(batch, 3, 256, 256)
     with torch.inference_mode():
-        model.encode_image(x[:2])
-        started = time.perf_counter()
-        done = 0
-        while done < n:
-            model.encode_image(x)
-            done += batch
-    return (time.perf_counter() - started) * n / done
+        return _seconds_for(n, batch, model.encode_image, torch.randn(batch, 3, 256, 256))
 
 
 def synthetic_index(work: Path, items: int) -> Path:
