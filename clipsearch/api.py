@@ -50,7 +50,7 @@ def requested_model(model: str | None, pretrained: str | None) -> ModelRef | Non
 
 
 def precision_of(store: IndexStore) -> str:
-    """The precision the index's images were embedded at ('fp32' unless it was indexed with int8)."""
+    """The precision the index's images were embedded at: fp32 unless it was indexed with bf16 or int8."""
     return str(store.manifest.get("encoding", {}).get("precision", "fp32"))
 
 
@@ -87,9 +87,9 @@ def index(
 ) -> IndexReport:
     """Create or update an index from image folders. The index remembers its model and precision.
 
-    ``precision``: 'fp32' (default) or 'int8' (ONNX Runtime dynamic quantisation, ~2x faster on a
+    ``precision``: 'fp32' (default), 'bf16' (OpenVINO) or 'int8' (ONNX Runtime dynamic quantisation, faster on a
     CPU, cosine >= 0.99 to fp32); remembered, so later runs and queries use the same.
-    ``runtime``: 'auto' (ONNX Runtime on a CPU, PyTorch on a GPU), 'onnx' or 'torch'.
+    ``runtime``: 'auto' (see ``embedding.choose_runtime``), 'openvino', 'onnx' or 'torch'.
     """
     if precision is not None and precision not in PRECISIONS:
         raise UsageError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")

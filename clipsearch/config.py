@@ -25,8 +25,18 @@ DEFAULT_INDEX = "default"
 DEFAULT_MAX_MEGAPIXELS = 200.0  # larger pictures are skipped as decompression bombs
 DEFAULT_MAX_PAGES = 100  # pages indexed per PDF
 DEFAULT_MAX_DISTANCE = 24  # Hamming bits between perceptual codes of duplicates (see phash.py)
-#: Model precisions: int8 is ONNX Runtime's dynamic quantisation (see onnx_export.py).
-PRECISIONS = ("fp32", "int8")
+#: Model precisions. bf16: the image tower in OpenVINO with bfloat16 arithmetic (CPUs with
+#: AVX512_BF16 or AMX); int8: ONNX Runtime's dynamic quantisation (see onnx_export.py).
+PRECISIONS = ("fp32", "bf16", "int8")
+#: CPU runtimes; ``auto`` picks OpenVINO for fp32/bf16 when installed, ONNX Runtime otherwise.
+RUNTIMES = ("auto", "openvino", "onnx", "torch")
+
+
+def export_precision(precision: str) -> str:
+    """Which exported ONNX files a precision runs from: bf16 compiles the fp32 files in OpenVINO."""
+    return "int8" if precision == "int8" else "fp32"
+
+
 #: Evidence kinds of the duplicate finder, cheapest first.
 DUPLICATE_TIERS = ("exact", "perceptual", "semantic")
 _INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

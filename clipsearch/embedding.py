@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .config import ENV_RUNTIME, PRECISIONS
+from .config import ENV_RUNTIME, PRECISIONS, RUNTIMES, export_precision
 from .errors import ExportError, ModelError, ModelUnavailableError, UsageError
 from .models import BUILTIN_MODELS, ModelInfo, ModelRef, package_file
 from .preprocess import Preprocessor
@@ -264,9 +264,6 @@ class TorchEncoder:
         return normalise(out.float().cpu().numpy())
 
 
-RUNTIMES = ("auto", "onnx", "torch")
-
-
 def gpu_possible() -> bool:
     """Whether asking PyTorch about GPUs is worth its import (~3 s): a CUDA driver or a Mac."""
     return os.path.exists("/proc/driver/nvidia/version") or sys.platform == "darwin"
@@ -279,14 +276,20 @@ def resolve_device(requested: str | None = None) -> str:
     return pick_device(None) if gpu_possible() else "cpu"
 
 
-def choose_runtime(runtime: str | None, device: str | None) -> tuple[str, str]:
-    """('onnx' or 'torch', device) for what was asked: ``auto`` is ONNX Runtime on a CPU."""
+def choose_runtime(runtime: str | None, device: str | None, precision: str = "fp32") -> tuple[str, str]:
+    """(runtime, device) for what was asked. ``auto``: PyTorch on a GPU; on a CPU OpenVINO for
+    fp32/bf16 when installed (fastest there), ONNX Runtime for int8 or without OpenVINO."""
     runtime = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
     if runtime not in RUNTIMES:
         raise UsageError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
     dev = resolve_device(device)
     if runtime == "auto":
-        runtime = "onnx" if dev == "cpu" and _onnxruntime_available() else "torch"
+        if dev != "cpu":
+            runtime = "torch"
+        elif precision != "int8" and _installed("openvino"):
+            runtime = "openvino"
+        else:
+            runtime = "onnx" if _installed("onnxruntime") else "torch"
     return runtime, dev
 
 
@@ -299,35 +302,43 @@ def load_encoder(
 ) -> Encoder:
     """Load the model named by ``ref``; raises :class:`ModelUnavailableError` with advice when offline.
 
-    ``runtime``: 'auto' (ONNX Runtime on the CPU, PyTorch on a GPU), 'onnx' or 'torch'.
-    ``precision``: 'fp32' or 'int8' (ONNX Runtime's dynamic quantisation; CPU only). The ONNX
-    files are exported from the open_clip model on first use and cached (``onnx_export``).
+    ``runtime``: 'auto' (see :func:`choose_runtime`), 'openvino', 'onnx' or 'torch'.
+    ``precision``: 'fp32', 'bf16' (OpenVINO, CPUs with bfloat16 arithmetic) or 'int8' (ONNX
+    Runtime's dynamic quantisation). It is the images' precision: texts run in fp32 except at int8.
+    On a GPU, PyTorch runs fp16 autocast whatever the precision. The ONNX files are exported from
+    the open_clip model on first use and cached (``onnx_export``).
     """
-    runtime = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
+    asked = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
     precision = (precision or "fp32").lower()
     if precision not in PRECISIONS:
         raise UsageError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-    explicit = runtime == "onnx"
-    runtime, dev = choose_runtime(runtime, device)
+    runtime, dev = choose_runtime(asked, device, precision)
     if runtime == "torch":
-        if precision == "int8":
-            raise UsageError("--precision int8 runs in ONNX Runtime on the CPU: use --runtime onnx (or auto)")
+        if precision != "fp32" and dev == "cpu":
+            where = "ONNX Runtime (--runtime onnx)" if precision == "int8" else "OpenVINO (pip install openvino)"
+            raise UsageError(f"--precision {precision} runs in {where} on a CPU, not in PyTorch")
         return TorchEncoder(ref, device=dev)
     if dev != "cpu":
-        raise UsageError(f"the onnx runtime runs on the CPU only; use --runtime torch for device {dev!r}")
+        raise UsageError(f"the {runtime} runtime runs on the CPU only; use --runtime torch for device {dev!r}")
+    if runtime == "onnx" and precision == "bf16":
+        raise UsageError("--precision bf16 runs in OpenVINO: pip install openvino, and use --runtime auto or openvino")
+    if runtime == "openvino" and precision == "int8":
+        raise UsageError("--precision int8 runs in ONNX Runtime: use --runtime onnx or auto")
+    if runtime == "openvino" and not _installed("openvino"):
+        raise UsageError("--runtime openvino needs OpenVINO: pip install openvino")
     from .onnx_export import ensure_export
     from .onnx_runtime import shared_encoder
 
     try:
-        return shared_encoder(ensure_export(ref, precision), precision)
+        return shared_encoder(ensure_export(ref, export_precision(precision)), precision, runtime)
     except ExportError as err:
-        if explicit or precision != "fp32":
+        if asked != "auto" or precision != "fp32":
             raise
         log.warning("%s; running it in PyTorch instead", err)
         return TorchEncoder(ref, device=dev)
 
 
-def _onnxruntime_available() -> bool:
+def _installed(module: str) -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("onnxruntime") is not None
+    return importlib.util.find_spec(module) is not None

@@ -219,6 +219,10 @@ def index_paths(
             continue
         todo.append(entry)
 
+    prepare = getattr(encoder, "prepare_images", None)
+    if todo and prepare is not None:
+        prepare()  # the image tower loads while the first files are read and decoded
+
     # Files under the given roots that are gone: candidates for a move, else removed at the end.
     missing: dict[str, list[str]] = {}
     for path, rows in by_path.items():

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_json_atomic
-from .config import PRECISIONS
 from .errors import ExportError, ModelError
 from .models import ModelInfo, ModelRef
 
@@ -40,6 +39,8 @@ EXPORT_VERSION = 1
 OPSET = 17
 TOWERS = ("visual", "text")
 META = "export.json"
+#: Precisions with files of their own (bf16 compiles the fp32 files, see ``config.export_precision``).
+EXPORTED = ("fp32", "int8")
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,8 @@ def ensure_export(ref: ModelRef, precision: str = "fp32", torch_model: Any = Non
 
     ``torch_model``: an already loaded :class:`TorchEncoder` for ``ref`` (saves loading it twice).
     """
-    if precision not in PRECISIONS:
-        raise ModelError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    if precision not in EXPORTED:
+        raise ModelError(f"no {precision!r} export: use one of {', '.join(EXPORTED)}")
     folder = export_dir(ref)
     if has_export(folder, precision):
         return folder

@@ -9,6 +9,7 @@ against open_clip (``preprocess.py``, ``tokenizer.py``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Sequence
@@ -42,7 +43,7 @@ class OnnxEncoder:
         self.info = ModelInfo.from_dict(meta["model"])
         self.threads = threads or os.cpu_count() or 1
         self._sessions: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._locks = {tower: threading.Lock() for tower in ("visual", "text")}  # load both at once
         self._text_lock = threading.Lock()
         self._recent: dict[str, np.ndarray] = {}
         self._tokenizer: Any = None
@@ -56,7 +57,7 @@ class OnnxEncoder:
 
     def session(self, tower: str) -> Any:
         """The ONNX Runtime session for 'visual' or 'text', created on first use."""
-        with self._lock:
+        with self._locks[tower]:
             sess = self._sessions.get(tower)
             if sess is None:
                 import onnxruntime as ort
@@ -74,6 +75,18 @@ class OnnxEncoder:
                     ) from err
                 self._sessions[tower] = sess
             return sess
+
+    def prepare_images(self) -> None:
+        """Start loading the image tower on a thread, so it overlaps the caller's start-up work
+        (imports, catalog, first decodes). Errors are left for the first ``encode_images`` to meet."""
+        threading.Thread(target=self._load_images_quietly, name="clipsearch-model-load", daemon=True).start()
+
+    def _load_images_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # encode_images loads again and reports it
+            self._image_runner()
+
+    def _image_runner(self) -> Any:
+        return self.session("visual")
 
     def preprocess(self, image: Any, letterbox: bool = False) -> np.ndarray:
         return (self._document_pre if letterbox else self._image_pre)(image)
@@ -122,15 +135,22 @@ class OnnxEncoder:
         return np.stack([known[t] for t in texts]).astype(np.float32)
 
 
-_SHARED: dict[tuple[str, str], OnnxEncoder] = {}
+_SHARED: dict[tuple[str, str, str], OnnxEncoder] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_encoder(folder: str | os.PathLike[str], precision: str) -> OnnxEncoder:
-    """One encoder per export and precision in a process: sessions and recent texts are reused."""
-    key = (str(folder), precision)
+def shared_encoder(folder: str | os.PathLike[str], precision: str, runtime: str = "onnx") -> OnnxEncoder:
+    """One encoder per export, precision and runtime ('onnx' or 'openvino') in a process, so
+    sessions and recent texts are reused (the query prefetch and the query path meet here)."""
+    key = (str(folder), precision, runtime)
     with _SHARED_LOCK:
         encoder = _SHARED.get(key)
         if encoder is None:
-            encoder = _SHARED[key] = OnnxEncoder(folder, precision)
+            if runtime == "openvino":
+                from .openvino_runtime import OpenVinoEncoder
+
+                encoder = OpenVinoEncoder(folder, precision)
+            else:
+                encoder = OnnxEncoder(folder, precision)
+            _SHARED[key] = encoder
         return encoder

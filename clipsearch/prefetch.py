@@ -34,30 +34,31 @@ def prefetch_query(index_folder: str | os.PathLike[str], texts: Sequence[str], d
 
 
 def _prefetch_texts(manifest: dict, texts: list[str], device: str | None) -> None:
-    from .config import ENV_DEVICE
+    from .config import ENV_DEVICE, export_precision
     from .embedding import choose_runtime
     from .errors import UsageError
     from .models import ModelInfo
     from .onnx_export import export_dir, has_export
     from .onnx_runtime import shared_encoder
 
-    try:  # the same decision load_encoder will make (never on a GPU)
-        if choose_runtime(None, device or os.environ.get(ENV_DEVICE)) != ("onnx", "cpu"):
-            return
-    except UsageError:
-        return
     try:
         info = ModelInfo.from_dict(manifest["model"])
         precision = str(manifest.get("encoding", {}).get("precision", "fp32"))
     except (KeyError, TypeError, ValueError):
         return
+    try:  # the same decision load_encoder will make (never on a GPU)
+        runtime, dev = choose_runtime(None, device or os.environ.get(ENV_DEVICE), precision)
+    except UsageError:
+        return
+    if dev != "cpu" or runtime not in ("onnx", "openvino"):
+        return
     folder = export_dir(info.ref)
-    if not has_export(folder, precision):
+    if not has_export(folder, export_precision(precision)):
         return
 
     def run() -> None:
         try:
-            shared_encoder(folder, precision).encode_texts(texts)
+            shared_encoder(folder, precision, runtime).encode_texts(texts)
         except Exception:  # the main path will meet (and report) the same problem
             return
 

@@ -189,7 +189,8 @@ def test_cold_text_query_and_cached_reindex_import_no_pytorch(photos, cli):
         "try:\n"
         "    cli.main(args=sys.argv[1:], standalone_mode=False)\n"
         "finally:\n"
-        "    print(json.dumps({m: m in sys.modules for m in ('torch', 'open_clip', 'onnxruntime')}), file=sys.stderr)\n"
+        "    mods = ('torch', 'open_clip', 'onnxruntime', 'openvino')\n"
+        "    print(json.dumps({m: m in sys.modules for m in mods}), file=sys.stderr)\n"
     )
     env = {**os.environ, "CLIPSEARCH_HOME": str(cli.home)}
     text = f"a drawing of part {os.getpid()}-{id(probe)}"  # never embedded before: the tower must run
@@ -198,5 +199,6 @@ def test_cold_text_query_and_cached_reindex_import_no_pytorch(photos, cli):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         loaded = json.loads(done.stderr.strip().splitlines()[-1])
-        assert loaded == {"torch": False, "open_clip": False, "onnxruntime": args[0] == "search"}, args
+        expected = {"torch": False, "open_clip": False, "onnxruntime": args[0] == "search", "openvino": False}
+        assert loaded == expected, args
     assert json.loads(done.stdout)["unchanged"] == first["added"] == 9

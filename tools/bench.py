@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """`make bench`: speed figures, each measured in this run against a reference measured in this run.
 
-- index_images_per_s / index_int8_images_per_s: `clipsearch index` end to end (new process, from
-  interpreter start to exit, built-in category prompts included) on generated ~12 MP photo-like
-  JPEGs, ViT-B-32-256 with random weights (the same cost as pretrained ones), fp32 and int8;
+- index_images_per_s / index_bf16_images_per_s / index_int8_images_per_s: `clipsearch index` end
+  to end (new process, from interpreter start to exit) on generated ~12 MP photo-like JPEGs,
+  ViT-B-32-256 with random weights (the same cost as pretrained ones), at each precision;
+- rclip_index_images_per_s: rclip 4.0.8, its defaults, the same folder and the same exported model
+  (``tools/rclip_ref.py``), timed alternately with ours, best of --rounds each; vs_rclip: ratios;
+  rclip_cold_query_s: a new `rclip --no-indexing` text query on those images;
 - naive_images_per_s: the reference loop (PIL open, open_clip preprocess, encode_image per batch);
-- ceiling_images_per_s / ceiling_int8_images_per_s: the model alone in the runtime `index` uses
-  (ONNX Runtime on a CPU), same batch, all threads; ceiling_torch_images_per_s: PyTorch eager;
+- ceiling_*_images_per_s: the model alone in the runtime `index` uses at that precision (OpenVINO
+  for fp32/bf16, ONNX Runtime for int8), same batch, all threads; ceiling_onnx_fp32 is ONNX
+  Runtime's fp32 (rclip's runtime), ceiling_torch PyTorch eager;
 - export_s: the one-time ONNX export (+ int8 quantisation) of the model, cached per machine;
-- int8_cosine_min: lowest cosine between int8 and fp32 vectors of the shared corpus pictures;
+- bf16_cosine_min / int8_cosine_min: lowest cosine to fp32 vectors of the shared corpus pictures;
 - cold_query_s: a new `clipsearch search` process, a text never seen before, on an index of
   --items synthetic items (vector index chosen as `index` would: IVF+SQ8 at 100k);
   cold_query_cached_s: the same text again (its embedding comes from the text cache);
@@ -85,26 +89,63 @@ def bench_export() -> float:
     return time.perf_counter() - started
 
 
-def bench_index(photos: Path, work: Path, precision: str = "fp32") -> float:
-    home = work / f"home-index-{precision}"
+def bench_index(photos: Path, home: Path, precision: str = "fp32") -> float:
     started = time.perf_counter()
     subprocess.run([EXE, "index", str(photos), "--home", str(home), *MODEL, "--precision", precision, "--json"],
                    check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     return time.perf_counter() - started
 
 
-def int8_cosine_min() -> float:
-    """int8 against fp32 vectors of the shared corpus pictures (photos and drawings)."""
+def cosine_min(precision: str) -> float:
+    """``precision`` against ONNX Runtime fp32 vectors of the shared corpus pictures (photos, drawings)."""
     from clipsearch.embedding import load_encoder
     from clipsearch.images import load_image
     from clipsearch.models import resolve_model_ref
 
     ref = resolve_model_ref("ViT-B-32-256", "none")
-    fp32, int8 = load_encoder(ref, "cpu"), load_encoder(ref, "cpu", precision="int8")
+    fp32, other = load_encoder(ref, "cpu", runtime="onnx"), load_encoder(ref, "cpu", precision=precision)
     corpus = ROOT / "tests" / "corpus"
     paths = sorted((corpus / "photos").glob("*.[jp][pn]g")) + sorted((corpus / "drawings").glob("*.jpg"))
     batch = np.stack([fp32.preprocess(load_image(p, 256)) for p in paths])
-    return float((fp32.encode_images(batch) * int8.encode_images(batch)).sum(axis=1).min())
+    return float((fp32.encode_images(batch) * other.encode_images(batch)).sum(axis=1).min())
+
+
+def bench_indexing(work: Path, rounds: int) -> dict[str, object]:
+    """Ours at each precision and rclip, alternately, ``rounds`` times; the best time of each is kept."""
+    import rclip_ref
+
+    from clipsearch.models import resolve_model_ref
+    from clipsearch.onnx_export import ensure_export
+
+    photos = work / "photos"
+    out: dict[str, object] = {}
+    try:
+        exe = rclip_ref.install(ROOT / "bench-out" / f"rclip-{rclip_ref.VERSION}")
+        datadir = rclip_ref.model_dir(ensure_export(resolve_model_ref("ViT-B-32-256", "none")), work / "rclip")
+    except rclip_ref.Unavailable as err:
+        exe, out["rclip"] = None, f"not measured: {err}"
+        print("rclip:", out["rclip"], flush=True)
+    best: dict[str, float] = {}
+    for r in range(rounds):
+        for who in ("rclip", "fp32", "bf16", "int8"):
+            if who == "rclip":
+                if exe is None:
+                    continue
+                took = rclip_ref.index_seconds(exe, datadir, photos)
+            else:
+                took = bench_index(photos, work / f"home-index-{who}-{r}", who)
+            best[who] = min(best.get(who, took), took)
+            print(f"index {who} (round {r + 1}): {len(list(photos.iterdir())) / took:.2f} images/s", flush=True)
+    n = len(list(photos.iterdir()))
+    keys = {"fp32": "index_images_per_s", "bf16": "index_bf16_images_per_s", "int8": "index_int8_images_per_s"}
+    for who, key in keys.items():
+        out[key] = round(n / best[who], 2)
+    if exe is not None:
+        out["rclip_index_images_per_s"] = round(n / best["rclip"], 2)
+        out["vs_rclip"] = {who: round(best["rclip"] / best[who], 2) for who in keys}
+        out["rclip_cold_query_s"] = round(rclip_ref.cold_query_seconds(exe, datadir, photos), 3)
+        print("vs rclip:", out["vs_rclip"], "rclip cold query:", out["rclip_cold_query_s"], "s", flush=True)
+    return out
 
 
 def bench_naive(paths: list[Path], batch: int) -> float:
@@ -133,12 +174,12 @@ def _seconds_for(n: int, batch: int, encode: Callable[[Any], object], x: Any) ->
     return (time.perf_counter() - started) * n / done
 
 
-def bench_ceiling(n: int, batch: int, precision: str) -> float:
-    """The model alone in the runtime `index` uses (ONNX Runtime), same batch, all threads."""
+def bench_ceiling(n: int, batch: int, precision: str, runtime: str | None = None) -> float:
+    """The model alone in the runtime `index` uses at ``precision`` (or ``runtime``), same batch, all threads."""
     from clipsearch.embedding import load_encoder
     from clipsearch.models import resolve_model_ref
 
-    enc = load_encoder(resolve_model_ref("ViT-B-32-256", "none"), "cpu", precision=precision)
+    enc = load_encoder(resolve_model_ref("ViT-B-32-256", "none"), "cpu", precision=precision, runtime=runtime)
     x = np.random.default_rng(0).normal(size=(batch, 3, 256, 256)).astype(np.float32)
     return _seconds_for(n, batch, enc.encode_images, x)
 
@@ -269,6 +310,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=160, help="generated 12 MP JPEGs to index")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating index runs per contender (best kept)")
     parser.add_argument("--items", type=int, default=100_000, help="synthetic index size for query timings")
     parser.add_argument("--ann-n", type=int, nargs="*", default=[100_000, 1_000_000], help="ANN sizes")
     parser.add_argument("--dups-n", type=int, default=1_000_000, help="synthetic codes for duplicates (0: skip)")
@@ -280,18 +322,20 @@ def main() -> None:
         paths = make_photos(work / "photos", args.images)
         result["export_s"] = round(bench_export(), 1)
         print("export (once per model and machine):", result["export_s"], "s", flush=True)
-        for precision, key in (("fp32", "index_images_per_s"), ("int8", "index_int8_images_per_s")):
-            result[key] = round(args.images / bench_index(work / "photos", work, precision), 2)
-            print(f"index {precision}:", result[key], "images/s", flush=True)
+        result.update(bench_indexing(work, args.rounds))
         result["naive_images_per_s"] = round(args.images / bench_naive(paths, args.batch), 2)
         print("naive:", result["naive_images_per_s"], "images/s", flush=True)
-        for precision, key in (("fp32", "ceiling_images_per_s"), ("int8", "ceiling_int8_images_per_s")):
-            result[key] = round(args.images / bench_ceiling(args.images, args.batch, precision), 2)
-            print(f"ceiling {precision}:", result[key], "images/s", flush=True)
+        for precision, runtime, key in (("fp32", None, "ceiling_images_per_s"),
+                                        ("bf16", None, "ceiling_bf16_images_per_s"),
+                                        ("int8", None, "ceiling_int8_images_per_s"),
+                                        ("fp32", "onnx", "ceiling_onnx_fp32_images_per_s")):  # fmt: skip
+            result[key] = round(args.images / bench_ceiling(args.images, args.batch, precision, runtime), 2)
+            print(f"{key}:", result[key], flush=True)
         result["ceiling_torch_images_per_s"] = round(args.images / bench_ceiling_torch(args.images, args.batch), 2)
         print("ceiling torch:", result["ceiling_torch_images_per_s"], "images/s", flush=True)
-        result["int8_cosine_min"] = round(int8_cosine_min(), 4)
-        print("int8 cosine min:", result["int8_cosine_min"], flush=True)
+        for precision in ("bf16", "int8"):
+            result[f"{precision}_cosine_min"] = round(cosine_min(precision), 5)
+            print(f"{precision} cosine min:", result[f"{precision}_cosine_min"], flush=True)
         home = synthetic_index(work, args.items)
         result["query_index_items"] = args.items
         result["relabel_s"] = round(bench_relabel(home), 2)

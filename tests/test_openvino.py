@@ -1,0 +1,109 @@
+"""OpenVINO for the image tower (fp32 and bf16), chosen by ``auto`` on a CPU, compared with open_clip."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clipsearch import embedding, openvino_runtime
+from clipsearch.embedding import TorchEncoder, choose_runtime, load_encoder
+from clipsearch.errors import UsageError
+from clipsearch.images import load_image
+from clipsearch.models import resolve_model_ref
+from clipsearch.onnx_export import export_dir
+from clipsearch.onnx_runtime import OnnxEncoder
+from clipsearch.openvino_runtime import OpenVinoEncoder
+
+CORPUS = Path(__file__).parent / "corpus"
+PICTURES = sorted((CORPUS / "photos").glob("*.[jp][pn]g")) + sorted((CORPUS / "drawings").glob("*.jpg"))
+TEXTS = ["a red circle", "a blue star", "a technical drawing", "a photo of a cat"]
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    ref = resolve_model_ref("tiny-shapes")
+    torch_enc = TorchEncoder(ref, "cpu")
+    batch = np.stack([torch_enc.preprocess(load_image(p, 64)) for p in PICTURES])
+    return ref, torch_enc, batch
+
+
+def _min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a * b).sum(axis=1).min())
+
+
+def test_auto_picks_openvino_for_fp32_and_bf16_and_onnx_runtime_for_int8(monkeypatch):
+    assert choose_runtime("auto", "cpu", "fp32") == ("openvino", "cpu")
+    assert choose_runtime("auto", "cpu", "bf16") == ("openvino", "cpu")
+    assert choose_runtime("auto", "cpu", "int8") == ("onnx", "cpu")
+    monkeypatch.setattr(embedding, "_installed", lambda module: module != "openvino")
+    assert choose_runtime("auto", "cpu", "fp32") == ("onnx", "cpu")  # without OpenVINO: ONNX Runtime
+
+
+def test_openvino_fp32_equals_pytorch_and_bf16_stays_within_0999_on_the_corpus(shapes):
+    ref, torch_enc, batch = shapes
+    fp32, bf16 = load_encoder(ref, "cpu"), load_encoder(ref, "cpu", precision="bf16")
+    assert type(fp32) is OpenVinoEncoder and fp32.image_precision == "fp32"
+    assert fp32.info == torch_enc.info
+    reference = torch_enc.encode_images(batch)
+    fp32_vectors, bf16_vectors = fp32.encode_images(batch), bf16.encode_images(batch)
+    assert _min_cosine(fp32_vectors, reference) > 0.9999
+    assert _min_cosine(bf16_vectors, reference) >= 0.999
+    if openvino_runtime.bf16_supported():  # the hint took effect: bfloat16 arithmetic, not fp32 again
+        assert np.abs(bf16_vectors - fp32_vectors).max() > 1e-4
+    # texts run in ONNX Runtime at fp32 whatever the image precision: the same vectors as PyTorch's
+    assert _min_cosine(bf16.encode_texts(TEXTS), torch_enc.encode_texts(TEXTS)) > 0.9999
+
+
+def test_bf16_keeps_zero_shot_answers(shapes):
+    from clipsearch.demo_shapes import evaluate
+
+    ref = shapes[0]
+    a = evaluate(load_encoder(ref, "cpu", runtime="onnx"), per_class=4)
+    b = evaluate(load_encoder(ref, "cpu", precision="bf16"), per_class=4)
+    assert b["shape_accuracy"] >= a["shape_accuracy"] - 0.03
+    assert b["colour_accuracy"] >= a["colour_accuracy"] - 0.03
+
+
+def test_a_cpu_without_bf16_runs_fp32_and_says_so(shapes, monkeypatch, caplog):
+    ref, torch_enc, batch = shapes
+    monkeypatch.setattr(openvino_runtime, "bf16_supported", lambda: False)
+    encoder = OpenVinoEncoder(export_dir(ref), "bf16")
+    with caplog.at_level(logging.WARNING, logger="clipsearch.openvino_runtime"):
+        vectors = encoder.encode_images(batch)
+    assert "no bfloat16" in caplog.text
+    assert _min_cosine(vectors, torch_enc.encode_images(batch)) > 0.9999
+
+
+def test_precisions_need_their_runtime(shapes, monkeypatch):
+    ref = shapes[0]
+    with pytest.raises(UsageError, match="bf16 runs in OpenVINO"):
+        load_encoder(ref, "cpu", runtime="onnx", precision="bf16")
+    with pytest.raises(UsageError, match="int8 runs in ONNX Runtime"):
+        load_encoder(ref, "cpu", runtime="openvino", precision="int8")
+    with pytest.raises(UsageError, match="not in PyTorch"):
+        load_encoder(ref, "cpu", runtime="torch", precision="bf16")
+    assert type(load_encoder(ref, "cpu", runtime="onnx")) is OnnxEncoder
+    monkeypatch.setattr(embedding, "_installed", lambda module: module != "openvino")
+    with pytest.raises(UsageError, match="pip install openvino"):
+        load_encoder(ref, "cpu", precision="bf16")
+
+
+def test_bf16_is_remembered_and_queries_work(photos, cli):
+    report = cli.json("index", str(photos), "--model", "tiny-shapes", "--precision", "bf16")
+    assert report["embedded"] == 9
+    assert cli.json("status")["precision"] == "bf16"
+    (photos / "photos" / "copy.png").write_bytes((photos / "photos" / "coffee.png").read_bytes())
+    assert cli.json("index", str(photos))["added"] == 1  # no flag: stays bf16
+    assert cli.json("status")["precision"] == "bf16"
+    hits = cli.json("similar", str(photos / "photos" / "coffee.png"))
+    assert hits[0]["path"].endswith("copy.png") and hits[0]["score"] > 0.999
+    assert cli.json("search", "a photo")  # text queries embed in fp32 against bf16 images
+
+
+def test_a_runtime_that_cannot_run_the_precision_is_one_line_and_exit_2(photos, cli):
+    result = cli("index", str(photos), "--model", "tiny-shapes", "--precision", "bf16", "--runtime", "onnx", ok=False)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "OpenVINO" in result.stderr and "Traceback" not in result.stderr
