@@ -55,6 +55,32 @@ def _faiss():  # type: ignore[no-untyped-def]
     return faiss
 
 
+def gpu_count() -> int:
+    """GPUs FAISS can use: 0 with the default faiss-cpu, or where faiss-gpu finds none."""
+    get = getattr(_faiss(), "get_num_gpus", None)
+    try:
+        return int(get()) if get is not None else 0
+    except RuntimeError:
+        return 0
+
+
+def train(index: Any, data: np.ndarray) -> None:
+    """Train ``index``; an IVF's k-means (most of a build at millions of vectors) runs on every GPU
+    when faiss-gpu (``pip install clipsearch[gpu]``) sees one. The trained index is the same kind
+    of CPU index either way, so files stay portable between machines with and without GPUs."""
+    ivf = ivf_of(index)
+    if ivf is None or gpu_count() == 0:
+        index.train(data)
+        return
+    faiss = _faiss()
+    clustering = faiss.index_cpu_to_all_gpus(faiss.IndexFlatL2(ivf.d))  # L2 = IP on unit vectors
+    ivf.clustering_index = clustering
+    try:
+        index.train(data)
+    finally:
+        ivf.clustering_index = None  # FAISS does not own it; ``clustering`` dies with this frame
+
+
 class VectorIndex:
     """A FAISS index plus the facts needed to use it safely."""
 
@@ -90,7 +116,7 @@ class VectorIndex:
                 pending.append((ids, vecs))
                 if sum(len(i) for i, _ in pending) < need:
                     continue
-                vi.index.train(np.ascontiguousarray(np.concatenate([v for _, v in pending]), dtype=np.float32))
+                train(vi.index, np.ascontiguousarray(np.concatenate([v for _, v in pending]), dtype=np.float32))
                 for pid, pvec in pending:
                     vi.add(pid, pvec)
                 pending = []
