@@ -10,7 +10,6 @@ fp32 ones whatever the image precision.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import threading
@@ -27,10 +26,6 @@ log = logging.getLogger(__name__)
 
 #: Image precisions OpenVINO runs, and the inference precision hint each one sets.
 HINTS = {"fp32": "f32", "bf16": "bf16"}
-
-
-def openvino_available() -> bool:
-    return importlib.util.find_spec("openvino") is not None
 
 
 @lru_cache(maxsize=1)
