@@ -54,10 +54,12 @@ def precision_of(store: IndexStore) -> str:
     return str(store.manifest.get("encoding", {}).get("precision", "fp32"))
 
 
-def _loader(loader: EncoderLoader | None, runtime: str | None, precision: str | None) -> EncoderLoader:
+def _loader(
+    loader: EncoderLoader | None, runtime: str | None, precision: str | None, queries: bool = False
+) -> EncoderLoader:
     if loader is not None:
         return loader
-    return lambda ref, device: load_encoder(ref, device, runtime=runtime, precision=precision)
+    return lambda ref, device: load_encoder(ref, device, runtime=runtime, precision=precision, queries=queries)
 
 
 def _check_loaded(store: IndexStore, encoder: Encoder) -> None:
@@ -207,7 +209,7 @@ def encoder_factory(
     """A function that loads the index's own model, at the index's precision, when first called
     (many queries never need it)."""
     device = device or os.environ.get(ENV_DEVICE) or None
-    load_model = _loader(loader, None, precision_of(store))
+    load_model = _loader(loader, None, precision_of(store), queries=True)
 
     def load() -> Encoder:
         encoder = load_model(store.model.ref, device)

@@ -34,8 +34,8 @@ def prefetch_query(index_folder: str | os.PathLike[str], texts: Sequence[str], d
 
 
 def _prefetch_texts(manifest: dict, texts: list[str], device: str | None) -> None:
-    from .config import ENV_DEVICE, export_precision
-    from .embedding import choose_runtime
+    from .config import ENV_DEVICE, ENV_RUNTIME, export_precision
+    from .embedding import query_plan
     from .errors import UsageError
     from .models import ModelInfo
     from .onnx_export import export_dir, has_export
@@ -46,11 +46,13 @@ def _prefetch_texts(manifest: dict, texts: list[str], device: str | None) -> Non
         precision = str(manifest.get("encoding", {}).get("precision", "fp32"))
     except (KeyError, TypeError, ValueError):
         return
-    try:  # the same decision load_encoder will make (never on a GPU)
-        runtime, dev = choose_runtime(None, device or os.environ.get(ENV_DEVICE), precision)
+    try:  # the same decision load_encoder will make for queries (never on a GPU)
+        if (os.environ.get(ENV_RUNTIME) or "auto").lower() != "auto":
+            return
+        runtime, dev, precision = query_plan(device or os.environ.get(ENV_DEVICE), precision)
     except UsageError:
         return
-    if dev != "cpu" or runtime not in ("onnx", "openvino"):
+    if dev != "cpu" or runtime != "onnx":
         return
     folder = export_dir(info.ref)
     if not has_export(folder, export_precision(precision)):

@@ -57,6 +57,17 @@ def test_openvino_fp32_equals_pytorch_and_bf16_stays_within_0999_on_the_corpus(s
     assert _min_cosine(bf16.encode_texts(TEXTS), torch_enc.encode_texts(TEXTS)) > 0.9999
 
 
+def test_queries_open_onnx_runtime_which_starts_faster(shapes, monkeypatch):
+    """One query image does not pay OpenVINO's compile; a bf16 index's query images are fp32."""
+    ref = shapes[0]
+    for precision in ("fp32", "bf16"):
+        encoder = load_encoder(ref, "cpu", precision=precision, queries=True)
+        assert type(encoder) is OnnxEncoder and encoder.precision == "fp32"
+    assert load_encoder(ref, "cpu", precision="int8", queries=True).precision == "int8"
+    monkeypatch.setenv("CLIPSEARCH_RUNTIME", "openvino")  # asked for by name: obeyed
+    assert type(load_encoder(ref, "cpu", precision="bf16", queries=True)) is OpenVinoEncoder
+
+
 def test_bf16_keeps_zero_shot_answers(shapes):
     from clipsearch.demo_shapes import evaluate
 
