@@ -35,10 +35,12 @@ from .models import ModelInfo, ModelRef
 
 ENV_CACHE = "CLIPSEARCH_CACHE"
 #: Bump when the exported graphs change meaning, so old cache entries are not reused.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: adds text_short
 OPSET = 17
 TOWERS = ("visual", "text")
 META = "export.json"
+#: Positions of the short text graph: prompts and queries of a few words fit (see ``_text_cuts``).
+SHORT_TEXT = 16
 #: Precisions with files of their own (bf16 compiles the fp32 files, see ``config.export_precision``).
 EXPORTED = ("fp32", "int8")
 
@@ -174,11 +176,24 @@ def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
         def forward(self, tokens: Any) -> Any:
             return self.m.encode_text(tokens, normalize=True)
 
+    class ShortText(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.m = model
+
+        def forward(self, tokens: Any) -> Any:
+            with _first_positions(self.m, SHORT_TEXT):
+                return self.m.encode_text(tokens, normalize=True)
+
     size = info.image_size
+    tokens = encoder.tokenizer(["a photo", "a drawing of a part"])
     examples = {
         "visual": (Visual(), torch.zeros(2, 3, size, size), "pixels"),
-        "text": (Text(), encoder.tokenizer(["a photo", "a drawing of a part"]), "tokens"),
+        "text": (Text(), tokens, "tokens"),
     }
+    spec = _tokenizer_spec(encoder.tokenizer)
+    if spec and info.context_length > SHORT_TEXT and _text_cuts(model):
+        examples["text_short"] = (ShortText(), tokens[:, :SHORT_TEXT], "tokens")
     files: dict[str, str] = {}
     with tempfile.TemporaryDirectory(dir=folder, prefix=".export-") as tmp:
         for tower, (module, example, input_name) in examples.items():
@@ -197,8 +212,12 @@ def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
             # Weights as external data: memory-mapped at load time (fast cold start).
             graph = onnx.load(str(raw))
             name = f"{tower}.onnx"
-            onnx.save_model(graph, str(Path(tmp) / name), save_as_external_data=True,
-                            all_tensors_to_one_file=True, location=f"{tower}.weights", size_threshold=1024)  # fmt: skip
+            if tower == "text_short":  # the same weights as the full text graph: point into its file
+                _share_weights(graph, Path(tmp) / files["text"])
+                onnx.save_model(graph, str(Path(tmp) / name))
+            else:
+                onnx.save_model(graph, str(Path(tmp) / name), save_as_external_data=True, size_threshold=1024,
+                                all_tensors_to_one_file=True, location=f"{tower}.weights")  # fmt: skip
             raw.unlink()
             files[tower] = name
         for path in Path(tmp).iterdir():
@@ -208,13 +227,72 @@ def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
     meta = {
         "export_version": EXPORT_VERSION,
         "model": info.to_dict(),
-        "tokenizer": _tokenizer_spec(encoder.tokenizer),
+        "tokenizer": spec,
+        "text_short_length": SHORT_TEXT if "text_short" in files else 0,
         "files": {"fp32": files},
         "opset": OPSET,
         "torch": torch.__version__,
         "onnxruntime": onnxruntime.__version__,
     }
     write_json_atomic(folder / META, meta)
+
+
+def _text_cuts(model: Any) -> bool:
+    """Whether a text's vector depends only on its tokens up to the end-of-text token, so texts
+    that end early can run in a graph of SHORT_TEXT positions: open_clip's CLIP text path with a
+    causal mask and 'argmax' pooling (end-of-text has the highest token id). A prompt of a few
+    words then costs a fifth of the full 77 positions."""
+    import torch
+
+    mask = getattr(model, "attn_mask", None)
+    if getattr(model, "text_pool_type", None) != "argmax" or not isinstance(mask, torch.Tensor) or mask.dim() != 2:
+        return False
+    if not isinstance(model._parameters.get("positional_embedding"), torch.Tensor):
+        return False
+    upper = torch.ones_like(mask, dtype=torch.bool).triu(1)
+    return bool((mask[~upper] == 0).all() and (mask[upper] < -1e4).all())
+
+
+@contextlib.contextmanager
+def _first_positions(model: Any, length: int) -> Iterator[None]:
+    """open_clip's own ``encode_text`` over the first ``length`` positions: the positional
+    embedding and causal mask are shadowed by their leading slices (instance attributes win over
+    nn.Module's parameter lookup), so the definition stays open_clip's."""
+    model.__dict__["positional_embedding"] = model._parameters["positional_embedding"][:length]
+    model.__dict__["attn_mask"] = model._buffers["attn_mask"][:length, :length]
+    try:
+        yield
+    finally:
+        del model.__dict__["positional_embedding"], model.__dict__["attn_mask"]
+
+
+def _share_weights(graph: Any, source: Path) -> None:
+    """Point ``graph``'s initializers at equal tensors in ``source``'s external weights file, so
+    the short text graph adds no copy of the text tower's weights. Unmatched ones stay inline."""
+    import onnx
+
+    src = onnx.load(str(source), load_external_data=False)
+    known: dict[tuple[int, tuple[int, ...], bytes], list[tuple[str, str]]] = {}
+    for tensor in src.graph.initializer:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        entries = [(e.key, e.value) for e in tensor.external_data]
+        info = dict(entries)
+        with open(source.parent / info["location"], "rb") as f:
+            f.seek(int(info.get("offset", 0)))
+            data = f.read(int(info["length"]))
+        known[(tensor.data_type, tuple(tensor.dims), hashlib.sha1(data).digest())] = entries
+    for tensor in graph.graph.initializer:
+        key = (tensor.data_type, tuple(tensor.dims), hashlib.sha1(tensor.raw_data).digest())
+        entries = known.get(key) if tensor.HasField("raw_data") else None
+        if entries is None:
+            continue
+        del tensor.external_data[:]
+        for k, v in entries:
+            entry = tensor.external_data.add()
+            entry.key, entry.value = k, v
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        tensor.ClearField("raw_data")
 
 
 def _quantise(folder: Path) -> None:

@@ -43,7 +43,7 @@ class OnnxEncoder:
         self.info = ModelInfo.from_dict(meta["model"])
         self.threads = threads or os.cpu_count() or 1
         self._sessions: dict[str, Any] = {}
-        self._locks = {tower: threading.Lock() for tower in ("visual", "text")}  # load both at once
+        self._locks = {tower: threading.Lock() for tower in ("visual", "text", "text_short")}  # load at once
         self._text_lock = threading.Lock()
         self._recent: dict[str, np.ndarray] = {}
         self._tokenizer: Any = None
@@ -56,7 +56,7 @@ class OnnxEncoder:
         return self.info.logit_scale
 
     def session(self, tower: str) -> Any:
-        """The ONNX Runtime session for 'visual' or 'text', created on first use."""
+        """The ONNX Runtime session for 'visual', 'text' or 'text_short', created on first use."""
         with self._locks[tower]:
             sess = self._sessions.get(tower)
             if sess is None:
@@ -124,8 +124,13 @@ class OnnxEncoder:
                 known.update(self.text_cache.get([t for t in texts if t not in known]))
             missing = list(dict.fromkeys(t for t in texts if t not in known))
             if missing:
-                sess = self.session("text")
-                out = normalise(sess.run(None, {sess.get_inputs()[0].name: self.tokenize(missing)})[0])
+                tokens = self.tokenize(missing)
+                short = int(self.meta.get("text_short_length", 0))
+                if short and int(tokens.argmax(axis=1).max()) < short:  # every text ends early: the short graph
+                    sess, tokens = self.session("text_short"), tokens[:, :short]
+                else:
+                    sess = self.session("text")
+                out = normalise(sess.run(None, {sess.get_inputs()[0].name: tokens})[0])
                 fresh = dict(zip(missing, out, strict=True))
                 self.text_cache.put(fresh)
                 known.update(fresh)

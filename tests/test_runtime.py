@@ -202,3 +202,25 @@ def test_cold_text_query_and_cached_reindex_import_no_pytorch(photos, cli):
         expected = {"torch": False, "open_clip": False, "onnxruntime": args[0] == "search", "openvino": False}
         assert loaded == expected, args
     assert json.loads(done.stdout)["unchanged"] == first["added"] == 9
+
+
+def test_texts_that_end_early_run_in_the_short_graph_with_the_same_vectors(tiny_model):
+    """A prompt of a few words runs over 16 positions, not the whole context, with the same vector
+    (the causal mask means nothing after the end-of-text token can change it); longer texts use the
+    full graph; the short graph reuses the full one's weights file instead of copying it."""
+    from clipsearch.onnx_export import SHORT_TEXT, ensure_export
+
+    ref = resolve_model_ref(str(tiny_model.config), str(tiny_model.weights))
+    folder = ensure_export(ref)
+    reference = TorchEncoder(ref, "cpu")
+    short = ["a short prompt about gears", "one cog"]  # texts no other test embeds (no cache hit)
+    long = [" ".join(["cog"] * (SHORT_TEXT + 4))]
+    encoder = OnnxEncoder(folder, "fp32")
+    assert encoder.meta["text_short_length"] == SHORT_TEXT < encoder.info.context_length
+    got = encoder.encode_texts(short)
+    assert sorted(encoder._sessions) == ["text_short"]
+    assert np.abs(got - reference.encode_texts(short)).max() < 1e-5
+    got = encoder.encode_texts(long)
+    assert "text" in encoder._sessions
+    assert np.abs(got - reference.encode_texts(long)).max() < 1e-5
+    assert (folder / "text_short.onnx").stat().st_size < (folder / "text.weights").stat().st_size / 4
