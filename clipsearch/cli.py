@@ -117,7 +117,7 @@ def cli() -> None:
     type=click.Choice(PRECISIONS),
     default=None,
     help="Image precision, remembered by the index: bf16 (OpenVINO, CPUs with AVX512_BF16/AMX) and int8 "
-    "(ONNX Runtime) run the model ~1.9x and ~1.6x as fast as fp32 on a CPU, cosine >= 0.99 to fp32 [fp32].",
+    "(ONNX Runtime) run the model ~1.8x and ~1.6x as fast as fp32 on a CPU, cosine >= 0.99 to fp32 [fp32].",
 )
 @click.option(
     "--runtime",
