@@ -92,7 +92,9 @@ def model_dir(export_folder: Path, datadir: Path) -> Path:
 def timed(exe: Path, datadir: Path, folder: Path, *args: str) -> float:
     env = dict(os.environ, RCLIP_DATADIR=str(datadir), HF_HUB_OFFLINE="1")
     started = time.perf_counter()
-    subprocess.run([str(exe), "-f", "-t", "1", *args], cwd=folder, env=env, check=True, capture_output=True)
+    done = subprocess.run([str(exe), "-f", "-t", "1", *args], cwd=folder, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise Unavailable(f"rclip exited {done.returncode}: {done.stderr.strip()[-300:]}")
     return time.perf_counter() - started
 
 
