@@ -129,9 +129,29 @@ def ensure_export(ref: ModelRef, precision: str = "fp32", torch_model: Any = Non
             return folder
         if not has_export(folder, "fp32"):
             _export_fp32(ref, folder, torch_model)
+            _prune_stale(folder)
         if precision == "int8":
             _quantise(folder)
     return folder
+
+
+def _prune_stale(folder: Path) -> None:
+    """Delete the cache entries this export replaces: the same model (kind, name, tag) exported by
+    an older clipsearch or from an earlier version of its weights file. Each holds a full copy of
+    the weights (~600 MB for ViT-B-32-256) that nothing will read again; newer exports are kept."""
+    mine = (read_meta(folder) or {}).get("model", {})
+    same = ("kind", "name", "pretrained")
+    for other in folder.parent.iterdir():
+        if other == folder or not other.is_dir():
+            continue
+        try:
+            meta = json.loads((other / META).read_text(encoding="utf-8"))
+            model, version = meta["model"], int(meta["export_version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if version <= EXPORT_VERSION and all(model.get(k) == mine.get(k) for k in same):
+            shutil.rmtree(other, ignore_errors=True)
+            log.info("removed the stale export %s", other)
 
 
 def _tokenizer_spec(tokenizer: Any) -> dict[str, Any] | None:

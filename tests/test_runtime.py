@@ -224,3 +224,23 @@ def test_texts_that_end_early_run_in_the_short_graph_with_the_same_vectors(tiny_
     assert "text" in encoder._sessions
     assert np.abs(got - reference.encode_texts(long)).max() < 1e-5
     assert (folder / "text_short.onnx").stat().st_size < (folder / "text.weights").stat().st_size / 4
+
+
+def test_a_new_export_removes_the_ones_it_replaces(tiny_model, tmp_path, monkeypatch):
+    """An upgrade (new export version) or a replaced weights file leaves no dead ~600 MB copies."""
+    from clipsearch.onnx_export import EXPORT_VERSION, ensure_export
+
+    monkeypatch.setenv("CLIPSEARCH_CACHE", str(tmp_path / "cache"))
+    ref = resolve_model_ref(str(tiny_model.config), str(tiny_model.weights))
+    model = {"kind": ref.kind, "name": ref.name, "pretrained": ref.pretrained}
+    entries = {
+        "older": (EXPORT_VERSION - 1, model),  # an earlier clipsearch's export of this model
+        "newer": (EXPORT_VERSION + 1, model),  # a later clipsearch's: not ours to delete
+        "other": (EXPORT_VERSION - 1, {**model, "name": "another-model"}),
+    }
+    root = tmp_path / "cache" / "onnx"
+    for name, (version, facts) in entries.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "export.json").write_text(json.dumps({"export_version": version, "model": facts}))
+    folder = ensure_export(ref)
+    assert sorted(p.name for p in root.iterdir()) == sorted([folder.name, "newer", "other"])
