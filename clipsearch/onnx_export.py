@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,40 +180,34 @@ def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
         model = encoder.model
     info: ModelInfo = encoder.info
 
-    class Visual(torch.nn.Module):
-        def __init__(self) -> None:
+    class Tower(torch.nn.Module):
+        """One tower of ``model`` as a module for the exporter to trace (``model`` registered in it)."""
+
+        def __init__(self, encode: Callable[[Any, Any], Any]) -> None:
             super().__init__()
             self.m = model
+            self.encode = encode
 
-        def forward(self, pixels: Any) -> Any:
-            return self.m.encode_image(pixels, normalize=True)
+        def forward(self, x: Any) -> Any:
+            return self.encode(self.m, x)
 
-    class Text(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.m = model
-
-        def forward(self, tokens: Any) -> Any:
-            return self.m.encode_text(tokens, normalize=True)
-
-    class ShortText(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.m = model
-
-        def forward(self, tokens: Any) -> Any:
-            with _first_positions(self.m, SHORT_TEXT):
-                return self.m.encode_text(tokens, normalize=True)
+    def short_text(m: Any, tokens: Any) -> Any:
+        with _first_positions(m, SHORT_TEXT):
+            return m.encode_text(tokens, normalize=True)
 
     size = info.image_size
     tokens = encoder.tokenizer(["a photo", "a drawing of a part"])
     examples = {
-        "visual": (Visual(), torch.zeros(2, 3, size, size), "pixels"),
-        "text": (Text(), tokens, "tokens"),
+        "visual": (
+            Tower(lambda m, pixels: m.encode_image(pixels, normalize=True)),
+            torch.zeros(2, 3, size, size),
+            "pixels",
+        ),
+        "text": (Tower(lambda m, tokens: m.encode_text(tokens, normalize=True)), tokens, "tokens"),
     }
     spec = _tokenizer_spec(encoder.tokenizer)
     if spec and info.context_length > SHORT_TEXT and _text_cuts(model):
-        examples["text_short"] = (ShortText(), tokens[:, :SHORT_TEXT], "tokens")
+        examples["text_short"] = (Tower(short_text), tokens[:, :SHORT_TEXT], "tokens")
     files: dict[str, str] = {}
     with tempfile.TemporaryDirectory(dir=folder, prefix=".export-") as tmp:
         for tower, (module, example, input_name) in examples.items():

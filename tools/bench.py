@@ -118,6 +118,7 @@ def bench_indexing(work: Path, rounds: int) -> dict[str, object]:
     from clipsearch.onnx_export import ensure_export
 
     photos = work / "photos"
+    n = len(list(photos.iterdir()))
     out: dict[str, object] = {}
     try:
         exe = rclip_ref.install(ROOT / "bench-out" / f"rclip-{rclip_ref.VERSION}")
@@ -140,8 +141,7 @@ def bench_indexing(work: Path, rounds: int) -> dict[str, object]:
             else:
                 took = bench_index(photos, work / f"home-index-{who}-{r}", who)
             best[who] = min(best.get(who, took), took)
-            print(f"index {who} (round {r + 1}): {len(list(photos.iterdir())) / took:.2f} images/s", flush=True)
-    n = len(list(photos.iterdir()))
+            print(f"index {who} (round {r + 1}): {n / took:.2f} images/s", flush=True)
     keys = {"fp32": "index_images_per_s", "bf16": "index_bf16_images_per_s", "int8": "index_int8_images_per_s"}
     for who, key in keys.items():
         out[key] = round(n / best[who], 2)
