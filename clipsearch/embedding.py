@@ -293,17 +293,19 @@ def choose_runtime(runtime: str | None, device: str | None, precision: str = "fp
     return runtime, dev
 
 
-def query_plan(device: str | None, precision: str) -> tuple[str, str, str]:
-    """(runtime, device, precision) for queries on an index at ``precision``, under ``auto``.
+def query_plan(runtime: str | None, device: str | None, precision: str) -> tuple[str, str, str]:
+    """(runtime, device, precision) for queries on an index at ``precision``.
 
-    A query embeds one text or a few images, so start-up counts, not throughput: ONNX Runtime opens
-    a tower in ~0.25 s where OpenVINO compiles one in ~0.4 s (a cold `similar` measured 0.74 s
-    against 0.90 s). A bf16 index's query images are embedded at fp32 (cosine >= 0.9999 to bf16).
+    A query embeds one text or a few images, so start-up counts, not throughput: under ``auto``,
+    ONNX Runtime opens a tower in ~0.25 s where OpenVINO compiles one in ~0.4 s (a cold `similar`
+    measured 0.74 s against 0.90 s), and a bf16 index's query images are embedded at fp32 (cosine
+    >= 0.9999 to bf16). A runtime asked for by name is used as asked.
     """
-    runtime, dev = choose_runtime("auto", device, precision)
-    if runtime == "openvino" and _installed("onnxruntime"):
+    asked = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
+    chosen, dev = choose_runtime(asked, device, precision)
+    if asked == "auto" and chosen == "openvino" and _installed("onnxruntime"):
         return "onnx", dev, "fp32"
-    return runtime, dev, precision
+    return chosen, dev, precision
 
 
 def load_encoder(
@@ -321,14 +323,14 @@ def load_encoder(
     Runtime's dynamic quantisation). It is the images' precision: texts run in fp32 except at int8.
     On a GPU, PyTorch runs fp16 autocast whatever the precision. The ONNX files are exported from
     the open_clip model on first use and cached (``onnx_export``). ``queries``: the encoder serves
-    queries, not indexing; under ``auto`` see :func:`query_plan`.
+    queries, not indexing (see :func:`query_plan`).
     """
     asked = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
     precision = (precision or "fp32").lower()
     if precision not in PRECISIONS:
         raise UsageError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-    if queries and asked == "auto":
-        runtime, dev, precision = query_plan(device, precision)
+    if queries:
+        runtime, dev, precision = query_plan(asked, device, precision)
     else:
         runtime, dev = choose_runtime(asked, device, precision)
     if runtime == "torch":

@@ -34,7 +34,7 @@ def prefetch_query(index_folder: str | os.PathLike[str], texts: Sequence[str], d
 
 
 def _prefetch_texts(manifest: dict, texts: list[str], device: str | None) -> None:
-    from .config import ENV_DEVICE, ENV_RUNTIME, export_precision
+    from .config import ENV_DEVICE, export_precision
     from .embedding import query_plan
     from .errors import UsageError
     from .models import ModelInfo
@@ -47,12 +47,10 @@ def _prefetch_texts(manifest: dict, texts: list[str], device: str | None) -> Non
     except (KeyError, TypeError, ValueError):
         return
     try:  # the same decision load_encoder will make for queries (never on a GPU)
-        if (os.environ.get(ENV_RUNTIME) or "auto").lower() != "auto":
-            return
-        runtime, dev, precision = query_plan(device or os.environ.get(ENV_DEVICE), precision)
+        runtime, dev, precision = query_plan(None, device or os.environ.get(ENV_DEVICE), precision)
     except UsageError:
         return
-    if dev != "cpu" or runtime != "onnx":
+    if dev != "cpu" or runtime not in ("onnx", "openvino"):
         return
     folder = export_dir(info.ref)
     if not has_export(folder, export_precision(precision)):
