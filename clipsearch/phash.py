@@ -19,25 +19,40 @@ _TRIM_TOLERANCE = 12  # grey levels a border pixel may differ from the corners' 
 
 def trim_border(image: Image.Image) -> Image.Image:
     """Crop away a uniform border (the corners' colour); keep the image if that leaves too little."""
-    grey = np.asarray(image.convert("L"), dtype=np.int16)
-    background = int(np.median([grey[0, 0], grey[0, -1], grey[-1, 0], grey[-1, -1]]))
-    mask = np.abs(grey - background) > _TRIM_TOLERANCE
-    if not mask.any():
-        return image
-    ys, xs = np.nonzero(mask)
-    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    box = _content_box(np.asarray(image.convert("L")))
+    return image if box is None else image.crop(box)
+
+
+def _content_box(grey: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box around pixels that differ from the corners' colour, or None to keep the whole image.
+
+    Rows and columns are reduced first (``any``) instead of listing every differing pixel: the
+    same box at a fifth of the cost on a photo, where nearly every pixel differs.
+    """
+    corners = grey[[0, 0, -1, -1], [0, -1, 0, -1]].astype(np.int16)
+    background = int(np.median(corners))
+    mask = np.abs(grey.astype(np.int16) - background) > _TRIM_TOLERANCE
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
     if (box[2] - box[0]) * (box[3] - box[1]) < 0.05 * grey.size:
-        return image
-    return image.crop(box)
+        return None
+    return box
 
 
 def perceptual_code(image: Image.Image) -> bytes:
     """16 bytes: pHash then dHash (64 bits each) of the border-trimmed image."""
     import imagehash
 
-    small = image.copy()
-    small.thumbnail((512, 512))  # the hashes look at 32x32 and 9x8; trimming needs no more
-    trimmed = trim_border(small)
+    small = image
+    if max(image.size) > 512:  # the hashes look at 32x32 and 9x8; trimming needs no more
+        small = image.copy()
+        small.thumbnail((512, 512))
+    grey = small.convert("L")  # what both hashes look at, converted once (per pixel: commutes with crop)
+    box = _content_box(np.asarray(grey))
+    trimmed = grey if box is None else grey.crop(box)
     bits = np.concatenate([imagehash.phash(trimmed).hash.ravel(), imagehash.dhash(trimmed).hash.ravel()])
     return np.packbits(bits.astype(np.uint8)).tobytes()
 

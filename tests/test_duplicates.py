@@ -120,3 +120,36 @@ def test_semantic_tier_on_request(cli, dup_set):
     members = [{(Path(m["path"]).parent.name, Path(m["path"]).stem) for m in g["items"]} for g in groups]
     for name in NAMES:  # every byte copy sits in one group with its original
         assert any({(name, "copy"), (name, "original")} <= found for found in members), name
+
+
+def _code_as_first_defined(image) -> bytes:
+    """The perceptual code as catalogs already store it: the image thumbnailed to 512, its uniform
+    border cut in RGB by listing every differing pixel, then imagehash's pHash and dHash."""
+    import imagehash
+    import numpy as np
+
+    small = image.copy()
+    small.thumbnail((512, 512))
+    grey = np.asarray(small.convert("L"), dtype=np.int16)
+    background = int(np.median([grey[0, 0], grey[0, -1], grey[-1, 0], grey[-1, -1]]))
+    ys, xs = np.nonzero(np.abs(grey - background) > 12)
+    if len(xs) and (xs.max() + 1 - xs.min()) * (ys.max() + 1 - ys.min()) >= 0.05 * grey.size:
+        small = small.crop((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1))
+    bits = np.concatenate([imagehash.phash(small).hash.ravel(), imagehash.dhash(small).hash.ravel()])
+    return np.packbits(bits.astype(np.uint8)).tobytes()
+
+
+def test_perceptual_codes_stay_those_already_stored(dup_set):
+    """The faster code path gives bit-for-bit the codes earlier versions stored, so a catalog's old
+    codes and new ones still compare: originals, padded, cropped and recompressed copies, a blank."""
+    from PIL import Image
+
+    from clipsearch.images import load_image
+    from clipsearch.phash import perceptual_code
+
+    folder, _ = dup_set
+    images = [load_image(p, 256) for p in sorted(folder.rglob("*")) if p.is_file()]
+    images += [load_image(p) for p in sorted((CORPUS / "drawings").glob("*.jpg"))[:2]]  # > 512: thumbnailed
+    images.append(Image.new("RGB", (90, 60), (255, 255, 255)))  # nothing to trim to
+    assert len(images) > 40
+    assert [perceptual_code(im) for im in images] == [_code_as_first_defined(im) for im in images]
