@@ -89,8 +89,8 @@ def index(
 ) -> IndexReport:
     """Create or update an index from image folders. The index remembers its model and precision.
 
-    ``precision``: 'fp32' (default), 'bf16' (OpenVINO) or 'int8' (ONNX Runtime dynamic quantisation, faster on a
-    CPU, cosine >= 0.99 to fp32); remembered, so later runs and queries use the same.
+    ``precision``: 'fp32' (default), 'bf16' (OpenVINO) or 'int8' (dynamic quantisation, faster on a CPU,
+    cosine >= 0.999 to fp32); remembered, so later runs and queries use the same.
     ``runtime``: 'auto' (see ``embedding.choose_runtime``), 'openvino', 'onnx' or 'torch'.
     """
     if precision is not None and precision not in PRECISIONS:

@@ -116,15 +116,15 @@ def cli() -> None:
     "--precision",
     type=click.Choice(PRECISIONS),
     default=None,
-    help="Image precision, remembered by the index: bf16 (OpenVINO, CPUs with AVX512_BF16/AMX) and int8 "
-    "(ONNX Runtime) run the model ~1.8x and ~1.6x as fast as fp32 on a CPU, cosine >= 0.99 to fp32 [fp32].",
+    help="Image precision, remembered by the index: bf16 (CPUs with AVX512_BF16/AMX) and int8 (dynamic "
+    "quantisation) run the model ~1.8x and ~2x as fast as fp32 on a CPU, cosine >= 0.999 to fp32 [fp32].",
 )
 @click.option(
     "--runtime",
     type=click.Choice(RUNTIMES),
     default=None,
     envvar="CLIPSEARCH_RUNTIME",
-    help="auto: PyTorch on a GPU; on a CPU OpenVINO (fp32, bf16) or ONNX Runtime (int8).",
+    help="auto: PyTorch on a GPU; on a CPU OpenVINO, or ONNX Runtime where OpenVINO is not installed.",
 )
 @click.option("--rebuild", is_flag=True, help="Delete the index first (e.g. to change model).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when a terminal).")

@@ -26,9 +26,10 @@ DEFAULT_MAX_MEGAPIXELS = 200.0  # larger pictures are skipped as decompression b
 DEFAULT_MAX_PAGES = 100  # pages indexed per PDF
 DEFAULT_MAX_DISTANCE = 24  # Hamming bits between perceptual codes of duplicates (see phash.py)
 #: Model precisions. bf16: the image tower in OpenVINO with bfloat16 arithmetic (CPUs with
-#: AVX512_BF16 or AMX); int8: ONNX Runtime's dynamic quantisation (see onnx_export.py).
+#: AVX512_BF16 or AMX); int8: dynamic quantisation, int8 weights and run-time activation scales
+#: (OpenVINO's or ONNX Runtime's, see quantise.py).
 PRECISIONS = ("fp32", "bf16", "int8")
-#: CPU runtimes; ``auto`` picks OpenVINO for fp32/bf16 when installed, ONNX Runtime otherwise.
+#: CPU runtimes; ``auto`` picks OpenVINO when installed, ONNX Runtime otherwise.
 RUNTIMES = ("auto", "openvino", "onnx", "torch")
 
 

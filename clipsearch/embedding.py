@@ -277,8 +277,8 @@ def resolve_device(requested: str | None = None) -> str:
 
 
 def choose_runtime(runtime: str | None, device: str | None, precision: str = "fp32") -> tuple[str, str]:
-    """(runtime, device) for what was asked. ``auto``: PyTorch on a GPU; on a CPU OpenVINO for
-    fp32/bf16 when installed (fastest there), ONNX Runtime for int8 or without OpenVINO."""
+    """(runtime, device) for what was asked. ``auto``: PyTorch on a GPU; on a CPU OpenVINO when
+    installed (fastest there at every precision, see ``make bench``), else ONNX Runtime."""
     runtime = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
     if runtime not in RUNTIMES:
         raise UsageError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
@@ -286,7 +286,7 @@ def choose_runtime(runtime: str | None, device: str | None, precision: str = "fp
     if runtime == "auto":
         if dev != "cpu":
             runtime = "torch"
-        elif precision != "int8" and _installed("openvino"):
+        elif _installed("openvino"):
             runtime = "openvino"
         else:
             runtime = "onnx" if _installed("onnxruntime") else "torch"
@@ -298,8 +298,9 @@ def query_plan(runtime: str | None, device: str | None, precision: str) -> tuple
 
     A query embeds one text or a few images, so start-up counts, not throughput: under ``auto``,
     ONNX Runtime opens a tower in ~0.25 s where OpenVINO compiles one in ~0.4 s (a cold `similar`
-    measured 0.74 s against 0.90 s), and a bf16 index's query images are embedded at fp32 (cosine
-    >= 0.9999 to bf16). A runtime asked for by name is used as asked.
+    measured 0.74 s against 0.90 s), and a bf16 or int8 index's query images and texts are embedded
+    at fp32 (cosine >= 0.9998 to those precisions on the corpus). A runtime asked for by name is
+    used as asked.
     """
     asked = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
     chosen, dev = choose_runtime(asked, device, precision)
@@ -319,8 +320,9 @@ def load_encoder(
     """Load the model named by ``ref``; raises :class:`ModelUnavailableError` with advice when offline.
 
     ``runtime``: 'auto' (see :func:`choose_runtime`), 'openvino', 'onnx' or 'torch'.
-    ``precision``: 'fp32', 'bf16' (OpenVINO, CPUs with bfloat16 arithmetic) or 'int8' (ONNX
-    Runtime's dynamic quantisation). It is the images' precision: texts run in fp32 except at int8.
+    ``precision``: 'fp32', 'bf16' (OpenVINO, CPUs with bfloat16 arithmetic) or 'int8' (dynamic
+    quantisation, ``quantise.py``). It is the images' precision: texts run in fp32, except with
+    ``runtime='onnx'`` at int8.
     On a GPU, PyTorch runs fp16 autocast whatever the precision. The ONNX files are exported from
     the open_clip model on first use and cached (``onnx_export``). ``queries``: the encoder serves
     queries, not indexing (see :func:`query_plan`).
@@ -342,8 +344,6 @@ def load_encoder(
         raise UsageError(f"the {runtime} runtime runs on the CPU only; use --runtime torch for device {dev!r}")
     if runtime == "onnx" and precision == "bf16":
         raise UsageError("--precision bf16 runs in OpenVINO: pip install openvino, and use --runtime auto or openvino")
-    if runtime == "openvino" and precision == "int8":
-        raise UsageError("--precision int8 runs in ONNX Runtime: use --runtime onnx or auto")
     if runtime == "openvino" and not _installed("openvino"):
         raise UsageError("--runtime openvino needs OpenVINO: pip install openvino")
     from .onnx_export import ensure_export

@@ -7,9 +7,9 @@ open_clip stays the one source of the model: the towers are traced from the very
 for another model. Weights are stored as external data, which ONNX Runtime memory-maps: a text
 query opens the 250 MB text tower in ~0.1 s instead of ~0.4 s.
 
-``int8`` files are made from the fp32 ones with ONNX Runtime's dynamic quantisation (int8 weights,
-activations quantised per batch at run time); ``tests/test_runtime.py`` and ``make bench`` measure
-how close they stay to fp32.
+``int8`` files are made from the fp32 ones by dynamic quantisation (``quantise.py``: int8 weights,
+activations quantised at run time); ``tests/test_runtime.py``, ``tests/test_openvino.py`` and
+``make bench`` measure how close they stay to fp32.
 
 Importing this module is cheap; exporting imports torch.
 """
@@ -32,6 +32,7 @@ from typing import Any
 from .atomic import write_json_atomic
 from .errors import ExportError, ModelError
 from .models import ModelInfo, ModelRef
+from .quantise import OPENVINO_VISUAL
 
 ENV_CACHE = "CLIPSEARCH_CACHE"
 #: Bump when the exported graphs change meaning, so old cache entries are not reused.
@@ -99,7 +100,10 @@ def has_export(folder: Path, precision: str) -> bool:
     meta = read_meta(folder)
     if not meta or precision not in meta.get("files", {}):
         return False
-    return all((folder / name).is_file() for name in meta["files"][precision].values())
+    files = meta["files"][precision]
+    if precision == "int8" and OPENVINO_VISUAL not in files:
+        return False  # quantised before OpenVINO ran int8: quantise again (the fp32 files stay)
+    return all((folder / name).is_file() for name in files.values())
 
 
 @contextlib.contextmanager
@@ -310,18 +314,11 @@ def _share_weights(graph: Any, source: Path) -> None:
 
 
 def _quantise(folder: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from .quantise import quantise_export
 
     meta = read_meta(folder)
     assert meta is not None
-    files: dict[str, str] = {}
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".quant-") as tmp, _quiet():
-        for tower, name in meta["files"]["fp32"].items():
-            out = f"{tower}.int8.onnx"
-            quantize_dynamic(str(folder / name), str(Path(tmp) / out), weight_type=QuantType.QInt8)
-            os.replace(Path(tmp) / out, folder / out)
-            files[tower] = out
-    meta["files"]["int8"] = files
+    meta["files"]["int8"] = quantise_export(folder, meta["files"]["fp32"])
     write_json_atomic(folder / META, meta)
 
 
@@ -342,16 +339,6 @@ def _stdout_to_stderr() -> Iterator[None]:
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """The quantiser logs advice ("consider pre-processing") through the root logger: not ours to show."""
-    logging.disable(logging.WARNING)
-    try:
-        yield
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 def clear_cache(ref: ModelRef | None = None) -> None:

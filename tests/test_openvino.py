@@ -1,4 +1,4 @@
-"""OpenVINO for the image tower (fp32 and bf16), chosen by ``auto`` on a CPU, compared with open_clip."""
+"""OpenVINO for the image tower (fp32, bf16, int8), chosen by ``auto`` on a CPU, compared with open_clip."""
 
 from __future__ import annotations
 
@@ -34,12 +34,12 @@ def _min_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum(axis=1).min())
 
 
-def test_auto_picks_openvino_for_fp32_and_bf16_and_onnx_runtime_for_int8(monkeypatch):
-    assert choose_runtime("auto", "cpu", "fp32") == ("openvino", "cpu")
-    assert choose_runtime("auto", "cpu", "bf16") == ("openvino", "cpu")
-    assert choose_runtime("auto", "cpu", "int8") == ("onnx", "cpu")
+def test_auto_picks_openvino_on_a_cpu_and_onnx_runtime_without_it(monkeypatch):
+    for precision in ("fp32", "bf16", "int8"):
+        assert choose_runtime("auto", "cpu", precision) == ("openvino", "cpu")
     monkeypatch.setattr(embedding, "_installed", lambda module: module != "openvino")
     assert choose_runtime("auto", "cpu", "fp32") == ("onnx", "cpu")  # without OpenVINO: ONNX Runtime
+    assert choose_runtime("auto", "cpu", "int8") == ("onnx", "cpu")
 
 
 def test_openvino_fp32_equals_pytorch_and_bf16_stays_within_0999_on_the_corpus(shapes):
@@ -58,24 +58,63 @@ def test_openvino_fp32_equals_pytorch_and_bf16_stays_within_0999_on_the_corpus(s
 
 
 def test_queries_open_onnx_runtime_which_starts_faster(shapes, monkeypatch):
-    """One query image does not pay OpenVINO's compile; a bf16 index's query images are fp32."""
+    """One query image does not pay OpenVINO's compile; a bf16 or int8 index's query images are fp32."""
     ref = shapes[0]
-    for precision in ("fp32", "bf16"):
+    for precision in ("fp32", "bf16", "int8"):
         encoder = load_encoder(ref, "cpu", precision=precision, queries=True)
         assert type(encoder) is OnnxEncoder and encoder.precision == "fp32"
-    assert load_encoder(ref, "cpu", precision="int8", queries=True).precision == "int8"
+    assert load_encoder(ref, "cpu", runtime="onnx", precision="int8", queries=True).precision == "int8"
     monkeypatch.setenv("CLIPSEARCH_RUNTIME", "openvino")  # asked for by name: obeyed
     assert type(load_encoder(ref, "cpu", precision="bf16", queries=True)) is OpenVinoEncoder
 
 
-def test_bf16_keeps_zero_shot_answers(shapes):
+def test_openvino_int8_stays_within_0999_and_stores_int8_weights(shapes):
+    """int8 in OpenVINO: int8 weights, activations quantised at run time (no calibration)."""
+    import onnx
+
+    ref, torch_enc, batch = shapes
+    int8 = load_encoder(ref, "cpu", precision="int8")
+    assert type(int8) is OpenVinoEncoder and int8.image_precision == "int8"
+    reference = torch_enc.encode_images(batch)
+    vectors = int8.encode_images(batch)
+    assert _min_cosine(vectors, reference) >= 0.999
+    assert np.abs(vectors - reference).max() > 1e-4  # quantised weights, not the fp32 graph again
+    graph = onnx.load(str(int8.folder / int8.meta["files"]["int8"]["visual_w8"]), load_external_data=False)
+    int8_weights = [t for t in graph.graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    matmuls = [n for n in graph.graph.node if n.op_type in ("MatMul", "Gemm")]
+    assert len(int8_weights) >= 3 * 4  # every layer's attention and MLP matrices (3 layers, 4 each)
+    assert sum(n.input[1].endswith(".dq") for n in matmuls) == len(int8_weights)
+    # texts run in ONNX Runtime at fp32: the same vectors as PyTorch's
+    assert _min_cosine(int8.encode_texts(TEXTS), torch_enc.encode_texts(TEXTS)) > 0.9999
+
+
+def test_an_int8_export_from_before_openvino_int8_is_completed_not_redone(shapes):
+    """An older cache entry whose int8 files lack OpenVINO's graph gets it; the fp32 export stays."""
+    import json
+
+    from clipsearch.onnx_export import META, ensure_export
+
+    ref = shapes[0]
+    folder = ensure_export(ref, "int8")
+    meta = json.loads((folder / META).read_text())
+    w8 = folder / meta["files"]["int8"].pop("visual_w8")
+    (folder / META).write_text(json.dumps(meta))
+    w8.unlink()
+    fp32_mtime = (folder / meta["files"]["fp32"]["visual"]).stat().st_mtime_ns
+    assert ensure_export(ref, "int8") == folder
+    assert w8.is_file() and json.loads((folder / META).read_text())["files"]["int8"]["visual_w8"] == w8.name
+    assert (folder / meta["files"]["fp32"]["visual"]).stat().st_mtime_ns == fp32_mtime
+
+
+def test_bf16_and_int8_keep_zero_shot_answers(shapes):
     from clipsearch.demo_shapes import evaluate
 
     ref = shapes[0]
     a = evaluate(load_encoder(ref, "cpu", runtime="onnx"), per_class=4)
-    b = evaluate(load_encoder(ref, "cpu", precision="bf16"), per_class=4)
-    assert b["shape_accuracy"] >= a["shape_accuracy"] - 0.03
-    assert b["colour_accuracy"] >= a["colour_accuracy"] - 0.03
+    for precision in ("bf16", "int8"):
+        b = evaluate(load_encoder(ref, "cpu", precision=precision), per_class=4)
+        assert b["shape_accuracy"] >= a["shape_accuracy"] - 0.03, precision
+        assert b["colour_accuracy"] >= a["colour_accuracy"] - 0.03, precision
 
 
 def test_a_cpu_without_bf16_runs_fp32_and_says_so(shapes, monkeypatch, caplog):
@@ -92,11 +131,12 @@ def test_precisions_need_their_runtime(shapes, monkeypatch):
     ref = shapes[0]
     with pytest.raises(UsageError, match="bf16 runs in OpenVINO"):
         load_encoder(ref, "cpu", runtime="onnx", precision="bf16")
-    with pytest.raises(UsageError, match="int8 runs in ONNX Runtime"):
-        load_encoder(ref, "cpu", runtime="openvino", precision="int8")
     with pytest.raises(UsageError, match="not in PyTorch"):
         load_encoder(ref, "cpu", runtime="torch", precision="bf16")
     assert type(load_encoder(ref, "cpu", runtime="onnx")) is OnnxEncoder
+    assert load_encoder(ref, "cpu", runtime="onnx", precision="int8").precision == "int8"  # ONNX Runtime's int8
+    with pytest.raises(UsageError, match="not in PyTorch"):
+        load_encoder(ref, "cpu", runtime="torch", precision="int8")
     monkeypatch.setattr(embedding, "_installed", lambda module: module != "openvino")
     with pytest.raises(UsageError, match="pip install openvino"):
         load_encoder(ref, "cpu", precision="bf16")

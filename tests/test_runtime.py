@@ -98,7 +98,13 @@ def _theirs(cls):
 @pytest.fixture(scope="module")
 def tiny_shapes():
     ref = resolve_model_ref("tiny-shapes")
-    return ref, TorchEncoder(ref, "cpu"), load_encoder(ref, "cpu"), load_encoder(ref, "cpu", precision="int8")
+    onnx = {"runtime": "onnx"}
+    return (
+        ref,
+        TorchEncoder(ref, "cpu"),
+        load_encoder(ref, "cpu", **onnx),
+        load_encoder(ref, "cpu", precision="int8", **onnx),
+    )
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

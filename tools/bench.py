@@ -9,10 +9,11 @@
   rclip_cold_query_s: a new `rclip --no-indexing` text query on those images;
 - naive_images_per_s: the reference loop (PIL open, open_clip preprocess, encode_image per batch);
 - ceiling_*_images_per_s: the model alone in the runtime `index` uses at that precision (OpenVINO
-  for fp32/bf16, ONNX Runtime for int8), same batch, all threads; ceiling_onnx_fp32 is ONNX
-  Runtime's fp32 (rclip's runtime), ceiling_torch PyTorch eager;
+  on a CPU), same batch, all threads; ceiling_onnx_fp32 is ONNX Runtime's fp32 (rclip's runtime),
+  ceiling_onnx_int8 ONNX Runtime's dynamic int8 (`--runtime onnx`), ceiling_torch PyTorch eager;
 - export_s: the one-time ONNX export (+ int8 quantisation) of the model, cached per machine;
-- bf16_cosine_min / int8_cosine_min: lowest cosine to fp32 vectors of the shared corpus pictures;
+- bf16_cosine_min / int8_cosine_min / onnx_int8_cosine_min: lowest cosine to fp32 vectors of the
+  shared corpus pictures (the last: ONNX Runtime's int8);
 - cold_query_s: a new `clipsearch search` process, a text never seen before, on an index of
   --items synthetic items (vector index chosen as `index` would: IVF+SQ8 at 100k);
   cold_query_cached_s: the same text again (its embedding comes from the text cache);
@@ -96,14 +97,15 @@ def bench_index(photos: Path, home: Path, precision: str = "fp32") -> float:
     return time.perf_counter() - started
 
 
-def cosine_min(precision: str) -> float:
+def cosine_min(precision: str, runtime: str | None = None) -> float:
     """``precision`` against ONNX Runtime fp32 vectors of the shared corpus pictures (photos, drawings)."""
     from clipsearch.embedding import load_encoder
     from clipsearch.images import load_image
     from clipsearch.models import resolve_model_ref
 
     ref = resolve_model_ref("ViT-B-32-256", "none")
-    fp32, other = load_encoder(ref, "cpu", runtime="onnx"), load_encoder(ref, "cpu", precision=precision)
+    fp32 = load_encoder(ref, "cpu", runtime="onnx")
+    other = load_encoder(ref, "cpu", precision=precision, runtime=runtime)
     corpus = ROOT / "tests" / "corpus"
     paths = sorted((corpus / "photos").glob("*.[jp][pn]g")) + sorted((corpus / "drawings").glob("*.jpg"))
     batch = np.stack([fp32.preprocess(load_image(p, 256)) for p in paths])
@@ -333,14 +335,16 @@ def main() -> None:
         for precision, runtime, key in (("fp32", None, "ceiling_images_per_s"),
                                         ("bf16", None, "ceiling_bf16_images_per_s"),
                                         ("int8", None, "ceiling_int8_images_per_s"),
-                                        ("fp32", "onnx", "ceiling_onnx_fp32_images_per_s")):  # fmt: skip
+                                        ("fp32", "onnx", "ceiling_onnx_fp32_images_per_s"),
+                                        ("int8", "onnx", "ceiling_onnx_int8_images_per_s")):  # fmt: skip
             result[key] = round(args.images / bench_ceiling(args.images, args.batch, precision, runtime), 2)
             print(f"{key}:", result[key], flush=True)
         result["ceiling_torch_images_per_s"] = round(args.images / bench_ceiling_torch(args.images, args.batch), 2)
         print("ceiling torch:", result["ceiling_torch_images_per_s"], "images/s", flush=True)
-        for precision in ("bf16", "int8"):
-            result[f"{precision}_cosine_min"] = round(cosine_min(precision), 5)
-            print(f"{precision} cosine min:", result[f"{precision}_cosine_min"], flush=True)
+        for precision, runtime, key in (("bf16", None, "bf16_cosine_min"), ("int8", None, "int8_cosine_min"),
+                                        ("int8", "onnx", "onnx_int8_cosine_min")):  # fmt: skip
+            result[key] = round(cosine_min(precision, runtime), 5)
+            print(f"{key}:", result[key], flush=True)
         home = synthetic_index(work, args.items)
         result["query_index_items"] = args.items
         result["relabel_s"] = round(bench_relabel(home), 2)
