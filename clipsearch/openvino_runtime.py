@@ -68,7 +68,10 @@ class OpenVinoEncoder(OnnxEncoder):
                     log.warning("this CPU has no bfloat16 arithmetic (AVX512_BF16 or AMX): images run in fp32")
                     hint = "f32"
                 if self.image_precision == "int8":
-                    path = self.folder / self.meta["files"]["int8"][OPENVINO_VISUAL]
+                    name = self.meta["files"].get("int8", {}).get(OPENVINO_VISUAL)
+                    if name is None:  # an export folder from before OpenVINO ran int8, opened directly
+                        raise ModelError(f"no OpenVINO int8 graph in {self.folder}: ensure_export(ref, 'int8') adds it")
+                    path = self.folder / name
                 else:
                     path = self.folder / self.meta["files"]["fp32"]["visual"]
                 config: dict[str, Any] = {

@@ -9,9 +9,9 @@ can fall outside a calibrated range.
 - ``visual.w8.onnx``: the fp32 image graph with every matrix-multiply weight stored as int8 with
   one scale per output channel (``DequantizeLinear`` in front of the ``MatMul``). OpenVINO reads
   that as compressed weights and, with ``DYNAMIC_QUANTIZATION_GROUP_SIZE``, quantises the
-  activations per group of 128 values at run time, so the products run in int8 (VNNI). On the
-  machines ``make bench`` runs on this is ~1.4x ONNX Runtime's int8 and closer to fp32 (finer
-  activation scales), see ``tests/test_openvino.py``.
+  activations per group of 128 values at run time, so the products run in int8 (VNNI, AMX; a CPU
+  without them runs the int8 weights in fp32 arithmetic). On the machines ``make bench`` runs on
+  this is ~1.3x ONNX Runtime's int8 and closer to fp32 (finer activation scales).
 
 Importing this module is cheap; quantising imports onnx and ONNX Runtime.
 """
