@@ -276,10 +276,15 @@ def resolve_device(requested: str | None = None) -> str:
     return pick_device(None) if gpu_possible() else "cpu"
 
 
-def choose_runtime(runtime: str | None, device: str | None, precision: str = "fp32") -> tuple[str, str]:
+def asked_runtime(runtime: str | None) -> str:
+    """The runtime asked for: the argument, else ``CLIPSEARCH_RUNTIME``, else 'auto'."""
+    return (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
+
+
+def choose_runtime(runtime: str | None, device: str | None) -> tuple[str, str]:
     """(runtime, device) for what was asked. ``auto``: PyTorch on a GPU; on a CPU OpenVINO when
     installed (fastest there at every precision, see ``make bench``), else ONNX Runtime."""
-    runtime = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
+    runtime = asked_runtime(runtime)
     if runtime not in RUNTIMES:
         raise UsageError(f"unknown runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
     dev = resolve_device(device)
@@ -302,8 +307,8 @@ def query_plan(runtime: str | None, device: str | None, precision: str) -> tuple
     at fp32 (cosine >= 0.9998 to those precisions on the corpus). A runtime asked for by name is
     used as asked.
     """
-    asked = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
-    chosen, dev = choose_runtime(asked, device, precision)
+    asked = asked_runtime(runtime)
+    chosen, dev = choose_runtime(asked, device)
     if asked == "auto" and chosen == "openvino" and _installed("onnxruntime"):
         return "onnx", dev, "fp32"
     return chosen, dev, precision
@@ -327,17 +332,17 @@ def load_encoder(
     the open_clip model on first use and cached (``onnx_export``). ``queries``: the encoder serves
     queries, not indexing (see :func:`query_plan`).
     """
-    asked = (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
+    asked = asked_runtime(runtime)
     precision = (precision or "fp32").lower()
     if precision not in PRECISIONS:
         raise UsageError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     if queries:
         runtime, dev, precision = query_plan(asked, device, precision)
     else:
-        runtime, dev = choose_runtime(asked, device, precision)
+        runtime, dev = choose_runtime(asked, device)
     if runtime == "torch":
         if precision != "fp32" and dev == "cpu":
-            where = "ONNX Runtime (--runtime onnx)" if precision == "int8" else "OpenVINO (pip install openvino)"
+            where = "OpenVINO or ONNX Runtime" if precision == "int8" else "OpenVINO (pip install openvino)"
             raise UsageError(f"--precision {precision} runs in {where} on a CPU, not in PyTorch")
         return TorchEncoder(ref, device=dev)
     if dev != "cpu":

@@ -34,12 +34,13 @@ def _min_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum(axis=1).min())
 
 
-def test_auto_picks_openvino_on_a_cpu_and_onnx_runtime_without_it(monkeypatch):
+def test_auto_picks_openvino_on_a_cpu_and_onnx_runtime_without_it(shapes, monkeypatch):
+    assert choose_runtime("auto", "cpu") == ("openvino", "cpu")
     for precision in ("fp32", "bf16", "int8"):
-        assert choose_runtime("auto", "cpu", precision) == ("openvino", "cpu")
+        assert type(load_encoder(shapes[0], "cpu", precision=precision)) is OpenVinoEncoder
     monkeypatch.setattr(embedding, "_installed", lambda module: module != "openvino")
-    assert choose_runtime("auto", "cpu", "fp32") == ("onnx", "cpu")  # without OpenVINO: ONNX Runtime
-    assert choose_runtime("auto", "cpu", "int8") == ("onnx", "cpu")
+    assert choose_runtime("auto", "cpu") == ("onnx", "cpu")  # without OpenVINO: ONNX Runtime
+    assert type(load_encoder(shapes[0], "cpu", precision="int8")) is OnnxEncoder
 
 
 def test_openvino_fp32_equals_pytorch_and_bf16_stays_within_0999_on_the_corpus(shapes):
