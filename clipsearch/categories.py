@@ -256,9 +256,12 @@ class Categories:
         with self.engine.begin() as conn:
             conn.execute(FACETS.insert().prefix_with("OR REPLACE"), [{"name": facet, **values}])
 
-    def _classifier(self, facet: str) -> tuple[list[CategoryRow], Callable[[np.ndarray], np.ndarray]]:
-        """The facet's categories and a function vectors -> probabilities (n, k), read once."""
-        cats = self.rows(facet)
+    def _classifier(
+        self, facet: str, cats: list[CategoryRow] | None = None
+    ) -> tuple[list[CategoryRow], Callable[[np.ndarray], np.ndarray]]:
+        """The facet's categories (``cats`` when already read) and a function vectors ->
+        probabilities (n, k), read once."""
+        cats = self.rows(facet) if cats is None else cats
         with self.engine.connect() as conn:
             r = conn.execute(select(FACETS).where(FACETS.c.name == facet)).first()
         if r is not None and r.method == "probe" and r.probe is not None:
@@ -292,7 +295,7 @@ class Categories:
             if ids is None
             else [(np.asarray(ids, np.int64), self.store.catalog.vectors(list(ids), self.dim))]
         )
-        classifiers = {f: self._classifier(f) for f in facets if self.rows(f)}
+        classifiers = {f: self._classifier(f, cats) for f in facets if (cats := self.rows(f))}
         written = 0
         with self.engine.begin() as conn:
             for facet in facets:
