@@ -1,7 +1,7 @@
 """The library's front door: index folders and query them from Python, no click needed.
 
     >>> from clipsearch import api
-    >>> report = api.index(["~/Pictures"], index="photos")
+    >>> report = api.index(["~/Pictures"], index="photos", model="ViT-B-32-256")
     >>> with api.open_index("photos") as store:
     ...     hits = api.searcher(store).search("a dog on a beach", k=5)
 
@@ -16,17 +16,19 @@ import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 
-from .categories import DRAWING, Categories
-from .config import ENV_DEVICE, ENV_MODEL, ENV_PRETRAINED, PRECISIONS, IndexLocation
-from .embedding import Encoder, load_encoder
+from .config import ENV_DEVICE, IndexLocation, ModelChoice, RuntimeChoice
 from .errors import ClipsearchError, ModelMismatchError, UsageError
-from .indexer import IndexOptions, IndexReport, ProgressFn, index_paths
-from .models import ModelRef, resolve_model_ref
-from .regions import SCOPES
-from .regions import validate as validate_regions
-from .search import Searcher
-from .store import IndexStore, remove_index
-from .vectors import VectorIndex
+from .ingest.indexer import IndexOptions, IndexReport, ProgressFn, index_paths
+from .ingest.regions import SCOPES
+from .ingest.regions import validate as validate_regions
+from .ingest.scan import check_roots
+from .models.encoder import Encoder
+from .models.registry import ModelRef, resolve_model_ref
+from .models.runtimes import load_encoder
+from .query.categories import DRAWING, Categories
+from .query.search import Searcher
+from .store.folder import IndexStore, remove_index
+from .store.vectors import VectorIndex
 
 EncoderLoader = Callable[[ModelRef, str | None], Encoder]
 
@@ -40,13 +42,11 @@ def open_index(index: str | None = None, home: str | os.PathLike[str] | None = N
     return IndexStore.open(locate(index, home))
 
 
-def requested_model(model: str | None, pretrained: str | None) -> ModelRef | None:
+def requested_model(model: str | ModelChoice | None, pretrained: str | None = None) -> ModelRef | None:
     """The model asked for by flags or environment, or None if nothing was asked."""
-    model = model or os.environ.get(ENV_MODEL) or None
-    pretrained = pretrained or os.environ.get(ENV_PRETRAINED) or None
-    if model is None and pretrained is None:
-        return None
-    return resolve_model_ref(model, pretrained)
+    choice = model if isinstance(model, ModelChoice) else ModelChoice(model, pretrained)
+    choice = choice.from_environment()
+    return resolve_model_ref(choice.name, choice.pretrained) if choice.asked else None
 
 
 def precision_of(store: IndexStore) -> str:
@@ -75,30 +75,28 @@ def index(
     *,
     index: str | None = None,
     home: str | os.PathLike[str] | None = None,
-    model: str | None = None,
-    pretrained: str | None = None,
-    device: str | None = None,
+    model: str | ModelChoice | None = None,
+    run: RuntimeChoice | None = None,
     options: IndexOptions | None = None,
     rebuild: bool = False,
     progress: ProgressFn | None = None,
     loader: EncoderLoader | None = None,
-    region_scope: str | None = None,
-    index_type: str | None = None,
-    precision: str | None = None,
-    runtime: str | None = None,
 ) -> IndexReport:
     """Create or update an index from image folders. The index remembers its model and precision.
 
-    ``precision``: 'fp32' (default), 'bf16' (OpenVINO) or 'int8' (dynamic quantisation, faster on a CPU,
-    cosine >= 0.999 to fp32); remembered, so later runs and queries use the same.
-    ``runtime``: 'auto' (see ``embedding.choose_runtime``), 'openvino', 'onnx' or 'torch'.
+    ``model``: a model name (see :class:`ModelChoice`) or a :class:`ModelChoice`; for an existing
+    index it must be the index's own. ``run``: runtime, precision and device (:class:`RuntimeChoice`):
+    precision 'fp32' (default), 'bf16' (OpenVINO) or 'int8' (dynamic quantisation, faster on a CPU,
+    cosine >= 0.999 to fp32) is remembered, so later runs and queries use the same.
+    ``options``: what to index and how (:class:`IndexOptions`, with the region scope and vector
+    index type). The paths are checked before any model loads: a typo costs no model start-up.
     """
-    if precision is not None and precision not in PRECISIONS:
-        raise UsageError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    run = run or RuntimeChoice()
+    options = options or IndexOptions()
     location = locate(index, home)
-    device = device or os.environ.get(ENV_DEVICE) or None
-    ref = requested_model(model, pretrained)
+    ref = requested_model(model)
     paths = list(paths)
+    check_roots(paths)
     if rebuild:
         remove_index(location)
     if IndexStore.exists(location):
@@ -107,22 +105,23 @@ def index(
             if ref is not None:
                 store.check_model(ref)
             store.acquire_lock()
-            if index_type:
-                store.manifest["vectors"]["requested"] = validate_index_type(index_type)
-            precision = precision or precision_of(store)
+            if options.index_type:
+                store.manifest["vectors"]["requested"] = validate_index_type(options.index_type)
+            precision = run.precision or precision_of(store)
             store.manifest["encoding"] = {"precision": precision}
-            encoder = _loader(loader, runtime, precision)(store.model.ref, device)
+            encoder = _loader(loader, run.runtime, precision)(store.model.ref, run.resolved_device)
             _check_loaded(store, encoder)
-            return _index_labelled(store, encoder, paths, options, progress, region_scope)
+            return _index_labelled(store, encoder, paths, options, progress)
         finally:
             store.close()
-    encoder = _loader(loader, runtime, precision)(ref or resolve_model_ref(), device)
-    store = IndexStore.create(location, encoder.info, validate_index_type(index_type or "auto"))
-    store.manifest["encoding"] = {"precision": precision or "fp32"}
+    index_type = validate_index_type(options.index_type or "auto")
+    encoder = _loader(loader, run.runtime, run.precision)(ref or resolve_model_ref(), run.resolved_device)
+    store = IndexStore.create(location, encoder.info, index_type)
+    store.manifest["encoding"] = {"precision": run.precision or "fp32"}
     try:
         store.acquire_lock()
         Categories(store).ensure_builtin(encoder)
-        return _index_labelled(store, encoder, paths, options, progress, region_scope)
+        return _index_labelled(store, encoder, paths, options, progress)
     finally:
         store.close()
 
@@ -131,20 +130,18 @@ def _index_labelled(
     store: IndexStore,
     encoder: Encoder,
     paths: list[str | os.PathLike[str]],
-    options: IndexOptions | None,
+    options: IndexOptions,
     progress: ProgressFn | None,
-    region_scope: str | None = None,
 ) -> IndexReport:
     """Index, labelling every committed batch with the index's categories as it lands.
 
     Region vectors asked for once (``options.regions``) are remembered by the index and kept up to
-    date on later runs; ``region_scope`` 'drawings' limits them to pages labelled technical drawing.
+    date on later runs; ``options.region_scope`` 'drawings' limits them to pages labelled technical drawing.
     """
-    options = options or IndexOptions()
     categories = Categories(store)
     remembered = json.loads(store.catalog.get_meta("regions") or "{}")
     regions = validate_regions(tuple(remembered.get("names", [])) + options.regions)
-    scope = region_scope or remembered.get("scope", "drawings")
+    scope = options.region_scope or remembered.get("scope", "drawings")
     if scope not in SCOPES:
         raise UsageError(f"--region-scope must be one of {', '.join(SCOPES)}")
     if regions:

@@ -80,3 +80,48 @@ class IndexLocation:
             home=Path(home).expanduser() if home else default_home(),
             name=validate_index_name(name or DEFAULT_INDEX),
         )
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model an index is built with, as a user names it (flags, environment or Python).
+
+    ``name``: an open_clip architecture, a config JSON path, an ``hf-hub:`` name or a built-in
+    (``tiny-shapes``); ``pretrained``: an open_clip tag, an ``hf-hub:`` name, a weights file or
+    'none'. Both None: ``CLIPSEARCH_MODEL`` / ``CLIPSEARCH_PRETRAINED``, else the default model
+    (or, for an existing index, the model it was built with).
+    """
+
+    name: str | None = None
+    pretrained: str | None = None
+
+    def from_environment(self) -> ModelChoice:
+        """Unset fields filled from ``CLIPSEARCH_MODEL`` / ``CLIPSEARCH_PRETRAINED``."""
+        return ModelChoice(
+            self.name or os.environ.get(ENV_MODEL) or None, self.pretrained or os.environ.get(ENV_PRETRAINED) or None
+        )
+
+    @property
+    def asked(self) -> bool:
+        return self.name is not None or self.pretrained is not None
+
+
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """How to run the model: ``runtime`` (one of :data:`RUNTIMES`), ``precision`` (one of
+    :data:`PRECISIONS`; an existing index keeps its own unless asked) and ``device`` (auto, cpu,
+    cuda, mps; ``CLIPSEARCH_DEVICE`` when unset)."""
+
+    runtime: str | None = None
+    precision: str | None = None
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise UsageError(f"unknown precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+        if self.runtime is not None and self.runtime.lower() not in RUNTIMES:
+            raise UsageError(f"unknown runtime {self.runtime!r}: use one of {', '.join(RUNTIMES)}")
+
+    @property
+    def resolved_device(self) -> str | None:
+        return self.device or os.environ.get(ENV_DEVICE) or None

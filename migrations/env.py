@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from clipsearch.catalog import METADATA
+from clipsearch.store.schema import METADATA
 
 config = context.config
 target_metadata = METADATA

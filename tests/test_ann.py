@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clipsearch import vectors
-from clipsearch.catalog import NewItem
-from clipsearch.check import check_index
 from clipsearch.config import IndexLocation
-from clipsearch.embedding import normalise
-from clipsearch.models import ModelInfo
-from clipsearch.store import IndexStore
+from clipsearch.ingest.check import check_index
+from clipsearch.models.encoder import normalise
+from clipsearch.models.registry import ModelInfo
+from clipsearch.store import vectors
+from clipsearch.store.catalog import NewItem
+from clipsearch.store.folder import IndexStore
 
 DIM = 16
 INFO = ModelInfo("fake", "none", "arch", DIM, 32, (0.5,) * 3, (0.5,) * 3, "bicubic", "shortest", 77)

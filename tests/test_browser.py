@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from clipsearch.config import IndexLocation
-from clipsearch.demo_shapes import generate_folder
+from clipsearch.models.demo_shapes import generate_folder
 from clipsearch.server import create_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -8,8 +8,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
-from clipsearch.catalog import METADATA, SCHEMA_HEAD, Catalog
-from clipsearch.migrate import alembic_config, current_revision
+from clipsearch.store.catalog import Catalog
+from clipsearch.store.migrate import alembic_config, current_revision
+from clipsearch.store.schema import METADATA, SCHEMA_HEAD
 
 
 def test_upgrade_head_on_empty_db_matches_the_models(tmp_path):

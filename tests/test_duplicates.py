@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clipsearch.dupeval import EDITS, build_set, pairwise
+from clipsearch.query.dupeval import EDITS, build_set, pairwise
 
 CORPUS = Path(__file__).parent / "corpus"
 # photos, and several technical drawings (white paper, thin lines) that must never be merged
@@ -144,8 +144,8 @@ def test_perceptual_codes_stay_those_already_stored(dup_set):
     codes and new ones still compare: originals, padded, cropped and recompressed copies, a blank."""
     from PIL import Image
 
-    from clipsearch.images import load_image
-    from clipsearch.phash import perceptual_code
+    from clipsearch.ingest.images import load_image
+    from clipsearch.ingest.phash import perceptual_code
 
     folder, _ = dup_set
     images = [load_image(p, 256) for p in sorted(folder.rglob("*")) if p.is_file()]

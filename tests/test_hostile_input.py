@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from clipsearch.errors import ImageLoadError
-from clipsearch.images import load_image
-from clipsearch.indexer import IndexOptions, _prepare
-from clipsearch.scan import FoundFile
+from clipsearch.ingest.decode import prepare
+from clipsearch.ingest.images import load_image
+from clipsearch.ingest.options import IndexOptions
+from clipsearch.ingest.scan import FoundFile
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -82,7 +83,7 @@ def test_hostile_folder_is_indexed_or_skipped_with_reasons(tmp_path, tiny_model,
 
 def test_a_file_that_vanishes_mid_run_is_skipped(tmp_path):
     gone = FoundFile(str(tmp_path / "gone.jpg"), 10, 0)
-    prep = _prepare(gone, frozenset(), None, IndexOptions())  # type: ignore[arg-type]
+    prep = prepare(gone, frozenset(), None, IndexOptions())  # type: ignore[arg-type]
     assert prep.reason == "file vanished during the run"
 
 

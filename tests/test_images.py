@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from clipsearch.errors import ImageLoadError
-from clipsearch.images import load_image, to_rgb
+from clipsearch.ingest.images import load_image, to_rgb
 
 
 def _jpeg_bytes(img: Image.Image, **kw) -> bytes:

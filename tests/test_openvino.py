@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clipsearch import embedding, openvino_runtime
-from clipsearch.embedding import TorchEncoder, choose_runtime, load_encoder
 from clipsearch.errors import UsageError
-from clipsearch.images import load_image
-from clipsearch.models import resolve_model_ref
-from clipsearch.onnx_export import export_dir
-from clipsearch.onnx_runtime import OnnxEncoder
-from clipsearch.openvino_runtime import OpenVinoEncoder
+from clipsearch.ingest.images import load_image
+from clipsearch.models import openvino_runtime, runtimes
+from clipsearch.models.onnx_export import export_dir
+from clipsearch.models.onnx_runtime import OnnxEncoder
+from clipsearch.models.openvino_runtime import OpenVinoEncoder
+from clipsearch.models.registry import resolve_model_ref
+from clipsearch.models.runtimes import choose_runtime, load_encoder
+from clipsearch.models.torch_runtime import TorchEncoder
 
 CORPUS = Path(__file__).parent / "corpus"
 PICTURES = sorted((CORPUS / "photos").glob("*.[jp][pn]g")) + sorted((CORPUS / "drawings").glob("*.jpg"))
@@ -38,7 +39,7 @@ def test_auto_picks_openvino_on_a_cpu_and_onnx_runtime_without_it(shapes, monkey
     assert choose_runtime("auto", "cpu") == ("openvino", "cpu")
     for precision in ("fp32", "bf16", "int8"):
         assert type(load_encoder(shapes[0], "cpu", precision=precision)) is OpenVinoEncoder
-    monkeypatch.setattr(embedding, "_installed", lambda module: module != "openvino")
+    monkeypatch.setattr(runtimes, "_installed", lambda module: module != "openvino")
     assert choose_runtime("auto", "cpu") == ("onnx", "cpu")  # without OpenVINO: ONNX Runtime
     assert type(load_encoder(shapes[0], "cpu", precision="int8")) is OnnxEncoder
 
@@ -93,7 +94,7 @@ def test_an_int8_export_from_before_openvino_int8_is_completed_not_redone(shapes
     """An older cache entry whose int8 files lack OpenVINO's graph gets it; the fp32 export stays."""
     import json
 
-    from clipsearch.onnx_export import META, ensure_export
+    from clipsearch.models.onnx_export import META, ensure_export
 
     ref = shapes[0]
     folder = ensure_export(ref, "int8")
@@ -108,7 +109,7 @@ def test_an_int8_export_from_before_openvino_int8_is_completed_not_redone(shapes
 
 
 def test_bf16_and_int8_keep_zero_shot_answers(shapes):
-    from clipsearch.demo_shapes import evaluate
+    from clipsearch.models.demo_shapes import evaluate
 
     ref = shapes[0]
     a = evaluate(load_encoder(ref, "cpu", runtime="onnx"), per_class=4)
@@ -122,7 +123,7 @@ def test_a_cpu_without_bf16_runs_fp32_and_says_so(shapes, monkeypatch, caplog):
     ref, torch_enc, batch = shapes
     monkeypatch.setattr(openvino_runtime, "bf16_supported", lambda: False)
     encoder = OpenVinoEncoder(export_dir(ref), "bf16")
-    with caplog.at_level(logging.WARNING, logger="clipsearch.openvino_runtime"):
+    with caplog.at_level(logging.WARNING, logger="clipsearch.models.openvino_runtime"):
         vectors = encoder.encode_images(batch)
     assert "no bfloat16" in caplog.text
     assert _min_cosine(vectors, torch_enc.encode_images(batch)) > 0.9999
@@ -138,7 +139,7 @@ def test_precisions_need_their_runtime(shapes, monkeypatch):
     assert load_encoder(ref, "cpu", runtime="onnx", precision="int8").precision == "int8"  # ONNX Runtime's int8
     with pytest.raises(UsageError, match="not in PyTorch"):
         load_encoder(ref, "cpu", runtime="torch", precision="int8")
-    monkeypatch.setattr(embedding, "_installed", lambda module: module != "openvino")
+    monkeypatch.setattr(runtimes, "_installed", lambda module: module != "openvino")
     with pytest.raises(UsageError, match="pip install openvino"):
         load_encoder(ref, "cpu", precision="bf16")
 

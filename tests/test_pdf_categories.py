@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clipsearch.demo_shapes import COLOURS, generate_folder
+from clipsearch.models.demo_shapes import COLOURS, generate_folder
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -178,7 +178,7 @@ def test_regions_default_to_pages_classified_as_drawings(cli, documents):
     cli.json("index", str(documents / "drawings"), "--model", "tiny-shapes", "--region", "title-block")
     cli.json("category", "list")  # the built-in doctype facet exists; a toy model labels few pages as drawings
     from clipsearch import api
-    from clipsearch.categories import DRAWING, Categories
+    from clipsearch.query.categories import DRAWING, Categories
 
     with api.open_index(home=cli.home) as store:
         drawings = set(Categories(store).ids_in([DRAWING]).tolist())

@@ -16,14 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from clipsearch.embedding import TorchEncoder, load_encoder
 from clipsearch.errors import ExportError
-from clipsearch.images import load_image
-from clipsearch.models import resolve_model_ref
-from clipsearch.onnx_export import export_dir, model_key
-from clipsearch.onnx_runtime import OnnxEncoder
-from clipsearch.preprocess import Preprocessor
-from clipsearch.tokenizer import ClipTokenizer
+from clipsearch.ingest.images import load_image
+from clipsearch.models.onnx_export import export_dir, model_key
+from clipsearch.models.onnx_runtime import OnnxEncoder
+from clipsearch.models.preprocess import Preprocessor
+from clipsearch.models.registry import resolve_model_ref
+from clipsearch.models.runtimes import load_encoder
+from clipsearch.models.tokenizer import ClipTokenizer
+from clipsearch.models.torch_runtime import TorchEncoder
 
 CORPUS = Path(__file__).parent / "corpus"
 PICTURES = sorted((CORPUS / "photos").glob("*.[jp][pn]g")) + sorted((CORPUS / "drawings").glob("*.jpg"))
@@ -127,7 +128,7 @@ def test_onnx_fp32_equals_pytorch_and_int8_stays_within_099_on_the_corpus(tiny_s
 
 def test_int8_keeps_zero_shot_answers(tiny_shapes):
     """Quantised, the toy model still names held-out shapes and colours as fp32 does."""
-    from clipsearch.demo_shapes import evaluate
+    from clipsearch.models.demo_shapes import evaluate
 
     _, _, fp32, int8 = tiny_shapes
     a, b = evaluate(fp32, per_class=4), evaluate(int8, per_class=4)
@@ -214,7 +215,7 @@ def test_texts_that_end_early_run_in_the_short_graph_with_the_same_vectors(tiny_
     """A prompt of a few words runs over 16 positions, not the whole context, with the same vector
     (the causal mask means nothing after the end-of-text token can change it); longer texts use the
     full graph; the short graph reuses the full one's weights file instead of copying it."""
-    from clipsearch.onnx_export import SHORT_TEXT, ensure_export
+    from clipsearch.models.onnx_export import SHORT_TEXT, ensure_export
 
     ref = resolve_model_ref(str(tiny_model.config), str(tiny_model.weights))
     folder = ensure_export(ref)
@@ -234,7 +235,7 @@ def test_texts_that_end_early_run_in_the_short_graph_with_the_same_vectors(tiny_
 
 def test_a_new_export_removes_the_ones_it_replaces(tiny_model, tmp_path, monkeypatch):
     """An upgrade (new export version) or a replaced weights file leaves no dead ~600 MB copies."""
-    from clipsearch.onnx_export import EXPORT_VERSION, ensure_export
+    from clipsearch.models.onnx_export import EXPORT_VERSION, ensure_export
 
     monkeypatch.setenv("CLIPSEARCH_CACHE", str(tmp_path / "cache"))
     ref = resolve_model_ref(str(tiny_model.config), str(tiny_model.weights))

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from clipsearch.config import IndexLocation
-from clipsearch.demo_shapes import generate_folder
+from clipsearch.models.demo_shapes import generate_folder
 from clipsearch.server import create_app, is_loopback
 
 

@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from clipsearch.catalog import NewItem
 from clipsearch.config import IndexLocation
-from clipsearch.embedding import normalise
 from clipsearch.errors import IndexLockedError, ModelMismatchError
-from clipsearch.models import ModelInfo, ModelRef
-from clipsearch.store import IndexStore
+from clipsearch.models.encoder import normalise
+from clipsearch.models.registry import ModelInfo, ModelRef
+from clipsearch.store.catalog import NewItem
+from clipsearch.store.folder import IndexStore
 
 DIM = 8
 INFO = ModelInfo("fake", "none", "arch", DIM, 32, (0.5,) * 3, (0.5,) * 3, "bicubic", "shortest", 77)
@@ -103,7 +103,7 @@ def test_failed_save_leaves_the_previous_index_usable(store, monkeypatch):
 
 def test_second_writer_is_told_who_holds_the_lock(store, tmp_path):
     code = (
-        "import sys, time; from clipsearch.store import IndexStore; from clipsearch.config import IndexLocation;"
+        "import sys, time; from clipsearch.store.folder import IndexStore; from clipsearch.config import IndexLocation;"
         f"s = IndexStore.open(IndexLocation({str(tmp_path)!r}, 't')); s.acquire_lock(); print('locked', flush=True);"
         "time.sleep(30)"
     )

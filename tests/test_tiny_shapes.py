@@ -1,6 +1,6 @@
 """The built-in tiny-shapes model understands what it was trained on, on shapes drawn by other code.
 
-Images here come from ``clipsearch.demo_shapes``, a renderer written separately from the training
+Images here come from ``clipsearch.models.demo_shapes``, a renderer written separately from the training
 generator; the model ships in the package and is loaded through the normal ``--model`` path.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from clipsearch.demo_shapes import COLOURS, SHAPES, evaluate, generate_folder
-from clipsearch.embedding import load_encoder
-from clipsearch.models import package_file, resolve_model_ref
+from clipsearch.models.demo_shapes import COLOURS, SHAPES, evaluate, generate_folder
+from clipsearch.models.registry import package_file, resolve_model_ref
+from clipsearch.models.runtimes import load_encoder
 
 
 @pytest.fixture(scope="module")

@@ -81,8 +81,8 @@ def make_photos(folder: Path, n: int, size: tuple[int, int] = (4000, 3000)) -> l
 
 def bench_export() -> float:
     """Export (and quantise) the model once, as the first `index` on a machine would."""
-    from clipsearch.models import resolve_model_ref
-    from clipsearch.onnx_export import ensure_export
+    from clipsearch.models.onnx_export import ensure_export
+    from clipsearch.models.registry import resolve_model_ref
 
     started = time.perf_counter()
     for precision in ("fp32", "int8"):
@@ -99,9 +99,9 @@ def bench_index(photos: Path, home: Path, precision: str = "fp32") -> float:
 
 def cosine_min(precision: str, runtime: str | None = None) -> float:
     """``precision`` against ONNX Runtime fp32 vectors of the shared corpus pictures (photos, drawings)."""
-    from clipsearch.embedding import load_encoder
-    from clipsearch.images import load_image
-    from clipsearch.models import resolve_model_ref
+    from clipsearch.ingest.images import load_image
+    from clipsearch.models.registry import resolve_model_ref
+    from clipsearch.models.runtimes import load_encoder
 
     ref = resolve_model_ref("ViT-B-32-256", "none")
     fp32 = load_encoder(ref, "cpu", runtime="onnx")
@@ -116,8 +116,8 @@ def bench_indexing(work: Path, rounds: int) -> dict[str, object]:
     """Ours at each precision and rclip, alternately, ``rounds`` times; the best time of each is kept."""
     import rclip_ref
 
-    from clipsearch.models import resolve_model_ref
-    from clipsearch.onnx_export import ensure_export
+    from clipsearch.models.onnx_export import ensure_export
+    from clipsearch.models.registry import resolve_model_ref
 
     photos = work / "photos"
     n = len(list(photos.iterdir()))
@@ -183,8 +183,8 @@ def _seconds_for(n: int, batch: int, encode: Callable[[Any], object], x: Any) ->
 
 def bench_ceiling(n: int, batch: int, precision: str, runtime: str | None = None) -> float:
     """The model alone in the runtime `index` uses at ``precision`` (or ``runtime``), same batch, all threads."""
-    from clipsearch.embedding import load_encoder
-    from clipsearch.models import resolve_model_ref
+    from clipsearch.models.registry import resolve_model_ref
+    from clipsearch.models.runtimes import load_encoder
 
     enc = load_encoder(resolve_model_ref("ViT-B-32-256", "none"), "cpu", precision=precision, runtime=runtime)
     x = np.random.default_rng(0).normal(size=(batch, 3, 256, 256)).astype(np.float32)
@@ -202,11 +202,12 @@ def bench_ceiling_torch(n: int, batch: int) -> float:
 
 def synthetic_index(work: Path, items: int) -> Path:
     """An index of ``items`` random unit vectors under the default model's manifest (random weights)."""
-    from clipsearch.catalog import NewItem
     from clipsearch.config import IndexLocation
-    from clipsearch.embedding import load_encoder, normalise
-    from clipsearch.models import resolve_model_ref
-    from clipsearch.store import IndexStore
+    from clipsearch.models.encoder import normalise
+    from clipsearch.models.registry import resolve_model_ref
+    from clipsearch.models.runtimes import load_encoder
+    from clipsearch.store.catalog import NewItem
+    from clipsearch.store.folder import IndexStore
 
     home = work / "home-synthetic"
     encoder = load_encoder(resolve_model_ref("ViT-B-32-256", "none"), "cpu")
@@ -227,10 +228,10 @@ def synthetic_index(work: Path, items: int) -> Path:
 
 def bench_relabel(home: Path) -> float:
     """Relabel every item for the built-in doctype facet (6 categories) from stored vectors."""
-    from clipsearch.categories import Categories
     from clipsearch.config import IndexLocation
-    from clipsearch.embedding import load_encoder
-    from clipsearch.store import IndexStore
+    from clipsearch.models.runtimes import load_encoder
+    from clipsearch.query.categories import Categories
+    from clipsearch.store.folder import IndexStore
 
     store = IndexStore.open(IndexLocation(home, "default"))
     cats = Categories(store)
@@ -280,7 +281,7 @@ def bench_ann(n: int, dim: int = 512, queries: int = 200, seed: int = 3) -> dict
     """The index type `auto` picks for ``n`` clustered unit vectors: recall@10 vs exact, p50, memory."""
     import faiss
 
-    from clipsearch.vectors import VectorIndex, choose_index_type
+    from clipsearch.store.vectors import VectorIndex, choose_index_type
 
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(max(64, n // 500), dim)).astype(np.float32)

@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from clipsearch.demo_shapes import generate_folder  # noqa: E402
-from clipsearch.embedding import load_encoder  # noqa: E402
 from clipsearch.errors import ModelUnavailableError  # noqa: E402
-from clipsearch.models import resolve_model_ref  # noqa: E402
+from clipsearch.models.demo_shapes import generate_folder  # noqa: E402
+from clipsearch.models.registry import resolve_model_ref  # noqa: E402
+from clipsearch.models.runtimes import load_encoder  # noqa: E402
 
 CORPUS = ROOT / "tests" / "corpus"
 EXE = str(Path(sys.executable).parent / "clipsearch")

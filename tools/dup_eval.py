@@ -22,9 +22,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from clipsearch.catalog import ItemRow  # noqa: E402
-from clipsearch.dupeval import EDITS, build_set, pairwise  # noqa: E402
-from clipsearch.duplicates import group_pairs, perceptual_pairs  # noqa: E402
+from clipsearch.query.dupeval import EDITS, build_set, pairwise  # noqa: E402
+from clipsearch.query.duplicates import group_pairs, perceptual_pairs  # noqa: E402
+from clipsearch.store.catalog import ItemRow  # noqa: E402
 
 EXE = str(Path(sys.executable).parent / "clipsearch")
 

@@ -4,11 +4,11 @@
 Why: model weights cannot be downloaded on our machines, so without this every test could only
 check plumbing. This model gives tests and the offline demo real (narrow) meaning: "a red circle"
 finds red circles. It is an ordinary open_clip model (custom config in
-``clipsearch/model_configs/tiny-shapes.json``, open_clip's own tokenizer) loaded through the same
+``clipsearch/models/model_configs/tiny-shapes.json``, open_clip's own tokenizer) loaded through the same
 code as any other.
 
 Training images come from the PIL renderer below; the held-out evaluation uses
-``clipsearch.demo_shapes``, written separately with numpy, so the reported accuracy is about
+``clipsearch.models.demo_shapes``, written separately with numpy, so the reported accuracy is about
 generalising to shapes drawn by other code.
 
 Loss: CLIP's symmetric cross-entropy, but with *soft* targets: a caption is a positive for every
@@ -16,7 +16,7 @@ image in the batch it truly describes ("something red" matches all red shapes), 
 duplicates are not pushed apart.
 
 Deterministic (seeded), CPU only. Run: ``python tools/train_tiny_shapes.py`` (about 13 minutes on
-2 cores); writes ``clipsearch/weights/tiny-shapes.safetensors`` and prints held-out metrics.
+2 cores); writes ``clipsearch/models/weights/tiny-shapes.safetensors`` and prints held-out metrics.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ from PIL import Image, ImageDraw, ImageFilter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from clipsearch.demo_shapes import COLOURS, SHAPES  # noqa: E402  (vocabulary is shared, drawing is not)
+from clipsearch.models.demo_shapes import COLOURS, SHAPES  # noqa: E402
 
-CONFIG = ROOT / "clipsearch" / "model_configs" / "tiny-shapes.json"
-WEIGHTS = ROOT / "clipsearch" / "weights" / "tiny-shapes.safetensors"
+CONFIG = ROOT / "clipsearch" / "models" / "model_configs" / "tiny-shapes.json"
+WEIGHTS = ROOT / "clipsearch" / "models" / "weights" / "tiny-shapes.safetensors"
 
 # Hue (degrees) per colour name for the training renderer; jittered per image.
 HUES = {"red": 0, "orange": 28, "yellow": 55, "green": 125, "blue": 222, "purple": 280}
@@ -167,7 +167,7 @@ def train(args: argparse.Namespace) -> None:
     import open_clip
     from open_clip.transform import PreprocessCfg, image_transform_v2
 
-    from clipsearch.models import BUILTIN_MODELS
+    from clipsearch.models.registry import BUILTIN_MODELS
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -271,9 +271,9 @@ def main() -> None:
     started = time.time()
     train(args)
     print(f"trained in {time.time() - started:.0f}s")
-    from clipsearch.demo_shapes import evaluate
-    from clipsearch.embedding import TorchEncoder
-    from clipsearch.models import resolve_model_ref
+    from clipsearch.models.demo_shapes import evaluate
+    from clipsearch.models.registry import resolve_model_ref
+    from clipsearch.models.torch_runtime import TorchEncoder
 
     encoder = TorchEncoder(resolve_model_ref("tiny-shapes"), "cpu")
     if Path(args.out) != WEIGHTS:  # evaluate what was just written, not the packaged weights

@@ -1,0 +1,135 @@
+"""The ``clipsearch`` command group, the options and printing its commands share, and ``main``.
+
+Errors raised on purpose by the library (:class:`ClipsearchError`) become one line on stderr and
+the error's exit code; only a bug shows a traceback. The library modules behind each command are
+imported inside it: `clipsearch search` must not pay for SQLAlchemy before it has started embedding
+the query on another thread. The commands live beside this module, by part (``indexing``,
+``querying``, ``duplicates``, ``categories``, ``serving``), and register on :data:`cli`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..config import ENV_HOME
+from ..errors import ClipsearchError
+
+if TYPE_CHECKING:
+    from ..query.search import SearchResult
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClipsearchError as err:
+            click.echo(f"clipsearch: error: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("clipsearch: interrupted (work already committed is kept)", err=True)
+            ctx.exit(130)
+        except OSError as err:  # disk full, permission denied on the index folder, ...
+            click.echo(f"clipsearch: error: {err}", err=True)
+            ctx.exit(1)
+
+
+def index_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--home", envvar=ENV_HOME, type=click.Path(file_okay=False), help="Folder holding the indexes.")(f)
+    return click.option("--index", "index_name", default=None, envvar="CLIPSEARCH_INDEX", help="Index name.")(f)
+
+
+def query_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for decorator in reversed(
+        [
+            click.option("-k", "--top", default=10, show_default=True, type=click.IntRange(min=1)),
+            click.option("--min-score", type=float, default=None, help="Drop results below this cosine."),
+            click.option("--add", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Add to the query."),
+            click.option("--sub", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Subtract from the query."),
+            click.option("--category", "include", multiple=True, metavar="NAME", help="Only items in NAME."),
+            click.option("--not-category", "exclude", multiple=True, metavar="NAME", help="No items in NAME."),
+            click.option("--device", default=None, help="auto, cpu, cuda, mps."),
+            click.option("--json", "as_json", is_flag=True, help="Print a JSON array."),
+        ]
+    ):
+        f = decorator(f)
+    return f
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="clipsearch")
+def cli() -> None:
+    """Search your pictures by describing them, by example, and find duplicates."""
+
+
+class ProgressBar:
+    """tqdm on stderr with a files/s rate; off when stderr is not a terminal unless forced."""
+
+    def __init__(self, enabled: bool | None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.bar: Any = None
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total, unit="file", desc="indexing", smoothing=0.1, file=sys.stderr, dynamic_ncols=True
+            )
+        self.bar.n = done
+        self.bar.refresh()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def show(path: str) -> str:
+    """A path safe to print on one line: undecodable bytes and control characters escaped."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def print_results(results: list[SearchResult], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results]))
+        return
+    if not results:
+        click.echo("no results", err=True)
+        return
+    click.echo(f"{'rank':>4}  {'score':>6}  path")
+    for rank, r in enumerate(results, 1):
+        labels = "  [" + ", ".join(r.categories.values()) + "]" if r.categories else ""
+        click.echo(f"{rank:>4}  {r.score:6.3f}  {show(r.display_path)}{labels}")
+
+
+#: Commands that only read. Run as a program, they end with ``os._exit`` once their output is
+#: flushed: tearing down ONNX Runtime, FAISS and the interpreter costs a cold query ~0.15 s and
+#: there is nothing to save or release (the OS drops locks and mappings; SQLite readers hold none).
+_QUICK_EXIT = frozenset({"search", "similar", "status"})
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(argv) if argv is not None else sys.argv[1:]
+    try:
+        cli.main(args=args, prog_name="clipsearch")
+    except SystemExit as done:
+        if argv is None and args and args[0] in _QUICK_EXIT:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except OSError:  # e.g. the reader of a pipe went away
+                code = code or 1
+            os._exit(code)
+        raise

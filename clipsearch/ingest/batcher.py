@@ -1,0 +1,57 @@
+"""The commit stage: changes gathered and committed to the catalog in transactions of a bounded size.
+
+One transaction is what a crash can cost; after each one that added or re-embedded items the hook
+sees their ids (the categories label them as they land).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..store.catalog import NewItem
+from ..store.folder import IndexStore
+
+#: Called after each committed batch with the ids added or re-embedded (e.g. to label them).
+CommitHook = Callable[[list[int]], None]
+
+
+class Batcher:
+    """Collects changes and commits them to the catalog in transactions of ``commit_every``."""
+
+    def __init__(self, store: IndexStore, commit_every: int, on_commit: CommitHook | None) -> None:
+        self.store = store
+        self.commit_every = commit_every
+        self.on_commit = on_commit
+        self._reset()
+
+    def _reset(self) -> None:
+        self.add: list[NewItem] = []
+        self.replace: list[tuple[int, NewItem]] = []
+        self.move: list[tuple[int, str, int, int]] = []
+        self.remove: list[int] = []
+        self.skip: list[tuple[str, int, int, str]] = []
+        self.unskip: list[str] = []
+
+    def pending(self) -> int:
+        return len(self.add) + len(self.replace) + len(self.move) + len(self.remove) + len(self.skip)
+
+    def maybe_commit(self) -> None:
+        if self.pending() >= self.commit_every:
+            self.commit()
+
+    def commit(self) -> None:
+        if not (self.pending() or self.unskip):
+            return
+        catalog = self.store.catalog
+        seq = catalog.commit_batch(
+            add=self.add,
+            replace=self.replace,
+            move=self.move,
+            remove=self.remove,
+            skip=self.skip,
+            unskip=self.unskip,
+        )
+        changed = bool(self.add or self.replace)
+        self._reset()
+        if changed and self.on_commit is not None:
+            self.on_commit(catalog.ids_at_seq(seq))

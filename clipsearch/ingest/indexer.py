@@ -1,0 +1,248 @@
+"""Incremental indexing: find what changed under some folders and bring the index up to date.
+
+Change detection follows rclip: size + mtime say whether a known path changed; a content hash
+recognises a moved, renamed or copied file so its vectors are reused instead of running the model.
+
+A run has four stages, each in its own place:
+- **scan** (``scan.py``) lists the files; **plan** (:meth:`_Run.plan`) compares them with the catalog:
+  unchanged, known-bad, to do, or gone (a move candidate);
+- **decode** (``decode.py``) reads, hashes and decodes what is to do on a thread pool;
+- **embed** (:meth:`_Run.flush_images`) runs the model on full batches on this thread;
+- **commit** (``batcher.py``) writes the changes to the catalog in bounded transactions.
+
+A file gives one item (an image, ``page`` 0) or several (PDF pages, ``page`` 1..n). The report
+counts files; ``items`` counts what is searchable. A crash loses at most the batch in flight, and
+the next run picks up where this one stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from ..models.encoder import Encoder
+from ..store.catalog import ItemRow, NewItem
+from ..store.folder import IndexStore
+from .batcher import Batcher, CommitHook
+from .decode import Page, Prepared, prepared
+from .images import is_image_path
+from .options import IndexOptions, IndexReport
+from .pdf import is_pdf_path
+from .scan import FoundFile, ScanProblem, check_roots, is_under, scan
+
+__all__ = ["CommitHook", "IndexOptions", "IndexReport", "ProgressFn", "index_paths", "indexable"]
+
+ProgressFn = Callable[[int, int], None]
+RegionFilter = Callable[[np.ndarray], np.ndarray]
+
+
+def indexable(name: str) -> bool:
+    return is_image_path(name) or is_pdf_path(name)
+
+
+def index_paths(
+    store: IndexStore,
+    encoder: Encoder,
+    paths: Iterable[str | os.PathLike[str]],
+    options: IndexOptions | None = None,
+    progress: ProgressFn | None = None,
+    on_commit: CommitHook | None = None,
+    region_filter: RegionFilter | None = None,
+) -> IndexReport:
+    """Bring ``store`` up to date with the image and PDF files under ``paths``. The caller holds the lock."""
+    started = time.perf_counter()
+    run = _Run(store, encoder, options or IndexOptions(), on_commit, region_filter)
+    todo = run.plan(check_roots(paths))
+    prepare = getattr(encoder, "prepare_images", None)
+    if todo and prepare is not None:
+        prepare()  # the image tower loads while the first files are read and decoded
+    if progress:
+        progress(0, len(todo))
+    try:
+        for done, prep in enumerate(prepared(todo, encoder, run.opts, frozenset(run.by_hash)), 1):
+            run.handle(prep)
+            if progress:
+                progress(done, len(todo))
+        run.finish()
+    except BaseException:
+        # Interrupted (Ctrl-C, error): keep the complete items already embedded, then re-raise.
+        with contextlib.suppress(Exception):
+            run.flush_images()
+            run.batch.commit()
+        raise
+    finally:
+        # Whatever was committed is kept; the FAISS file catches up with it now (or on next open).
+        store.vectors()
+        store.save_vectors()
+    store.catalog.checkpoint()
+    run.report.items = store.catalog.count()
+    run.report.seconds = round(time.perf_counter() - started, 3)
+    return run.report
+
+
+class _Run:
+    """The state of one indexing run: what the catalog held, what changed, what waits for the model."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        encoder: Encoder,
+        opts: IndexOptions,
+        on_commit: CommitHook | None,
+        region_filter: RegionFilter | None,
+    ) -> None:
+        self.store, self.encoder, self.opts, self.region_filter = store, encoder, opts, region_filter
+        self.catalog = store.catalog
+        self.report = IndexReport()
+        self.batch = Batcher(store, opts.commit_every, on_commit)
+        self.by_path: dict[str, list[ItemRow]] = {}
+        self.by_hash: dict[str, str] = {}  # content hash -> a path holding it
+        for row in self.catalog.items():
+            self.by_path.setdefault(row.path, []).append(row)
+            self.by_hash.setdefault(row.content_hash, row.path)
+        self.skipped_before = self.catalog.skipped()
+        #: Files under the given roots that are gone, by content hash: move candidates, else removed.
+        self.missing: dict[str, list[str]] = {}
+        self.pending: list[tuple[FoundFile, str, Page]] = []
+
+    def note_skip(self, path: str, reason: str) -> None:
+        self.report.skipped += 1
+        self.report.skipped_files.append({"path": path, "reason": reason})
+
+    # ------------------------------------------------------------------ scan and plan
+    def plan(self, roots: list[str]) -> list[FoundFile]:
+        """Scan ``roots``: count what is unchanged, list what is to do, note what is gone."""
+        todo: list[FoundFile] = []
+        seen: set[str] = set()
+        opts = self.opts
+        for entry in scan(roots, exclude=opts.exclude, include_hidden=opts.include_hidden, accept=indexable):
+            if isinstance(entry, ScanProblem):
+                self.note_skip(entry.path, entry.reason)
+                continue
+            seen.add(entry.path)
+            old = self.by_path.get(entry.path)
+            if old and (old[0].size, old[0].mtime_ns) == (entry.size, entry.mtime_ns):
+                self.report.unchanged += 1
+                continue
+            before = self.skipped_before.get(entry.path)
+            if not old and before and before[:2] == (entry.size, entry.mtime_ns):
+                self.note_skip(entry.path, before[2])
+                continue
+            todo.append(entry)
+        for path, rows in self.by_path.items():
+            if path not in seen and is_under(path, roots):
+                self.missing.setdefault(rows[0].content_hash, []).append(path)
+        self.batch.unskip.extend(p for p in self.skipped_before if is_under(p, roots) and p not in seen)
+        return todo
+
+    # ------------------------------------------------------------------ each decoded file
+    def handle(self, prep: Prepared) -> None:
+        f = prep.found
+        old = self.by_path.get(f.path, [])
+        if prep.reason:
+            self.note_skip(f.path, prep.reason)
+            self.batch.skip.append((f.path, f.size, f.mtime_ns, prep.reason))
+            if old:  # its content changed into something unreadable: drop the stale items
+                self.batch.remove.extend(r.id for r in old)
+                self.report.removed += 1
+            return
+        if f.path in self.skipped_before:
+            self.batch.unskip.append(f.path)
+        if prep.reuse:
+            self.reuse(prep, old)
+            return
+        if old:
+            self.report.updated += 1
+            new_pages = {p.page for p in prep.pages}
+            self.batch.remove.extend(r.id for r in old if r.page not in new_pages)
+        else:
+            self.report.added += 1
+        self.pending.extend((f, prep.content_hash, page) for page in prep.pages)
+        if len(self.pending) >= self.opts.batch_size:
+            self.flush_images()
+
+    def reuse(self, prep: Prepared, old: list[ItemRow]) -> None:
+        """Bytes the catalog already holds: touched in place, moved, or copied (vectors reused)."""
+        f, batch = prep.found, self.batch
+        self.report.reused += 1
+        if old and old[0].content_hash == prep.content_hash:
+            batch.move.extend((r.id, f.path, f.size, f.mtime_ns) for r in old)  # touched, same bytes
+            self.report.unchanged += 1
+            return
+        candidates = self.missing.get(prep.content_hash)
+        if not old and candidates:
+            gone = candidates.pop()
+            batch.move.extend((r.id, f.path, f.size, f.mtime_ns) for r in self.by_path[gone])
+            self.report.moved += 1
+            return
+        source = self.by_path[self.by_hash[prep.content_hash]]
+        dim = self.encoder.info.dim
+        vectors = self.catalog.vectors([r.id for r in source], dim)
+        regions = self.catalog.item_regions([r.id for r in source], dim)
+        batch.remove.extend(r.id for r in old)
+        for r, vec in zip(source, vectors, strict=True):
+            batch.add.append(
+                NewItem(f.path, r.page, f.size, f.mtime_ns, prep.content_hash, r.width, r.height, vec,
+                        regions.get(r.id, {}), r.phash)
+            )  # fmt: skip
+        if old:
+            self.report.updated += 1
+        else:
+            self.report.added += 1
+        batch.maybe_commit()
+
+    # ------------------------------------------------------------------ embed
+    def flush_images(self) -> None:
+        """Run the model on the pages waiting for it and queue their items for the catalog."""
+        pending = self.pending
+        if not pending:
+            return
+        vectors = self.encoder.encode_images(np.stack([page.array for _, _, page in pending]))
+        self.report.embedded += len(pending)
+        region_vectors = _embed_regions(self.encoder, [page for _, _, page in pending], vectors, self.region_filter)
+        for (found, digest, page), vec, regions in zip(pending, vectors, region_vectors, strict=True):
+            item = NewItem(
+                found.path, page.page, found.size, found.mtime_ns, digest, page.width, page.height, vec, regions,
+                page.phash,
+            )  # fmt: skip
+            old = {r.page: r for r in self.by_path.get(found.path, [])}.get(page.page)
+            if old is None:
+                self.batch.add.append(item)
+            else:
+                self.batch.replace.append((old.id, item))
+        pending.clear()
+        self.batch.maybe_commit()
+
+    # ------------------------------------------------------------------ commit
+    def finish(self) -> None:
+        """Embed the last partial batch, remove what is gone (not moved), commit the rest."""
+        self.flush_images()
+        for paths_gone in self.missing.values():
+            for path in paths_gone:
+                self.batch.remove.extend(r.id for r in self.by_path[path])
+                self.report.removed += 1
+        self.batch.commit()
+
+
+def _embed_regions(
+    encoder: Encoder,
+    pages: list[Page],
+    vectors: np.ndarray,
+    region_filter: RegionFilter | None,
+) -> list[dict[str, np.ndarray]]:
+    """Region vectors for the pages ``region_filter`` selects (all pages when it is None)."""
+    out: list[dict[str, np.ndarray]] = [{} for _ in pages]
+    if not pages or not pages[0].regions:
+        return out
+    chosen = np.ones(len(pages), bool) if region_filter is None else np.asarray(region_filter(vectors), bool)
+    picked = [i for i in range(len(pages)) if chosen[i]]
+    for name in pages[0].regions:
+        if picked:
+            embedded = encoder.encode_images(np.stack([pages[i].regions[name] for i in picked]))
+            for i, vec in zip(picked, embedded, strict=True):
+                out[i][name] = vec
+    return out

@@ -1,0 +1,141 @@
+"""An exported model (``onnx_export``): the shared part of every runtime that runs its graphs.
+
+Texts always run in ONNX Runtime, whatever runs the images: it opens a tower in ~0.25 s, so a text
+query never pays OpenVINO's compile, and text vectors and their cache are the same for every image
+runtime and precision. Each tower gets its own session, created on first use, so a text query never
+loads the image tower. Preprocessing and tokenising are torch-free re-implementations checked
+against open_clip (``preprocess.py``, ``tokenizer.py``). The image tower is the subclass's
+(``onnx_runtime``, ``openvino_runtime``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError
+from .encoder import normalise
+from .onnx_export import read_meta
+from .preprocess import Preprocessor
+from .registry import ModelInfo
+from .textcache import TextCache
+
+
+class ExportedEncoder:
+    """The :class:`~clipsearch.models.encoder.Encoder` protocol over an export folder (see ``onnx_export``).
+
+    ``threads``: intra-op threads (default: every core). Sessions do not spin while idle, so the
+    threads decoding the next batch get the cores back while the model waits for them.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], precision: str = "fp32", threads: int | None = None) -> None:
+        self.folder = Path(folder)
+        meta = read_meta(self.folder)
+        if meta is None or precision not in meta.get("files", {}):
+            raise ModelError(f"no {precision} ONNX export in {self.folder}")
+        self.meta = meta
+        self.precision = precision
+        self.info = ModelInfo.from_dict(meta["model"])
+        self.threads = threads or os.cpu_count() or 1
+        self._sessions: dict[str, Any] = {}
+        self._locks = {tower: threading.Lock() for tower in ("visual", "text", "text_short")}  # load at once
+        self._text_lock = threading.Lock()
+        self._recent: dict[str, np.ndarray] = {}
+        self._tokenizer: Any = None
+        self.text_cache = TextCache(self.folder / f"texts-{precision}.sqlite", self.info.dim)
+        self._image_pre = Preprocessor.for_model(self.info)
+        self._document_pre = Preprocessor.for_model(self.info, letterbox=True)
+
+    @property
+    def logit_scale(self) -> float:
+        return self.info.logit_scale
+
+    def session(self, tower: str) -> Any:
+        """The ONNX Runtime session for 'visual', 'text' or 'text_short', created on first use."""
+        with self._locks[tower]:
+            sess = self._sessions.get(tower)
+            if sess is None:
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = self.threads
+                options.inter_op_num_threads = 1
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                path = self.folder / self.meta["files"][self.precision][tower]
+                try:
+                    sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+                except Exception as err:  # a damaged cache entry: say which, how to fix
+                    raise ModelError(
+                        f"cannot load {path} ({str(err)[:160]}); delete {self.folder} to export it again"
+                    ) from err
+                self._sessions[tower] = sess
+            return sess
+
+    def prepare_images(self) -> None:
+        """Start loading the image tower on a thread, so it overlaps the caller's start-up work
+        (imports, catalog, first decodes). Errors are left for the first ``encode_images`` to meet."""
+        threading.Thread(target=self._load_images_quietly, name="clipsearch-model-load", daemon=True).start()
+
+    def _load_images_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # encode_images loads again and reports it
+            self._image_runner()
+
+    def _image_runner(self) -> Any:
+        """The loaded image tower (loading it on first call); each runtime has its own."""
+        raise NotImplementedError
+
+    def preprocess(self, image: Any, letterbox: bool = False) -> np.ndarray:
+        return (self._document_pre if letterbox else self._image_pre)(image)
+
+    def encode_images(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 3, H, W) float32 -> (N, dim) unit rows, in the subclass's runtime."""
+        raise NotImplementedError
+
+    def tokenize(self, texts: Sequence[str]) -> np.ndarray:
+        if self._tokenizer is None:
+            spec = self.meta.get("tokenizer")
+            if spec and spec.get("kind") == "clip-bpe":
+                from .tokenizer import ClipTokenizer
+
+                tables = self.folder.parent / "clip-bpe-tables.pickle"
+                self._tokenizer = ClipTokenizer(int(spec["context_length"]), tables=tables)
+            else:  # a model with its own (e.g. Hugging Face) tokenizer: open_clip's, which needs torch
+                import open_clip
+
+                from .loading import open_clip_name
+
+                tok = open_clip.get_tokenizer(open_clip_name(self.info.ref))
+                self._tokenizer = lambda t: tok(list(t)).numpy()
+        return np.asarray(self._tokenizer(list(texts)), dtype=np.int64)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors for ``texts``; ones embedded before (any run, any index) come from the cache."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.info.dim), np.float32)
+        with self._text_lock:  # a prefetch on another thread may be embedding these very texts
+            known = {t: self._recent[t] for t in texts if t in self._recent}
+            if len(known) < len(set(texts)):
+                known.update(self.text_cache.get([t for t in texts if t not in known]))
+            missing = list(dict.fromkeys(t for t in texts if t not in known))
+            if missing:
+                tokens = self.tokenize(missing)
+                short = int(self.meta.get("text_short_length", 0))
+                if short and int(tokens.argmax(axis=1).max()) < short:  # every text ends early: the short graph
+                    sess, tokens = self.session("text_short"), tokens[:, :short]
+                else:
+                    sess = self.session("text")
+                out = normalise(sess.run(None, {sess.get_inputs()[0].name: tokens})[0])
+                fresh = dict(zip(missing, out, strict=True))
+                self.text_cache.put(fresh)
+                known.update(fresh)
+            if len(self._recent) > 4096:
+                self._recent.clear()
+            self._recent.update(known)
+        return np.stack([known[t] for t in texts]).astype(np.float32)

@@ -1,0 +1,293 @@
+"""Near-duplicate groups: exact copies, perceptual matches and semantic (CLIP) matches.
+
+Candidate pairs come from real indexes, never from all pairs in Python: exact copies share a
+content hash; perceptual matches come from a FAISS binary index range search over 128-bit codes
+(Hamming distance); semantic matches from a FAISS range search over the CLIP vectors.
+
+Grouping does not chain: a group is a centre (the member with the most matches) and the items that
+match the centre directly, so A~B and B~C never puts A with C unless A~C's centre says so. Each
+member carries its evidence against the centre; the suggested keeper is the largest picture, then
+the largest file, then the oldest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from ..config import DEFAULT_MAX_DISTANCE, DUPLICATE_TIERS
+from ..errors import UsageError
+from ..ingest.phash import CODE_BYTES
+from ..store.catalog import ItemRow
+from ..store.folder import IndexStore
+from ..store.schema import DISMISSED
+from .categories import Categories
+from .search import CategoryFilter
+
+TIERS = DUPLICATE_TIERS
+#: Cosine above which two pictures count as the same picture, per model (model facts as data).
+SEMANTIC_THRESHOLDS = {"ViT-B-32-256": 0.95, "ViT-B-32": 0.95, "ViT-B-16": 0.94, "ViT-L-14": 0.93}
+DEFAULT_SEMANTIC_THRESHOLD = 0.95
+_RANK = {t: i for i, t in enumerate(TIERS)}
+
+
+@dataclass
+class Member:
+    item: ItemRow
+    tier: str  # evidence against the group's centre ("centre" for the centre itself)
+    distance: float | None  # Hamming bits (perceptual), cosine (semantic), 0 (exact)
+    keeper: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.item.id,
+            "path": self.item.path,
+            "tier": self.tier,
+            "distance": self.distance,
+            "keeper": self.keeper,
+            "width": self.item.width,
+            "height": self.item.height,
+            "size": self.item.size,
+        }
+        if self.item.page:
+            data["page"] = self.item.page
+        return data
+
+
+@dataclass
+class Group:
+    key: str
+    tier: str  # the weakest evidence in the group
+    members: list[Member] = field(default_factory=list)
+
+    @property
+    def keeper(self) -> Member:
+        return next(m for m in self.members if m.keeper)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.key,
+            "tier": self.tier,
+            "keeper": self.keeper.item.path,
+            "items": [m.to_dict() for m in self.members],
+        }
+
+
+def semantic_threshold(model_name: str) -> float:
+    return SEMANTIC_THRESHOLDS.get(model_name, DEFAULT_SEMANTIC_THRESHOLD)
+
+
+def default_tiers(store: IndexStore) -> tuple[str, ...]:
+    """All tiers that apply: semantic only for real models (a toy model's cosine means little)."""
+    return TIERS if not store.model.toy else ("exact", "perceptual")
+
+
+def _keeper_order(row: ItemRow) -> tuple[int, int, int]:
+    return (-(row.width * row.height), -row.size, row.mtime_ns)
+
+
+def _group_key(rows: Iterable[ItemRow]) -> str:
+    names = sorted(f"{r.path}#{r.page}" for r in rows)
+    return hashlib.blake2b("\n".join(names).encode(), digest_size=5).hexdigest()
+
+
+Pairs = dict[tuple[int, int], tuple[str, float]]
+
+
+def _add(pairs: Pairs, a: int, b: int, tier: str, value: float) -> None:
+    key = (a, b) if a < b else (b, a)
+    old = pairs.get(key)
+    if old is None or _RANK[tier] < _RANK[old[0]]:
+        pairs[key] = (tier, value)
+
+
+def exact_pairs(rows: Sequence[ItemRow], pairs: Pairs) -> None:
+    by_hash: dict[tuple[str, int], list[int]] = {}
+    for r in rows:
+        by_hash.setdefault((r.content_hash, r.page), []).append(r.id)
+    for ids in by_hash.values():
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 :]:
+                _add(pairs, a, b, "exact", 0.0)
+
+
+def perceptual_pairs(
+    ids: np.ndarray, codes: np.ndarray, max_distance: int, pairs: Pairs, block: int = 65_536, chunk: int = 16_384
+) -> None:
+    """Hamming range search with FAISS binary indexes (exact; popcount kernels), blocked for cache.
+
+    The codes are split into database blocks small enough to stay in cache (64k x 16 bytes); each
+    block is searched only by the items before its end, so every pair is found once, with half the
+    work of all-against-all and none of the memory traffic of one huge index.
+    """
+    import faiss
+
+    if len(ids) < 2:
+        return
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    for db_start in range(0, len(codes), block):
+        db_end = min(db_start + block, len(codes))
+        index = faiss.IndexBinaryFlat(CODE_BYTES * 8)
+        index.add(codes[db_start:db_end])
+        for q_start in range(0, db_end, chunk):
+            q_end = min(q_start + chunk, db_end)
+            lims, dist, found = index.range_search(codes[q_start:q_end], max_distance + 1)
+            for q in np.nonzero(np.diff(lims.astype(np.int64)))[0]:
+                a = int(ids[q_start + q])
+                for d, j in zip(dist[lims[q] : lims[q + 1]], found[lims[q] : lims[q + 1]], strict=True):
+                    if db_start + int(j) > q_start + q:
+                        _add(pairs, a, int(ids[db_start + int(j)]), "perceptual", float(d))
+
+
+def semantic_pairs(store: IndexStore, ids: np.ndarray, threshold: float, pairs: Pairs, chunk: int = 4096) -> None:
+    """Cosine range search over the CLIP vectors in the index."""
+    vi = store.vectors()
+    wanted = set(ids.tolist())
+    vectors = store.catalog.vectors(ids.tolist(), store.model.dim)
+    for start in range(0, len(ids), chunk):
+        lims, sims, found = vi.index.range_search(np.ascontiguousarray(vectors[start : start + chunk]), threshold)
+        for q in range(len(lims) - 1):
+            a = int(ids[start + q])
+            for s, b in zip(sims[lims[q] : lims[q + 1]], found[lims[q] : lims[q + 1]], strict=True):
+                if int(b) > a and int(b) in wanted:
+                    _add(pairs, a, int(b), "semantic", float(s))
+
+
+def dismissed_pairs(store: IndexStore) -> set[tuple[int, int]]:
+    with store.catalog.engine.connect() as conn:
+        return {(r.a, r.b) for r in conn.execute(select(DISMISSED))}
+
+
+def group_pairs(rows: dict[int, ItemRow], pairs: Pairs) -> list[Group]:
+    """Centre-based groups (no chaining), best evidence first."""
+    neighbours: dict[int, dict[int, tuple[str, float]]] = {}
+    for (a, b), ev in pairs.items():
+        neighbours.setdefault(a, {})[b] = ev
+        neighbours.setdefault(b, {})[a] = ev
+    unassigned = set(neighbours)
+    groups: list[Group] = []
+    while unassigned:
+        centre = max(unassigned, key=lambda i: (sum(n in unassigned for n in neighbours[i]), -i))
+        near = {n: ev for n, ev in neighbours[centre].items() if n in unassigned}
+        if not near:
+            unassigned.discard(centre)
+            continue
+        members = [Member(rows[centre], "centre", None)] + [
+            Member(rows[n], tier, value) for n, (tier, value) in sorted(near.items())
+        ]
+        unassigned -= {centre, *near}
+        keeper = min(members, key=lambda m: _keeper_order(m.item))
+        keeper.keeper = True
+        weakest = max((m.tier for m in members if m.tier != "centre"), key=lambda t: _RANK[t])
+        groups.append(Group(_group_key(m.item for m in members), weakest, members))
+
+    def strength(g: Group) -> tuple[int, float]:
+        values = [m.distance or 0.0 for m in g.members if m.tier != "centre"]
+        mean = float(np.mean(values)) if values else 0.0
+        return (_RANK[g.tier], -mean if g.tier == "semantic" else mean)
+
+    return sorted(groups, key=strength)
+
+
+def find_duplicates(
+    store: IndexStore,
+    *,
+    by: Sequence[str] | None = None,
+    max_distance: int = DEFAULT_MAX_DISTANCE,
+    min_similarity: float | None = None,
+    filters: CategoryFilter | None = None,
+) -> list[Group]:
+    """Groups of near-duplicates among the indexed items, best evidence first."""
+    tiers = tuple(by) if by else default_tiers(store)
+    for t in tiers:
+        if t not in TIERS:
+            raise UsageError(f"unknown tier {t!r} (choose from {', '.join(TIERS)})")
+    rows = {r.id: r for r in store.catalog.items()}
+    if filters and (filters.include or filters.exclude):
+        cats = Categories(store)
+        keep = set(cats.ids_in(filters.include).tolist()) if filters.include else set(rows)
+        keep -= set(cats.ids_in(filters.exclude).tolist()) if filters.exclude else set()
+        rows = {i: r for i, r in rows.items() if i in keep}
+    pairs: Pairs = {}
+    if "exact" in tiers:
+        exact_pairs(list(rows.values()), pairs)
+    if "perceptual" in tiers:
+        coded = [r for r in rows.values() if r.phash and len(r.phash) == CODE_BYTES]
+        ids = np.array([r.id for r in coded], dtype=np.int64)
+        codes = np.frombuffer(b"".join(r.phash for r in coded), np.uint8).reshape(len(coded), CODE_BYTES)
+        perceptual_pairs(ids, codes, max_distance, pairs)
+    if "semantic" in tiers:
+        threshold = min_similarity if min_similarity is not None else semantic_threshold(store.model.name)
+        semantic_pairs(store, np.array(sorted(rows), dtype=np.int64), threshold, pairs)
+    for pair in dismissed_pairs(store):
+        pairs.pop(pair, None)
+    return group_pairs(rows, pairs)
+
+
+def dismiss(store: IndexStore, group: Group) -> int:
+    """Remember that the members of ``group`` are not duplicates of each other."""
+    ids = sorted(m.item.id for m in group.members)
+    rows = [{"a": a, "b": b} for i, a in enumerate(ids) for b in ids[i + 1 :]]
+    with store.catalog.engine.begin() as conn:
+        conn.execute(DISMISSED.insert().prefix_with("OR IGNORE"), rows)
+    return len(rows)
+
+
+def move_duplicates(store: IndexStore, groups: Sequence[Group], dest: str | os.PathLike[str]) -> tuple[Path, int]:
+    """Move every non-keeper file into ``dest`` (keeping its folder structure); log for ``undo``.
+
+    PDF pages are reported but never moved: a PDF holds other pages too. Moved items leave the
+    catalog at once, so the index and the folders agree.
+    """
+    dest = Path(dest).expanduser().resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    log = dest / f"clipsearch-moves-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.jsonl"
+    moved_ids: list[int] = []
+    with open(log, "a", encoding="utf-8") as out:
+        for group in groups:
+            for m in group.members:
+                if m.keeper or m.item.page or not os.path.isfile(m.item.path):
+                    continue
+                target = dest / m.item.path.lstrip(os.sep)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.exists():
+                    continue
+                shutil.move(m.item.path, target)
+                out.write(json.dumps({"from": m.item.path, "to": str(target), "group": group.key}) + "\n")
+                out.flush()
+                moved_ids.append(m.item.id)
+    if moved_ids:
+        store.catalog.commit_batch(remove=moved_ids)
+        store.vectors()
+        store.save_vectors()
+    return log, len(moved_ids)
+
+
+def undo_moves(log: str | os.PathLike[str]) -> tuple[int, list[str]]:
+    """Move files listed in a ``move_duplicates`` log back; returns (restored, problems)."""
+    path = Path(log)
+    if not path.is_file():
+        raise UsageError(f"no such move log: {log}")
+    restored, problems = 0, []
+    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+        entry = json.loads(line)
+        source, target = Path(entry["to"]), Path(entry["from"])
+        if not source.exists():
+            problems.append(f"{source}: no longer there")
+        elif target.exists():
+            problems.append(f"{target}: already exists, not overwritten")
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(source), str(target))
+            restored += 1
+    return restored, problems

@@ -1,0 +1,277 @@
+"""Queries: text -> images, image -> images, and rclip-style query arithmetic.
+
+A query is a weighted sum of unit vectors (the main query with weight 1, ``--add`` terms positive,
+``--sub`` terms negative), renormalised, then ranked by inner product = cosine similarity.
+The model is loaded only if a term needs it: ``similar`` on an indexed, unchanged file reuses the
+vector stored in the catalog.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ImageLoadError, UsageError
+from ..ingest.images import load_image
+from ..ingest.pdf import is_pdf_path, render_pages
+from ..ingest.regions import REGION_BASE
+from ..ingest.regions import crop as crop_region
+from ..ingest.regions import validate as validate_regions
+from ..ingest.scan import absolute
+from ..models.encoder import Encoder, normalise
+from ..store.catalog import ItemRow
+from ..store.folder import IndexStore
+from ..store.vectors import VectorIndex
+from .categories import Categories
+
+
+def _page_for(path: str, page: int | None) -> int:
+    """0 for images; for PDFs the asked page (default 1). A page on an image is a user mistake."""
+    if is_pdf_path(path):
+        if page is not None and page < 1:
+            raise UsageError("--page counts from 1")
+        return page or 1
+    if page not in (None, 0):
+        raise UsageError(f"--page applies to PDF files only, not {path}")
+    return 0
+
+
+def _query_picture(path: str, full: str, page: int, min_size: int) -> Any:
+    """The PIL picture of a query file (a PDF ``page`` rendered, else the image); a file that can't
+    be read is the user's mistake here, not a file to skip."""
+    try:
+        if page:
+            return next(render_pages(full, pages=[page]))[1]
+        return load_image(full, min_size)
+    except ImageLoadError as err:
+        raise UsageError(f"cannot use {path} as a query: {err.reason}") from err
+
+
+def display_path(path: str, page: int) -> str:
+    """How a result is shown to people: ``file.pdf#page=3`` for a PDF page, the path otherwise."""
+    return f"{path}#page={page}" if page else path
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    id: int
+    path: str
+    page: int
+    score: float
+    width: int
+    height: int
+    categories: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def display_path(self) -> str:
+        return display_path(self.path, self.page)
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        if not self.page:
+            data.pop("page")
+        return data
+
+
+@dataclass(frozen=True)
+class CategoryFilter:
+    """``include``: items labelled with any of these (per facet; all facets named must match).
+    ``exclude``: items labelled with none of these."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One part of a query: text or an image file, with a weight (negative to subtract)."""
+
+    value: str
+    weight: float = 1.0
+
+    @property
+    def is_image(self) -> bool:
+        return os.path.isfile(self.value)
+
+    @classmethod
+    def parse(cls, spec: str, sign: float = 1.0) -> QueryTerm:
+        """``"2:red"`` -> weight 2, text "red"; a prefix that is not a number is part of the text."""
+        head, sep, rest = spec.partition(":")
+        if sep and rest:
+            try:
+                return cls(rest, sign * float(head))
+            except ValueError:
+                pass
+        return cls(spec, sign)
+
+
+EncoderSource = Encoder | Callable[[], Encoder]
+
+
+class Searcher:
+    """Runs queries against one open index. ``encoder`` may be a factory, called only when needed."""
+
+    def __init__(self, store: IndexStore, encoder: EncoderSource) -> None:
+        self.store = store
+        self._encoder_source = encoder
+        self._encoder: Encoder | None = None
+        self._region_indexes: dict[str, VectorIndex] = {}
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            src = self._encoder_source
+            self._encoder = src() if callable(src) and not hasattr(src, "encode_texts") else src  # type: ignore[assignment]
+        return self._encoder  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ vectors for terms
+    def text_vector(self, text: str) -> np.ndarray:
+        if not text.strip():
+            raise UsageError("empty text query")
+        return self.encoder.encode_texts([text])[0]
+
+    def image_vector(self, path: str, page: int | None = None) -> np.ndarray:
+        """Stored vector when ``path`` (page) is indexed and unchanged, else the model's.
+
+        For a PDF, ``page`` (1-based, default 1) picks the page; it is letterboxed like indexed pages.
+        """
+        full = absolute(path)
+        page = _page_for(full, page)
+        stored = self._stored_vector(full, page)
+        if stored is not None:
+            return stored
+        if not os.path.isfile(full):
+            raise UsageError(f"no such image file: {path}")
+        enc = self.encoder
+        image = _query_picture(path, full, page, enc.info.image_size)
+        return enc.encode_images(enc.preprocess(image, letterbox=bool(page))[None])[0]
+
+    def _unchanged_row(self, full: str, page: int = 0) -> ItemRow | None:
+        """The catalog row for ``full`` (page) if it is indexed and the file has not changed since."""
+        rows = [r for r in self.store.catalog.find_path(full) if r.page == page]
+        if not rows:
+            return None
+        try:
+            st = os.stat(full)
+        except OSError:
+            return None
+        return rows[0] if (st.st_size, st.st_mtime_ns) == (rows[0].size, rows[0].mtime_ns) else None
+
+    def _stored_vector(self, full: str, page: int = 0) -> np.ndarray | None:
+        row = self._unchanged_row(full, page)
+        return None if row is None else self.store.catalog.vectors([row.id], self.store.model.dim)[0]
+
+    def region_vector(self, path: str, region: str, page: int | None = None) -> np.ndarray:
+        """Vector of ``region`` (e.g. the title block) of an image or PDF page: stored, else embedded."""
+        validate_regions([region])
+        full = absolute(path)
+        page = _page_for(full, page)
+        row = self._unchanged_row(full, page)
+        if row is not None:
+            stored = self.store.catalog.item_regions([row.id], self.store.model.dim).get(row.id, {})
+            if region in stored:
+                return stored[region]
+        enc = self.encoder
+        image = _query_picture(path, full, page, REGION_BASE)
+        return enc.encode_images(enc.preprocess(crop_region(image, region), letterbox=True)[None])[0]
+
+    def region_index(self, region: str) -> VectorIndex:
+        if region not in self._region_indexes:
+            ids, vecs = self.store.catalog.region_vectors(region, self.store.model.dim)
+            vi = VectorIndex.create(self.store.model.dim)
+            vi.add(ids, vecs)
+            self._region_indexes[region] = vi
+        return self._region_indexes[region]
+
+    def term_vector(self, term: QueryTerm) -> np.ndarray:
+        return self.image_vector(term.value) if term.is_image else self.text_vector(term.value)
+
+    def combine(self, terms: Sequence[QueryTerm], start: np.ndarray | None = None) -> np.ndarray:
+        total = np.zeros(self.store.model.dim, dtype=np.float32) if start is None else start.astype(np.float32)
+        for term in terms:
+            total += term.weight * self.term_vector(term)
+        if not np.any(total):
+            raise UsageError("the query terms cancel out: nothing left to search for")
+        return normalise(total)
+
+    # ------------------------------------------------------------------ queries
+    def search_vector(
+        self,
+        query: np.ndarray,
+        k: int = 10,
+        min_score: float | None = None,
+        exclude_ids: Sequence[int] = (),
+        filters: CategoryFilter | None = None,
+        index: VectorIndex | None = None,
+    ) -> list[SearchResult]:
+        """Rank by cosine; ``exclude_ids`` and category ``filters`` apply inside the FAISS search.
+
+        ``index``: search these vectors (e.g. a region index) instead of the whole-item vectors."""
+        if k < 1:
+            raise UsageError("--top must be at least 1")
+        vi = index if index is not None else self.store.vectors()
+        cats = Categories(self.store)
+        allow = None
+        if filters and filters.include:
+            allow = cats.ids_in(filters.include)
+        denied = [np.asarray(exclude_ids, np.int64)]
+        if filters and filters.exclude:
+            denied.append(cats.ids_in(filters.exclude))
+        scores, ids = vi.search(query[None, :], k, allow=allow, deny=np.concatenate(denied))
+        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        if min_score is not None:
+            hits = [(i, s) for i, s in hits if s >= min_score]
+        rows = self.store.catalog.get([i for i, _ in hits])
+        labels = cats.labels_for([i for i, _ in hits])
+        return [
+            SearchResult(i, rows[i].path, rows[i].page, s, rows[i].width, rows[i].height, labels.get(i, {}))
+            for i, s in hits
+            if i in rows
+        ]
+
+    def search(
+        self,
+        text: str,
+        k: int = 10,
+        min_score: float | None = None,
+        add: Sequence[str] = (),
+        sub: Sequence[str] = (),
+        filters: CategoryFilter | None = None,
+    ) -> list[SearchResult]:
+        """Text (or image path) query, with ``add``/``sub`` terms in ``WEIGHT:value`` form."""
+        terms = [QueryTerm(text)] + [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
+        self.store.vectors()  # first: a text being embedded on another thread (prefetch) finishes meanwhile
+        return self.search_vector(self.combine(terms), k, min_score, filters=filters)
+
+    def similar(
+        self,
+        path: str,
+        k: int = 10,
+        min_score: float | None = None,
+        add: Sequence[str] = (),
+        sub: Sequence[str] = (),
+        page: int | None = None,
+        filters: CategoryFilter | None = None,
+        region: str | None = None,
+    ) -> list[SearchResult]:
+        """Pictures like the one at ``path`` (``page`` of a PDF); if it is indexed, it is left out.
+
+        ``region``: compare only that region (e.g. ``title-block``) of pages that have one stored."""
+        full = absolute(path)
+        if not os.path.isfile(full):
+            raise UsageError(f"no such image file: {path}")
+        page = _page_for(full, page)
+        own = [r.id for r in self.store.catalog.find_path(full) if r.page == page]
+        if region is not None:
+            query = self.region_vector(full, region, page)
+            index = self.region_index(region)
+            return self.search_vector(query, k, min_score, exclude_ids=own, filters=filters, index=index)
+        query = self.image_vector(full, page)
+        extra = [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
+        if extra:
+            query = self.combine(extra, start=query)
+        return self.search_vector(query, k, min_score, exclude_ids=own, filters=filters)

@@ -1,0 +1,140 @@
+"""The HTTP routes, by part: the page and the queries, then the items and what is computed over them.
+
+Each ``add_*`` function registers its routes on the application, closed over the server's state.
+"""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import os
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ..ingest.images import load_image
+from ..query.categories import Categories
+from ..query.duplicates import find_duplicates
+from ..query.search import CategoryFilter, SearchResult
+from .state import ServerState
+
+UPLOAD_MAX_MEGAPIXELS = 50.0
+
+
+def _result(r: SearchResult) -> dict[str, Any]:
+    data = r.to_dict()
+    data["thumbnail"] = f"/api/items/{r.id}/thumbnail"
+    data["file"] = f"/api/items/{r.id}/file"
+    return data
+
+
+def _filters(category: list[str], not_category: list[str]) -> CategoryFilter:
+    return CategoryFilter(tuple(category), tuple(not_category))
+
+
+def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upload_bytes: int) -> None:
+    """``/`` (the page), ``/api/status``, ``/api/search`` and ``/api/similar`` (an uploaded image)."""
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return resources.files(__package__).joinpath("static", "index.html").read_text(encoding="utf-8")
+
+    @app.get("/api/status", dependencies=guard)
+    def status() -> dict[str, Any]:
+        return state.store.status()
+
+    @app.get("/api/search", dependencies=guard)
+    def search(
+        q: str = Query(..., min_length=1, max_length=1000),
+        k: int = Query(24, ge=1, le=500),
+        category: list[str] = Query([]),
+        not_category: list[str] = Query([]),
+    ) -> list[dict[str, Any]]:
+        vec = state.text_vector(q)
+        with state.lock:
+            hits = state.searcher.search_vector(vec, k, filters=_filters(category, not_category))
+        return [_result(r) for r in hits]
+
+    @app.post("/api/similar", dependencies=guard)
+    async def similar_upload(
+        request: Request,
+        k: int = Query(24, ge=1, le=500),
+        category: list[str] = Query([]),
+        not_category: list[str] = Query([]),
+    ) -> list[dict[str, Any]]:
+        """The request body is the image file itself (any format clipsearch indexes)."""
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > max_upload_bytes:
+            raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_upload_bytes:
+                raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
+
+        def run() -> list[SearchResult]:
+            enc = state.encoder()
+            image = load_image(io.BytesIO(bytes(body)), enc.info.image_size, UPLOAD_MAX_MEGAPIXELS, name="upload")
+            vec = enc.encode_images(enc.preprocess(image)[None])[0]
+            with state.lock:
+                return state.searcher.search_vector(vec, k, filters=_filters(category, not_category))
+
+        return [_result(r) for r in await run_in_threadpool(run)]
+
+
+def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
+    """One item, its neighbours, thumbnail and file; the categories; the duplicate groups."""
+
+    @app.get("/api/items/{item_id}", dependencies=guard)
+    def item(item_id: int) -> dict[str, Any]:
+        row = state.row(item_id)
+        labels = Categories(state.store).labels_for([item_id]).get(item_id, {})
+        data = {"id": row.id, "path": row.path, "width": row.width, "height": row.height, "size": row.size}
+        if row.page:
+            data["page"] = row.page
+        return {**data, "categories": labels, "thumbnail": f"/api/items/{row.id}/thumbnail",
+                "file": f"/api/items/{row.id}/file"}  # fmt: skip
+
+    @app.get("/api/items/{item_id}/similar", dependencies=guard)
+    def item_similar(
+        item_id: int,
+        k: int = Query(24, ge=1, le=500),
+        category: list[str] = Query([]),
+        not_category: list[str] = Query([]),
+    ) -> list[dict[str, Any]]:
+        state.row(item_id)
+        vec = state.store.catalog.vectors([item_id], state.store.model.dim)[0]
+        with state.lock:
+            hits = state.searcher.search_vector(vec, k, exclude_ids=[item_id], filters=_filters(category, not_category))
+        return [_result(r) for r in hits]
+
+    @app.get("/api/items/{item_id}/thumbnail", dependencies=guard)
+    def thumbnail(item_id: int) -> Response:
+        data = state.thumbnail(state.row(item_id))
+        return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=86400"})
+
+    @app.get("/api/items/{item_id}/file", dependencies=guard)
+    def file(item_id: int) -> FileResponse:
+        row = state.row(item_id)
+        path = state.current_file(row)
+        media = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=media, filename=os.path.basename(path), content_disposition_type="inline")
+
+    @app.get("/api/categories", dependencies=guard)
+    def categories() -> list[dict[str, Any]]:
+        return Categories(state.store).describe()
+
+    @app.get("/api/duplicates", dependencies=guard)
+    def duplicates() -> list[dict[str, Any]]:
+        with state.lock:
+            groups = find_duplicates(state.store)
+        out = []
+        for g in groups:
+            data = g.to_dict()
+            for m in data["items"]:
+                m["thumbnail"] = f"/api/items/{m['id']}/thumbnail"
+            out.append(data)
+        return out

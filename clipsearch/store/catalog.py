@@ -1,0 +1,281 @@
+"""The SQLite catalog: every item's metadata and a durable copy of its vector.
+
+The catalog is the source of truth. Every change is committed in one transaction tagged with a
+sequence number (``seq``); the FAISS file records the last ``seq`` it contains, so after a crash the
+vector index catches up from the catalog instead of the two ever disagreeing. Vectors are kept
+here too (float32 blobs) so the FAISS index can be rebuilt, retrained or relabelled without the model.
+
+Schema changes go through Alembic (``migrations/``), applied automatically on open.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
+from ..errors import IndexCorruptError
+from .schema import ITEMS, META, REGIONS, REMOVED, SKIPPED, make_engine
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    id: int
+    path: str
+    page: int
+    size: int
+    mtime_ns: int
+    content_hash: str
+    width: int
+    height: int
+    phash: bytes | None = None
+
+
+@dataclass
+class NewItem:
+    path: str
+    page: int
+    size: int
+    mtime_ns: int
+    content_hash: str
+    width: int
+    height: int
+    vector: np.ndarray
+    regions: dict[str, np.ndarray] = field(default_factory=dict)
+    phash: bytes | None = None
+
+
+def _row(r: object) -> ItemRow:
+    return ItemRow(r.id, r.path, r.page, r.size, r.mtime_ns, r.content_hash, r.width, r.height, r.phash)  # type: ignore[attr-defined]
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+class Catalog:
+    """Typed access to one index's SQLite file. All writes go through :meth:`commit_batch`."""
+
+    def __init__(self, db_path: str | os.PathLike[str], *, migrate: bool = True) -> None:
+        self.path = Path(db_path)
+        self.engine = make_engine(self.path)
+        try:
+            if migrate:
+                from .migrate import ensure_schema
+
+                ensure_schema(self.engine)
+        except OperationalError as err:
+            raise IndexCorruptError(f"cannot open catalog {self.path}: {err.orig}") from err
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ reading
+    def seq(self) -> int:
+        with self.engine.connect() as conn:
+            return self._seq(conn)
+
+    @staticmethod
+    def _seq(conn: Connection) -> int:
+        value = conn.execute(select(META.c.value).where(META.c.key == "seq")).scalar()
+        return int(value) if value is not None else 0
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(ITEMS)).scalar() or 0)
+
+    def files_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count(func.distinct(ITEMS.c.path)))).scalar() or 0)
+
+    def items(self) -> Iterator[ItemRow]:
+        cols = [c for c in ITEMS.c if c.name != "vector"]
+        with self.engine.connect() as conn:
+            for r in conn.execute(select(*cols).order_by(ITEMS.c.id)):
+                yield _row(r)
+
+    def get(self, ids: Sequence[int]) -> dict[int, ItemRow]:
+        cols = [c for c in ITEMS.c if c.name != "vector"]
+        out: dict[int, ItemRow] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 900):
+                for r in conn.execute(select(*cols).where(ITEMS.c.id.in_(chunk))):
+                    out[r.id] = _row(r)
+        return out
+
+    def find_path(self, path: str) -> list[ItemRow]:
+        cols = [c for c in ITEMS.c if c.name != "vector"]
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(select(*cols).where(ITEMS.c.path == path))]
+
+    def ids_at_seq(self, seq: int) -> list[int]:
+        """Ids of items added or re-embedded by the batch committed as ``seq``."""
+        with self.engine.connect() as conn:
+            return [r.id for r in conn.execute(select(ITEMS.c.id).where(ITEMS.c.seq == seq))]
+
+    def vectors(self, ids: Sequence[int], dim: int) -> np.ndarray:
+        """Stored vectors for ``ids`` in that order (rows of zeros for unknown ids)."""
+        found: dict[int, bytes] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 900):
+                for r in conn.execute(select(ITEMS.c.id, ITEMS.c.vector).where(ITEMS.c.id.in_(chunk))):
+                    found[r.id] = r.vector
+        out = np.zeros((len(ids), dim), dtype=np.float32)
+        for i, item_id in enumerate(ids):
+            if item_id in found:
+                out[i] = np.frombuffer(found[item_id], dtype=np.float32)
+        return out
+
+    def changes_since(self, seq: int, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(removed ids, changed ids, their vectors) committed after ``seq``: what FAISS lacks."""
+        with self.engine.connect() as conn:
+            removed = [r.id for r in conn.execute(select(REMOVED.c.id).where(REMOVED.c.seq > seq))]
+            rows = conn.execute(select(ITEMS.c.id, ITEMS.c.vector).where(ITEMS.c.seq > seq)).all()
+        ids, vecs = _stack(rows, dim)
+        return np.asarray(removed, dtype=np.int64), ids, vecs
+
+    def vector_rows(self, chunk: int = 50_000) -> Iterator[list[Any]]:
+        """Every (id, vector blob) row in id order, a chunk at a time (keyset paging, bounded memory)."""
+        last = -1
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(ITEMS.c.id, ITEMS.c.vector).where(ITEMS.c.id > last).order_by(ITEMS.c.id).limit(chunk)
+                ).all()
+            if not rows:
+                return
+            last = rows[-1].id
+            yield list(rows)
+
+    def all_vectors(self, dim: int, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every (ids, vectors) in id order, in chunks, for rebuilding the vector index."""
+        for rows in self.vector_rows(chunk):
+            yield _stack(rows, dim)
+
+    def region_vectors(self, region: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(item ids, vectors) of every stored ``region`` vector."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(REGIONS.c.item_id.label("id"), REGIONS.c.vector).where(REGIONS.c.region == region)
+            ).all()
+        return _stack(rows, dim)
+
+    def item_regions(self, ids: Sequence[int], dim: int) -> dict[int, dict[str, np.ndarray]]:
+        out: dict[int, dict[str, np.ndarray]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 900):
+                for r in conn.execute(select(REGIONS).where(REGIONS.c.item_id.in_(chunk))):
+                    if len(r.vector) == dim * 4:
+                        out.setdefault(r.item_id, {})[r.region] = np.frombuffer(r.vector, np.float32)
+        return out
+
+    def skipped(self) -> dict[str, tuple[int, int, str]]:
+        with self.engine.connect() as conn:
+            return {r.path: (r.size, r.mtime_ns, r.reason) for r in conn.execute(select(SKIPPED))}
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(META.c.value).where(META.c.key == key)).scalar()
+
+    # ------------------------------------------------------------------ writing
+    def commit_batch(
+        self,
+        *,
+        add: Iterable[NewItem] = (),
+        replace: Iterable[tuple[int, NewItem]] = (),
+        move: Iterable[tuple[int, str, int, int]] = (),
+        remove: Iterable[int] = (),
+        skip: Iterable[tuple[str, int, int, str]] = (),
+        unskip: Iterable[str] = (),
+    ) -> int:
+        """Apply one batch of changes atomically under a new ``seq``; returns that seq.
+
+        ``move``: (id, new path, size, mtime_ns) keeps the vector. ``replace``: (id, item) re-embedded
+        in place. ``skip``: (path, size, mtime_ns, reason).
+        """
+        now = time.time()
+        with self.engine.begin() as conn:
+            seq = self._seq(conn) + 1
+            conn.execute(META.insert().prefix_with("OR REPLACE"), [{"key": "seq", "value": str(seq)}])
+            remove = list(remove)
+            if remove:
+                for chunk in _chunks(remove, 900):
+                    conn.execute(delete(ITEMS).where(ITEMS.c.id.in_(chunk)))
+                conn.execute(REMOVED.insert().prefix_with("OR REPLACE"), [{"id": i, "seq": seq} for i in remove])
+            for item_id, new_path, size, mtime_ns in move:
+                # seq is not bumped: the vector is unchanged, FAISS has nothing to do.
+                conn.execute(
+                    update(ITEMS).where(ITEMS.c.id == item_id).values(path=new_path, size=size, mtime_ns=mtime_ns)
+                )
+            for item_id, item in replace:
+                conn.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(**_values(item, seq, now)))
+                conn.execute(delete(REGIONS).where(REGIONS.c.item_id == item_id))
+                _insert_regions(conn, item_id, item)
+            add = list(add)
+            rows = [_values(item, seq, now) for item in add]
+            if rows:
+                conn.execute(ITEMS.insert(), rows)
+            for item in add:
+                if item.regions:
+                    item_id = conn.execute(
+                        select(ITEMS.c.id).where(ITEMS.c.path == item.path, ITEMS.c.page == item.page)
+                    ).scalar_one()
+                    _insert_regions(conn, item_id, item)
+            unskip = list(unskip)
+            for chunk in _chunks(unskip, 900):
+                conn.execute(delete(SKIPPED).where(SKIPPED.c.path.in_(chunk)))
+            skips = [{"path": p, "size": s, "mtime_ns": m, "reason": r} for p, s, m, r in skip]
+            if skips:
+                conn.execute(SKIPPED.insert().prefix_with("OR REPLACE"), skips)
+        return seq
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(META.insert().prefix_with("OR REPLACE"), [{"key": key, "value": value}])
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file so a copied index folder is complete on its own."""
+        with self.engine.connect() as conn:
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def _stack(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) from (id, blob) rows; a damaged blob is left out (``check`` reports it)."""
+    good = [r for r in rows if r.vector is not None and len(r.vector) == dim * 4]
+    ids = np.fromiter((r.id for r in good), dtype=np.int64, count=len(good))
+    return ids, np.frombuffer(b"".join(r.vector for r in good), dtype=np.float32).reshape(len(good), dim)
+
+
+def _insert_regions(conn: Connection, item_id: int, item: NewItem) -> None:
+    rows = [{"item_id": item_id, "region": name, "vector": _blob(vec)} for name, vec in item.regions.items()]
+    if rows:
+        conn.execute(REGIONS.insert(), rows)
+
+
+def _values(item: NewItem, seq: int, now: float) -> dict[str, object]:
+    return {
+        "path": item.path,
+        "page": item.page,
+        "size": item.size,
+        "mtime_ns": item.mtime_ns,
+        "content_hash": item.content_hash,
+        "width": item.width,
+        "height": item.height,
+        "vector": _blob(item.vector),
+        "phash": item.phash,
+        "seq": seq,
+        "indexed_at": now,
+    }
+
+
+def _chunks(values: list, size: int) -> Iterator[list]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]

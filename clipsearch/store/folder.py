@@ -1,0 +1,297 @@
+"""One index on disk: a self-contained folder with a manifest, a SQLite catalog and a FAISS file.
+
+::
+
+    <home>/<name>/
+        manifest.json    model facts, vector index type, last catalog seq the FAISS file holds
+        catalog.sqlite   items, vectors (durable copy), tombstones, skipped files
+        vectors.faiss    the search structure, rebuilt or caught up from the catalog when behind
+        lock             held (flock) by the one process allowed to write
+
+Copying the folder copies the index. Readers never take the lock: SQLite WAL gives them a
+consistent snapshot and the FAISS file is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..atomic import write_json_atomic
+from ..config import IndexLocation
+from ..errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, ModelMismatchError
+from ..models.registry import ModelInfo, ModelRef
+from .catalog import Catalog
+from .vectors import DEFAULT_INDEX_TYPE, VectorIndex, choose_index_type, trainable_type
+
+MANIFEST = "manifest.json"
+CATALOG = "catalog.sqlite"
+VECTORS = "vectors.faiss"
+LOCK = "lock"
+FORMAT_VERSION = 1
+
+
+class IndexStore:
+    """Open with :meth:`open` (existing) or :meth:`create`; use as a context manager to close."""
+
+    def __init__(self, location: IndexLocation, manifest: dict[str, Any]) -> None:
+        self.location = location
+        self.path = location.path
+        self.manifest = manifest
+        self.model = ModelInfo.from_dict(manifest["model"])
+        self.catalog = Catalog(self.path / CATALOG)
+        self._vectors: VectorIndex | None = None
+        self._synced = 0
+        self._lock_fd: int | None = None
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def exists(cls, location: IndexLocation) -> bool:
+        return (location.path / MANIFEST).is_file()
+
+    @classmethod
+    def open(cls, location: IndexLocation) -> IndexStore:
+        manifest_path = location.path / MANIFEST
+        if not manifest_path.is_file():
+            raise IndexNotFoundError(
+                f"no index named {location.name!r} in {location.home} "
+                f"(create it with: clipsearch index --index {location.name} FOLDER)"
+            )
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            ModelInfo.from_dict(manifest["model"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise IndexCorruptError(f"cannot read {manifest_path}: {err}") from err
+        if manifest.get("format", 0) > FORMAT_VERSION:
+            raise IndexCorruptError(
+                f"index {location.name!r} was written by a newer clipsearch (format {manifest['format']})"
+            )
+        return cls(location, manifest)
+
+    @classmethod
+    def create(cls, location: IndexLocation, model: ModelInfo, index_type: str = "auto") -> IndexStore:
+        """A new, empty index. ``index_type``: "auto" (chosen by size) or a FAISS factory string."""
+        location.path.mkdir(parents=True, exist_ok=True)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "created_at": time.time(),
+            "clipsearch_version": __version__,
+            "model": model.to_dict(),
+            "vectors": {"index_type": DEFAULT_INDEX_TYPE, "requested": index_type, "synced_seq": 0, "file": VECTORS},
+        }
+        write_json_atomic(location.path / MANIFEST, manifest)
+        return cls(location, manifest)
+
+    def check_model(self, ref: ModelRef) -> None:
+        """Refuse to mix: a different model on this index is an error that says how to rebuild."""
+        if not self.model.same_model(ref):
+            raise ModelMismatchError(
+                f"index {self.location.name!r} was built with {self.model.ref.label}, not {ref.label}; "
+                f"rebuild it with: clipsearch index --rebuild --index {self.location.name} --model {ref.name} "
+                f"{'--pretrained ' + ref.pretrained + ' ' if ref.kind in {'arch', 'config'} else ''}FOLDER..., "
+                "or use another --index"
+            )
+
+    def close(self) -> None:
+        self.catalog.close()
+        self.release_lock()
+
+    def __enter__(self) -> IndexStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ locking
+    def acquire_lock(self) -> None:
+        """Become the only writer, or fail at once naming the process that writes."""
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise IndexLockedError(
+                    f"index {self.location.name!r} is being updated by process {holder}; try again when it ends"
+                ) from err
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def release_lock(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._lock_fd, 0)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ------------------------------------------------------------------ vectors
+    @property
+    def index_type(self) -> str:
+        return str(self.manifest["vectors"]["index_type"])
+
+    @property
+    def vectors_path(self) -> Path:
+        return self.path / self.manifest["vectors"].get("file", VECTORS)
+
+    def vectors(self, *, mmap: bool = False) -> VectorIndex:
+        """The FAISS index, caught up with every change committed to the catalog."""
+        if self._vectors is None:
+            self._vectors = self._load_vectors(mmap=mmap)
+        self._catch_up(self._vectors)
+        return self._vectors
+
+    def _load_vectors(self, mmap: bool) -> VectorIndex:
+        dim = self.model.dim
+        if self.vectors_path.is_file():
+            try:
+                vi = VectorIndex.load(self.vectors_path, dim, self.index_type, mmap=mmap,
+                                      nprobe=self.manifest["vectors"].get("nprobe"))  # fmt: skip
+                self._synced = int(self.manifest["vectors"].get("synced_seq", 0))
+                return vi
+            except IndexCorruptError:
+                pass  # rebuilt below from the catalog, which is the source of truth
+        self._synced = 0
+        return VectorIndex.create(dim, DEFAULT_INDEX_TYPE)  # filled from the catalog by _catch_up
+
+    def _catch_up(self, vi: VectorIndex) -> None:
+        seq = self.catalog.seq()
+        if seq == self._synced:
+            return
+        if self._synced == 0 and vi.ntotal == 0:
+            fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), DEFAULT_INDEX_TYPE)
+            vi.index, vi.index_type = fresh.index, fresh.index_type
+            self.manifest["vectors"]["index_type"] = fresh.index_type
+        else:
+            removed, ids, vecs = self.catalog.changes_since(self._synced, self.model.dim)
+            vi.apply(removed, ids, vecs)
+        self._synced = seq
+
+    def rebuild_vectors(self, index_type: str | None = None) -> VectorIndex:
+        """Rebuild the FAISS index from the catalog's stored vectors and save it (the writer's job).
+
+        For an approximate type, nprobe is tuned on the collection for recall@10 >= 0.95 against
+        exact search, and recorded in the manifest with the recall reached."""
+        # too few vectors left to train it (e.g. after deletions): exact search until there are
+        index_type = trainable_type(index_type or self.index_type, self.catalog.count(), self.model.dim)
+        seq = self.catalog.seq()
+        fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), index_type)
+        info = self.manifest["vectors"]
+        info.update({"index_type": index_type, "trained_on": fresh.ntotal})
+        if fresh.index_type != DEFAULT_INDEX_TYPE and fresh.ntotal:
+            queries, truth = self._tuning_set()
+            info["tuned_recall_at_10"] = round(fresh.tune(queries, truth), 4)
+            info["nprobe"] = fresh.nprobe
+        self._vectors = fresh
+        self._synced = seq
+        self.save_vectors()
+        return fresh
+
+    def _tuning_set(self, n: int = 200, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Stored vectors as queries and their exact top-k ids (brute force over the catalog)."""
+        ids = np.fromiter((r.id for r in self.catalog.items()), dtype=np.int64)
+        rng = np.random.default_rng(0)
+        chosen = rng.choice(ids, min(n, len(ids)), replace=False)
+        queries = self.catalog.vectors(chosen.tolist(), self.model.dim)
+        best_s = np.full((len(queries), k), -np.inf, np.float32)
+        best_i = np.zeros((len(queries), k), np.int64)
+        for cids, vecs in self.catalog.all_vectors(self.model.dim):
+            scores = queries @ vecs.T
+            merged_s = np.concatenate([best_s, scores], axis=1)
+            merged_i = np.concatenate([best_i, np.broadcast_to(cids, scores.shape)], axis=1)
+            top = np.argsort(-merged_s, axis=1)[:, :k]
+            best_s = np.take_along_axis(merged_s, top, 1)
+            best_i = np.take_along_axis(merged_i, top, 1)
+        return queries, best_i
+
+    def optimise(self) -> str | None:
+        """Switch to the index type the collection's size calls for (or was asked for), atomically.
+
+        Rebuilds when the wanted type differs from the current one, or when an IVF index has grown
+        to 8x the collection it was trained on. Returns the new type, or None when nothing changed."""
+        info = self.manifest["vectors"]
+        count = self.catalog.count()
+        requested = info.get("requested", "auto")
+        wanted = choose_index_type(count) if requested == "auto" else requested
+        current = self.index_type
+        if wanted == current and not (
+            current != DEFAULT_INDEX_TYPE and count > 8 * max(1, int(info.get("trained_on", count)))
+        ):
+            return None
+        wanted = trainable_type(wanted, count, self.model.dim)  # too few to train what was asked: stay exact
+        if wanted == current and current == DEFAULT_INDEX_TYPE:
+            return None
+        return self.rebuild_vectors(wanted).index_type
+
+    def save_vectors(self) -> None:
+        """Persist the FAISS file, then record which catalog seq it holds (the order matters)."""
+        if self._vectors is None:
+            return
+        self._vectors.save(self.vectors_path)
+        self.manifest["vectors"]["synced_seq"] = self._synced
+        self.manifest["vectors"]["ntotal"] = self._vectors.ntotal
+        self.manifest["updated_at"] = time.time()
+        write_json_atomic(self.path / MANIFEST, self.manifest)
+
+    # ------------------------------------------------------------------ info
+    def status(self) -> dict[str, Any]:
+        m = self.model
+        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        return {
+            "index": self.location.name,
+            "path": str(self.path),
+            "items": self.catalog.count(),
+            "files": self.catalog.files_count(),
+            "skipped": len(self.catalog.skipped()),
+            "model": m.name,
+            "pretrained": m.pretrained,
+            "toy_model": m.toy,
+            "model_description": m.description,
+            "dim": m.dim,
+            "image_size": m.image_size,
+            "precision": self.manifest.get("encoding", {}).get("precision", "fp32"),
+            "index_type": self.index_type,
+            "index_type_requested": self.manifest["vectors"].get("requested", "auto"),
+            "nprobe": self.manifest["vectors"].get("nprobe"),
+            "tuned_recall_at_10": self.manifest["vectors"].get("tuned_recall_at_10"),
+            "disk_bytes": size,
+            "created_at": self.manifest.get("created_at"),
+            "updated_at": self.manifest.get("updated_at"),
+        }
+
+
+def remove_index(location: IndexLocation) -> None:
+    """Delete an index folder (used by ``--rebuild``); refuses while another process writes it."""
+    if not location.path.exists():
+        return
+    if IndexStore.exists(location):
+        store = IndexStore.open(location)
+        try:
+            store.acquire_lock()
+        finally:
+            store.close()
+    shutil.rmtree(location.path)
+
+
+@contextlib.contextmanager
+def open_store(location: IndexLocation) -> Iterator[IndexStore]:
+    store = IndexStore.open(location)
+    try:
+        yield store
+    finally:
+        store.close()

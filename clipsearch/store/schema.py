@@ -1,0 +1,160 @@
+"""The catalog's schema: SQLAlchemy Core tables, and the engine every catalog connection uses.
+
+Kept apart from :mod:`catalog` so the Alembic glue (``migrate``) and the migration scripts read the
+tables without importing the catalog class, and the catalog imports the glue, not the reverse.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+
+#: The Alembic revision this code's models correspond to (a test checks it equals the script head).
+SCHEMA_HEAD = "0004_duplicates"
+
+
+#: The schema, as SQLAlchemy Core tables (not ORM classes: importing the ORM would cost a cold
+#: query ~0.1 s, and every statement here is Core anyway). Alembic migrations mirror it.
+METADATA = MetaData()
+
+#: One searchable picture: an image file, or one page of a PDF (``page`` >= 1; 0 for images).
+ITEMS = Table(
+    "items",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("path", String, nullable=False),
+    Column("page", Integer, nullable=False, default=0),
+    Column("size", Integer, nullable=False),
+    Column("mtime_ns", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("width", Integer, nullable=False, default=0),
+    Column("height", Integer, nullable=False, default=0),
+    Column("vector", LargeBinary, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("indexed_at", Float, nullable=False),
+    # 128-bit perceptual code (pHash + dHash of the border-trimmed picture), for duplicate search.
+    Column("phash", LargeBinary, nullable=True),
+    UniqueConstraint("path", "page", name="uq_items_path_page"),
+    Index("ix_items_content_hash", "content_hash"),
+    Index("ix_items_seq", "seq"),
+    sqlite_autoincrement=True,  # ids are FAISS ids: never reuse one
+)
+
+#: Tombstones: item ids deleted at ``seq``, so the vector index can drop them when it catches up.
+REMOVED = Table(
+    "removed",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False, index=True),
+)
+
+#: Files that could not be indexed, with why; retried only when size or mtime change.
+SKIPPED = Table(
+    "skipped",
+    METADATA,
+    Column("path", String, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("mtime_ns", Integer, nullable=False),
+    Column("reason", String, nullable=False),
+)
+
+META = Table(
+    "meta",
+    METADATA,
+    Column("key", String, primary_key=True),
+    Column("value", String, nullable=False),
+)
+
+#: A category in plain language: prompts (ensembled through templates) and optional examples.
+CATEGORIES = Table(
+    "categories",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String, nullable=False, unique=True),
+    Column("facet", String, nullable=False, index=True),
+    Column("prompts", String, nullable=False),  # JSON list
+    Column("threshold", Float, nullable=True),
+    Column("text_vector", LargeBinary, nullable=False),
+    Column("builtin", Integer, nullable=False, default=0),
+)
+
+#: A labelled example image (few-shot) with its vector, kept so probes refit without the model.
+EXAMPLES = Table(
+    "category_examples",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("category_id", Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("path", String, nullable=False),
+    Column("page", Integer, nullable=False, default=0),
+    Column("vector", LargeBinary, nullable=False),
+)
+
+#: How a facet labels items: 'zero-shot' prompts or a 'probe' fitted on examples (and why).
+FACETS = Table(
+    "facets",
+    METADATA,
+    Column("name", String, primary_key=True),
+    Column("method", String, nullable=False, default="zero-shot"),
+    Column("probe", LargeBinary, nullable=True),  # float32 (k, dim+1)
+    Column("zero_shot_accuracy", Float, nullable=True),
+    Column("probe_accuracy", Float, nullable=True),
+)
+
+#: An item's best category in a facet, with its probability (category_id NULL: below threshold).
+LABELS = Table(
+    "labels",
+    METADATA,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("facet", String, primary_key=True),
+    Column("category_id", Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=True),
+    Column("prob", Float, nullable=False),
+    Index("ix_labels_facet_category", "facet", "category_id"),
+)
+
+#: A vector of one region of an item (e.g. the title block of a drawing), searched on its own.
+REGIONS = Table(
+    "regions",
+    METADATA,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("region", String, primary_key=True),
+    Column("vector", LargeBinary, nullable=False),
+)
+
+#: Two items a user said are not duplicates (``duplicates --dismiss``); a < b.
+DISMISSED = Table(
+    "dismissed_pairs",
+    METADATA,
+    Column("a", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("b", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+def make_engine(db_path: str | os.PathLike[str]) -> Engine:
+    """SQLite in WAL mode: readers (searches) never block the writer and see a consistent snapshot."""
+    engine = create_engine(f"sqlite:///{os.fspath(db_path)}", future=True)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
