@@ -191,3 +191,18 @@ def test_default_model_offline_fails_fast_with_advice(tmp_path, photos):
     assert "datacomp_s34b_b86k" in line and "--pretrained" in line and "tiny-shapes" in line
     assert "laion/CLIP-ViT-B-32-256x256-DataComp-s34B-b86K" in line
     assert time.monotonic() - started < 60
+
+
+def test_a_missing_folder_is_named_before_any_model_loads(tmp_path):
+    """With the default model (whose weights are not here) a typo in the path is still exit 2 and
+    names the path: the paths are checked before the model is loaded, so no model start-up is paid."""
+    env = {**os.environ, "CLIPSEARCH_HOME": str(tmp_path / "home"), "HF_HOME": str(tmp_path / "hf")}
+    env["HF_HUB_OFFLINE"] = "1"
+    exe = Path(sys.executable).parent / "clipsearch"
+    missing = tmp_path / "no" / "such" / "folder"
+    started = time.monotonic()
+    proc = subprocess.run([str(exe), "index", str(missing)], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"clipsearch: error: no such file or folder: {missing}"
+    assert not (tmp_path / "home" / "default").exists()  # no index was created for it
+    assert time.monotonic() - started < 10

@@ -172,7 +172,6 @@ def _tokenizer_spec(tokenizer: Any) -> dict[str, Any] | None:
 
 
 def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
-    import onnx
     import torch
 
     from .torch_runtime import TorchEncoder
@@ -215,29 +214,7 @@ def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
     files: dict[str, str] = {}
     with tempfile.TemporaryDirectory(dir=folder, prefix=".export-") as tmp:
         for tower, (module, example, input_name) in examples.items():
-            raw = Path(tmp) / f"{tower}.raw.onnx"
-            try:
-                # Not under no_grad: that switches nn.MultiheadAttention to a fused kernel ONNX lacks.
-                with warnings.catch_warnings(), _stdout_to_stderr():
-                    warnings.simplefilter("ignore")
-                    torch.onnx.export(
-                        module.eval(), (example,), str(raw), input_names=[input_name], output_names=["embedding"],
-                        dynamic_axes={input_name: {0: "n"}, "embedding": {0: "n"}}, opset_version=OPSET,
-                        dynamo=False,
-                    )  # fmt: skip
-            except Exception as err:  # any exporter failure means "use PyTorch"
-                raise ExportError(f"cannot export {ref.label} {tower} tower to ONNX: {str(err)[:200]}") from err
-            # Weights as external data: memory-mapped at load time (fast cold start).
-            graph = onnx.load(str(raw))
-            name = f"{tower}.onnx"
-            if tower == "text_short":  # the same weights as the full text graph: point into its file
-                _share_weights(graph, Path(tmp) / files["text"])
-                onnx.save_model(graph, str(Path(tmp) / name))
-            else:
-                onnx.save_model(graph, str(Path(tmp) / name), save_as_external_data=True, size_threshold=1024,
-                                all_tensors_to_one_file=True, location=f"{tower}.weights")  # fmt: skip
-            raw.unlink()
-            files[tower] = name
+            files[tower] = _export_tower(ref, tower, module, example, input_name, Path(tmp), files.get("text"))
         for path in Path(tmp).iterdir():
             os.replace(path, folder / path.name)
     import onnxruntime
@@ -253,6 +230,41 @@ def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
         "onnxruntime": onnxruntime.__version__,
     }
     write_json_atomic(folder / META, meta)
+
+
+def _export_tower(
+    ref: ModelRef, tower: str, module: Any, example: Any, input_name: str, tmp: Path, text_file: str | None
+) -> str:
+    """Trace one tower to ``tmp/<tower>.onnx`` with its weights beside it; returns the file name.
+
+    The short text graph points into the full text graph's weights file (``text_file``).
+    """
+    import onnx
+    import torch
+
+    raw = tmp / f"{tower}.raw.onnx"
+    try:
+        # Not under no_grad: that switches nn.MultiheadAttention to a fused kernel ONNX lacks.
+        with warnings.catch_warnings(), _stdout_to_stderr():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module.eval(), (example,), str(raw), input_names=[input_name], output_names=["embedding"],
+                dynamic_axes={input_name: {0: "n"}, "embedding": {0: "n"}}, opset_version=OPSET,
+                dynamo=False,
+            )  # fmt: skip
+    except Exception as err:  # any exporter failure means "use PyTorch"
+        raise ExportError(f"cannot export {ref.label} {tower} tower to ONNX: {str(err)[:200]}") from err
+    # Weights as external data: memory-mapped at load time (fast cold start).
+    graph = onnx.load(str(raw))
+    name = f"{tower}.onnx"
+    if tower == "text_short" and text_file:  # the same weights as the full text graph: point into its file
+        _share_weights(graph, tmp / text_file)
+        onnx.save_model(graph, str(tmp / name))
+    else:
+        onnx.save_model(graph, str(tmp / name), save_as_external_data=True, size_threshold=1024,
+                        all_tensors_to_one_file=True, location=f"{tower}.weights")  # fmt: skip
+    raw.unlink()
+    return name
 
 
 def _text_cuts(model: Any) -> bool:
