@@ -27,6 +27,7 @@ from .models.registry import ModelRef, resolve_model_ref
 from .models.runtimes import load_encoder
 from .query.categories import DRAWING, Categories
 from .query.search import Searcher
+from .store.extras import OCR_MODES
 from .store.folder import IndexStore, remove_index
 from .store.vectors import VectorIndex
 
@@ -120,6 +121,7 @@ def index(
     store.manifest["encoding"] = {"precision": run.precision or "fp32"}
     try:
         store.acquire_lock()
+        store.catalog.set_meta("ocr", options.ocr or "auto")  # a new index reads text unless told not to
         Categories(store).ensure_builtin(encoder)
         return _index_labelled(store, encoder, paths, options, progress)
     finally:
@@ -135,7 +137,8 @@ def _index_labelled(
 ) -> IndexReport:
     """Index, labelling every committed batch with the index's categories as it lands.
 
-    Region vectors asked for once (``options.regions``) are remembered by the index and kept up to
+    The OCR mode (``options.ocr``) is remembered like the regions. Region vectors asked for once
+    (``options.regions``) are remembered by the index and kept up to
     date on later runs; ``options.region_scope`` 'drawings' limits them to pages labelled technical drawing.
     """
     categories = Categories(store)
@@ -146,7 +149,12 @@ def _index_labelled(
         raise UsageError(f"--region-scope must be one of {', '.join(SCOPES)}")
     if regions:
         store.catalog.set_meta("regions", json.dumps({"names": list(regions), "scope": scope}))
-    options = dataclasses.replace(options, regions=regions)
+    # An index from before OCR existed keeps 'none' until asked: reading a whole library is not a surprise.
+    ocr = options.ocr or store.catalog.get_meta("ocr") or "none"
+    if ocr not in OCR_MODES:
+        raise UsageError(f"--ocr must be one of {', '.join(OCR_MODES)}")
+    store.catalog.set_meta("ocr", ocr)
+    options = dataclasses.replace(options, regions=regions, ocr=ocr)
     region_filter = None
     if scope == "drawings":
         region_filter = lambda vectors: categories.is_category(DRAWING, vectors)  # noqa: E731

@@ -29,6 +29,9 @@ DEFAULT_MAX_DISTANCE = 24  # Hamming bits between perceptual codes of duplicates
 #: AVX512_BF16 or AMX); int8: dynamic quantisation, int8 weights and run-time activation scales
 #: (OpenVINO's or ONNX Runtime's, see quantise.py).
 PRECISIONS = ("fp32", "bf16", "int8")
+#: Text in pictures (``index --ocr``), weakest first: an index asked for a stronger mode reads again
+#: what a weaker one skipped.
+OCR_MODES = ("none", "auto", "all")
 #: CPU runtimes; ``auto`` picks OpenVINO when installed, ONNX Runtime otherwise.
 RUNTIMES = ("auto", "openvino", "onnx", "torch")
 

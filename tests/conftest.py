@@ -73,14 +73,17 @@ def photos(tmp_path: Path) -> Path:
 class Cli:
     """Runs ``clipsearch`` in-process with an isolated home; parses JSON output."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, ocr: str = "none") -> None:
         self.home = home
+        self.ocr = ocr
         self.runner = CliRunner()
 
     def __call__(self, *args: str, ok: bool = True) -> Result:
         from clipsearch.cli import cli
 
-        result = self.runner.invoke(cli, list(args), env={"CLIPSEARCH_HOME": str(self.home)}, catch_exceptions=False)
+        # OCR is tested on its own (test_text_search.py); elsewhere it would only slow every index run
+        env = {"CLIPSEARCH_HOME": str(self.home), "CLIPSEARCH_OCR": self.ocr}
+        result = self.runner.invoke(cli, list(args), env=env, catch_exceptions=False)
         if ok and result.exit_code != 0:
             raise AssertionError(f"clipsearch {' '.join(args)} exited {result.exit_code}: {result.stderr}")
         return result

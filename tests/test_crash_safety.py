@@ -35,7 +35,7 @@ def _make_folder(root: Path, n: int, size: int = 600) -> Path:
 def _start(home: Path, folder: Path, tiny_model, *extra: str) -> subprocess.Popen:
     args = [EXE, "index", str(folder), *tiny_model.args, "--batch-size", "1", "--commit-every", "1"]
     args += ["--workers", "1", "--json", *extra]
-    env = {**os.environ, "CLIPSEARCH_HOME": str(home)}
+    env = {**os.environ, "CLIPSEARCH_HOME": str(home), "CLIPSEARCH_OCR": "none"}
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

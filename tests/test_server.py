@@ -24,7 +24,8 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("served")
     generate_folder(root / "shapes", per_class=2, seed=3)
     home = root / "home"
-    result = CliRunner().invoke(cli, ["index", str(root / "shapes"), "--home", str(home), "--model", "tiny-shapes"])
+    args = ["index", str(root / "shapes"), "--home", str(home), "--model", "tiny-shapes", "--ocr", "none"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     return root, IndexLocation(home, "default")
 

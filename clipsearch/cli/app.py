@@ -53,6 +53,12 @@ def query_options(f: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--sub", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Subtract from the query."),
             click.option("--category", "include", multiple=True, metavar="NAME", help="Only items in NAME."),
             click.option("--not-category", "exclude", multiple=True, metavar="NAME", help="No items in NAME."),
+            click.option("--after", metavar="DATE", help="Taken on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD)."),
+            click.option("--before", metavar="DATE", help="Taken before DATE (YYYY, YYYY-MM or YYYY-MM-DD)."),
+            click.option("--under", multiple=True, type=click.Path(), help="Only files in this folder (repeatable)."),
+            click.option("--place", metavar="NAME", help="Taken at a place whose name contains NAME."),
+            click.option("--camera", metavar="TEXT", help="Taken with a camera whose make/model contains TEXT."),
+            click.option("--type", "types", multiple=True, metavar="EXT", help="Only this file type (jpg, pdf...)."),
             click.option("--device", default=None, help="auto, cpu, cuda, mps."),
             click.option("--json", "as_json", is_flag=True, help="Print a JSON array."),
         ]
@@ -100,6 +106,17 @@ def show(path: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
+def filters_from(options: dict[str, Any]) -> Any:
+    """The :class:`~clipsearch.query.filters.Filters` of ``query_options``' filter flags."""
+    from ..query.filters import Filters
+
+    return Filters(
+        include=tuple(options["include"]), exclude=tuple(options["exclude"]), after=options["after"],
+        before=options["before"], under=tuple(options["under"]), place=options["place"],
+        camera=options["camera"], types=tuple(options["types"]),
+    )  # fmt: skip
+
+
 def print_results(results: list[SearchResult], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results]))
@@ -107,10 +124,13 @@ def print_results(results: list[SearchResult], as_json: bool) -> None:
     if not results:
         click.echo("no results", err=True)
         return
-    click.echo(f"{'rank':>4}  {'score':>6}  path")
+    click.echo(f"{'rank':>4}  {'score':>7}  {'taken':<10}  path")
     for rank, r in enumerate(results, 1):
         labels = "  [" + ", ".join(r.categories.values()) + "]" if r.categories else ""
-        click.echo(f"{rank:>4}  {r.score:6.3f}  {show(r.display_path)}{labels}")
+        taken = (r.taken or "")[:10]
+        click.echo(f"{rank:>4}  {r.score:7.3f}  {taken:<10}  {show(r.display_path)}{labels}")
+        if r.text_snippet:
+            click.echo(f"{'':>4}  {'':>7}  {'':<10}  {show(r.text_snippet)}")
 
 
 #: Commands that only read. Run as a program, they end with ``os._exit`` once their output is

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..config import DEFAULT_MAX_MEGAPIXELS, DEFAULT_MAX_PAGES, PRECISIONS, RUNTIMES
+from ..config import DEFAULT_MAX_MEGAPIXELS, DEFAULT_MAX_PAGES, OCR_MODES, PRECISIONS, RUNTIMES
 from ..ingest.regions import REGIONS, SCOPES
 from .app import ProgressBar, cli, index_options, show
 
@@ -66,6 +66,14 @@ if TYPE_CHECKING:
     envvar="CLIPSEARCH_RUNTIME",
     help="auto: PyTorch on a GPU; on a CPU OpenVINO, or ONNX Runtime where OpenVINO is not installed.",
 )
+@click.option(
+    "--ocr",
+    type=click.Choice(OCR_MODES),
+    default=None,
+    envvar="CLIPSEARCH_OCR",
+    help="Read text in pictures and scanned pages, remembered by the index: auto (where a text detector finds "
+    "some; a new index's default), all, or none. PDF text layers are always read.",
+)
 @click.option("--rebuild", is_flag=True, help="Delete the index first (e.g. to change model).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report.")
@@ -88,6 +96,7 @@ def index_cmd(
     index_type: str | None,
     precision: str | None,
     runtime: str | None,
+    ocr: str | None,
     rebuild: bool,
     progress: bool | None,
     as_json: bool,
@@ -108,6 +117,7 @@ def index_cmd(
         regions=tuple(regions),
         region_scope=region_scope,
         index_type=index_type,
+        ocr=ocr,
     )
     with ProgressBar(enabled=progress) as bar:
         report = api.index(

@@ -4,42 +4,55 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from ..ingest.regions import REGIONS
-from .app import cli, index_options, print_results, query_options
+from .app import cli, filters_from, index_options, print_results, query_options
 
 
 @cli.command("search")
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option("--text", "words", metavar="WORDS", help="Words in the picture or page (OCR, PDF text); "
+              "\"quoted phrases\"; codes like KX-2291-B match letter for letter.")  # fmt: skip
+@click.option("--relevant", is_flag=True, help="Only results the model itself calls a match.")
+@click.option("--sort", type=click.Choice(["score", "date"]), default="score", show_default=True)
 @index_options
 @query_options
 def search_cmd(
-    query: str,
+    query: str | None,
+    words: str | None,
+    relevant: bool,
+    sort: str,
     index_name: str | None,
     home: str | None,
     top: int,
     min_score: float | None,
     add: Sequence[str],
     sub: Sequence[str],
-    include: Sequence[str],
-    exclude: Sequence[str],
     device: str | None,
     as_json: bool,
+    **filter_flags: Any,
 ) -> None:
-    """Find images matching a description (or an image path), best first."""
+    """Find images matching a description (or an image path), text in them, or metadata, best first.
+
+    QUERY and --text together rank by both (reciprocal rank fusion); QUERY may be left out when
+    --text or a filter is given."""
     from ..config import IndexLocation
     from ..query.prefetch import prefetch_query
 
     # start embedding the text (not a picture path) and reading the vectors while the rest loads
-    prefetch_query(IndexLocation.resolve(index_name, home).path, [] if os.path.exists(query) else [query], device)
+    texts = [query] if query and not os.path.exists(query) else []
+    prefetch_query(IndexLocation.resolve(index_name, home).path, texts, device)
     from .. import api
-    from ..query.search import CategoryFilter
+    from ..query.hybrid import find
 
-    filters = CategoryFilter(tuple(include), tuple(exclude))
+    filters = filters_from(filter_flags)
     with api.open_index(index_name, home) as store:
-        results = api.searcher(store, device=device).search(query, top, min_score, add, sub, filters=filters)
+        searcher = api.searcher(store, device=device)
+        results = find(searcher, query, words=words, k=top, min_score=min_score, add=add, sub=sub, filters=filters,
+                       sort=sort, relevant=relevant)  # fmt: skip
     print_results(results, as_json)
 
 
@@ -59,16 +72,14 @@ def similar_cmd(
     min_score: float | None,
     add: Sequence[str],
     sub: Sequence[str],
-    include: Sequence[str],
-    exclude: Sequence[str],
     device: str | None,
     as_json: bool,
+    **filter_flags: Any,
 ) -> None:
     """Find images that look like the image at PATH (which need not be indexed)."""
     from .. import api
-    from ..query.search import CategoryFilter
 
-    filters = CategoryFilter(tuple(include), tuple(exclude))
+    filters = filters_from(filter_flags)
     with api.open_index(index_name, home) as store:
         results = api.searcher(store, device=device).similar(
             path, top, min_score, add, sub, page=page, filters=filters, region=region

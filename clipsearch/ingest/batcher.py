@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..store.catalog import NewItem
+from ..store.extras import Extras
 from ..store.folder import IndexStore
 
 #: Called after each committed batch with the ids added or re-embedded (e.g. to label them).
@@ -31,9 +32,10 @@ class Batcher:
         self.remove: list[int] = []
         self.skip: list[tuple[str, int, int, str]] = []
         self.unskip: list[str] = []
+        self.enrich: list[tuple[int, Extras]] = []
 
     def pending(self) -> int:
-        return len(self.add) + len(self.replace) + len(self.move) + len(self.remove) + len(self.skip)
+        return len(self.add) + len(self.replace) + len(self.move) + len(self.remove) + len(self.skip) + len(self.enrich)
 
     def maybe_commit(self) -> None:
         if self.pending() >= self.commit_every:
@@ -50,6 +52,7 @@ class Batcher:
             remove=self.remove,
             skip=self.skip,
             unskip=self.unskip,
+            enrich=self.enrich,
         )
         changed = bool(self.add or self.replace)
         self._reset()

@@ -20,7 +20,10 @@ import numpy as np
 
 from ..errors import ImageLoadError
 from ..models.encoder import Encoder
+from ..store.extras import Extras
+from .extract import decode_size, image_extras, pdf_extras
 from .images import load_image
+from .metadata import metadata
 from .options import IndexOptions
 from .pdf import is_pdf_path, render_pages
 from .phash import perceptual_code
@@ -36,6 +39,7 @@ class Page:
     height: int
     regions: dict[str, np.ndarray] = field(default_factory=dict)
     phash: bytes | None = None
+    extras: Extras | None = None
 
 
 @dataclass
@@ -45,6 +49,10 @@ class Prepared:
     pages: list[Page] = field(default_factory=list)
     reason: str = ""  # non-empty: could not be used
     reuse: bool = False  # hash already in the catalog: no decoding was done
+    #: Unchanged file read again for its text and metadata only (``pages`` carry no arrays).
+    enrich: bool = False
+    #: Metadata of a reused file's own bytes (its text is copied from the item it duplicates).
+    extras: Extras | None = None
 
 
 def page_of(number: int, image: Any, encoder: Encoder, opts: IndexOptions, document: bool) -> Page:
@@ -54,7 +62,10 @@ def page_of(number: int, image: Any, encoder: Encoder, opts: IndexOptions, docum
     return Page(number, array, int(width), int(height), regions, perceptual_code(image))
 
 
-def prepare(found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, opts: IndexOptions) -> Prepared:
+def prepare(
+    found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, opts: IndexOptions, enrich: bool = False
+) -> Prepared:
+    """Read, hash and decode one file, with its text and metadata (``enrich``: only those)."""
     try:
         with open(found.path, "rb") as f:
             data = f.read()
@@ -64,24 +75,44 @@ def prepare(found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, op
         return Prepared(found, reason="permission denied")
     except OSError as err:
         return Prepared(found, reason=f"cannot read: {err.strerror or err}")
-    digest = hashlib.blake2b(data, digest_size=20).hexdigest()
+    digest = "" if enrich else hashlib.blake2b(data, digest_size=20).hexdigest()
     if digest in known_hashes:
-        return Prepared(found, digest, reuse=True)
+        return Prepared(found, digest, reuse=True, extras=metadata(found.path, data, found.mtime_ns))
+    ocr = opts.ocr or "none"
     try:
         if is_pdf_path(found.path):
-            rendered = render_pages(data, name=found.path, max_pages=opts.max_pages)
-            pages = [page_of(number, image, encoder, opts, document=True) for number, image in rendered]
+            images = dict(render_pages(data, name=found.path, max_pages=opts.max_pages))
+            extras = pdf_extras(found.path, data, found.mtime_ns, images, ocr)
+            pages = [_page(n, image, encoder, opts, True, enrich, extras[n]) for n, image in images.items()]
         else:
-            size = REGION_BASE if opts.regions else encoder.info.image_size
+            size = decode_size(REGION_BASE if opts.regions else encoder.info.image_size, ocr)
             image = load_image(io.BytesIO(data), size, opts.max_megapixels, name=found.path)
-            pages = [page_of(0, image, encoder, opts, document=False)]
+            extras = image_extras(found.path, data, found.mtime_ns, image, ocr, opts.max_megapixels)
+            pages = [_page(0, image, encoder, opts, False, enrich, extras)]
     except ImageLoadError as err:
-        return Prepared(found, digest, reason=err.reason)
-    return Prepared(found, digest, pages)
+        return Prepared(found, digest, reason=err.reason, enrich=enrich)
+    return Prepared(found, digest, pages, enrich=enrich)
 
 
-def prepared(todo: list[FoundFile], encoder: Encoder, opts: IndexOptions, known: frozenset[str]) -> Iterator[Prepared]:
-    """Files read, hashed and decoded by a thread pool, in order, with a bounded number in flight."""
+def _page(number: int, image: Any, encoder: Encoder, opts: IndexOptions, document: bool, enrich: bool,
+          extras: Extras) -> Page:  # fmt: skip
+    if enrich:  # nothing for the model: the item keeps its vector
+        return Page(number, np.zeros(0, np.float32), 0, 0, extras=extras)
+    page = page_of(number, image, encoder, opts, document)
+    page.extras = extras
+    return page
+
+
+def prepared(
+    todo: list[FoundFile],
+    encoder: Encoder,
+    opts: IndexOptions,
+    known: frozenset[str],
+    enrich: frozenset[str] = frozenset(),
+) -> Iterator[Prepared]:
+    """Files read, hashed and decoded by a thread pool, in order, with a bounded number in flight.
+
+    Paths in ``enrich`` are unchanged files read again for their text and metadata only."""
     workers = opts.workers or max(1, os.cpu_count() or 2)
     window = max(2 * opts.batch_size, 4 * workers)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clipsearch-load") as pool:
@@ -92,7 +123,7 @@ def prepared(todo: list[FoundFile], encoder: Encoder, opts: IndexOptions, known:
             entry = next(it, None)
             if entry is None:
                 return False
-            queue.append(pool.submit(prepare, entry, known, encoder, opts))
+            queue.append(pool.submit(prepare, entry, known, encoder, opts, entry.path in enrich))
             return True
 
         for _ in range(window):

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..models.encoder import Encoder
 from ..store.catalog import ItemRow, NewItem
+from ..store.extras import EXTRAS_VERSION, OCR_MODES, Extras
 from ..store.folder import IndexStore
 from .batcher import Batcher, CommitHook
 from .decode import Page, Prepared, prepared
@@ -63,7 +64,9 @@ def index_paths(
     if progress:
         progress(0, len(todo))
     try:
-        for done, prep in enumerate(prepared(todo, encoder, run.opts, frozenset(run.by_hash)), 1):
+        for done, prep in enumerate(
+            prepared(todo, encoder, run.opts, frozenset(run.by_hash), frozenset(run.enrich)), 1
+        ):
             run.handle(prep)
             if progress:
                 progress(done, len(todo))
@@ -107,6 +110,8 @@ class _Run:
         self.skipped_before = self.catalog.skipped()
         #: Files under the given roots that are gone, by content hash: move candidates, else removed.
         self.missing: dict[str, list[str]] = {}
+        #: Unchanged files whose text and metadata are behind this extractor or OCR mode.
+        self.enrich: set[str] = set()
         self.pending: list[tuple[FoundFile, str, Page]] = []
 
     def note_skip(self, path: str, reason: str) -> None:
@@ -127,6 +132,9 @@ class _Run:
             old = self.by_path.get(entry.path)
             if old and (old[0].size, old[0].mtime_ns) == (entry.size, entry.mtime_ns):
                 self.report.unchanged += 1
+                if any(_behind(row, opts.ocr or "none") for row in old):
+                    self.enrich.add(entry.path)
+                    todo.append(entry)
                 continue
             before = self.skipped_before.get(entry.path)
             if not old and before and before[:2] == (entry.size, entry.mtime_ns):
@@ -143,6 +151,12 @@ class _Run:
     def handle(self, prep: Prepared) -> None:
         f = prep.found
         old = self.by_path.get(f.path, [])
+        if prep.enrich:
+            ids = {r.page: r.id for r in old}
+            self.batch.enrich.extend((ids[p.page], p.extras) for p in prep.pages if p.page in ids and p.extras)
+            self.report.enriched += not prep.reason
+            self.batch.maybe_commit()
+            return
         if prep.reason:
             self.note_skip(f.path, prep.reason)
             self.batch.skip.append((f.path, f.size, f.mtime_ns, prep.reason))
@@ -183,11 +197,12 @@ class _Run:
         dim = self.encoder.info.dim
         vectors = self.catalog.vectors([r.id for r in source], dim)
         regions = self.catalog.item_regions([r.id for r in source], dim)
+        texts = self.catalog.extras([r.id for r in source])
         batch.remove.extend(r.id for r in old)
         for r, vec in zip(source, vectors, strict=True):
             batch.add.append(
                 NewItem(f.path, r.page, f.size, f.mtime_ns, prep.content_hash, r.width, r.height, vec,
-                        regions.get(r.id, {}), r.phash)
+                        regions.get(r.id, {}), r.phash, _copy_extras(prep.extras, texts.get(r.id)))
             )  # fmt: skip
         if old:
             self.report.updated += 1
@@ -207,7 +222,7 @@ class _Run:
         for (found, digest, page), vec, regions in zip(pending, vectors, region_vectors, strict=True):
             item = NewItem(
                 found.path, page.page, found.size, found.mtime_ns, digest, page.width, page.height, vec, regions,
-                page.phash,
+                page.phash, page.extras,
             )  # fmt: skip
             old = {r.page: r for r in self.by_path.get(found.path, [])}.get(page.page)
             if old is None:
@@ -226,6 +241,20 @@ class _Run:
                 self.batch.remove.extend(r.id for r in self.by_path[path])
                 self.report.removed += 1
         self.batch.commit()
+
+
+def _behind(row: ItemRow, ocr: str) -> bool:
+    """Whether ``row``'s text and metadata predate this extractor, or an OCR mode weaker than ``ocr``."""
+    done = row.ocr_mode if row.ocr_mode in OCR_MODES else "none"
+    return row.extras_version < EXTRAS_VERSION or OCR_MODES.index(done) < OCR_MODES.index(ocr)
+
+
+def _copy_extras(own: Extras | None, source: Extras | None) -> Extras | None:
+    """A copy's extras: metadata from its own bytes and mtime, text from the item it duplicates."""
+    if own is None or source is None:
+        return own or source
+    own.text, own.text_source, own.ocr_mode = source.text, source.text_source, source.ocr_mode
+    return own
 
 
 def _embed_regions(

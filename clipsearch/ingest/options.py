@@ -25,6 +25,9 @@ class IndexOptions:
     region_scope: str | None = None
     #: Vector index of a new index, or a change of it: 'auto' or a FAISS factory string.
     index_type: str | None = None
+    #: Text in pictures and scanned pages: 'none', 'auto' (where a text detector finds some) or
+    #: 'all'. None: what the index remembers ('auto' for a new index). Read by ``api.index``.
+    ocr: str | None = None
 
 
 @dataclass
@@ -38,6 +41,8 @@ class IndexReport:
     items: int = 0
     embedded: int = 0
     reused: int = 0
+    #: Unchanged files whose text and metadata were filled in (a new extractor or OCR mode).
+    enriched: int = 0
     seconds: float = 0.0
     skipped_files: list[dict[str, str]] = field(default_factory=list)
 

@@ -86,3 +86,35 @@ def render_pages(
                 yield number, image
         finally:
             doc.close()
+
+
+def document_facts(
+    source: str | os.PathLike[str] | bytes, *, name: object = None, pages: list[int] | None = None
+) -> tuple[dict[int, str], str | None]:
+    """(page number -> text layer, the document's CreationDate) for ``pages`` (default: all).
+
+    A page whose text layer can't be read counts as having none (it will be read by OCR)."""
+    name = name if name is not None else source
+    texts: dict[int, str] = {}
+    with _PDFIUM_LOCK:
+        doc = _open(source, name)
+        try:
+            try:
+                created = doc.get_metadata_dict().get("CreationDate") or None
+            except Exception:  # damaged info dictionary: no date
+                created = None
+            for number in pages if pages is not None else range(1, len(doc) + 1):
+                if not 1 <= number <= len(doc):
+                    continue
+                page = doc[number - 1]
+                try:
+                    textpage = page.get_textpage()
+                    texts[number] = textpage.get_text_bounded().replace("\r\n", "\n").replace("\r", "\n")
+                    textpage.close()
+                except Exception:  # pdfium raises plain errors for damaged content streams
+                    texts[number] = ""
+                finally:
+                    page.close()
+        finally:
+            doc.close()
+    return texts, created

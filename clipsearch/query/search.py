@@ -27,6 +27,7 @@ from ..store.catalog import ItemRow
 from ..store.folder import IndexStore
 from ..store.vectors import VectorIndex
 from .categories import Categories
+from .filters import Filters
 
 
 def _page_for(path: str, page: int | None) -> int:
@@ -65,6 +66,10 @@ class SearchResult:
     width: int
     height: int
     categories: dict[str, str] = field(default_factory=dict)
+    #: The item's text around the words searched for, the match in [brackets] (text queries).
+    text_snippet: str | None = None
+    #: When the picture was taken (ISO local time), where known.
+    taken: str | None = None
 
     @property
     def display_path(self) -> str:
@@ -72,18 +77,14 @@ class SearchResult:
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
-        if not self.page:
-            data.pop("page")
+        for key in ("page", "text_snippet", "taken"):
+            if not data[key]:
+                data.pop(key)
         return data
 
 
-@dataclass(frozen=True)
-class CategoryFilter:
-    """``include``: items labelled with any of these (per facet; all facets named must match).
-    ``exclude``: items labelled with none of these."""
-
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
+#: The filters of a query (categories and metadata); the old name stays for callers that knew it.
+CategoryFilter = Filters
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ class Searcher:
         k: int = 10,
         min_score: float | None = None,
         exclude_ids: Sequence[int] = (),
-        filters: CategoryFilter | None = None,
+        filters: Filters | None = None,
         index: VectorIndex | None = None,
     ) -> list[SearchResult]:
         """Rank by cosine; ``exclude_ids`` and category ``filters`` apply inside the FAISS search.
@@ -214,24 +215,38 @@ class Searcher:
         if k < 1:
             raise UsageError("--top must be at least 1")
         vi = index if index is not None else self.store.vectors()
-        cats = Categories(self.store)
-        allow = None
-        if filters and filters.include:
-            allow = cats.ids_in(filters.include)
-        denied = [np.asarray(exclude_ids, np.int64)]
-        if filters and filters.exclude:
-            denied.append(cats.ids_in(filters.exclude))
-        scores, ids = vi.search(query[None, :], k, allow=allow, deny=np.concatenate(denied))
+        allow, deny = self.selection(filters)
+        deny = np.concatenate([np.asarray(exclude_ids, np.int64), deny])
+        scores, ids = vi.search(query[None, :], k, allow=allow, deny=deny)
         hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         if min_score is not None:
             hits = [(i, s) for i, s in hits if s >= min_score]
-        rows = self.store.catalog.get([i for i, _ in hits])
-        labels = cats.labels_for([i for i, _ in hits])
+        return self.results(hits)
+
+    def selection(self, filters: Filters | None) -> tuple[np.ndarray | None, np.ndarray]:
+        """(ids allowed or None for all, ids denied) for the vector search under ``filters``."""
+        no = np.zeros(0, np.int64)
+        if filters is None or not filters.active:
+            return None, no
+        cats = Categories(self.store)
+        if filters.clause() is None:  # categories alone: label lookups, exclusions as a deny list
+            allow = cats.ids_in(filters.include) if filters.include else None
+            return allow, cats.ids_in(filters.exclude) if filters.exclude else no
+        return self.store.catalog.ids_where(filters.clause(cats)), no  # type: ignore[arg-type]
+
+    def results(self, hits: Sequence[tuple[int, float]], snippets: dict[int, str] | None = None) -> list[SearchResult]:
+        """Rows, labels and dates for ranked (id, score) pairs; ids gone meanwhile are left out."""
+        ids = [i for i, _ in hits]
+        rows = self.store.catalog.get(ids)
+        labels = Categories(self.store).labels_for(ids)
+        extras = self.store.catalog.extras(ids)
+        snippets = snippets or {}
         return [
-            SearchResult(i, rows[i].path, rows[i].page, s, rows[i].width, rows[i].height, labels.get(i, {}))
+            SearchResult(i, rows[i].path, rows[i].page, s, rows[i].width, rows[i].height, labels.get(i, {}),
+                         snippets.get(i), extras[i].taken if i in extras else None)
             for i, s in hits
             if i in rows
-        ]
+        ]  # fmt: skip
 
     def search(
         self,
@@ -240,7 +255,7 @@ class Searcher:
         min_score: float | None = None,
         add: Sequence[str] = (),
         sub: Sequence[str] = (),
-        filters: CategoryFilter | None = None,
+        filters: Filters | None = None,
     ) -> list[SearchResult]:
         """Text (or image path) query, with ``add``/``sub`` terms in ``WEIGHT:value`` form."""
         terms = [QueryTerm(text)] + [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
@@ -255,7 +270,7 @@ class Searcher:
         add: Sequence[str] = (),
         sub: Sequence[str] = (),
         page: int | None = None,
-        filters: CategoryFilter | None = None,
+        filters: Filters | None = None,
         region: str | None = None,
     ) -> list[SearchResult]:
         """Pictures like the one at ``path`` (``page`` of a PDF); if it is indexed, it is left out.

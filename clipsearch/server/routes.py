@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import mimetypes
 import os
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
@@ -18,7 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from ..ingest.images import load_image
 from ..query.categories import Categories
 from ..query.duplicates import find_duplicates
+from ..query.hybrid import find
 from ..query.search import CategoryFilter, SearchResult
+from ..query.syntax import parse
 from .state import ServerState
 
 UPLOAD_MAX_MEGAPIXELS = 50.0
@@ -52,10 +55,24 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
         k: int = Query(24, ge=1, le=500),
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
+        relevant: bool = Query(False),
+        sort: str = Query("score", pattern="^(score|date)$"),
     ) -> list[dict[str, Any]]:
-        vec = state.text_vector(q)
+        """``q`` is the search box's line (``query/syntax.py``): words, ``text:``, filters, ``-NAME``."""
+        names = frozenset(row.name for row in Categories(state.store).rows())
+        parsed = parse(q, names)
+        filters = replace(
+            parsed.filters,
+            include=parsed.filters.include + tuple(category),
+            exclude=parsed.filters.exclude + tuple(not_category),
+        )
+        if parsed.query and not parsed.subtract and not parsed.words and not relevant and sort == "score":
+            vec = state.text_vector(parsed.query)  # the common case: a cached text vector, no fusion
+            with state.lock:
+                return [_result(r) for r in state.searcher.search_vector(vec, k, filters=filters)]
         with state.lock:
-            hits = state.searcher.search_vector(vec, k, filters=_filters(category, not_category))
+            hits = find(state.searcher, parsed.query, words=parsed.words, k=k, sub=parsed.subtract,
+                        filters=filters, sort=sort, relevant=relevant)  # fmt: skip
         return [_result(r) for r in hits]
 
     @app.post("/api/similar", dependencies=guard)

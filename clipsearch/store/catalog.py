@@ -21,9 +21,13 @@ import numpy as np
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import IndexCorruptError
-from .schema import ITEMS, META, REGIONS, REMOVED, SKIPPED, make_engine
+from . import extras, fulltext
+from .extras import Extras
+from .fulltext import TextHit
+from .schema import ITEMS, META, REGIONS, REMOVED, SKIPPED, TEXTS, make_engine
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class ItemRow:
     width: int
     height: int
     phash: bytes | None = None
+    extras_version: int = 0
+    ocr_mode: str | None = None
 
 
 @dataclass
@@ -51,10 +57,14 @@ class NewItem:
     vector: np.ndarray
     regions: dict[str, np.ndarray] = field(default_factory=dict)
     phash: bytes | None = None
+    extras: Extras | None = None
 
 
-def _row(r: object) -> ItemRow:
-    return ItemRow(r.id, r.path, r.page, r.size, r.mtime_ns, r.content_hash, r.width, r.height, r.phash)  # type: ignore[attr-defined]
+def _row(r: Any) -> ItemRow:
+    return ItemRow(
+        r.id, r.path, r.page, r.size, r.mtime_ns, r.content_hash, r.width, r.height, r.phash,
+        r.extras_version, r.ocr_mode,
+    )  # fmt: skip
 
 
 def _blob(vector: np.ndarray) -> bytes:
@@ -91,6 +101,11 @@ class Catalog:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(ITEMS)).scalar() or 0)
+
+    def texts_count(self) -> int:
+        """Items with a text (a PDF text layer, or text OCR read)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(TEXTS)).scalar() or 0)
 
     def files_count(self) -> int:
         with self.engine.connect() as conn:
@@ -181,6 +196,24 @@ class Catalog:
         with self.engine.connect() as conn:
             return {r.path: (r.size, r.mtime_ns, r.reason) for r in conn.execute(select(SKIPPED))}
 
+    def extras(self, ids: Sequence[int]) -> dict[int, Extras]:
+        """Text and metadata of ``ids`` (those that exist)."""
+        out: dict[int, Extras] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 900):
+                out.update(extras.read(conn, chunk))
+        return out
+
+    def search_text(self, words: str, limit: int, where: ColumnElement[bool] | None = None) -> list[TextHit]:
+        """Full-text search (BM25, see ``fulltext.py``), restricted by ``where`` on items."""
+        with self.engine.connect() as conn:
+            return fulltext.search(conn, words, limit, where)
+
+    def ids_where(self, where: ColumnElement[bool]) -> np.ndarray:
+        """Ids of the items meeting ``where`` (a condition on ``items``), for vector-search filters."""
+        with self.engine.connect() as conn:
+            return np.fromiter(conn.execute(select(ITEMS.c.id).where(where)).scalars(), dtype=np.int64)
+
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(select(META.c.value).where(META.c.key == key)).scalar()
@@ -195,11 +228,13 @@ class Catalog:
         remove: Iterable[int] = (),
         skip: Iterable[tuple[str, int, int, str]] = (),
         unskip: Iterable[str] = (),
+        enrich: Iterable[tuple[int, Extras]] = (),
     ) -> int:
         """Apply one batch of changes atomically under a new ``seq``; returns that seq.
 
         ``move``: (id, new path, size, mtime_ns) keeps the vector. ``replace``: (id, item) re-embedded
-        in place. ``skip``: (path, size, mtime_ns, reason).
+        in place. ``skip``: (path, size, mtime_ns, reason). ``enrich``: (id, extras) text and metadata
+        of an unchanged item filled in (the vector is untouched).
         """
         now = time.time()
         with self.engine.begin() as conn:
@@ -219,16 +254,22 @@ class Catalog:
                 conn.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(**_values(item, seq, now)))
                 conn.execute(delete(REGIONS).where(REGIONS.c.item_id == item_id))
                 _insert_regions(conn, item_id, item)
+                if item.extras is not None:  # None: re-embedded only (check --repair), text and metadata kept
+                    extras.write(conn, item_id, item.extras)
             add = list(add)
             rows = [_values(item, seq, now) for item in add]
             if rows:
                 conn.execute(ITEMS.insert(), rows)
             for item in add:
-                if item.regions:
+                if item.regions or item.extras:
                     item_id = conn.execute(
                         select(ITEMS.c.id).where(ITEMS.c.path == item.path, ITEMS.c.page == item.page)
                     ).scalar_one()
                     _insert_regions(conn, item_id, item)
+                    if item.extras:
+                        extras.write(conn, item_id, item.extras)
+            for item_id, found in enrich:
+                extras.write(conn, item_id, found)
             unskip = list(unskip)
             for chunk in _chunks(unskip, 900):
                 conn.execute(delete(SKIPPED).where(SKIPPED.c.path.in_(chunk)))

@@ -269,6 +269,8 @@ class IndexStore:
             "index_type_requested": self.manifest["vectors"].get("requested", "auto"),
             "nprobe": self.manifest["vectors"].get("nprobe"),
             "tuned_recall_at_10": self.manifest["vectors"].get("tuned_recall_at_10"),
+            "ocr": self.catalog.get_meta("ocr") or "none",
+            "with_text": self.catalog.texts_count(),
             "disk_bytes": size,
             "created_at": self.manifest.get("created_at"),
             "updated_at": self.manifest.get("updated_at"),

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 #: The Alembic revision this code's models correspond to (a test checks it equals the script head).
-SCHEMA_HEAD = "0004_duplicates"
+SCHEMA_HEAD = "0005_text_metadata"
 
 
 #: The schema, as SQLAlchemy Core tables (not ORM classes: importing the ORM would cost a cold
@@ -49,9 +49,24 @@ ITEMS = Table(
     Column("indexed_at", Float, nullable=False),
     # 128-bit perceptual code (pHash + dHash of the border-trimmed picture), for duplicate search.
     Column("phash", LargeBinary, nullable=True),
+    # Metadata (NULL: unknown). taken: ISO local time 'YYYY-MM-DDTHH:MM:SS', from taken_source
+    # 'exif' (DateTimeOriginal), 'pdf' (CreationDate) or 'mtime'. place: "City, Region, CC" found
+    # offline from lat/lon. file_type: the lower-case extension without its dot ('jpg', 'pdf').
+    Column("taken", String, nullable=True),
+    Column("taken_source", String, nullable=True),
+    Column("camera", String, nullable=True),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+    Column("place", String, nullable=True),
+    Column("file_type", String, nullable=True),
+    # What was extracted beyond the picture: EXTRAS_VERSION of the extractor, and the OCR mode it
+    # ran with; an index run fills in items behind either (no re-embedding).
+    Column("extras_version", Integer, nullable=False, server_default="0"),
+    Column("ocr_mode", String, nullable=True),
     UniqueConstraint("path", "page", name="uq_items_path_page"),
     Index("ix_items_content_hash", "content_hash"),
     Index("ix_items_seq", "seq"),
+    Index("ix_items_taken", "taken"),
     sqlite_autoincrement=True,  # ids are FAISS ids: never reuse one
 )
 
@@ -142,6 +157,23 @@ DISMISSED = Table(
     Column("a", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
     Column("b", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
 )
+
+
+#: The text of an item: a PDF page's text layer ('pdf') or what OCR read ('ocr'). ``body`` as read,
+#: for snippets; ``terms`` the same text made searchable (CJK characters spaced, see
+#: ``query/fulltext.py``), indexed by the FTS5 table ``texts_fts`` (external content, kept in step by
+#: triggers; see migration 0005). Deleting an item deletes its text (cascade) and its index entry.
+TEXTS = Table(
+    "texts",
+    METADATA,
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("source", String, nullable=False),
+    Column("body", String, nullable=False),
+    Column("terms", String, nullable=False),
+)
+#: SQLite objects of the full-text index that SQLAlchemy's models do not describe (virtual table,
+#: its shadow tables, triggers): schema comparisons leave names starting with this alone.
+FTS_PREFIX = "texts_fts"
 
 
 def make_engine(db_path: str | os.PathLike[str]) -> Engine:

@@ -1,0 +1,109 @@
+"""One query from meaning, text and metadata: ``search [QUERY] [--text WORDS] [filters]``.
+
+- QUERY alone ranks by the model (cosine); WORDS alone by full-text relevance (BM25, ``store/fulltext``).
+- Both: **reciprocal rank fusion** (Cormack et al., 2009): each list ranks its candidates, an item
+  scores ``1/(60 + rank)`` per list it is in, summed. It needs no common scale between a cosine and
+  a BM25 score, and an item found by both ranks above one found by either alone. The candidate lists
+  are longer than ``k`` (:data:`POOL`), so an item ranked modestly in both still surfaces.
+- Neither, with a filter: every item the filters select, newest first.
+- ``relevant``: only results the model calls a match (``relevance.py``); ``sort='date'``: newest first.
+
+Filters apply inside both searches (``filters.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from ..errors import UsageError
+from ..store.fulltext import snippet
+from ..store.schema import ITEMS
+from .categories import Categories
+from .filters import Filters
+from .search import Searcher, SearchResult
+
+#: Reciprocal rank fusion's constant, as in the paper: damps the weight of the first few ranks.
+RRF_K = 60
+#: Candidates drawn from each list before fusing: k times this (at least 100).
+POOL = 5
+SORTS = ("score", "date")
+
+
+def find(
+    searcher: Searcher,
+    query: str | None,
+    *,
+    words: str | None = None,
+    k: int = 10,
+    min_score: float | None = None,
+    add: Sequence[str] = (),
+    sub: Sequence[str] = (),
+    filters: Filters | None = None,
+    sort: str = "score",
+    relevant: bool = False,
+) -> list[SearchResult]:
+    """The unified search; see the module docstring."""
+    if sort not in SORTS:
+        raise UsageError(f"--sort must be one of {', '.join(SORTS)}")
+    filters = filters or Filters()
+    query = query if query and query.strip() else None
+    words = words if words and words.strip() else None
+    if query is None and words is None:
+        if not filters.active:
+            raise UsageError("give a query, --text words, or a filter")
+        return _filtered(searcher, filters, k)
+    pool = max(100, k * POOL) if (query and words) or relevant else k
+    vector_hits: list[SearchResult] = []
+    if query is not None:
+        vector_hits = searcher.search(query, pool, min_score, add, sub, filters=filters)
+        if relevant:
+            from .relevance import matches
+
+            vector_hits = matches(searcher, query, vector_hits)
+    text_hits = _text(searcher, words, pool, filters) if words else []
+    if query is None:
+        results = text_hits
+    elif words is None:
+        results = vector_hits
+    else:
+        results = _fuse(vector_hits, text_hits)
+    results = results[:k]
+    if sort == "date":
+        results.sort(key=lambda r: r.taken or "", reverse=True)
+    return results
+
+
+def _text(searcher: Searcher, words: str, limit: int, filters: Filters) -> list[SearchResult]:
+    catalog = searcher.store.catalog
+    hits = catalog.search_text(words, limit, filters.clause(Categories(searcher.store)))
+    snippets = {h.item_id: snippet(h.body, words) for h in hits}
+    return searcher.results([(h.item_id, round(-h.rank, 4)) for h in hits], snippets)
+
+
+def _fuse(vector: list[SearchResult], text: list[SearchResult]) -> list[SearchResult]:
+    score: dict[int, float] = {}
+    best: dict[int, SearchResult] = {}
+    for ranked in (vector, text):
+        for rank, r in enumerate(ranked, 1):
+            score[r.id] = score.get(r.id, 0.0) + 1.0 / (RRF_K + rank)
+            if r.id not in best or r.text_snippet:
+                best[r.id] = r
+    order = sorted(score, key=lambda i: score[i], reverse=True)
+    return [_with_score(best[i], round(score[i], 6)) for i in order]
+
+
+def _with_score(r: SearchResult, score: float) -> SearchResult:
+    return replace(r, score=score)
+
+
+def _filtered(searcher: Searcher, filters: Filters, k: int) -> list[SearchResult]:
+    clause = filters.clause(Categories(searcher.store))
+    query = select(ITEMS.c.id).order_by(ITEMS.c.taken.desc(), ITEMS.c.id.desc()).limit(k)
+    if clause is not None:
+        query = query.where(clause)
+    with searcher.store.catalog.engine.connect() as conn:
+        ids = [int(i) for i in conn.execute(query).scalars()]
+    return searcher.results([(i, 0.0) for i in ids])

@@ -1,0 +1,69 @@
+"""What the catalog knows of an item beyond its picture: its text and its metadata.
+
+Extracted at index time (``ingest/metadata.py``, ``ingest/ocr.py``, PDF text layers) and written with
+the item in the same transaction, so text, metadata and vector never disagree. ``None`` is unknown;
+an empty text means "looked, found none".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
+
+from ..config import OCR_MODES
+from .fulltext import searchable
+from .schema import ITEMS, TEXTS
+
+__all__ = ["EXTRAS_VERSION", "OCR_MODES", "Extras", "read", "write"]
+
+#: Bump when extraction changes: items extracted by an older version are filled in again by the
+#: next index run (no re-embedding).
+EXTRAS_VERSION = 1
+
+
+@dataclass
+class Extras:
+    text: str | None = None
+    text_source: str | None = None  # 'pdf' (text layer) or 'ocr'
+    taken: str | None = None  # ISO local time, 'YYYY-MM-DDTHH:MM:SS'
+    taken_source: str | None = None  # 'exif', 'pdf' or 'mtime'
+    camera: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    place: str | None = None
+    file_type: str | None = None
+    ocr_mode: str | None = None  # the mode this extraction ran under
+
+    def columns(self) -> dict[str, Any]:
+        """The ``items`` columns this sets."""
+        data = {k: v for k, v in asdict(self).items() if k not in ("text", "text_source")}
+        return {**data, "extras_version": EXTRAS_VERSION}
+
+
+METADATA_FIELDS = tuple(f.name for f in fields(Extras) if f.name not in ("text", "text_source", "ocr_mode"))
+
+
+def write(conn: Connection, item_id: int, extras: Extras) -> None:
+    """Store ``extras`` for ``item_id``: its metadata columns, and its text (replaced, or removed)."""
+    conn.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(**extras.columns()))
+    conn.execute(delete(TEXTS).where(TEXTS.c.item_id == item_id))  # not REPLACE: it skips delete triggers
+    body = (extras.text or "").strip()
+    if body:
+        conn.execute(
+            TEXTS.insert(),
+            [{"item_id": item_id, "source": extras.text_source or "ocr", "body": body, "terms": searchable(body)}],
+        )
+
+
+def read(conn: Connection, ids: list[int]) -> dict[int, Extras]:
+    """Metadata and text of ``ids`` (those that exist)."""
+    cols = [ITEMS.c.id, ITEMS.c.ocr_mode, *(ITEMS.c[name] for name in METADATA_FIELDS)]
+    out: dict[int, Extras] = {}
+    for r in conn.execute(select(*cols).where(ITEMS.c.id.in_(ids))):
+        out[r.id] = Extras(ocr_mode=r.ocr_mode, **{name: getattr(r, name) for name in METADATA_FIELDS})
+    for r in conn.execute(select(TEXTS).where(TEXTS.c.item_id.in_(ids))):
+        out[r.item_id].text, out[r.item_id].text_source = r.body, r.source
+    return out

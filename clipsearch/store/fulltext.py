@@ -1,0 +1,122 @@
+"""The full-text index (SQLite FTS5 over ``texts.terms``): what goes in, and safe queries against it.
+
+FTS5's ``unicode61`` tokenizer splits on spaces and punctuation, which suits alphabetic scripts but
+keeps a run of Chinese or Japanese characters as one token. So the indexed ``terms`` space every CJK
+character apart (and queries get the same treatment): a Chinese word becomes a phrase of its
+characters, found wherever it stands in a sentence. A user's words are never handed to FTS5 as
+syntax: each becomes a quoted phrase, so quotes, ``OR``, ``*`` or ``NEAR`` in a query are text.
+A term with punctuation or symbols (a part code such as ``A-1042/7``, a dimension ``⌀60``) is a
+phrase of its pieces, and only texts holding it literally are kept (:func:`literal_terms`).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+from sqlalchemy import column, literal_column, select, table
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from .schema import ITEMS, TEXTS
+
+_FTS = table("texts_fts", column("rowid"))
+
+_CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
+_WORDISH = re.compile(r"\w+", re.UNICODE)
+
+
+def searchable(body: str) -> str:
+    """The ``terms`` indexed for ``body``: the same text with each CJK character standing alone."""
+    return _CJK.sub(r" \1 ", body)
+
+
+def split_query(words: str) -> list[str]:
+    """Terms of a ``--text`` query: shell-like, so ``"part number"`` is one phrase; an unbalanced
+    quote is taken as text, never an error."""
+    try:
+        parts = shlex.split(words)
+    except ValueError:
+        parts = words.replace('"', " ").split()
+    return [p for p in (p.strip() for p in parts) if _WORDISH.search(p)]
+
+
+def match_expression(terms: list[str]) -> str:
+    """An FTS5 MATCH string where every term is one quoted phrase (all must match).
+
+    A word of three letters or more also matches as the start of a longer one ("print" finds
+    "printed"); numbers match whole ("15" does not find "150"); literal codes match whole too."""
+    phrases = []
+    for term in terms:
+        tokens = _WORDISH.findall(searchable(term))
+        if tokens:
+            last = tokens[-1]
+            literal = bool(literal_terms([term]))
+            prefix = len(last) >= 3 and not last.isdigit() and not _CJK.search(last) and not literal
+            phrases.append('"' + " ".join(tokens).replace('"', '""') + '"' + (" *" if prefix else ""))
+    return " AND ".join(phrases)
+
+
+def literal_terms(terms: list[str]) -> list[str]:
+    """Terms that must appear letter for letter (case aside): those with punctuation or symbols, e.g.
+    ``KX-2291-B`` or ``⌀60``, which the tokenizer would otherwise match as ``KX 2291 B`` or ``60``."""
+    return [t.casefold() for t in terms if re.search(r"[^\w\s]", t)]
+
+
+@dataclass(frozen=True)
+class TextHit:
+    item_id: int
+    rank: float  # BM25 as FTS5 gives it: lower is better
+    body: str
+
+
+def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] | None = None) -> list[TextHit]:
+    """Items whose text holds every term of ``words``, best BM25 first (at most ``limit``).
+
+    ``where``: a condition on ``items`` (metadata filters), applied inside the query so filters never
+    shorten the result list below what exists.
+    """
+    terms = split_query(words)
+    expression = match_expression(terms)
+    if not expression:
+        return []
+    literal = literal_terms(terms)
+    rank = literal_column("bm25(texts_fts)").label("rank")
+    query = (
+        select(TEXTS.c.item_id, rank, TEXTS.c.body)
+        .select_from(_FTS.join(TEXTS, TEXTS.c.item_id == _FTS.c.rowid).join(ITEMS, ITEMS.c.id == TEXTS.c.item_id))
+        .where(literal_column("texts_fts").op("MATCH")(expression))
+        .order_by(rank)
+    )
+    if where is not None:
+        query = query.where(where)
+    # Literal codes are re-checked here, so ask FTS5 for more candidates than will be kept.
+    fetch = limit * 4 + 50 if literal else limit
+    while True:
+        rows = conn.execute(query.limit(fetch)).all()
+        hits = [TextHit(r.item_id, float(r.rank), r.body) for r in rows if _holds(r.body, literal)]
+        if len(hits) >= limit or len(rows) < fetch:
+            return hits[:limit]
+        fetch *= 4
+
+
+def _holds(body: str, literal: list[str]) -> bool:
+    if not literal:
+        return True
+    flat = " ".join(body.casefold().split())
+    return all(code in flat for code in literal)
+
+
+def snippet(body: str, words: str, width: int = 120) -> str:
+    """A one-line excerpt of ``body`` around the first term of ``words`` found, the match in [brackets]."""
+    flat = " ".join(body.split())
+    lower = flat.casefold()
+    for term in sorted(split_query(words), key=len, reverse=True):
+        at = lower.find(term.casefold())
+        if at >= 0:
+            start = max(0, at - (width - len(term)) // 2)
+            end = min(len(flat), start + width)
+            before, match, after = flat[start:at], flat[at : at + len(term)], flat[at + len(term) : end]
+            return ("…" if start else "") + f"{before}[{match}]{after}" + ("…" if end < len(flat) else "")
+    return flat[:width] + ("…" if len(flat) > width else "")
