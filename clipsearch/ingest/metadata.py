@@ -13,6 +13,7 @@ import io
 import os
 import re
 import threading
+import warnings
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -89,7 +90,8 @@ def exif_metadata(data: bytes) -> dict[str, Any]:
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as image:
+            warnings.simplefilter("ignore")  # "Corrupt EXIF data": we say unknown, not a warning per file
             exif = image.getexif()
             sub = exif.get_ifd(_EXIF_IFD)
             gps = exif.get_ifd(_GPS_IFD)

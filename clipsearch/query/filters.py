@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from .categories import Categories
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
-#: Names a file type goes by: ``--type jpg`` also finds .jpeg files.
-TYPE_ALIASES = {"jpg": ("jpg", "jpeg", "jpe", "jfif"), "tif": ("tif", "tiff"), "heic": ("heic", "heif")}
+#: Names a file type goes by: ``--type jpg`` also finds .jpeg files, and ``--type jpeg`` .jpg ones.
+_SAME_TYPE = (("jpg", "jpeg", "jpe", "jfif"), ("tif", "tiff"), ("heic", "heif"))
+TYPE_ALIASES = {name: group for group in _SAME_TYPE for name in group}
 
 
 def date_bound(value: str, flag: str) -> str:

@@ -104,8 +104,17 @@ def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] 
 def _holds(body: str, literal: list[str]) -> bool:
     if not literal:
         return True
-    flat = " ".join(body.casefold().split())
-    return all(code in flat for code in literal)
+    flat = _letters(body)
+    return all(_letters(code) in flat for code in literal)
+
+
+_DIAMETER = str.maketrans({"Ø": "⌀", "ø": "⌀", "Φ": "⌀", "φ": "⌀", ",": "."})
+
+
+def _letters(text: str) -> str:
+    """Text as a literal code is compared: any case, no spaces (OCR spaces codes freely: "R1.00 ±0.10"),
+    decimal comma as point, and the diameter sign as drawings and OCR write it (⌀ Ø Φ)."""
+    return "".join(text.casefold().translate(_DIAMETER).split())
 
 
 def snippet(body: str, words: str, width: int = 120) -> str:
