@@ -36,6 +36,10 @@ DRAFT_MARGIN = 1.0
 # Pillow's own bomb check is replaced by ours (explicit bound, clear reason); truncated files are errors.
 Image.MAX_IMAGE_PIXELS = None
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# A damaged EXIF block leaves its metadata unknown (metadata.py); Pillow's warning about it would reach
+# the user's terminal once per run, from whichever decoding thread met it first. A process-wide filter:
+# warnings.catch_warnings() is not thread-safe.
+warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning)
 
 
 def is_image_path(path: str | os.PathLike[str]) -> bool:

@@ -13,11 +13,11 @@ import io
 import os
 import re
 import threading
-import warnings
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..store.extras import Extras
+from . import images as _images  # noqa: F401  (Pillow's settings, its EXIF warning filter)
 
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 _DATETIME_ORIGINAL, _DATETIME, _MAKE, _MODEL = 36867, 306, 271, 272
@@ -90,8 +90,7 @@ def exif_metadata(data: bytes) -> dict[str, Any]:
     from PIL import Image
 
     try:
-        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as image:
-            warnings.simplefilter("ignore")  # "Corrupt EXIF data": we say unknown, not a warning per file
+        with Image.open(io.BytesIO(data)) as image:  # Pillow's EXIF warnings are filtered in images.py
             exif = image.getexif()
             sub = exif.get_ifd(_EXIF_IFD)
             gps = exif.get_ifd(_GPS_IFD)

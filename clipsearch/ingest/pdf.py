@@ -35,8 +35,13 @@ def _open(source: str | os.PathLike[str] | bytes | IO[bytes], name: object):  # 
         return pdfium.PdfDocument(data if isinstance(data, bytes) else os.fspath(data))
     except pdfium.PdfiumError as err:
         text = str(err)
-        if "password" in text.lower():
+        # PDFium's last error is process-wide and can be stale: a password error counts only when
+        # the file declares encryption (an empty file after an encrypted one is not encrypted).
+        encrypted = b"/Encrypt" in data if isinstance(data, bytes) else True
+        if "password" in text.lower() and encrypted:
             raise ImageLoadError(name, "encrypted PDF (password protected)") from err
+        if "password" in text.lower():
+            raise ImageLoadError(name, "cannot read PDF: not a PDF, or damaged") from err
         detail = text.split("(PDFium: ")[-1].rstrip(").")
         if detail.strip().lower() == "success":  # pdfium set no error (its code is global and can be stale)
             detail = "PDF has no pages or a damaged page tree"

@@ -77,6 +77,7 @@ class Catalog:
     def __init__(self, db_path: str | os.PathLike[str], *, migrate: bool = True) -> None:
         self.path = Path(db_path)
         self.engine = make_engine(self.path)
+        self._ids_cache: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
         try:
             if migrate:
                 from .migrate import ensure_schema
@@ -210,9 +211,33 @@ class Catalog:
             return fulltext.search(conn, words, limit, where)
 
     def ids_where(self, where: ColumnElement[bool]) -> np.ndarray:
-        """Ids of the items meeting ``where`` (a condition on ``items``), for vector-search filters."""
+        """Ids of the items meeting ``where`` (a condition on ``items``), for vector-search filters.
+
+        A long-lived reader (the server) asks the same filter again and again: the last few answers
+        are kept until the catalog changes (any commit, by any process, touches the WAL file)."""
+        statement = select(ITEMS.c.id).where(where)
+        compiled = statement.compile(self.engine, compile_kwargs={"literal_binds": True})
+        key = (str(compiled), self._version())
+        cached = self._ids_cache.get(key)
+        if cached is not None:
+            return cached
         with self.engine.connect() as conn:
-            return np.fromiter(conn.execute(select(ITEMS.c.id).where(where)).scalars(), dtype=np.int64)
+            ids = np.fromiter(conn.execute(statement).scalars(), dtype=np.int64)
+        if len(self._ids_cache) >= 8:
+            self._ids_cache.pop(next(iter(self._ids_cache)))
+        self._ids_cache[key] = ids
+        return ids
+
+    def _version(self) -> tuple[int, ...]:
+        """Changes whenever anything commits to the catalog (WAL appends, checkpoints, the file)."""
+        out: list[int] = []
+        for suffix in ("", "-wal"):
+            try:
+                st = os.stat(f"{self.path}{suffix}")
+                out += [st.st_mtime_ns, st.st_size]
+            except OSError:
+                out += [0, 0]
+        return tuple(out)
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:

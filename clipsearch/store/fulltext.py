@@ -82,7 +82,7 @@ def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] 
     if not expression:
         return []
     literal = literal_terms(terms)
-    rank = literal_column("bm25(texts_fts)").label("rank")
+    rank = literal_column("texts_fts.rank").label("rank")  # bm25 by default; FTS5 sorts by it natively
     query = (
         select(TEXTS.c.item_id, rank, TEXTS.c.body)
         .select_from(_FTS.join(TEXTS, TEXTS.c.item_id == _FTS.c.rowid).join(ITEMS, ITEMS.c.id == TEXTS.c.item_id))

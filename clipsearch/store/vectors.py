@@ -212,19 +212,25 @@ class VectorIndex:
         keep: list[object] = []  # selectors must outlive the search call
         selector = None
         if allow is not None:
-            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allow, dtype=np.int64))
-            keep.append(selector)
+            selector = _allow_selector(faiss, np.ascontiguousarray(allow, dtype=np.int64), keep)
         if deny is not None and len(deny):
             inner = faiss.IDSelectorBatch(np.ascontiguousarray(deny, dtype=np.int64))
             not_sel = faiss.IDSelectorNot(inner)
             keep += [inner, not_sel]
             selector = not_sel if selector is None else faiss.IDSelectorAnd(selector, not_sel)
-        if ivf_of(self.index) is not None:
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
-        else:
-            params = faiss.SearchParameters(sel=selector) if selector is not None else None
         x = np.ascontiguousarray(queries, dtype=np.float32)
-        scores, ids = self.index.search(x, k, params=params) if params else self.index.search(x, k)
+        ivf = ivf_of(self.index)
+        if ivf is None:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+            scores, ids = self.index.search(x, k, params=params) if params else self.index.search(x, k)
+            return scores, ids
+        scores, ids = self.index.search(x, k, params=faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe))
+        wanted = min(k, len(allow)) if allow is not None else k
+        if selector is not None and int((ids >= 0).sum(axis=1).min()) < wanted:
+            # A selective filter can leave fewer than k allowed items in the probed lists: probe them
+            # all, so a filter never returns fewer results than exist.
+            everything = faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nlist)
+            scores, ids = self.index.search(x, k, params=everything)
         del keep
         return scores, ids
 
@@ -233,6 +239,24 @@ class VectorIndex:
         faiss = _faiss()
         with atomic_path(Path(path)) as tmp:
             faiss.write_index(self.index, os.fspath(tmp))
+
+
+#: From this many allowed ids a bitmap (one bit per id up to the largest) is cheaper to build and to
+#: test than FAISS's hash-set selector: ~1 ms for 1M ids instead of ~20.
+BITMAP_FROM = 4096
+
+
+def _allow_selector(faiss: Any, allow: np.ndarray, keep: list[object]) -> Any:
+    if len(allow) >= BITMAP_FROM and allow.min() >= 0:
+        bits = np.zeros(int(allow.max()) + 1, dtype=bool)
+        bits[allow] = True
+        bitmap = np.packbits(bits, bitorder="little")  # FAISS reads bit (id & 7) of byte id >> 3
+        selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bitmap))
+        keep += [bitmap, selector]
+        return selector
+    selector = faiss.IDSelectorBatch(allow)
+    keep.append(selector)
+    return selector
 
 
 _PRELOADS: dict[tuple[str, int, int, bool], Future[Any]] = {}

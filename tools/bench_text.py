@@ -1,0 +1,172 @@
+"""`make bench`, text and metadata part: OCR speed, the cost of a photo without text, full-text and
+filtered vector queries at 1M items. Run alone: ``python tools/bench_text.py [--items N]``.
+
+- ocr_pages_per_s: pages read per second (detector + recogniser, and Tesseract for low-confidence
+  lines where installed) on the corpus raster drawings, our scanned-page sample; ocr_gate_ms_per_photo:
+  the ``--ocr auto`` gate on the corpus photos, which hold no text; reference: the model alone on one
+  photo (ceiling) from the main bench, and the full read of a page.
+- fulltext_ms_p50 / p95: `search --text` over N synthetic items (Zipf-distributed words, ~30 a text),
+  single and two-word queries drawn from the vocabulary as people would type them (frequency-weighted);
+- filtered_vector_ms_p50: a vector search at N items restricted to a date range holding ~30 % of them
+  (the ids, kept after the first query until the catalog changes, + the FAISS search with a bitmap
+  selector); filter_ids_first_ms: the SQL for those ids the first time; filtered_recall_at_10
+  against exact search over the same allowed vectors, next to the unfiltered recall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CORPUS = ROOT / "tests" / "corpus"
+
+
+def bench_ocr() -> dict[str, float]:
+    from PIL import Image
+
+    from clipsearch.ingest.ocr import engine
+
+    ocr = engine()
+    pages = [Image.open(p).convert("RGB") for p in sorted((CORPUS / "drawings").glob("*.jpg"))]
+    photos = [Image.open(p).convert("RGB") for p in sorted((CORPUS / "photos").glob("*"))]
+    ocr.has_text(photos[0])
+    started = time.perf_counter()
+    for page in pages:
+        ocr.read(page)
+    read_s = time.perf_counter() - started
+    gate = []
+    for photo in photos:
+        t0 = time.perf_counter()
+        ocr.has_text(photo)
+        gate.append(time.perf_counter() - t0)
+    return {"ocr_pages": len(pages), "ocr_pages_per_s": round(len(pages) / read_s, 3),
+            "ocr_gate_ms_per_photo": round(statistics.median(gate) * 1000, 1)}  # fmt: skip
+
+
+def synthetic_catalog(folder: Path, n: int, seed: int = 5) -> tuple[object, list[str]]:
+    """A real catalog (migrated schema, FTS triggers) with ``n`` items: texts of Zipf-drawn words and
+    dates over 10 years; vectors are not stored here (the vector index is built apart)."""
+    from sqlalchemy import text
+
+    from clipsearch.store.catalog import Catalog
+    from clipsearch.store.fulltext import searchable
+
+    rng = np.random.default_rng(seed)
+    vocab = [f"w{i:05d}" for i in range(30_000)]
+    catalog = Catalog(folder / "catalog.sqlite")
+    weights = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
+    weights /= weights.sum()
+    with catalog.engine.begin() as conn:
+        for start in range(0, n, 100_000):
+            m = min(100_000, n - start)
+            words = rng.choice(len(vocab), size=(m, 30), p=weights)
+            days = rng.integers(0, 3650, m)
+            items = [{"id": start + i + 1, "path": f"/s/{start + i}.jpg", "taken": _day(int(days[i]))}
+                     for i in range(m)]  # fmt: skip
+            conn.execute(
+                text("INSERT INTO items (id, path, page, size, mtime_ns, content_hash, width, height, vector, seq, "
+                     "indexed_at, taken, file_type, extras_version) VALUES (:id, :path, 0, 1, 1, 'h', 1, 1, x'00', 1, "
+                     "0, :taken, 'jpg', 1)"),
+                items,
+            )  # fmt: skip
+            bodies = [" ".join(vocab[w] for w in row) for row in words]
+            conn.execute(
+                text("INSERT INTO texts (item_id, source, body, terms) VALUES (:id, 'ocr', :b, :t)"),
+                [{"id": start + i + 1, "b": b, "t": searchable(b)} for i, b in enumerate(bodies)],
+            )
+    return catalog, [vocab[i] for i in rng.choice(len(vocab), size=400, p=weights)]
+
+
+def _day(day: int) -> str:
+    from datetime import date, timedelta
+
+    return (date(2015, 1, 1) + timedelta(days=day)).isoformat() + "T12:00:00"
+
+
+def bench_fulltext(catalog: object, queries: list[str], vocab_size: int = 30_000) -> dict[str, float]:
+    """Queries weighted by word frequency (common words often, as people type them), and words drawn
+    evenly from the vocabulary (mostly rare words: the part numbers and names people look up)."""
+    weighted, even = [], []
+    rng = np.random.default_rng(11)
+    for i in range(200):
+        words = queries[i] if i % 2 else f"{queries[i]} {queries[i + 200]}"
+        t0 = time.perf_counter()
+        catalog.search_text(words, 10)  # type: ignore[attr-defined]
+        weighted.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        catalog.search_text(f"w{int(rng.integers(vocab_size)):05d}", 10)  # type: ignore[attr-defined]
+        even.append(time.perf_counter() - t0)
+    return {"fulltext_ms_p50": round(statistics.median(weighted) * 1000, 2),
+            "fulltext_ms_p95": round(float(np.percentile(weighted, 95)) * 1000, 2),
+            "fulltext_rare_words_ms_p50": round(statistics.median(even) * 1000, 2)}  # fmt: skip
+
+
+def bench_filtered(catalog: object, n: int, dim: int = 512, seed: int = 7) -> dict[str, float]:
+    """A date-range filter (~30 % of the items) inside the search of the index `auto` would build."""
+    from clipsearch.query.filters import Filters
+    from clipsearch.store.vectors import VectorIndex, choose_index_type
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(max(64, n // 500), dim)).astype(np.float32)
+    data = centres[rng.integers(0, len(centres), n)] + 0.3 * rng.normal(size=(n, dim)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    vi = VectorIndex.build(dim, ((ids[i : i + 50_000], data[i : i + 50_000]) for i in range(0, n, 50_000)),
+                           choose_index_type(n))  # fmt: skip
+    q = data[rng.choice(n, 200, replace=False)] + 0.05 * rng.normal(size=(200, dim)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    truth = np.argsort(-(q[:100] @ data.T), axis=1)[:, :10] + 1
+    vi.tune(q[:100], truth)
+    filters = Filters(after="2016-01-01", before="2019-01-01")
+    clause = filters.clause()
+    times, recall, recall_all = [], [], []
+    t0 = time.perf_counter()
+    allow = catalog.ids_where(clause)  # type: ignore[attr-defined]  # first time: the SQL runs
+    first_ms = (time.perf_counter() - t0) * 1000
+    for row in q[100:]:
+        t0 = time.perf_counter()
+        allow = catalog.ids_where(clause)  # type: ignore[attr-defined]  # then: kept until a commit
+        _, found = vi.search(row[None], 10, allow=allow)
+        times.append(time.perf_counter() - t0)
+        exact = allow[np.argsort(-(data[allow - 1] @ row))[:10]]
+        recall.append(len(set(found[0]) & set(exact)) / 10)
+        _, everything = vi.search(row[None], 10)
+        exact_all = np.argsort(-(data @ row))[:10] + 1
+        recall_all.append(len(set(everything[0]) & set(exact_all)) / 10)
+    return {"filtered_share": round(len(allow) / n, 3),
+            "filtered_vector_ms_p50": round(statistics.median(times) * 1000, 2),
+            "filter_ids_first_ms": round(first_ms, 1),
+            "filtered_recall_at_10": round(float(np.mean(recall)), 4),
+            "unfiltered_recall_at_10": round(float(np.mean(recall_all)), 4), "nprobe": vi.nprobe}  # fmt: skip
+
+
+def run(items: int, work: Path) -> dict[str, object]:
+    result: dict[str, object] = {"text_items": items}
+    result.update(bench_ocr())
+    print("ocr:", result, flush=True)
+    started = time.perf_counter()
+    catalog, queries = synthetic_catalog(work, items)
+    result["text_catalog_build_s"] = round(time.perf_counter() - started, 1)
+    result.update(bench_fulltext(catalog, queries))
+    print("fulltext:", result, flush=True)
+    result.update(bench_filtered(catalog, items))
+    print("filtered:", result, flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        print(json.dumps(run(args.items, Path(tmp))))
