@@ -18,6 +18,7 @@ import pytest
 from clipsearch.config import IndexLocation
 from clipsearch.models.demo_shapes import generate_folder
 from clipsearch.server import create_app
+from tests.test_text_search import text_pdf
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -43,13 +44,10 @@ def server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("browser")
     generate_folder(root / "shapes", per_class=3, seed=8)
+    text_pdf(root / "shapes" / "spec.pdf", ["Bracket specification ZX-9 steel"])
     home = root / "home"
-    assert (
-        CliRunner()
-        .invoke(cli, ["index", str(root / "shapes"), "--home", str(home), "--model", "tiny-shapes"])
-        .exit_code
-        == 0
-    )
+    args = ["index", str(root / "shapes"), "--home", str(home), "--model", "tiny-shapes", "--ocr", "none"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
     port = _free_port()
     app = create_app(IndexLocation(home, "default"))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -120,3 +118,28 @@ def test_search_then_find_similar_in_the_page(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "browser-find-similar.png"))
     assert (ARTIFACTS / "browser-find-similar.png").stat().st_size > 10_000
+
+
+def test_the_search_lives_in_the_address_and_shows_the_text_found(server, browser):
+    from urllib.parse import parse_qs, quote, urlparse
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    browser.get(server)
+    wait.until(lambda d: "items" in d.find_element(By.ID, "status").text)
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys('text:"ZX-9" after:1990', Keys.ENTER)
+    wait.until(lambda d: "q=" in d.current_url)
+    assert parse_qs(urlparse(browser.current_url).query)["q"] == ['text:"ZX-9" after:1990']
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid .card .snippet mark"))
+    assert browser.find_element(By.CSS_SELECTOR, "#grid .card .snippet mark").text == "ZX-9"
+    assert "spec.pdf" in browser.find_element(By.CSS_SELECTOR, "#grid .card").get_attribute("title")
+    # a shared link: the same search runs on load, box filled in
+    browser.get(server + "?q=" + quote('text:"ZX-9"'))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid .card .snippet mark"))
+    assert browser.find_element(By.ID, "q").get_attribute("value") == 'text:"ZX-9"'
+    assert browser.find_element(By.CSS_SELECTOR, "#grid .card .taken").text[:2] in ("19", "20")

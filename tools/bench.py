@@ -22,6 +22,9 @@
 - ann: for 100k and 1M synthetic clustered unit vectors (dim 512), the index type `auto` picks,
   trained and tuned as the store does: recall@10 against exact search on fresh single queries,
   p50 latency, memory against float32 flat;
+- index_ocr_auto_images_per_s: fp32 `index` with ``--ocr auto`` (the default), the text detector's
+  gate on every photo; the figures above run ``--ocr none``, like rclip, which reads no text;
+- text: OCR, full-text and filtered-search figures (``tools/bench_text.py``, --text-items);
 - duplicates_1m_s: perceptual duplicate search over 1M synthetic 128-bit codes (--dups-n).
 
 Prints one JSON object last.
@@ -90,10 +93,12 @@ def bench_export() -> float:
     return time.perf_counter() - started
 
 
-def bench_index(photos: Path, home: Path, precision: str = "fp32") -> float:
+def bench_index(photos: Path, home: Path, precision: str = "fp32", ocr: str = "none") -> float:
+    """`clipsearch index` end to end. OCR off by default: rclip reads no text, so the comparison is
+    like for like; ``index_ocr_auto_images_per_s`` measures the default (the text detector's gate)."""
     started = time.perf_counter()
-    subprocess.run([EXE, "index", str(photos), "--home", str(home), *MODEL, "--precision", precision, "--json"],
-                   check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run([EXE, "index", str(photos), "--home", str(home), *MODEL, "--precision", precision, "--ocr", ocr,
+                    "--json"], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     return time.perf_counter() - started
 
 
@@ -147,6 +152,8 @@ def bench_indexing(work: Path, rounds: int) -> dict[str, object]:
     keys = {"fp32": "index_images_per_s", "bf16": "index_bf16_images_per_s", "int8": "index_int8_images_per_s"}
     for who, key in keys.items():
         out[key] = round(n / best[who], 2)
+    out["index_ocr_auto_images_per_s"] = round(n / bench_index(photos, work / "home-index-ocr", "fp32", "auto"), 2)
+    print("index fp32 with --ocr auto:", out["index_ocr_auto_images_per_s"], "images/s", flush=True)
     if exe is not None and "rclip" in best:
         out["rclip_index_images_per_s"] = round(n / best["rclip"], 2)
         out["vs_rclip"] = {who: round(best["rclip"] / best[who], 2) for who in keys}
@@ -322,6 +329,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000, help="synthetic index size for query timings")
     parser.add_argument("--ann-n", type=int, nargs="*", default=[100_000, 1_000_000], help="ANN sizes")
     parser.add_argument("--dups-n", type=int, default=1_000_000, help="synthetic codes for duplicates (0: skip)")
+    parser.add_argument("--text-items", type=int, default=1_000_000, help="items for text/filter queries (0: skip)")
     args = parser.parse_args()
     result: dict[str, object] = {"images": args.images, "batch": args.batch}
     with tempfile.TemporaryDirectory() as tmp:
@@ -358,6 +366,11 @@ def main() -> None:
     for n in args.ann_n:
         result["ann"].append(bench_ann(n))
         print("ann:", result["ann"][-1], flush=True)
+    if args.text_items:
+        import bench_text
+
+        with tempfile.TemporaryDirectory() as tmp:
+            result["text"] = bench_text.run(args.text_items, Path(tmp))
     if args.dups_n:
         from dup_eval import speed
 

@@ -44,6 +44,11 @@ def index_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--index", "index_name", default=None, envvar="CLIPSEARCH_INDEX", help="Index name.")(f)
 
 
+PREVIEW_HELP = (
+    "Draw each result in the terminal (kitty, iTerm2, sixel, or colour blocks; CLIPSEARCH_PREVIEW forces one)."
+)
+
+
 def query_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for decorator in reversed(
         [
@@ -60,6 +65,7 @@ def query_options(f: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--camera", metavar="TEXT", help="Taken with a camera whose make/model contains TEXT."),
             click.option("--type", "types", multiple=True, metavar="EXT", help="Only this file type (jpg, pdf...)."),
             click.option("--device", default=None, help="auto, cpu, cuda, mps."),
+            click.option("--preview", is_flag=True, help=PREVIEW_HELP),
             click.option("--json", "as_json", is_flag=True, help="Print a JSON array."),
         ]
     ):
@@ -117,13 +123,18 @@ def filters_from(options: dict[str, Any]) -> Any:
     )  # fmt: skip
 
 
-def print_results(results: list[SearchResult], as_json: bool) -> None:
+def print_results(results: list[SearchResult], as_json: bool, preview: bool = False) -> None:
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results]))
         return
     if not results:
         click.echo("no results", err=True)
         return
+    protocol = None
+    if preview:
+        from .preview import detect
+
+        protocol = detect(is_terminal=sys.stdout.isatty()) or "blocks"  # asked for: draw even into a pipe
     click.echo(f"{'rank':>4}  {'score':>7}  {'taken':<10}  path")
     for rank, r in enumerate(results, 1):
         labels = "  [" + ", ".join(r.categories.values()) + "]" if r.categories else ""
@@ -131,6 +142,25 @@ def print_results(results: list[SearchResult], as_json: bool) -> None:
         click.echo(f"{rank:>4}  {r.score:7.3f}  {taken:<10}  {show(r.display_path)}{labels}")
         if r.text_snippet:
             click.echo(f"{'':>4}  {'':>7}  {'':<10}  {show(r.text_snippet)}")
+        if protocol:
+            click.echo(_drawn(r, protocol), nl=False, color=True)  # color: keep the escape codes in a pipe
+
+
+def _drawn(result: SearchResult, protocol: str) -> str:
+    """A result's picture in ``protocol``, or a one-line note when its file can't be drawn now."""
+    from ..errors import ImageLoadError
+    from ..ingest.images import load_image
+    from ..ingest.pdf import render_pages
+    from .preview import render
+
+    try:
+        if result.page:
+            image = next(render_pages(result.path, pages=[result.page], long_side=512))[1]
+        else:
+            image = load_image(result.path, 256)
+    except (ImageLoadError, OSError) as err:
+        return f"      (no preview: {getattr(err, 'reason', None) or err})\n"
+    return render(image, protocol)
 
 
 #: Commands that only read. Run as a program, they end with ``os._exit`` once their output is

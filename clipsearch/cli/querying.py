@@ -32,6 +32,7 @@ def search_cmd(
     add: Sequence[str],
     sub: Sequence[str],
     device: str | None,
+    preview: bool,
     as_json: bool,
     **filter_flags: Any,
 ) -> None:
@@ -53,7 +54,7 @@ def search_cmd(
         searcher = api.searcher(store, device=device)
         results = find(searcher, query, words=words, k=top, min_score=min_score, add=add, sub=sub, filters=filters,
                        sort=sort, relevant=relevant)  # fmt: skip
-    print_results(results, as_json)
+    print_results(results, as_json, preview)
 
 
 @cli.command("similar")
@@ -73,6 +74,7 @@ def similar_cmd(
     add: Sequence[str],
     sub: Sequence[str],
     device: str | None,
+    preview: bool,
     as_json: bool,
     **filter_flags: Any,
 ) -> None:
@@ -84,4 +86,4 @@ def similar_cmd(
         results = api.searcher(store, device=device).similar(
             path, top, min_score, add, sub, page=page, filters=filters, region=region
         )
-    print_results(results, as_json)
+    print_results(results, as_json, preview)

@@ -15,7 +15,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from sqlalchemy import column, literal_column, select, table
+from sqlalchemy import column, literal_column, select, table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -82,13 +82,16 @@ def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] 
     if not expression:
         return []
     literal = literal_terms(terms)
-    rank = literal_column("texts_fts.rank").label("rank")  # bm25 by default; FTS5 sorts by it natively
+    rank = literal_column("texts_fts.rank").label("rank")  # bm25 by default
     query = (
         select(TEXTS.c.item_id, rank, TEXTS.c.body)
         .select_from(_FTS.join(TEXTS, TEXTS.c.item_id == _FTS.c.rowid).join(ITEMS, ITEMS.c.id == TEXTS.c.item_id))
         .where(literal_column("texts_fts").op("MATCH")(expression))
-        .order_by(rank)
     )
+    # FTS5 scores every match before sorting: for a query whose every word is in more than
+    # COMMON texts that is most of the index (~1 s at 1M items). Such a query is answered with
+    # the newest matches (highest ids) instead, which FTS5 streams; rarer words are ranked by BM25.
+    query = query.order_by(_FTS.c.rowid.desc()) if _rarest(conn, expression) > COMMON else query.order_by(rank)
     if where is not None:
         query = query.where(where)
     # Literal codes are re-checked here, so ask FTS5 for more candidates than will be kept.
@@ -99,6 +102,24 @@ def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] 
         if len(hits) >= limit or len(rows) < fetch:
             return hits[:limit]
         fetch *= 4
+
+
+#: Texts a query's rarest word may be in before the query is answered newest first, unranked.
+COMMON = 20_000
+
+
+def _rarest(conn: Connection, expression: str) -> int:
+    """How many texts hold the query's rarest token (the FTS5 vocabulary's document counts)."""
+    tokens = {t.lower() for t in _WORDISH.findall(expression)}
+    if not tokens:
+        return 0
+    marks = ", ".join(f":t{i}" for i in range(len(tokens)))
+    rows = conn.execute(
+        text(f"SELECT term, doc FROM texts_fts_vocab WHERE term IN ({marks})"),
+        {f"t{i}": t for i, t in enumerate(sorted(tokens))},
+    ).all()
+    counts = {r.term: int(r.doc) for r in rows}
+    return min(counts.get(t, 0) for t in tokens)
 
 
 def _holds(body: str, literal: list[str]) -> bool:

@@ -18,6 +18,8 @@ depends_on = None
 FTS = [
     "CREATE VIRTUAL TABLE texts_fts USING fts5(terms, content='texts', content_rowid='item_id', "
     'tokenize="unicode61 remove_diacritics 2")',
+    # document frequency per term, read before ranking (store/fulltext.py: very common words)
+    "CREATE VIRTUAL TABLE texts_fts_vocab USING fts5vocab(texts_fts, 'row')",
     "CREATE TRIGGER texts_fts_ai AFTER INSERT ON texts BEGIN "
     "INSERT INTO texts_fts(rowid, terms) VALUES (new.item_id, new.terms); END",
     "CREATE TRIGGER texts_fts_ad AFTER DELETE ON texts BEGIN "
@@ -62,5 +64,6 @@ def downgrade() -> None:
         batch_op.drop_column("taken")
     for trigger in ("texts_fts_au", "texts_fts_ad", "texts_fts_ai"):
         op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    op.execute("DROP TABLE IF EXISTS texts_fts_vocab")
     op.execute("DROP TABLE IF EXISTS texts_fts")
     op.drop_table("texts")
