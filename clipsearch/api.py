@@ -11,10 +11,12 @@ tests and other front ends (the CLI, a server) can pass their own.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from .config import ENV_DEVICE, IndexLocation, ModelChoice, RuntimeChoice
 from .errors import ClipsearchError, ModelMismatchError, UsageError
@@ -22,6 +24,7 @@ from .ingest.indexer import IndexOptions, IndexReport, ProgressFn, index_paths
 from .ingest.regions import SCOPES
 from .ingest.regions import validate as validate_regions
 from .ingest.scan import check_roots
+from .ingest.watch import Watcher, WatchSettings
 from .models.encoder import Encoder
 from .models.registry import ModelRef, resolve_model_ref
 from .models.runtimes import load_encoder
@@ -94,10 +97,22 @@ def index(
     """
     run = run or RuntimeChoice()
     options = options or IndexOptions()
-    location = locate(index, home)
-    ref = requested_model(model)
     paths = list(paths)
     check_roots(paths)
+    with _writer(locate(index, home), requested_model(model), run, options, loader, rebuild) as (store, encoder):
+        return _index_labelled(store, encoder, paths, options, progress)
+
+
+@contextlib.contextmanager
+def _writer(
+    location: IndexLocation,
+    ref: ModelRef | None,
+    run: RuntimeChoice,
+    options: IndexOptions,
+    loader: EncoderLoader | None,
+    rebuild: bool = False,
+) -> Iterator[tuple[IndexStore, Encoder]]:
+    """The index at ``location`` opened (or created) for writing, lock held, with its model loaded."""
     if rebuild:
         remove_index(location)
     if IndexStore.exists(location):
@@ -112,9 +127,10 @@ def index(
             store.manifest["encoding"] = {"precision": precision}
             encoder = _loader(loader, run.runtime, precision)(store.model.ref, run.resolved_device)
             _check_loaded(store, encoder)
-            return _index_labelled(store, encoder, paths, options, progress)
+            yield store, encoder
         finally:
             store.close()
+        return
     index_type = validate_index_type(options.index_type or "auto")
     encoder = _loader(loader, run.runtime, run.precision)(ref or resolve_model_ref(), run.resolved_device)
     store = IndexStore.create(location, encoder.info, index_type)
@@ -123,9 +139,44 @@ def index(
         store.acquire_lock()
         store.catalog.set_meta("ocr", options.ocr or "auto")  # a new index reads text unless told not to
         Categories(store).ensure_builtin(encoder)
-        return _index_labelled(store, encoder, paths, options, progress)
+        yield store, encoder
     finally:
         store.close()
+
+
+def watch(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    index: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    model: str | ModelChoice | None = None,
+    run: RuntimeChoice | None = None,
+    options: IndexOptions | None = None,
+    settings: WatchSettings | None = None,
+    on_batch: Callable[[IndexReport], None] | None = None,
+    stop: threading.Event | None = None,
+    loader: EncoderLoader | None = None,
+) -> None:
+    """Index ``paths``, then keep the index current as files change, until ``stop`` is set.
+
+    Catches up first (what changed while nothing watched, incrementally as :func:`index` does), then
+    indexes each burst of changes once it has settled (:class:`~.ingest.watch.WatchSettings`). Holds
+    the writer lock throughout, as ``index`` does: a second writer is refused. ``on_batch`` sees each
+    run's report. A KeyboardInterrupt stops it between runs or keeps a run's committed work.
+    """
+    run = run or RuntimeChoice()
+    options = options or IndexOptions()
+    roots = check_roots(paths)
+    location = locate(index, home)
+    watcher = Watcher(roots, settings or WatchSettings(), options, ignore=[str(location.path)])
+    with _writer(location, requested_model(model), run, options, loader) as (store, encoder), watcher:
+        report = _index_labelled(store, encoder, roots, options, None)
+        if on_batch:
+            on_batch(report)
+        for changed in watcher.batches(stop or threading.Event()):
+            report = _index_labelled(store, encoder, changed, options, None)
+            if on_batch:
+                on_batch(report)
 
 
 def _index_labelled(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -201,3 +202,66 @@ def check_cmd(index_name: str | None, home: str | None, repair: bool, device: st
             click.echo(f"  repaired: {key.replace('_', ' ')}: {n}")
     if not report.ok:
         sys.exit(1)
+
+
+@cli.command("watch")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@index_options
+@click.option("--model", default=None, help="Model of a new index (as for index).")
+@click.option("--pretrained", default=None, help="Weights of a new index's model (as for index).")
+@click.option("--device", default=None, help="auto (default), cpu, cuda, mps.")
+@click.option("--runtime", type=click.Choice(RUNTIMES), default=None, envvar="CLIPSEARCH_RUNTIME")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None)
+@click.option("--ocr", type=click.Choice(OCR_MODES), default=None, envvar="CLIPSEARCH_OCR")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files or folders matching (repeatable).")
+@click.option("--hidden", is_flag=True, help="Include hidden files and folders.")
+@click.option("--poll", is_flag=True, help="Poll for changes instead of file-system events (network mounts).")
+@click.option("--quiet-for", "quiet", default=1.0, show_default=True, type=click.FloatRange(0.05),
+              help="Seconds without changes before a burst is indexed.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON report per line, one per run.")
+def watch_cmd(
+    paths: Sequence[str],
+    index_name: str | None,
+    home: str | None,
+    model: str | None,
+    pretrained: str | None,
+    device: str | None,
+    runtime: str | None,
+    precision: str | None,
+    ocr: str | None,
+    exclude: Sequence[str],
+    hidden: bool,
+    poll: bool,
+    quiet: float,
+    as_json: bool,
+) -> None:
+    """Index PATHS, then keep the index current as files are added, changed, moved or deleted.
+
+    Catches up first with what changed while nothing watched; holds the index's writer lock until
+    stopped (Ctrl-C or SIGTERM), which ends it between runs with nothing half-written."""
+    import signal
+    import threading
+
+    from .. import api
+    from ..config import ModelChoice, RuntimeChoice
+    from ..ingest.indexer import IndexOptions
+    from ..ingest.watch import WatchSettings
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report(r: IndexReport) -> None:
+        # After the catch-up run (which Ctrl-C interrupts, keeping its commits), Ctrl-C only asks
+        # the watch to end between runs: a second press during shutdown changes nothing.
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        click.echo(json.dumps(r.to_dict())) if as_json else _print_report(r)
+        sys.stdout.flush()
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends: between runs, or keeping a run's commits
+        api.watch(
+            paths, index=index_name, home=home, model=ModelChoice(model, pretrained),
+            run=RuntimeChoice(runtime=runtime, precision=precision, device=device),
+            options=IndexOptions(exclude=tuple(exclude), include_hidden=hidden, ocr=ocr),
+            settings=WatchSettings(quiet=quiet, poll=poll), on_batch=report, stop=stop,
+        )  # fmt: skip
+    click.echo("clipsearch: stopped watching; the index is complete up to the last run", err=True)
