@@ -42,7 +42,8 @@ def export_precision(precision: str) -> str:
 
 
 #: Evidence kinds of the duplicate finder, cheapest first.
-DUPLICATE_TIERS = ("exact", "perceptual", "semantic")
+#: raw-pair: a RAW file and the JPEG (or HEIC) the camera wrote beside it for the same shot.
+DUPLICATE_TIERS = ("exact", "raw-pair", "perceptual", "semantic")
 _INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 

@@ -26,9 +26,12 @@ try:  # HEIC/HEIF/AVIF from phones, when the plugin is installed
 except ImportError:  # pragma: no cover - optional plugin
     HEIF_SUPPORTED = False
 
+#: Camera RAW files, read through LibRaw (``rawpy``, which ships it in its wheel).
+RAW_EXTENSIONS = frozenset({".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2"})
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
     | ({".heic", ".heif", ".avif"} if HEIF_SUPPORTED else set())
+    | RAW_EXTENSIONS
 )
 #: Draft decoding keeps at least this many times the model's input size, for resize quality.
 DRAFT_MARGIN = 1.0
@@ -44,6 +47,10 @@ warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarn
 
 def is_image_path(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def is_raw_path(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in RAW_EXTENSIONS
 
 
 def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
@@ -78,6 +85,10 @@ def load_image(
     of the full image. Raises :class:`ImageLoadError` with a short reason, naming ``name`` or the path.
     """
     path = name if name is not None else source
+    if isinstance(path, str | os.PathLike) and is_raw_path(path):
+        from .raw import load_raw
+
+        return load_raw(source, min_size, path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from ..config import DEFAULT_MAX_DISTANCE, DUPLICATE_TIERS
 from ..errors import UsageError
+from ..ingest.images import is_raw_path
 from ..ingest.phash import CODE_BYTES
 from ..store.catalog import ItemRow
 from ..store.folder import IndexStore
@@ -89,11 +90,31 @@ def semantic_threshold(model_name: str) -> float:
 
 def default_tiers(store: IndexStore) -> tuple[str, ...]:
     """All tiers that apply: semantic only for real models (a toy model's cosine means little)."""
-    return TIERS if not store.model.toy else ("exact", "perceptual")
+    return TIERS if not store.model.toy else ("exact", "raw-pair", "perceptual")
 
 
-def _keeper_order(row: ItemRow) -> tuple[int, int, int]:
-    return (-(row.width * row.height), -row.size, row.mtime_ns)
+def _keeper_order(row: ItemRow) -> tuple[bool, int, int, int]:
+    """Keep the largest picture, but a camera's JPEG over its RAW: the JPEG is what was developed."""
+    return (is_raw_path(row.path), -(row.width * row.height), -row.size, row.mtime_ns)
+
+
+#: Developed pictures a camera writes beside its RAW file, with the same name.
+_DEVELOPED = (".jpg", ".jpeg", ".heic", ".heif")
+
+
+def raw_pairs(rows: Sequence[ItemRow], pairs: Pairs) -> None:
+    """A RAW file and a JPEG/HEIC of the same name in the same folder: one shot, saved twice."""
+    by_shot: dict[tuple[str, str], list[ItemRow]] = {}
+    for r in rows:
+        stem, ext = os.path.splitext(r.path)
+        if is_raw_path(r.path) or ext.lower() in _DEVELOPED:
+            by_shot.setdefault((os.path.dirname(r.path), os.path.basename(stem).lower()), []).append(r)
+    for shot in by_shot.values():
+        raws = [r for r in shot if is_raw_path(r.path)]
+        for raw in raws:
+            for developed in shot:
+                if developed not in raws:
+                    _add(pairs, raw.id, developed.id, "raw-pair", 0.0)
 
 
 def _group_key(rows: Iterable[ItemRow]) -> str:
@@ -221,6 +242,8 @@ def find_duplicates(
     pairs: Pairs = {}
     if "exact" in tiers:
         exact_pairs(list(rows.values()), pairs)
+    if "raw-pair" in tiers:
+        raw_pairs(list(rows.values()), pairs)
     if "perceptual" in tiers:
         coded = [r for r in rows.values() if r.phash and len(r.phash) == CODE_BYTES]
         ids = np.array([r.id for r in coded], dtype=np.int64)
