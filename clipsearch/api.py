@@ -236,6 +236,21 @@ def parse_image_ref(spec: str) -> tuple[str, int | None]:
     return spec, None
 
 
+def parse_item_ref(spec: str) -> tuple[str, int | None, float | None]:
+    """``"doc.pdf#page=3"`` -> (path, 3, None); ``"clip.mp4#t=12.5"`` -> (path, None, 12.5); an
+    existing file's own name is never split (a file may be called ``a#t=1.jpg``)."""
+    if os.path.exists(spec):
+        return spec, None, None
+    path, sep, frag = spec.rpartition("#t=")
+    if sep and path:
+        try:
+            return path, None, float(frag)
+        except ValueError:
+            pass
+    path, page = parse_image_ref(spec)
+    return path, page, None
+
+
 def add_category(
     store: IndexStore,
     name: str,

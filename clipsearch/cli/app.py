@@ -149,15 +149,11 @@ def print_results(results: list[SearchResult], as_json: bool, preview: bool = Fa
 def _drawn(result: SearchResult, protocol: str) -> str:
     """A result's picture in ``protocol``, or a one-line note when its file can't be drawn now."""
     from ..errors import ImageLoadError
-    from ..ingest.images import load_image
-    from ..ingest.pdf import render_pages
+    from ..ingest.picture import item_picture
     from .preview import render
 
     try:
-        if result.page:
-            image = next(render_pages(result.path, pages=[result.page], long_side=512))[1]
-        else:
-            image = load_image(result.path, 256)
+        image = item_picture(result.path, result.page, result.time)
     except (ImageLoadError, OSError) as err:
         return f"      (no preview: {getattr(err, 'reason', None) or err})\n"
     return render(image, protocol)

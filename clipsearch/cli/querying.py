@@ -60,12 +60,15 @@ def search_cmd(
 @cli.command("similar")
 @click.argument("path", type=click.Path())
 @click.option("--page", type=int, default=None, help="Page of a PDF to query by (1-based; default 1).")
+@click.option("--time", "at", type=click.FloatRange(0), default=None, metavar="SECONDS",
+              help="Frame of a video to query by (default: its first); PATH#t=SECONDS says the same.")  # fmt: skip
 @click.option("--region", type=click.Choice(sorted(REGIONS)), default=None, help="Compare only this region.")
 @index_options
 @query_options
 def similar_cmd(
     path: str,
     page: int | None,
+    at: float | None,
     region: str | None,
     index_name: str | None,
     home: str | None,
@@ -82,8 +85,10 @@ def similar_cmd(
     from .. import api
 
     filters = filters_from(filter_flags)
+    path, in_page, in_time = api.parse_item_ref(path)  # "clip.mp4#t=12.5", "doc.pdf#page=3"
+    page, at = page if page is not None else in_page, at if at is not None else in_time
     with api.open_index(index_name, home) as store:
         results = api.searcher(store, device=device).similar(
-            path, top, min_score, add, sub, page=page, filters=filters, region=region
+            path, top, min_score, add, sub, page=page, filters=filters, region=region, time=at
         )
     print_results(results, as_json, preview)

@@ -22,7 +22,7 @@ import numpy as np
 from ..models.encoder import Encoder
 from ..store.catalog import NewItem
 from ..store.folder import IndexStore
-from .images import load_image
+from .picture import is_document, item_picture
 
 SAMPLE = 20  # ids listed per problem in the report
 
@@ -125,16 +125,25 @@ def repair_index(
             replace, drop = [], []
             for item_id, row in rows.items():
                 try:
-                    image = load_image(row.path, encoder.info.image_size)
+                    image = item_picture(row.path, row.page, row.time, encoder.info.image_size)
                 except Exception:
                     drop.append(item_id)
                     continue
-                vec = encoder.encode_images(encoder.preprocess(image)[None])[0]
+                letterbox = is_document(row.path, row.page)
+                vec = encoder.encode_images(encoder.preprocess(image, letterbox=letterbox)[None])[0]
                 replace.append(
                     (
                         item_id,
                         NewItem(
-                            row.path, row.page, row.size, row.mtime_ns, row.content_hash, row.width, row.height, vec
+                            row.path,
+                            row.page,
+                            row.size,
+                            row.mtime_ns,
+                            row.content_hash,
+                            row.width,
+                            row.height,
+                            vec,
+                            time=row.time,
                         ),
                     )
                 )

@@ -29,6 +29,7 @@ from .pdf import is_pdf_path, render_pages
 from .phash import perceptual_code
 from .regions import REGION_BASE, crop
 from .scan import FoundFile
+from .video import is_video_path, sample_frames
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Page:
     regions: dict[str, np.ndarray] = field(default_factory=dict)
     phash: bytes | None = None
     extras: Extras | None = None
+    time: float | None = None  # a video frame's time, seconds
 
 
 @dataclass
@@ -84,6 +86,8 @@ def prepare(
             images = dict(render_pages(data, name=found.path, max_pages=opts.max_pages))
             extras = pdf_extras(found.path, data, found.mtime_ns, images, ocr)
             pages = [_page(n, image, encoder, opts, True, enrich, extras[n]) for n, image in images.items()]
+        elif is_video_path(found.path):
+            pages = _video_pages(found, data, encoder, opts, enrich)
         else:
             size = decode_size(REGION_BASE if opts.regions else encoder.info.image_size, ocr)
             image = load_image(io.BytesIO(data), size, opts.max_megapixels, name=found.path)
@@ -92,6 +96,18 @@ def prepare(
     except ImageLoadError as err:
         return Prepared(found, digest, reason=err.reason, enrich=enrich)
     return Prepared(found, digest, pages, enrich=enrich)
+
+
+def _video_pages(found: FoundFile, data: bytes, encoder: Encoder, opts: IndexOptions, enrich: bool) -> list[Page]:
+    """One page per kept frame (``video.py``), each with the video's metadata and its time."""
+    frames, facts = sample_frames(data, name=found.path, max_frames=opts.max_frames)
+    pages = []
+    for number, frame in enumerate(frames, 1):
+        extras = metadata(found.path, data, found.mtime_ns, created=facts.get("creation_time"))
+        page = _page(number, frame.image, encoder, opts, False, enrich, extras)
+        page.time = frame.time
+        pages.append(page)
+    return pages
 
 
 def _page(number: int, image: Any, encoder: Encoder, opts: IndexOptions, document: bool, enrich: bool,

@@ -34,6 +34,7 @@ from .images import is_image_path
 from .options import IndexOptions, IndexReport
 from .pdf import is_pdf_path
 from .scan import FoundFile, ScanProblem, check_roots, is_under, scan
+from .video import is_video_path
 
 __all__ = ["CommitHook", "IndexOptions", "IndexReport", "ProgressFn", "index_paths", "indexable"]
 
@@ -42,7 +43,7 @@ RegionFilter = Callable[[np.ndarray], np.ndarray]
 
 
 def indexable(name: str) -> bool:
-    return is_image_path(name) or is_pdf_path(name)
+    return is_image_path(name) or is_pdf_path(name) or is_video_path(name)
 
 
 def index_paths(
@@ -202,7 +203,7 @@ class _Run:
         for r, vec in zip(source, vectors, strict=True):
             batch.add.append(
                 NewItem(f.path, r.page, f.size, f.mtime_ns, prep.content_hash, r.width, r.height, vec,
-                        regions.get(r.id, {}), r.phash, _copy_extras(prep.extras, texts.get(r.id)))
+                        regions.get(r.id, {}), r.phash, _copy_extras(prep.extras, texts.get(r.id)), r.time)
             )  # fmt: skip
         if old:
             self.report.updated += 1
@@ -222,7 +223,7 @@ class _Run:
         for (found, digest, page), vec, regions in zip(pending, vectors, region_vectors, strict=True):
             item = NewItem(
                 found.path, page.page, found.size, found.mtime_ns, digest, page.width, page.height, vec, regions,
-                page.phash, page.extras,
+                page.phash, page.extras, page.time,
             )  # fmt: skip
             old = {r.page: r for r in self.by_path.get(found.path, [])}.get(page.page)
             if old is None:

@@ -125,15 +125,18 @@ def place_name(lat: float, lon: float) -> str | None:
     return ", ".join(parts) or None
 
 
-def metadata(path: str, data: bytes, mtime_ns: int, pdf_date: str | None = None) -> Extras:
-    """The metadata of the file at ``path`` whose bytes are ``data``."""
+def metadata(path: str, data: bytes, mtime_ns: int, pdf_date: str | None = None, created: str | None = None) -> Extras:
+    """The metadata of the file at ``path`` whose bytes are ``data``; ``pdf_date``: a PDF's
+    CreationDate; ``created``: a video container's creation_time."""
     kind = file_type(path)
-    found = {} if kind == "pdf" else exif_metadata(data)
+    found = {} if kind == "pdf" or created is not None else exif_metadata(data)
     extras = Extras(file_type=kind, **found)
     if extras.taken:
         extras.taken_source = "exif"
     elif pdf_date and sane_date(pdf_date):
         extras.taken, extras.taken_source = sane_date(pdf_date), "pdf"
+    elif created and sane_date(created):
+        extras.taken, extras.taken_source = sane_date(created), "video"
     else:
         mtime = sane_date(datetime.fromtimestamp(mtime_ns / 1e9).isoformat(sep=" ", timespec="seconds"))
         extras.taken, extras.taken_source = mtime, "mtime" if mtime else None

@@ -16,6 +16,8 @@ class IndexOptions:
     workers: int | None = None
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
     max_pages: int = DEFAULT_MAX_PAGES
+    #: Frames kept per video at most (``video.py`` keeps scene changes and one every 10 s).
+    max_frames: int = 200
     #: Region vectors to store (see ``regions.REGIONS``), for pages chosen by ``region_filter``.
     regions: tuple[str, ...] = ()
     #: Items per catalog transaction: what a crash can cost, against per-commit overhead.

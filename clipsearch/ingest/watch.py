@@ -22,6 +22,7 @@ from typing import Any
 from .images import is_image_path
 from .options import IndexOptions
 from .pdf import is_pdf_path
+from .video import is_video_path
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Watcher:
             return False
         if any(_fnmatch(name, path, pattern) for pattern in self.options.exclude):
             return False
-        return is_image_path(name) or is_pdf_path(name) or (directory_ok or os.path.isdir(path))
+        return is_image_path(name) or is_pdf_path(name) or is_video_path(name) or directory_ok or os.path.isdir(path)
 
     # ------------------------------------------------------------------ batches (caller's thread)
     def __enter__(self) -> Watcher:

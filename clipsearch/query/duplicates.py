@@ -252,9 +252,50 @@ def find_duplicates(
     if "semantic" in tiers:
         threshold = min_similarity if min_similarity is not None else semantic_threshold(store.model.name)
         semantic_pairs(store, np.array(sorted(rows), dtype=np.int64), threshold, pairs)
+    videos_as_wholes(rows, pairs)
     for pair in dismissed_pairs(store):
         pairs.pop(pair, None)
     return group_pairs(rows, pairs)
+
+
+#: Share of the shorter video's kept frames that must match frames of the other for the two videos
+#: to be duplicates (a re-encoded or resized copy matches nearly all; two clips sharing a black
+#: frame or a title card match a few).
+VIDEO_MATCH = 0.5
+
+
+def videos_as_wholes(rows: dict[int, ItemRow], pairs: Pairs) -> None:
+    """Turn frame-to-frame evidence into video-to-video pairs, in place.
+
+    Frames of one video that look alike are not duplicates of each other (a static shot); frames of
+    two videos make the videos duplicates only when most frames of the shorter one match. Such a
+    pair stands for the two videos by their first kept frames, with the weakest tier among the
+    matches and the share of frames matched as its value."""
+    frames: dict[str, list[int]] = {}
+    for r in rows.values():
+        if r.time is not None:
+            frames.setdefault(r.path, []).append(r.id)
+    if not frames:
+        return
+    between: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+    for (a, b), (tier, _value) in list(pairs.items()):
+        va, vb = rows[a].path if rows[a].time is not None else None, rows[b].path if rows[b].time is not None else None
+        if va is None and vb is None:
+            continue
+        if va == vb or va is None or vb is None:  # within one video, or a still against a frame: not a copy
+            del pairs[(a, b)]
+            continue
+        key = (va, vb) if va < vb else (vb, va)
+        between.setdefault(key, []).append((a, b, tier))
+        del pairs[(a, b)]
+    for (va, vb), matches in between.items():
+        short, long_ = (va, vb) if len(frames[va]) <= len(frames[vb]) else (vb, va)
+        matched = {x for a, b, _ in matches for x in (a, b) if rows[x].path == short}
+        share = len(matched) / len(frames[short])
+        if share >= VIDEO_MATCH:
+            first = {v: min(frames[v], key=lambda i: rows[i].time or 0.0) for v in (va, vb)}
+            tier = max((t for _, _, t in matches), key=lambda t: _RANK[t])
+            _add(pairs, first[short], first[long_], tier, round(share, 3))
 
 
 def dismiss(store: IndexStore, group: Group) -> int:
@@ -279,7 +320,7 @@ def move_duplicates(store: IndexStore, groups: Sequence[Group], dest: str | os.P
     with open(log, "a", encoding="utf-8") as out:
         for group in groups:
             for m in group.members:
-                if m.keeper or m.item.page or not os.path.isfile(m.item.path):
+                if m.keeper or (m.item.page and m.item.time is None) or not os.path.isfile(m.item.path):
                     continue
                 target = dest / m.item.path.lstrip(os.sep)
                 target.parent.mkdir(parents=True, exist_ok=True)

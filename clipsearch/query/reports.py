@@ -10,7 +10,7 @@ from .search import display_path
 
 
 def display(row: ItemRow) -> str:
-    return display_path(row.path, row.page)
+    return display_path(row.path, row.page, row.time)
 
 
 def write_csv(path: str, groups: Sequence[Group]) -> None:

@@ -22,6 +22,7 @@ from ..ingest.regions import REGION_BASE
 from ..ingest.regions import crop as crop_region
 from ..ingest.regions import validate as validate_regions
 from ..ingest.scan import absolute
+from ..ingest.video import frame_at, is_video_path
 from ..models.encoder import Encoder, normalise
 from ..store.catalog import ItemRow
 from ..store.folder import IndexStore
@@ -52,8 +53,11 @@ def _query_picture(path: str, full: str, page: int, min_size: int) -> Any:
         raise UsageError(f"cannot use {path} as a query: {err.reason}") from err
 
 
-def display_path(path: str, page: int) -> str:
-    """How a result is shown to people: ``file.pdf#page=3`` for a PDF page, the path otherwise."""
+def display_path(path: str, page: int, time: float | None = None) -> str:
+    """How a result is shown to people: ``clip.mp4#t=12.5`` for a video frame (a media fragment
+    players understand), ``file.pdf#page=3`` for a PDF page, the path otherwise."""
+    if time is not None:
+        return f"{path}#t={time:g}"
     return f"{path}#page={page}" if page else path
 
 
@@ -70,16 +74,20 @@ class SearchResult:
     text_snippet: str | None = None
     #: When the picture was taken (ISO local time), where known.
     taken: str | None = None
+    #: A video frame's time in seconds (``page`` then numbers the frames kept).
+    time: float | None = None
 
     @property
     def display_path(self) -> str:
-        return display_path(self.path, self.page)
+        return display_path(self.path, self.page, self.time)
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         for key in ("page", "text_snippet", "taken"):
-            if not data[key]:
+            if not data[key] or (key == "page" and self.time is not None):
                 data.pop(key)
+        if self.time is None:
+            data.pop("time")
         return data
 
 
@@ -166,6 +174,30 @@ class Searcher:
         row = self._unchanged_row(full, page)
         return None if row is None else self.store.catalog.vectors([row.id], self.store.model.dim)[0]
 
+    def _frame_vector(self, path: str, full: str, time: float) -> tuple[np.ndarray, list[int]]:
+        """(vector, [its item id]) of a video's frame at ``time``: the nearest kept frame's stored
+        vector when the video is indexed and unchanged, else the frame decoded and embedded."""
+        if not is_video_path(full):
+            raise UsageError(f"--time applies to videos only, not {path}")
+        rows = self._unchanged_rows(full)
+        if rows:
+            row = min(rows, key=lambda r: abs((r.time or 0.0) - time))
+            return self.store.catalog.vectors([row.id], self.store.model.dim)[0], [row.id]
+        enc = self.encoder
+        try:
+            image = frame_at(full, time, name=path)
+        except ImageLoadError as err:
+            raise UsageError(f"cannot use {path} at {time:g} s as a query: {err.reason}") from err
+        return enc.encode_images(enc.preprocess(image)[None])[0], []
+
+    def _unchanged_rows(self, full: str) -> list[ItemRow]:
+        rows = self.store.catalog.find_path(full)
+        try:
+            st = os.stat(full)
+        except OSError:
+            return []
+        return [r for r in rows if (st.st_size, st.st_mtime_ns) == (r.size, r.mtime_ns)]
+
     def region_vector(self, path: str, region: str, page: int | None = None) -> np.ndarray:
         """Vector of ``region`` (e.g. the title block) of an image or PDF page: stored, else embedded."""
         validate_regions([region])
@@ -243,7 +275,7 @@ class Searcher:
         snippets = snippets or {}
         return [
             SearchResult(i, rows[i].path, rows[i].page, s, rows[i].width, rows[i].height, labels.get(i, {}),
-                         snippets.get(i), extras[i].taken if i in extras else None)
+                         snippets.get(i), extras[i].taken if i in extras else None, rows[i].time)
             for i, s in hits
             if i in rows
         ]  # fmt: skip
@@ -272,13 +304,18 @@ class Searcher:
         page: int | None = None,
         filters: Filters | None = None,
         region: str | None = None,
+        time: float | None = None,
     ) -> list[SearchResult]:
-        """Pictures like the one at ``path`` (``page`` of a PDF); if it is indexed, it is left out.
+        """Pictures like the one at ``path`` (``page`` of a PDF, the frame at ``time`` seconds of a
+        video); if it is indexed, it is left out.
 
         ``region``: compare only that region (e.g. ``title-block``) of pages that have one stored."""
         full = absolute(path)
         if not os.path.isfile(full):
             raise UsageError(f"no such image file: {path}")
+        if time is not None or is_video_path(full):
+            query, own = self._frame_vector(path, full, time or 0.0)
+            return self.search_vector(query, k, min_score, exclude_ids=own, filters=filters)
         page = _page_for(full, page)
         own = [r.id for r in self.store.catalog.find_path(full) if r.page == page]
         if region is not None:

@@ -110,7 +110,9 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
         row = state.row(item_id)
         labels = Categories(state.store).labels_for([item_id]).get(item_id, {})
         data = {"id": row.id, "path": row.path, "width": row.width, "height": row.height, "size": row.size}
-        if row.page:
+        if row.time is not None:
+            data["time"] = row.time
+        elif row.page:
             data["page"] = row.page
         return {**data, "categories": labels, "thumbnail": f"/api/items/{row.id}/thumbnail",
                 "file": f"/api/items/{row.id}/file"}  # fmt: skip

@@ -15,8 +15,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..config import IndexLocation
 from ..errors import IndexNotFoundError
-from ..ingest.images import load_image
-from ..ingest.pdf import render_pages
+from ..ingest.picture import item_picture
 from ..models.encoder import Encoder
 from ..query.search import Searcher
 from ..store.catalog import ItemRow
@@ -78,10 +77,7 @@ class ServerState:
         cached = self.thumbnails / f"{row.id}-{row.mtime_ns}-{row.page}.webp"
         if cached.is_file():
             return cached.read_bytes()
-        if row.page:
-            _, image = next(render_pages(path, pages=[row.page], long_side=THUMBNAIL_SIZE * 2))
-        else:
-            image = load_image(path, THUMBNAIL_SIZE)
+        image = item_picture(path, row.page, row.time, THUMBNAIL_SIZE)
         image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         buf = io.BytesIO()
         image.save(buf, "WEBP", quality=80)

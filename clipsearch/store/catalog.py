@@ -43,6 +43,7 @@ class ItemRow:
     phash: bytes | None = None
     extras_version: int = 0
     ocr_mode: str | None = None
+    time: float | None = None  # a video frame's time, seconds
 
 
 @dataclass
@@ -58,12 +59,13 @@ class NewItem:
     regions: dict[str, np.ndarray] = field(default_factory=dict)
     phash: bytes | None = None
     extras: Extras | None = None
+    time: float | None = None
 
 
 def _row(r: Any) -> ItemRow:
     return ItemRow(
         r.id, r.path, r.page, r.size, r.mtime_ns, r.content_hash, r.width, r.height, r.phash,
-        r.extras_version, r.ocr_mode,
+        r.extras_version, r.ocr_mode, r.time,
     )  # fmt: skip
 
 
@@ -337,6 +339,7 @@ def _values(item: NewItem, seq: int, now: float) -> dict[str, object]:
         "height": item.height,
         "vector": _blob(item.vector),
         "phash": item.phash,
+        "time": item.time,
         "seq": seq,
         "indexed_at": now,
     }

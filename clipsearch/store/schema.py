@@ -62,6 +62,8 @@ ITEMS = Table(
     # What was extracted beyond the picture: EXTRAS_VERSION of the extractor, and the OCR mode it
     # ran with; an index run fills in items behind either (no re-embedding).
     Column("extras_version", Integer, nullable=False, server_default="0"),
+    # A video frame's time in seconds (``page`` numbers the kept frames 1..n); NULL for the rest.
+    Column("time", Float, nullable=True),
     Column("ocr_mode", String, nullable=True),
     UniqueConstraint("path", "page", name="uq_items_path_page"),
     Index("ix_items_content_hash", "content_hash"),

@@ -42,6 +42,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("file_type", sa.String(), nullable=True))
         batch_op.add_column(sa.Column("extras_version", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("ocr_mode", sa.String(), nullable=True))
+        batch_op.add_column(sa.Column("time", sa.Float(), nullable=True))
         batch_op.create_index("ix_items_taken", ["taken"], unique=False)
     op.create_table(
         "texts",
@@ -59,8 +60,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.drop_index("ix_items_taken")
-        for column in ("ocr_mode", "extras_version", "file_type", "place", "lon", "lat", "camera", "taken_source"):
+        for column in ("time", "ocr_mode", "extras_version", "file_type", "place", "lon", "lat", "camera"):
             batch_op.drop_column(column)
+        batch_op.drop_column("taken_source")
         batch_op.drop_column("taken")
     for trigger in ("texts_fts_au", "texts_fts_ad", "texts_fts_ai"):
         op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
