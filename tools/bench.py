@@ -24,6 +24,7 @@
   p50 latency, memory against float32 flat;
 - index_ocr_auto_images_per_s: fp32 `index` with ``--ocr auto`` (the default), the text detector's
   gate on every photo; the figures above run ``--ocr none``, like rclip, which reads no text;
+- media: video frames/s indexed, RAW preview vs demosaic, watch latency (``tools/bench_media.py``);
 - text: OCR, full-text and filtered-search figures (``tools/bench_text.py``, --text-items);
 - duplicates_1m_s: perceptual duplicate search over 1M synthetic 128-bit codes (--dups-n).
 
@@ -329,6 +330,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000, help="synthetic index size for query timings")
     parser.add_argument("--ann-n", type=int, nargs="*", default=[100_000, 1_000_000], help="ANN sizes")
     parser.add_argument("--dups-n", type=int, default=1_000_000, help="synthetic codes for duplicates (0: skip)")
+    parser.add_argument("--media", type=int, default=1, help="video, RAW and watch figures (0: skip)")
     parser.add_argument("--text-items", type=int, default=1_000_000, help="items for text/filter queries (0: skip)")
     args = parser.parse_args()
     result: dict[str, object] = {"images": args.images, "batch": args.batch}
@@ -366,6 +368,11 @@ def main() -> None:
     for n in args.ann_n:
         result["ann"].append(bench_ann(n))
         print("ann:", result["ann"][-1], flush=True)
+    if args.media:
+        import bench_media
+
+        with tempfile.TemporaryDirectory() as tmp:
+            result["media"] = bench_media.run(Path(tmp))
     if args.text_items:
         import bench_text
 
