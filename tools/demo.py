@@ -63,6 +63,10 @@ def main() -> None:
         run("search", "a blue star", *common, *index, "-k", "5")
         run("similar", str(next(shapes.glob("green_square_00.*"))), *common, *index, "-k", "5")
         run("search", "a red circle", "--sub", "red", "--add", "blue", *common, *index, "-k", "3")
+    index = ["--index", "demo"] if default_ok else ["--index", "demo-tiny-shapes"]
+    # text read from the drawings (OCR) and the PDFs' text layers; a date filter from EXIF/PDF/mtime
+    run("search", "--text", "SCALE 1:1", *common, *index, "-k", "3")
+    run("search", "--text", "Huardest", "--type", "pdf", "--sort", "date", *common, *index, "-k", "3")
     run("status", *common, *(["--index", "demo"] if default_ok else ["--index", "demo-tiny-shapes"]))
 
 

@@ -168,6 +168,7 @@ def status_cmd(index_name: str | None, home: str | None, as_json: bool) -> None:
         ("items", f"{info['items']} from {info['files']} files ({info['skipped']} files skipped)"),
         ("model", model),
         ("vectors", f"{info['dim']}-dim, {info['index_type']}"),
+        ("text", f"{info['with_text']} items with text (OCR: {info['ocr']}; PDF text layers always)"),
         ("on disk", f"{info['disk_bytes'] / 1e6:.1f} MB"),
     ]
     for key, value in rows:

@@ -142,7 +142,9 @@ def snippet(body: str, words: str, width: int = 120) -> str:
     """A one-line excerpt of ``body`` around the first term of ``words`` found, the match in [brackets]."""
     flat = " ".join(body.split())
     lower = flat.casefold()
-    for term in sorted(split_query(words), key=len, reverse=True):
+    terms = split_query(words)
+    codes = set(literal_terms(terms))
+    for term in sorted(terms, key=lambda t: (t.casefold() in codes, len(t)), reverse=True):  # codes first
         at = lower.find(term.casefold())
         if at >= 0:
             start = max(0, at - (width - len(term)) // 2)
