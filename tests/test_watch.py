@@ -139,3 +139,31 @@ def test_a_file_still_being_written_is_indexed_once_complete(tmp_path, folder):
     runs = [json.loads(line) for line in out.splitlines() if line.strip()]
     assert sum(r["skipped"] for r in runs) == 0  # never indexed half-written (it would not decode)
     assert sum(r["added"] for r in runs) == 1
+
+
+def test_serve_watch_keeps_the_served_index_current(tmp_path, folder):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home = tmp_path / "home"
+    env = {**os.environ, "CLIPSEARCH_HOME": str(home), "CLIPSEARCH_OCR": "none", "CLIPSEARCH_MODEL": "tiny-shapes"}
+    proc = subprocess.Popen([EXE, "serve", "--watch", str(folder), "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+    def served() -> list[str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=a%20photo&k=10", timeout=5) as r:
+                return [Path(hit["path"]).name for hit in json.loads(r.read())]
+        except OSError:
+            return []
+
+    try:
+        _until(lambda: served() == ["rocket.jpg"], timeout=60)  # created by the catch-up, then served
+        shutil.copy(CORPUS / "photos" / "coffee.png", folder / "coffee.png")
+        _until(lambda: sorted(served()) == ["coffee.png", "rocket.jpg"])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
