@@ -167,3 +167,18 @@ def test_serve_watch_keeps_the_served_index_current(tmp_path, folder):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+
+
+def test_polling_where_events_do_not_arrive(tmp_path, folder):
+    home = tmp_path / "home"
+    proc = _start(home, folder, "--poll")
+    try:
+        _report(proc)
+        shutil.copy(CORPUS / "photos" / "coffee.png", folder / "polled.png")
+        assert _until(lambda: str(folder / "polled.png") in _items(home)) < 10
+        (folder / "rocket.jpg").unlink()
+        _until(lambda: str(folder / "rocket.jpg") not in _items(home))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
