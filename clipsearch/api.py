@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from .config import ENV_DEVICE, IndexLocation, ModelChoice, RuntimeChoice
 from .errors import ClipsearchError, ModelMismatchError, UsageError
-from .ingest.indexer import IndexOptions, IndexReport, ProgressFn, index_paths
+from .ingest.options import IndexOptions, IndexReport
 from .ingest.regions import SCOPES
 from .ingest.regions import validate as validate_regions
 from .ingest.scan import check_roots
@@ -35,6 +35,8 @@ from .store.folder import IndexStore, remove_index
 from .store.vectors import VectorIndex
 
 EncoderLoader = Callable[[ModelRef, str | None], Encoder]
+#: Called with (files done, files to do) as an index run goes.
+ProgressFn = Callable[[int, int], None]
 
 
 def locate(index: str | None = None, home: str | os.PathLike[str] | None = None) -> IndexLocation:
@@ -206,6 +208,8 @@ def _index_labelled(
         raise UsageError(f"--ocr must be one of {', '.join(OCR_MODES)}")
     store.catalog.set_meta("ocr", ocr)
     options = dataclasses.replace(options, regions=regions, ocr=ocr)
+    from .ingest.indexer import index_paths  # the decoders, OCR and video: not for a cold query
+
     region_filter = None
     if scope == "drawings":
         region_filter = lambda vectors: categories.is_category(DRAWING, vectors)  # noqa: E731
