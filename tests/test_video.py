@@ -55,6 +55,8 @@ def test_a_text_query_lands_in_the_right_segment_and_a_frame_is_a_query(cli, tmp
     make_video(tmp_path / "v" / "shapes.mp4")
     report = cli.json("index", str(tmp_path / "v"), "--model", "tiny-shapes")
     assert report["added"] == 1 and report["items"] >= 3
+    again = cli.json("index", str(tmp_path / "v"), "--ocr", "all")  # nothing to redo, whatever the OCR mode
+    assert (again["unchanged"], again["embedded"], again["enriched"]) == (1, 0, 0)
     for (colour, shape), (start, end) in zip(SEGMENTS, [(0, 4), (4, 8), (8, 12)], strict=True):
         best = cli.json("search", f"a {colour} {shape}", "-k", "1")[0]
         assert start <= best["time"] < end, (colour, shape, best)

@@ -25,7 +25,7 @@ from .extract import decode_size, image_extras, pdf_extras
 from .images import load_image
 from .metadata import metadata
 from .options import IndexOptions
-from .pdf import is_pdf_path, render_pages
+from .pdf import is_pdf_path, page_count, render_pages
 from .phash import perceptual_code
 from .regions import REGION_BASE, crop
 from .scan import FoundFile
@@ -82,15 +82,20 @@ def prepare(
         return Prepared(found, digest, reuse=True, extras=metadata(found.path, data, found.mtime_ns))
     ocr = opts.ocr or "none"
     try:
+        # Filling in metadata (and text layers) without OCR needs no pictures: no decoding then.
+        pictures = not (enrich and ocr == "none")
         if is_pdf_path(found.path):
-            images = dict(render_pages(data, name=found.path, max_pages=opts.max_pages))
+            if pictures:
+                images = dict(render_pages(data, name=found.path, max_pages=opts.max_pages))
+            else:
+                images = dict.fromkeys(range(1, min(page_count(data, found.path), opts.max_pages) + 1))
             extras = pdf_extras(found.path, data, found.mtime_ns, images, ocr)
             pages = [_page(n, image, encoder, opts, True, enrich, extras[n]) for n, image in images.items()]
         elif is_video_path(found.path):
             pages = _video_pages(found, data, encoder, opts, enrich)
         else:
             size = decode_size(REGION_BASE if opts.regions else encoder.info.image_size, ocr)
-            image = load_image(io.BytesIO(data), size, opts.max_megapixels, name=found.path)
+            image = load_image(io.BytesIO(data), size, opts.max_megapixels, name=found.path) if pictures else None
             extras = image_extras(found.path, data, found.mtime_ns, image, ocr, opts.max_megapixels)
             pages = [_page(0, image, encoder, opts, False, enrich, extras)]
     except ImageLoadError as err:
@@ -104,6 +109,7 @@ def _video_pages(found: FoundFile, data: bytes, encoder: Encoder, opts: IndexOpt
     pages = []
     for number, frame in enumerate(frames, 1):
         extras = metadata(found.path, data, found.mtime_ns, created=facts.get("creation_time"))
+        extras.ocr_mode = "all"  # frames are not read for text: no OCR mode would add any
         page = _page(number, frame.image, encoder, opts, False, enrich, extras)
         page.time = frame.time
         pages.append(page)
