@@ -68,7 +68,9 @@ def _check(home: Path, *extra: str) -> dict:
 
 
 def test_sigkill_at_several_moments_then_check_and_resume(tmp_path, tiny_model):
-    n = 40
+    # 60 files, the last kill at 30: room for the kill to land mid-run even when the poller is slow
+    # to see the count on a busy 2-core machine (with 40, a CI run once saw the run finish first).
+    n = 60
     folder = _make_folder(tmp_path / "pics", n)
     home = tmp_path / "home"
     killed_at = []
