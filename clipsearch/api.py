@@ -297,3 +297,66 @@ def encoder_factory(
 def searcher(store: IndexStore, *, device: str | None = None, loader: EncoderLoader | None = None) -> Searcher:
     """A :class:`Searcher` whose model (the one the index was built with) loads only when needed."""
     return Searcher(store, encoder_factory(store, device=device, loader=loader))
+
+
+def embed(
+    texts: Sequence[str] = (),
+    images: Sequence[str] = (),
+    *,
+    index: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    model: str | ModelChoice | None = None,
+    run: RuntimeChoice | None = None,
+    loader: EncoderLoader | None = None,
+) -> list[dict[str, object]]:
+    """Unit vectors for ``texts`` and pictures (``images``: paths, ``file.pdf#page=N``, ``clip.mp4#t=S``).
+
+    By default with an index's model at the index's precision and preprocessing (documents
+    letterboxed as the indexer does), so a vector here is the one the index holds for the same
+    picture (cosine >= 0.999: a JPEG may be decoded at another scale than the indexer's); with
+    ``model``, by that model instead (no index needed). Returns ``{"text", "vector"}`` and
+    ``{"path" (absolute), "vector"}`` dicts, in the order given.
+    """
+    if not texts and not images:
+        raise UsageError("give at least one --text or --image")
+    run = run or RuntimeChoice()
+    ref = requested_model(model)
+    if ref is not None:
+        encoder = _loader(loader, run.runtime, run.precision)(ref, run.resolved_device)
+    else:
+        with open_index(index, home) as store:
+            precision = run.precision or precision_of(store)
+            encoder = _loader(loader, run.runtime, precision)(store.model.ref, run.resolved_device)
+            _check_loaded(store, encoder)
+    out: list[dict[str, object]] = []
+    if texts:
+        if any(not t.strip() for t in texts):
+            raise UsageError("empty --text")
+        vectors = encoder.encode_texts(list(texts))
+        out += [{"text": t, "vector": v.tolist()} for t, v in zip(texts, vectors, strict=True)]
+    for spec in images:
+        out.append(_embed_picture(encoder, spec))
+    return out
+
+
+def _embed_picture(encoder: Encoder, spec: str) -> dict[str, object]:
+    from .ingest.pdf import is_pdf_path
+    from .ingest.picture import is_document, item_picture
+    from .ingest.scan import absolute
+
+    path, page, time = parse_item_ref(spec)
+    full = absolute(path)
+    if not os.path.isfile(full):
+        raise UsageError(f"no such image file: {path}")
+    page = page or (1 if is_pdf_path(full) else 0)
+    try:
+        picture = item_picture(full, page, time, encoder.info.image_size)
+    except ClipsearchError as err:
+        raise UsageError(f"cannot embed {spec}: {getattr(err, 'reason', err)}") from err
+    vector = encoder.encode_images(encoder.preprocess(picture, letterbox=is_document(full, page))[None])[0]
+    entry: dict[str, object] = {"path": full, "vector": vector.tolist()}
+    if time is not None:
+        entry["time"] = time
+    elif page:
+        entry["page"] = page
+    return entry

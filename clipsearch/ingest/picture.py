@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .images import load_image
-from .pdf import is_pdf_path, render_pages
+from .pdf import RENDER_LONG_SIDE, is_pdf_path, render_pages
 from .video import frame_at, is_video_path
 
 
@@ -18,8 +18,8 @@ def item_picture(path: str, page: int = 0, time: float | None = None, size: int 
     shortest side where the file allows; raises ImageLoadError with the reason otherwise."""
     if time is not None or is_video_path(path):
         return frame_at(path, time or 0.0)
-    if page or is_pdf_path(path):
-        return next(render_pages(path, pages=[page or 1], long_side=max(512, 2 * size)))[1]
+    if page or is_pdf_path(path):  # rendered as the indexer renders pages, so its vector comes out the same
+        return next(render_pages(path, pages=[page or 1], long_side=max(RENDER_LONG_SIDE, 2 * size)))[1]
     return load_image(path, size)
 
 
