@@ -182,3 +182,24 @@ def test_polling_where_events_do_not_arrive(tmp_path, folder):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_the_watch_skips_what_index_skips_and_nothing_more(tmp_path):
+    """A library inside a hidden folder (~/.local/share/photos) is watched like any other; hidden and
+    excluded folders inside it are passed over, as `index` passes them over."""
+    folder = tmp_path / ".library" / "photos"
+    folder.mkdir(parents=True)
+    home = tmp_path / "home"
+    proc = _start(home, folder, "--exclude", "drafts")
+    try:
+        _report(proc)
+        for sub in ("drafts", ".cache"):
+            (folder / sub).mkdir()
+            shutil.copy(CORPUS / "photos" / "horse.png", folder / sub / "skip.png")
+        shutil.copy(CORPUS / "photos" / "coffee.png", folder / "kept.png")
+        _until(lambda: str(folder / "kept.png") in _items(home))
+        time.sleep(1.0)  # a run for the skipped ones would have landed by now
+        assert set(_items(home)) == {str(folder / "kept.png")}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)

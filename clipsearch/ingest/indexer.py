@@ -30,20 +30,13 @@ from ..store.extras import EXTRAS_VERSION, OCR_MODES, Extras
 from ..store.folder import IndexStore
 from .batcher import Batcher, CommitHook
 from .decode import Page, Prepared, prepared
-from .images import is_image_path
 from .options import IndexOptions, IndexReport
-from .pdf import is_pdf_path
-from .scan import FoundFile, ScanProblem, check_roots, is_under, scan
-from .video import is_video_path
+from .scan import FoundFile, ScanProblem, check_roots, indexable, is_under, scan
 
 __all__ = ["CommitHook", "IndexOptions", "IndexReport", "ProgressFn", "index_paths", "indexable"]
 
 ProgressFn = Callable[[int, int], None]
 RegionFilter = Callable[[np.ndarray], np.ndarray]
-
-
-def indexable(name: str) -> bool:
-    return is_image_path(name) or is_pdf_path(name) or is_video_path(name)
 
 
 def index_paths(

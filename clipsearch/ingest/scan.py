@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 from .images import is_image_path
+from .pdf import is_pdf_path
+from .video import is_video_path
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,24 @@ def _is_hidden(name: str) -> bool:
 
 def _excluded(path: str, name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in patterns)
+
+
+def indexable(name: str) -> bool:
+    """Whether a file of this name is indexed: a picture, a PDF or a video."""
+    return is_image_path(name) or is_pdf_path(name) or is_video_path(name)
+
+
+def passed_over(path: str, root: str, exclude: Iterable[str] = (), include_hidden: bool = False) -> bool:
+    """Whether :func:`scan` of ``root`` would skip ``path`` for being hidden or excluded, by ``path``
+    or any folder between ``root`` and it (the same rule, for a single path met some other way)."""
+    patterns = tuple(exclude)
+    relative = os.path.relpath(path, root).split(os.sep) if path != root else []
+    full = root
+    for part in relative:
+        full = os.path.join(full, part)
+        if (not include_hidden and _is_hidden(part)) or _excluded(full, part, patterns):
+            return True
+    return False
 
 
 def absolute(path: str | os.PathLike[str]) -> str:

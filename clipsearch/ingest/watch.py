@@ -19,10 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .images import is_image_path
 from .options import IndexOptions
-from .pdf import is_pdf_path
-from .video import is_video_path
+from .scan import indexable, is_under, passed_over
 
 
 @dataclass(frozen=True)
@@ -72,14 +70,15 @@ class Watcher:
             self._last = now
 
     def _wanted(self, path: str, directory_ok: bool = False) -> bool:
-        if any(path == i or path.startswith(i + os.sep) for i in self.ignore):
+        """Whether ``index`` would look at ``path``: under a root, not hidden or excluded there (the
+        scanner's own rule), and a picture, PDF or video (or a folder)."""
+        if is_under(path, self.ignore):
             return False
-        name = os.path.basename(path)
-        if not self.options.include_hidden and any(p.startswith(".") for p in path.split(os.sep) if p):
+        root = next((r for r in self.roots if is_under(path, [r])), None)
+        opts = self.options
+        if root is None or passed_over(path, root, opts.exclude, opts.include_hidden):
             return False
-        if any(_fnmatch(name, path, pattern) for pattern in self.options.exclude):
-            return False
-        return is_image_path(name) or is_pdf_path(name) or is_video_path(name) or directory_ok or os.path.isdir(path)
+        return indexable(os.path.basename(path)) or directory_ok or os.path.isdir(path)
 
     # ------------------------------------------------------------------ batches (caller's thread)
     def __enter__(self) -> Watcher:
@@ -168,9 +167,3 @@ def _paths(changed: set[str], gone: set[str], roots: list[str]) -> list[str]:
             out.update(r for r in roots if os.path.exists(r))
     ordered = sorted(out)
     return [p for p in ordered if not any(p != q and p.startswith(q + os.sep) for q in ordered)]
-
-
-def _fnmatch(name: str, path: str, pattern: str) -> bool:
-    import fnmatch
-
-    return fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(path, pattern)
