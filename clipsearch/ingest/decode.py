@@ -7,6 +7,7 @@ here raises for a bad file: :class:`Prepared` carries the reason instead.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -106,11 +107,11 @@ def prepare(
 def _video_pages(found: FoundFile, data: bytes, encoder: Encoder, opts: IndexOptions, enrich: bool) -> list[Page]:
     """One page per kept frame (``video.py``), each with the video's metadata and its time."""
     frames, facts = sample_frames(data, name=found.path, max_frames=opts.max_frames)
+    video = metadata(found.path, data, found.mtime_ns, created=facts.get("creation_time"))
+    video.ocr_mode = "all"  # frames are not read for text: no OCR mode would add any
     pages = []
     for number, frame in enumerate(frames, 1):
-        extras = metadata(found.path, data, found.mtime_ns, created=facts.get("creation_time"))
-        extras.ocr_mode = "all"  # frames are not read for text: no OCR mode would add any
-        page = _page(number, frame.image, encoder, opts, False, enrich, extras)
+        page = _page(number, frame.image, encoder, opts, False, enrich, dataclasses.replace(video))
         page.time = frame.time
         pages.append(page)
     return pages

@@ -11,6 +11,7 @@ An OCR failure leaves that item's text unknown (``None``) and the run goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 from collections.abc import Callable
@@ -67,9 +68,10 @@ def image_extras(path: str, data: bytes, mtime_ns: int, image: Any, ocr: str, ma
 def pdf_extras(path: str, data: bytes, mtime_ns: int, images: dict[int, Any], ocr: str) -> dict[int, Extras]:
     """Metadata and text of each page in ``images`` (page number -> its render) of a PDF file."""
     texts, created = document_facts(data, name=path, pages=list(images))
+    facts = metadata(path, data, mtime_ns, pdf_date=created)  # the file's, the same for every page
     out: dict[int, Extras] = {}
     for number, image in images.items():
-        extras = metadata(path, data, mtime_ns, pdf_date=created)
+        extras = dataclasses.replace(facts)
         layer = texts.get(number, "").strip()
         if layer:
             extras.text, extras.text_source = layer, "pdf"

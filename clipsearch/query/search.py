@@ -161,14 +161,7 @@ class Searcher:
 
     def _unchanged_row(self, full: str, page: int = 0) -> ItemRow | None:
         """The catalog row for ``full`` (page) if it is indexed and the file has not changed since."""
-        rows = [r for r in self.store.catalog.find_path(full) if r.page == page]
-        if not rows:
-            return None
-        try:
-            st = os.stat(full)
-        except OSError:
-            return None
-        return rows[0] if (st.st_size, st.st_mtime_ns) == (rows[0].size, rows[0].mtime_ns) else None
+        return next((r for r in self._unchanged_rows(full) if r.page == page), None)
 
     def _stored_vector(self, full: str, page: int = 0) -> np.ndarray | None:
         row = self._unchanged_row(full, page)
@@ -191,6 +184,7 @@ class Searcher:
         return enc.encode_images(enc.preprocess(image)[None])[0], []
 
     def _unchanged_rows(self, full: str) -> list[ItemRow]:
+        """The catalog rows (pages, frames) of ``full`` if it is indexed and unchanged since, else none."""
         rows = self.store.catalog.find_path(full)
         try:
             st = os.stat(full)
