@@ -265,11 +265,10 @@ class Searcher:
         ids = [i for i, _ in hits]
         rows = self.store.catalog.get(ids)
         labels = Categories(self.store).labels_for(ids)
-        extras = self.store.catalog.extras(ids)
         snippets = snippets or {}
         return [
             SearchResult(i, rows[i].path, rows[i].page, s, rows[i].width, rows[i].height, labels.get(i, {}),
-                         snippets.get(i), extras[i].taken if i in extras else None, rows[i].time)
+                         snippets.get(i), rows[i].taken, rows[i].time)
             for i, s in hits
             if i in rows
         ]  # fmt: skip

@@ -44,6 +44,7 @@ class ItemRow:
     extras_version: int = 0
     ocr_mode: str | None = None
     time: float | None = None  # a video frame's time, seconds
+    taken: str | None = None  # ISO local time the picture was taken, where known
 
 
 @dataclass
@@ -65,7 +66,7 @@ class NewItem:
 def _row(r: Any) -> ItemRow:
     return ItemRow(
         r.id, r.path, r.page, r.size, r.mtime_ns, r.content_hash, r.width, r.height, r.phash,
-        r.extras_version, r.ocr_mode, r.time,
+        r.extras_version, r.ocr_mode, r.time, r.taken,
     )  # fmt: skip
 
 
