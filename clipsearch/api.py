@@ -279,24 +279,37 @@ def add_category(
 
 
 def encoder_factory(
-    store: IndexStore, *, device: str | None = None, loader: EncoderLoader | None = None
+    store: IndexStore, *, device: str | None = None, loader: EncoderLoader | None = None, language: str | None = None
 ) -> Callable[[], Encoder]:
     """A function that loads the index's own model, at the index's precision, when first called
-    (many queries never need it)."""
+    (many queries never need it). ``language``: the queries' language, for text towers that take
+    one (NLLB); by default each text's is detected."""
     device = device or os.environ.get(ENV_DEVICE) or None
     load_model = _loader(loader, None, precision_of(store), queries=True)
 
     def load() -> Encoder:
         encoder = load_model(store.model.ref, device)
         _check_loaded(store, encoder)
+        set_language(encoder, language)
         return encoder
 
     return load
 
 
-def searcher(store: IndexStore, *, device: str | None = None, loader: EncoderLoader | None = None) -> Searcher:
+def set_language(encoder: Encoder, language: str | None) -> None:
+    """Tell ``encoder`` the language of the texts to come (``ru``, ``rus_Cyrl``); None: detect each.
+    Encoders are shared within a process, so None also clears an earlier caller's language."""
+    from .models.language import flores_code
+
+    if hasattr(encoder, "language"):
+        encoder.language = flores_code(language) if language else None
+
+
+def searcher(
+    store: IndexStore, *, device: str | None = None, loader: EncoderLoader | None = None, language: str | None = None
+) -> Searcher:
     """A :class:`Searcher` whose model (the one the index was built with) loads only when needed."""
-    return Searcher(store, encoder_factory(store, device=device, loader=loader))
+    return Searcher(store, encoder_factory(store, device=device, loader=loader, language=language))
 
 
 def embed(
@@ -308,6 +321,7 @@ def embed(
     model: str | ModelChoice | None = None,
     run: RuntimeChoice | None = None,
     loader: EncoderLoader | None = None,
+    language: str | None = None,
 ) -> list[dict[str, object]]:
     """Unit vectors for ``texts`` and pictures (``images``: paths, ``file.pdf#page=N``, ``clip.mp4#t=S``).
 
@@ -328,6 +342,7 @@ def embed(
             precision = run.precision or precision_of(store)
             encoder = _loader(loader, run.runtime, precision)(store.model.ref, run.resolved_device)
             _check_loaded(store, encoder)
+    set_language(encoder, language)
     out: list[dict[str, object]] = []
     if texts:
         if any(not t.strip() for t in texts):

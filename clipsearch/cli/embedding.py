@@ -21,6 +21,8 @@ from .app import cli, index_options, show
 @click.option("--runtime", type=click.Choice(RUNTIMES), default=None, envvar="CLIPSEARCH_RUNTIME")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=None, help="[the index's, else fp32]")
 @click.option("--device", default=None, help="auto, cpu, cuda, mps.")
+@click.option("--lang", default=None, metavar="CODE", help="Language of the texts (ru, zh, rus_Cyrl) for models that "
+              "take one (NLLB); default: detected per text.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of {text|path, vector}.")
 def embed_cmd(
     texts: Sequence[str],
@@ -32,6 +34,7 @@ def embed_cmd(
     runtime: str | None,
     precision: str | None,
     device: str | None,
+    lang: str | None,
     as_json: bool,
 ) -> None:
     """Print unit vectors for texts and pictures, as the index's model (or --model) makes them."""
@@ -40,8 +43,8 @@ def embed_cmd(
     from ..query.search import display_path
 
     choice = ModelChoice(model, pretrained) if model or pretrained else None
-    vectors = api.embed(texts, images, index=index_name, home=home, model=choice,
-                        run=RuntimeChoice(runtime=runtime, precision=precision, device=device))  # fmt: skip
+    run = RuntimeChoice(runtime=runtime, precision=precision, device=device)
+    vectors = api.embed(texts, images, index=index_name, home=home, model=choice, run=run, language=lang)
     if as_json:
         click.echo(json.dumps(vectors))
         return

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 @cli.command("index")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @index_options
-@click.option("--model", default=None, help="open_clip architecture, config JSON path, hf-hub: name, or tiny-shapes.")
+@click.option("--model", default=None, help="A preset (fast, multilingual, best), an open_clip architecture, "
+              "hf-hub:ORG/NAME, local-dir:FOLDER, a config JSON path, or tiny-shapes.")  # fmt: skip
 @click.option("--pretrained", default=None, help="open_clip tag, hf-hub: name, weights file, or 'none'.")
 @click.option("--device", default=None, help="auto (default), cpu, cuda, mps.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files or folders matching (repeatable).")
@@ -163,6 +164,8 @@ def status_cmd(index_name: str | None, home: str | None, as_json: bool) -> None:
     model = f"{info['model']} ({info['pretrained']})"
     if info["toy_model"]:
         model += f"  [toy model: {info['model_description']}]"
+    rule = "sigmoid(scale*cos + bias)" if info["score_rule"] == "sigmoid" else "softmax over captions"
+    model += f"\n{'':>8}  licence: {info['licence'] or 'not recorded: check the weights source'}; scores: {rule}"
     rows = [
         ("index", f"{info['index']}  ({info['path']})"),
         ("items", f"{info['items']} from {info['files']} files ({info['skipped']} files skipped)"),

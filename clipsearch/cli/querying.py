@@ -18,6 +18,8 @@ from .app import cli, filters_from, index_options, print_results, query_options
               "\"quoted phrases\"; codes like KX-2291-B match letter for letter.")  # fmt: skip
 @click.option("--relevant", is_flag=True, help="Only results the model itself calls a match.")
 @click.option("--sort", type=click.Choice(["score", "date"]), default="score", show_default=True)
+@click.option("--lang", default=None, metavar="CODE", help="The query's language (ru, zh, rus_Cyrl) for models that "
+              "take one (NLLB); default: detected.")  # fmt: skip
 @index_options
 @query_options
 def search_cmd(
@@ -25,6 +27,7 @@ def search_cmd(
     words: str | None,
     relevant: bool,
     sort: str,
+    lang: str | None,
     index_name: str | None,
     home: str | None,
     top: int,
@@ -51,7 +54,7 @@ def search_cmd(
 
     filters = filters_from(filter_flags)
     with api.open_index(index_name, home) as store:
-        searcher = api.searcher(store, device=device)
+        searcher = api.searcher(store, device=device, language=lang)
         results = find(searcher, query, words=words, k=top, min_score=min_score, add=add, sub=sub, filters=filters,
                        sort=sort, relevant=relevant)  # fmt: skip
     print_results(results, as_json, preview)

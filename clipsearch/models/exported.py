@@ -48,6 +48,8 @@ class ExportedEncoder:
         self._text_lock = threading.Lock()
         self._recent: dict[str, np.ndarray] = {}
         self._tokenizer: Any = None
+        #: NLLB's language code for texts (None: detected per text, see ``language.py``).
+        self.language: str | None = None
         self.text_cache = TextCache(self.folder / f"texts-{precision}.sqlite", self.info.dim)
         self._image_pre = Preprocessor.for_model(self.info)
         self._document_pre = Preprocessor.for_model(self.info, letterbox=True)
@@ -100,30 +102,34 @@ class ExportedEncoder:
     def tokenize(self, texts: Sequence[str]) -> np.ndarray:
         if self._tokenizer is None:
             spec = self.meta.get("tokenizer")
-            if spec and spec.get("kind") == "clip-bpe":
-                from .tokenizer import ClipTokenizer
+            if spec:
+                from .tokenizer import from_spec
 
-                tables = self.folder.parent / "clip-bpe-tables.pickle"
-                self._tokenizer = ClipTokenizer(int(spec["context_length"]), tables=tables)
-            else:  # a model with its own (e.g. Hugging Face) tokenizer: open_clip's, which needs torch
-                import open_clip
-
+                self._tokenizer = from_spec(spec, self.folder)
+            else:  # a tokenizer with no torch-free mirror: open_clip's own, which needs torch
                 from .loading import open_clip_name
+                from .tokenizer import OpenClipTokenizer
 
-                tok = open_clip.get_tokenizer(open_clip_name(self.info.ref))
-                self._tokenizer = lambda t: tok(list(t)).numpy()
-        return np.asarray(self._tokenizer(list(texts)), dtype=np.int64)
+                self._tokenizer = OpenClipTokenizer(open_clip_name(self.info.ref), self.info.context_length)
+        from .language import tokenize_texts
+
+        return tokenize_texts(self._tokenizer, list(texts), self.language)
+
+    def _key(self, text: str) -> str:
+        """A text's cache key: the text, and the language it was given in when one was set."""
+        return text if not self.language else f"{text}\x00{self.language}"
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors for ``texts``; ones embedded before (any run, any index) come from the cache."""
         texts = list(texts)
-        if not texts:
+        keys = {t: self._key(t) for t in texts}
+        if not keys:
             return np.zeros((0, self.info.dim), np.float32)
         with self._text_lock:  # a prefetch on another thread may be embedding these very texts
-            known = {t: self._recent[t] for t in texts if t in self._recent}
-            if len(known) < len(set(texts)):
-                known.update(self.text_cache.get([t for t in texts if t not in known]))
-            missing = list(dict.fromkeys(t for t in texts if t not in known))
+            known = {k: self._recent[k] for k in keys.values() if k in self._recent}
+            if len(known) < len(set(keys.values())):
+                known.update(self.text_cache.get([k for k in keys.values() if k not in known]))
+            missing = [t for t in keys if keys[t] not in known]
             if missing:
                 tokens = self.tokenize(missing)
                 short = int(self.meta.get("text_short_length", 0))
@@ -132,10 +138,10 @@ class ExportedEncoder:
                 else:
                     sess = self.session("text")
                 out = normalise(sess.run(None, {sess.get_inputs()[0].name: tokens})[0])
-                fresh = dict(zip(missing, out, strict=True))
+                fresh = {keys[t]: v for t, v in zip(missing, out, strict=True)}
                 self.text_cache.put(fresh)
                 known.update(fresh)
             if len(self._recent) > 4096:
                 self._recent.clear()
             self._recent.update(known)
-        return np.stack([known[t] for t in texts]).astype(np.float32)
+        return np.stack([known[keys[t]] for t in texts]).astype(np.float32)

@@ -13,6 +13,7 @@ import socket
 import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -114,8 +115,10 @@ def create_open_clip(ref: ModelRef, device: str) -> Any:
         if not needs_hub:
             try:
                 return open_clip.create_model(name, pretrained=pretrained, **kwargs)
-            except (RuntimeError, ValueError, KeyError, OSError) as err:
-                raise ModelError(f"cannot build model {ref.label}: {str(err).splitlines()[0][:300]}") from err
+            except ImportError as err:  # a tower from a package we do not depend on (timm / transformers extras)
+                raise ModelError(f"cannot build model {ref.label}: {err}; pip install {err.name or 'it'}") from err
+            except (RuntimeError, ValueError, KeyError, OSError, AssertionError) as err:
+                raise ModelError(f"cannot build model {ref.label}: {_first_line(err)}") from err
         try:
             with _hf_offline(True):
                 return open_clip.create_model(name, pretrained=pretrained, **kwargs)
@@ -126,6 +129,88 @@ def create_open_clip(ref: ModelRef, device: str) -> Any:
             return open_clip.create_model(name, pretrained=pretrained, **kwargs)
         except Exception as err:
             raise _unavailable(ref, err) from err
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    return (lines[0] if lines else type(err).__name__)[:300]
+
+
+def model_config(ref: ModelRef) -> dict[str, Any]:
+    """open_clip's ``model_cfg`` for ``ref``, read as data (no torch): what the towers and the
+    tokenizer are. Hub configs come from the local cache first."""
+    import json
+
+    from .registry import LOCAL_PREFIX, open_clip_config_path
+
+    if ref.kind == "local":
+        data = json.loads(Path(ref.name[len(LOCAL_PREFIX) :], "open_clip_config.json").read_text(encoding="utf-8"))
+        return dict(data.get("model_cfg", {}))
+    if ref.kind == "hf":
+        path = hub_file(ref.name[len("hf-hub:") :], "open_clip_config.json", what=f"the config of {ref.name}")
+        return dict(json.loads(Path(path).read_text(encoding="utf-8")).get("model_cfg", {}))
+    if ref.kind == "builtin":
+        path = package_file("model_configs", BUILTIN_MODELS[ref.name].config_file)
+    elif ref.kind == "config":
+        path = Path(ref.name)
+    else:
+        path = open_clip_config_path(ref.name)
+        if path is None:
+            import open_clip
+
+            return dict(open_clip.get_model_config(ref.name) or {})
+    try:
+        return dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as err:
+        raise ModelError(f"cannot read the open_clip config of {ref.label}: {_first_line(err)}") from err
+
+
+def hub_file(repo: str, filename: str, what: str, optional: bool = False) -> str | None:
+    """A file of a Hugging Face hub repository: from the local cache, else downloaded when the hub
+    answers; offline and not cached, one line saying what to pass instead."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        with _hf_offline(True):
+            return hf_hub_download(repo, filename)
+    except EntryNotFoundError:
+        if optional:
+            return None
+    except Exception as cached_err:
+        if not hub_reachable():
+            if optional:
+                return None
+            raise ModelUnavailableError(
+                f"cannot fetch {what} ({filename} of hf-hub:{repo}): not in the local Hugging Face cache and the hub "
+                f"is unreachable. On a connected machine run `hf download {repo}`, or pass --model local-dir:FOLDER "
+                "with open_clip_config.json, the weights and the tokenizer files"
+            ) from cached_err
+    try:
+        return hf_hub_download(repo, filename)
+    except EntryNotFoundError:
+        if optional:
+            return None
+        raise ModelUnavailableError(f"hf-hub:{repo} has no {filename} ({what})") from None
+    except Exception as err:
+        raise ModelUnavailableError(f"cannot fetch {what} from hf-hub:{repo}: {_first_line(err)}") from err
+
+
+def tokenizer_folder(ref: ModelRef, hf_name: str) -> Path:
+    """Where the Hugging Face tokenizer files of ``ref`` are: its own folder for ``local-dir:``
+    (as open_clip does), a folder ``hf_tokenizer_name`` names, else that hub repository's files."""
+    from .hf_tokenizer import TOKENIZER_FILES
+    from .registry import LOCAL_PREFIX
+
+    if ref.kind == "local":
+        return Path(ref.name[len(LOCAL_PREFIX) :])
+    if Path(hf_name).expanduser().is_dir():
+        return Path(hf_name).expanduser()
+    what = f"the tokenizer of {ref.label}"
+    first = hub_file(hf_name, TOKENIZER_FILES[0], what)
+    for name in TOKENIZER_FILES[1:]:
+        hub_file(hf_name, name, what, optional=True)
+    return Path(str(first)).parent
 
 
 def _download_hf_weights(ref: ModelRef, repo: str) -> str:

@@ -58,6 +58,9 @@ def cache_root() -> Path:
     return user_cache_path("clipsearch", appauthor=False)
 
 
+_MODEL_FILE_SUFFIXES = {".json", ".safetensors", ".bin", ".pt", ".pth"}
+
+
 def _file_identity(path: str) -> list[Any]:
     try:
         st = os.stat(path)
@@ -73,6 +76,9 @@ def model_key(ref: ModelRef) -> str:
         parts.append(_file_identity(ref.name))
     if ref.pretrained and os.path.isabs(ref.pretrained):
         parts.append(_file_identity(ref.pretrained))
+    if ref.kind == "local":  # the folder's config and weights files, so an edited folder exports again
+        folder = Path(ref.name.split(":", 1)[1])
+        parts.extend(_file_identity(str(p)) for p in sorted(folder.glob("*")) if p.suffix in _MODEL_FILE_SUFFIXES)
     if ref.kind == "builtin":
         from .registry import BUILTIN_MODELS, package_file
 
@@ -158,19 +164,6 @@ def _prune_stale(folder: Path) -> None:
             log.info("removed the stale export %s", other)
 
 
-def _tokenizer_spec(tokenizer: Any) -> dict[str, Any] | None:
-    """The torch-free tokenizer can stand in only for open_clip's default CLIP BPE tokenizer."""
-    from open_clip import tokenizer as oct
-
-    if type(tokenizer) is not oct.SimpleTokenizer:
-        return None
-    if tokenizer.clean_fn is not oct._clean_lower or tokenizer.reduction_fn is not None:
-        return None
-    if tokenizer.vocab_size != 49408:
-        return None
-    return {"kind": "clip-bpe", "context_length": int(tokenizer.context_length)}
-
-
 def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
     import torch
 
@@ -199,7 +192,7 @@ def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
             return m.encode_text(tokens, normalize=True)
 
     size = info.image_size
-    tokens = encoder.tokenizer(["a photo", "a drawing of a part"])
+    tokens = torch.from_numpy(encoder.tokenize(["a photo", "a drawing of a part"]))
     examples = {
         "visual": (
             Tower(lambda m, pixels: m.encode_image(pixels, normalize=True)),
@@ -208,13 +201,16 @@ def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
         ),
         "text": (Tower(lambda m, tokens: m.encode_text(tokens, normalize=True)), tokens, "tokens"),
     }
-    spec = _tokenizer_spec(encoder.tokenizer)
-    if spec and info.context_length > SHORT_TEXT and _text_cuts(model):
+    # the torch-free tokenizer's recipe, its files copied in: queries never need open_clip or the hub
+    spec = dict(encoder.tokenizer.spec) if encoder.tokenizer.spec else None
+    if spec and spec["kind"] == "clip-bpe" and info.context_length > SHORT_TEXT and _text_cuts(model):
         examples["text_short"] = (Tower(short_text), tokens[:, :SHORT_TEXT], "tokens")
     files: dict[str, str] = {}
     with tempfile.TemporaryDirectory(dir=folder, prefix=".export-") as tmp:
         for tower, (module, example, input_name) in examples.items():
             files[tower] = _export_tower(ref, tower, module, example, input_name, Path(tmp), files.get("text"))
+        if spec and spec["kind"] == "hf":
+            shutil.copy2(encoder.tokenizer.folder / spec["file"], Path(tmp) / spec["file"])
         for path in Path(tmp).iterdir():
             os.replace(path, folder / path.name)
     import onnxruntime

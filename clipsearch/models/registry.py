@@ -30,6 +30,8 @@ PREFERRED_TAGS: dict[str, str] = {
 #: Pretrained values meaning "random initialisation" (benchmarks, tests).
 RANDOM_TAGS = frozenset({"none", "random"})
 HF_PREFIX = "hf-hub:"
+#: open_clip's own schema for a model folder: open_clip_config.json, weights and tokenizer files.
+LOCAL_PREFIX = "local-dir:"
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ def package_file(*parts: str) -> Path:
 
 @dataclass(frozen=True)
 class ModelRef:
-    """What to load. ``kind`` says how: 'builtin', 'arch' (open_clip name), 'config' (JSON path) or 'hf'."""
+    """What to load. ``kind`` says how: 'builtin', 'arch' (open_clip name), 'config' (JSON path),
+    'hf' (``hf-hub:`` repository) or 'local' (``local-dir:`` folder)."""
 
     name: str
     pretrained: str
@@ -88,16 +91,29 @@ def resolve_model_ref(model: str | None = None, pretrained: str | None = None) -
     Paths are made absolute so an index records where its weights came from no matter where the
     command ran. Errors here are the user's to fix, so they say what values are accepted.
     """
+    from .presets import PRESETS
+
     model = (model or DEFAULT_MODEL).strip()
     pretrained = (pretrained or "").strip()
+    if model in PRESETS:
+        if pretrained and pretrained.lower() not in RANDOM_TAGS:
+            raise UsageError(f"--model {model} is a preset with its own weights; do not pass --pretrained")
+        preset = PRESETS[model]
+        model, pretrained = preset.model, pretrained or preset.pretrained
     if model in BUILTIN_MODELS:
         if pretrained and pretrained not in RANDOM_TAGS:
             raise UsageError(f"model {model!r} ships its own weights; do not pass --pretrained")
         return ModelRef(model, pretrained or "builtin", "builtin")
     if model.startswith(HF_PREFIX):
+        if pretrained:
+            raise UsageError(f"--model {model} brings its own weights; do not pass --pretrained")
         return ModelRef(model, "", "hf")
+    if model.startswith(LOCAL_PREFIX):
+        return _local_dir_ref(model, pretrained)
     if _looks_like_path(model):
         path = Path(model).expanduser()
+        if path.is_dir():  # a model folder named without the schema: the same as local-dir:
+            return _local_dir_ref(LOCAL_PREFIX + model, pretrained)
         if not path.is_file():
             raise UsageError(f"model config file not found: {model}")
         if not pretrained:
@@ -124,6 +140,34 @@ def resolve_model_ref(model: str | None = None, pretrained: str | None = None) -
     if not tags:
         raise UsageError(f"model {model!r} has no known pretrained weights: pass --pretrained FILE")
     return ModelRef(model, _normalise_pretrained(tags[0]), "arch")
+
+
+def _local_dir_ref(model: str, pretrained: str) -> ModelRef:
+    """``local-dir:FOLDER``: open_clip's folder schema; the folder path is made absolute."""
+    folder = Path(model[len(LOCAL_PREFIX) :]).expanduser()
+    if pretrained:
+        raise UsageError(f"--model {model} brings its own weights; do not pass --pretrained")
+    if not folder.is_dir():
+        raise UsageError(f"model folder not found: {folder}")
+    if not (folder / "open_clip_config.json").is_file():
+        raise UsageError(
+            f"{folder} has no open_clip_config.json: a local-dir: model folder holds that file, the weights "
+            "(open_clip_model.safetensors) and the tokenizer files, as on the Hugging Face hub"
+        )
+    return ModelRef(LOCAL_PREFIX + str(folder.resolve()), "", "local")
+
+
+def open_clip_config_path(name: str) -> Path | None:
+    """The JSON file of an open_clip architecture, found without importing open_clip (None when
+    open_clip's folder has none: a config registered at run time with ``add_model_config``)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("open_clip")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder, "model_configs", f"{name}.json")
+        if path.is_file():
+            return path
+    return None
 
 
 def open_clip_architectures() -> frozenset[str]:
@@ -174,6 +218,14 @@ class ModelInfo:
     logit_scale: float = 100.0
     #: Padding grey level of resize mode 'longest' (open_clip's ``fill_color``).
     fill_color: int = 0
+    #: SigLIP-style models' learned bias: p(match) = sigmoid(logit_scale * cos + logit_bias).
+    #: None for CLIP models, whose scores only compare captions (softmax).
+    logit_bias: float | None = None
+
+    @property
+    def sigmoid(self) -> bool:
+        """Whether the model was trained with the sigmoid loss (its own match probability)."""
+        return self.logit_bias is not None
 
     @property
     def ref(self) -> ModelRef:

@@ -1,4 +1,7 @@
-"""CLIP's byte-pair tokenizer without PyTorch, for the cold text-query path.
+"""Tokenizers for every runtime, without PyTorch: CLIP's byte-pair tokenizer here, Hugging Face
+ones in ``hf_tokenizer``, and :func:`text_tokenizer`, which picks by open_clip's own rules.
+
+CLIP's byte-pair tokenizer is for the cold text-query path.
 
 open_clip's ``SimpleTokenizer`` imports torch (it returns a tensor); a text query run through ONNX
 Runtime must not pay ~3 s for that. This is the same algorithm (OpenAI CLIP, MIT licence), reading
@@ -16,6 +19,7 @@ import itertools
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -145,7 +149,8 @@ class ClipTokenizer:
             ids.extend(self.encoder[t] for t in self._bpe(token).split(" "))
         return ids
 
-    def __call__(self, texts: str | Sequence[str]) -> np.ndarray:
+    def __call__(self, texts: str | Sequence[str], language: str | None = None) -> np.ndarray:
+        """``language`` is ignored: only NLLB's tokenizer takes one (see hf_tokenizer)."""
         if isinstance(texts, str):
             texts = [texts]
         out = np.zeros((len(texts), self.context_length), dtype=np.int64)
@@ -156,3 +161,64 @@ class ClipTokenizer:
                 ids[-1] = self.eot
             out[row, : len(ids)] = ids
         return out
+
+
+class OpenClipTokenizer:
+    """open_clip's own tokenizer for a model whose tokenizer has no torch-free mirror here (e.g.
+    ``tokenizer_mode='clips'``): imports torch, and transformers for HF tokenizers."""
+
+    spec: dict[str, Any] | None = None
+    folder: Path | None = None
+
+    def __init__(self, name: str, context_length: int) -> None:
+        import open_clip
+
+        self._tok = open_clip.get_tokenizer(name)
+        self.context_length = int(getattr(self._tok, "context_length", None) or context_length)
+
+    def __call__(self, texts: str | Sequence[str], language: str | None = None) -> np.ndarray:
+        return self._tok([texts] if isinstance(texts, str) else list(texts)).numpy()
+
+
+def text_tokenizer(ref: Any) -> Any:
+    """The tokenizer open_clip would give ``ref`` (``open_clip.get_tokenizer``'s rules, read from the
+    model's config as data), torch-free where a mirror exists: CLIP BPE or a Hugging Face
+    ``tokenizer.json``. Each has ``spec`` (recorded in an export, None for open_clip's own) and
+    ``folder`` (where the spec's files are) and returns int64 arrays."""
+    from .hf_tokenizer import HFTokenizer, read_spec
+    from .loading import model_config, open_clip_name, tokenizer_folder
+
+    text = model_config(ref).get("text_cfg", {})
+    context = int(text.get("context_length") or 77)
+    kwargs = dict(text.get("tokenizer_kwargs", {}))
+    hf_name = text.get("hf_tokenizer_name") or (ref.name[len("hf-hub:") :] if ref.kind == "hf" else "")
+    if text.get("tokenizer_mode") or (not hf_name and "siglip" in ref.name.lower() and ref.kind == "arch"):
+        return OpenClipTokenizer(open_clip_name(ref), context)
+    if text.get("hf_tokenizer_name"):
+        folder = tokenizer_folder(ref, hf_name)
+        language = kwargs.pop("language", None)
+        spec = read_spec(folder, context, kwargs.pop("clean", "whitespace"), bool(kwargs.pop("strip_sep_token", 0)))
+        spec["language"] = language
+        tok = HFTokenizer(spec, folder)
+        tok.folder = folder
+        return tok
+    if (
+        set(kwargs) - {"clean"}
+        or kwargs.get("clean", "lower") != "lower"
+        or int(text.get("vocab_size", 49408)) != 49408
+    ):
+        return OpenClipTokenizer(open_clip_name(ref), context)
+    tok = ClipTokenizer(context)
+    tok.spec, tok.folder = {"kind": "clip-bpe", "context_length": context}, None
+    return tok
+
+
+def from_spec(spec: dict[str, Any], folder: Path) -> Any:
+    """The tokenizer an export recorded (``spec``), with its files in ``folder``."""
+    if spec.get("kind") == "clip-bpe":
+        return ClipTokenizer(int(spec["context_length"]), tables=folder.parent / "clip-bpe-tables.pickle")
+    if spec.get("kind") == "hf":
+        from .hf_tokenizer import HFTokenizer
+
+        return HFTokenizer(spec, folder)
+    raise ModelError(f"unknown tokenizer kind {spec.get('kind')!r} in {folder}; delete that folder to export again")

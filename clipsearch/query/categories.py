@@ -2,7 +2,10 @@
 
 A category is plain language: prompts are ensembled through templates (each normalised, averaged,
 renormalised), the classic CLIP recipe. Each item gets, per facet, its best category and a
-probability (softmax over the facet's categories at the model's logit scale). With labelled
+probability by the model's own rule: for CLIP models a softmax over the facet's categories at the
+model's logit scale (they compare captions); for SigLIP models, trained with a sigmoid loss, each
+category's own ``sigmoid(scale * cos + bias)``, so ``--threshold 0.5`` means "the model calls it a
+match" rather than "beats the other categories". With labelled
 examples, a linear probe (multinomial logistic regression on image vectors) is fitted for the facet
 and used only where it beats the prompts on held-out examples; ``category list`` says which is used.
 
@@ -268,7 +271,11 @@ class Categories:
             w = np.frombuffer(r.probe, np.float32).reshape(len(cats), self.dim + 1)
             return cats, lambda vectors: softmax(probe_logits(w, vectors))
         text = np.stack([c.vector for c in cats])
-        scale = self.store.model.logit_scale
+        model = self.store.model
+        scale = model.logit_scale
+        if model.logit_bias is not None:  # SigLIP: each category's own match probability, the model's rule
+            bias = model.logit_bias
+            return cats, lambda vectors: 1.0 / (1.0 + np.exp(-(scale * vectors @ text.T + bias)))
         return cats, lambda vectors: softmax(scale * vectors @ text.T)
 
     def probabilities(self, facet: str, vectors: np.ndarray) -> tuple[list[CategoryRow], np.ndarray]:

@@ -250,6 +250,8 @@ class IndexStore:
 
     # ------------------------------------------------------------------ info
     def status(self) -> dict[str, Any]:
+        from ..models.presets import licence_of
+
         m = self.model
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
         return {
@@ -262,6 +264,11 @@ class IndexStore:
             "pretrained": m.pretrained,
             "toy_model": m.toy,
             "model_description": m.description,
+            "licence": licence_of(m.name, m.pretrained),
+            "score_rule": "sigmoid" if m.logit_bias is not None else "softmax",
+            "logit_scale": m.logit_scale,
+            "logit_bias": m.logit_bias,
+            "context_length": m.context_length,
             "dim": m.dim,
             "image_size": m.image_size,
             "precision": self.manifest.get("encoding", {}).get("precision", "fp32"),
