@@ -280,3 +280,25 @@ def test_export_records_the_tokenizer_and_queries_need_no_torch(siglip_dir, tmp_
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert len(json.loads(out.stdout)) == 32
+
+
+@pytest.mark.parametrize("family", ["siglip", "xlmr"])
+def test_a_large_token_table_leaves_the_graph_and_vectors_stay(family, family_root, monkeypatch, tmp_path):
+    """SigLIP2's and XLM-R's 250k-row tables are most of the text tower: the export keeps them in a
+    memory-mapped float16 file and the graph takes the gathered rows (forced here on small models)."""
+    from clipsearch.models import text_table
+    from clipsearch.models.onnx_export import read_meta
+    from clipsearch.models.registry import resolve_model_ref
+    from clipsearch.models.runtimes import load_encoder
+
+    monkeypatch.setenv("CLIPSEARCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(text_table, "SPLIT_VALUES", 1)
+    folder = getattr(F, f"{family}_folder")(family_root / f"{family}-table")
+    want_t, _, _ = _reference(folder, F.TEXTS, _pictures())
+    enc = load_encoder(resolve_model_ref(f"local-dir:{folder}"), runtime="onnx")
+    meta = read_meta(enc.folder)
+    assert meta["text_table"] == "text_table.npy"
+    rows = np.load(enc.folder / "text_table.npy", mmap_mode="r")
+    assert rows.dtype == np.float16 and rows.shape[1] == 32
+    assert [i.name for i in enc.session("text").get_inputs()][-1] == "embedded"
+    assert (enc.encode_texts(F.TEXTS) * want_t).sum(1).min() >= 0.999

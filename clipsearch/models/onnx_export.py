@@ -109,7 +109,8 @@ def has_export(folder: Path, precision: str) -> bool:
     files = meta["files"][precision]
     if precision == "int8" and OPENVINO_VISUAL not in files:
         return False  # quantised before OpenVINO ran int8: quantise again (the fp32 files stay)
-    return all((folder / name).is_file() for name in files.values())
+    table = [meta["text_table"]] if meta.get("text_table") else []
+    return all((folder / name).is_file() for name in [*files.values(), *table])
 
 
 @contextlib.contextmanager
@@ -167,48 +168,24 @@ def _prune_stale(folder: Path) -> None:
 def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
     import torch
 
+    from .text_table import given_rows, save_table, token_table
     from .torch_runtime import TorchEncoder
 
     encoder = torch_model if torch_model is not None else TorchEncoder(ref, device="cpu")
-    model = encoder.model
-    if next(model.parameters()).device.type != "cpu":
+    if next(encoder.model.parameters()).device.type != "cpu":
         encoder = TorchEncoder(ref, device="cpu")
-        model = encoder.model
-    info: ModelInfo = encoder.info
-
-    class Tower(torch.nn.Module):
-        """One tower of ``model`` as a module for the exporter to trace (``model`` registered in it)."""
-
-        def __init__(self, encode: Callable[[Any, Any], Any]) -> None:
-            super().__init__()
-            self.m = model
-            self.encode = encode
-
-        def forward(self, x: Any) -> Any:
-            return self.encode(self.m, x)
-
-    def short_text(m: Any, tokens: Any) -> Any:
-        with _first_positions(m, SHORT_TEXT):
-            return m.encode_text(tokens, normalize=True)
-
-    size = info.image_size
+    model, info = encoder.model, encoder.info
     tokens = torch.from_numpy(encoder.tokenize(["a photo", "a drawing of a part"]))
-    examples = {
-        "visual": (
-            Tower(lambda m, pixels: m.encode_image(pixels, normalize=True)),
-            torch.zeros(2, 3, size, size),
-            "pixels",
-        ),
-        "text": (Tower(lambda m, tokens: m.encode_text(tokens, normalize=True)), tokens, "tokens"),
-    }
     # the torch-free tokenizer's recipe, its files copied in: queries never need open_clip or the hub
     spec = dict(encoder.tokenizer.spec) if encoder.tokenizer.spec else None
-    if spec and spec["kind"] == "clip-bpe" and info.context_length > SHORT_TEXT and _text_cuts(model):
-        examples["text_short"] = (Tower(short_text), tokens[:, :SHORT_TEXT], "tokens")
+    table = token_table(model)  # a large vocabulary's rows leave the text graph (text_table.py)
     files: dict[str, str] = {}
     with tempfile.TemporaryDirectory(dir=folder, prefix=".export-") as tmp:
-        for tower, (module, example, input_name) in examples.items():
-            files[tower] = _export_tower(ref, tower, module, example, input_name, Path(tmp), files.get("text"))
+        with given_rows(table[0], table[1]) if table else contextlib.nullcontext() as given:
+            examples = _examples(model, info, tokens, spec, given, table[2] if table else None)
+            for tower, (module, inputs, names) in examples.items():
+                files[tower] = _export_tower(ref, tower, module, inputs, names, Path(tmp), files.get("text"))
+        table_file = save_table(table[2], Path(tmp)) if table else None
         if spec and spec["kind"] == "hf":
             shutil.copy2(encoder.tokenizer.folder / spec["file"], Path(tmp) / spec["file"])
         for path in Path(tmp).iterdir():
@@ -220,6 +197,7 @@ def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
         "model": info.to_dict(),
         "tokenizer": spec,
         "text_short_length": SHORT_TEXT if "text_short" in files else 0,
+        "text_table": table_file,
         "files": {"fp32": files},
         "opset": OPSET,
         "torch": torch.__version__,
@@ -228,8 +206,55 @@ def _export_fp32(ref: ModelRef, folder: Path, torch_model: Any) -> None:
     write_json_atomic(folder / META, meta)
 
 
+def _examples(
+    model: Any, info: ModelInfo, tokens: Any, spec: dict[str, Any] | None, given: Any, table: Any
+) -> dict[str, tuple[Any, tuple[Any, ...], tuple[str, ...]]]:
+    """tower -> (module to trace, example inputs, input names). With ``given`` (the token table
+    swapped out), the text graph takes the looked-up rows as its second input."""
+    import torch
+
+    class Tower(torch.nn.Module):
+        """One tower of ``model`` as a module for the exporter to trace (``model`` registered in it)."""
+
+        def __init__(self, encode: Callable[..., Any]) -> None:
+            super().__init__()
+            self.m = model
+            self.encode = encode
+
+        def forward(self, *x: Any) -> Any:
+            return self.encode(self.m, *x)
+
+    def short_text(m: Any, tokens: Any) -> Any:
+        with _first_positions(m, SHORT_TEXT):
+            return m.encode_text(tokens, normalize=True)
+
+    def from_rows(m: Any, tokens: Any, rows: Any) -> Any:
+        given.value = rows
+        return m.encode_text(tokens, normalize=True)
+
+    size = info.image_size
+    pixels = torch.zeros(2, 3, size, size)
+    examples: dict[str, tuple[Any, tuple[Any, ...], tuple[str, ...]]] = {
+        "visual": (Tower(lambda m, x: m.encode_image(x, normalize=True)), (pixels,), ("pixels",)),
+    }
+    if given is not None:
+        rows = table.weight.detach()[tokens]
+        examples["text"] = (Tower(from_rows), (tokens, rows), ("tokens", "embedded"))
+    else:
+        examples["text"] = (Tower(lambda m, t: m.encode_text(t, normalize=True)), (tokens,), ("tokens",))
+    if spec and spec["kind"] == "clip-bpe" and given is None and info.context_length > SHORT_TEXT and _text_cuts(model):
+        examples["text_short"] = (Tower(short_text), (tokens[:, :SHORT_TEXT],), ("tokens",))
+    return examples
+
+
 def _export_tower(
-    ref: ModelRef, tower: str, module: Any, example: Any, input_name: str, tmp: Path, text_file: str | None
+    ref: ModelRef,
+    tower: str,
+    module: Any,
+    inputs: tuple[Any, ...],
+    names: tuple[str, ...],
+    tmp: Path,
+    text_file: str | None,
 ) -> str:
     """Trace one tower to ``tmp/<tower>.onnx`` with its weights beside it; returns the file name.
 
@@ -244,8 +269,8 @@ def _export_tower(
         with warnings.catch_warnings(), _stdout_to_stderr():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                module.eval(), (example,), str(raw), input_names=[input_name], output_names=["embedding"],
-                dynamic_axes={input_name: {0: "n"}, "embedding": {0: "n"}}, opset_version=OPSET,
+                module.eval(), inputs, str(raw), input_names=list(names), output_names=["embedding"],
+                dynamic_axes={**{n: {0: "n"} for n in names}, "embedding": {0: "n"}}, opset_version=OPSET,
                 dynamo=False,
             )  # fmt: skip
     except Exception as err:  # any exporter failure means "use PyTorch"
