@@ -191,8 +191,8 @@ def test_default_model_offline_fails_fast_with_advice(tmp_path, photos):
     assert proc.returncode == 4, proc.stderr
     line = proc.stderr.strip()
     assert len(line.splitlines()) == 1 and "Traceback" not in line
-    assert "datacomp_s34b_b86k" in line and "--pretrained" in line and "tiny-shapes" in line
-    assert "laion/CLIP-ViT-B-32-256x256-DataComp-s34B-b86K" in line
+    assert "webli" in line and "--pretrained" in line and "tiny-shapes" in line and "local-dir:" in line
+    assert "timm/ViT-B-32-SigLIP2-256" in line
     assert time.monotonic() - started < 60
 
 

@@ -208,8 +208,9 @@ def bench_ceiling_torch(n: int, batch: int) -> float:
         return _seconds_for(n, batch, model.encode_image, torch.randn(batch, 3, 256, 256))
 
 
-def synthetic_index(work: Path, items: int) -> Path:
-    """An index of ``items`` random unit vectors under the default model's manifest (random weights)."""
+def synthetic_index(work: Path, items: int, ref: Any = None, name: str = "home-synthetic") -> Path:
+    """An index of ``items`` random unit vectors under ``ref``'s manifest (default: ViT-B-32-256,
+    random weights)."""
     from clipsearch.config import IndexLocation
     from clipsearch.models.encoder import normalise
     from clipsearch.models.registry import resolve_model_ref
@@ -217,8 +218,8 @@ def synthetic_index(work: Path, items: int) -> Path:
     from clipsearch.store.catalog import NewItem
     from clipsearch.store.folder import IndexStore
 
-    home = work / "home-synthetic"
-    encoder = load_encoder(resolve_model_ref("ViT-B-32-256", "none"), "cpu")
+    home = work / name
+    encoder = load_encoder(ref or resolve_model_ref("ViT-B-32-256", "none"), "cpu")
     store = IndexStore.create(IndexLocation(home, "default"), encoder.info)
     rng = np.random.default_rng(1)
     for start in range(0, items, 20_000):

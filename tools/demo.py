@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make demo`: index the bundled sample corpus and query it, through the real `clipsearch` command.
 
-Uses the default model (ViT-B-32-256, datacomp_s34b_b86k) when its weights can be had (cached or
+Uses the default model (ViT-B-32-SigLIP2-256, webli) when its weights can be had (cached or
 downloadable). Offline, it says so in one line and runs with the built-in toy model `tiny-shapes`
 on a generated folder of coloured shapes plus the corpus, so the queries still visibly make sense.
 """
@@ -45,7 +45,7 @@ def main() -> None:
     except ModelUnavailableError as err:
         default_ok = False
         print(
-            "demo: the default weights ViT-B-32-256 (datacomp_s34b_b86k) can't be fetched here "
+            "demo: the default weights ViT-B-32-SigLIP2-256 (webli) can't be fetched here "
             f"({str(err).split('(')[1].split(')')[0]}); using the built-in toy model tiny-shapes instead, "
             "which knows 6 colours and 5 shapes",
             flush=True,

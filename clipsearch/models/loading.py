@@ -80,9 +80,14 @@ def _weights_source(ref: ModelRef) -> str:
 def _unavailable(ref: ModelRef, err: BaseException | None = None) -> ModelUnavailableError:
     source = _weights_source(ref)
     why = "not in the local cache and the hub is unreachable" if err is None else str(err).splitlines()[0][:160]
+    folder = (
+        f"`hf download {source[len('hf-hub:') :]}` and pass --model local-dir:THAT_FOLDER (weights and tokenizer), or "
+        if source.startswith("hf-hub:")
+        else ""
+    )
     return ModelUnavailableError(
         f"cannot fetch weights {ref.pretrained or ref.name!r} for {ref.name} from {source} "
-        f"({why}). On a connected machine download "
+        f"({why}). On a connected machine run {folder}download "
         f"open_clip_pytorch_model.bin from {source} and pass --pretrained /path/to/that/file, "
         "or use --model tiny-shapes for the built-in toy model"
     )
@@ -167,33 +172,37 @@ def model_config(ref: ModelRef) -> dict[str, Any]:
 
 def hub_file(repo: str, filename: str, what: str, optional: bool = False) -> str | None:
     """A file of a Hugging Face hub repository: from the local cache, else downloaded when the hub
-    answers; offline and not cached, one line saying what to pass instead."""
+    answers; offline and not cached, one line saying what to pass instead. ``optional``: None
+    when the repository has no such file."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
-    try:
-        with _hf_offline(True):
-            return hf_hub_download(repo, filename)
-    except EntryNotFoundError:
-        if optional:
-            return None
-    except Exception as cached_err:
-        if not hub_reachable():
+    with _quiet_logs():
+        try:
+            with _hf_offline(True):
+                return hf_hub_download(repo, filename)
+        except LocalEntryNotFoundError as cached_err:  # not in the cache (or the repository is not)
+            if not hub_reachable():
+                if optional:
+                    return None
+                raise ModelUnavailableError(
+                    f"cannot fetch {what} ({filename} of hf-hub:{repo}): not in the local Hugging Face cache and "
+                    f"the hub is unreachable. On a connected machine run `hf download {repo}`, or pass --model "
+                    "local-dir:FOLDER with open_clip_config.json, the weights and the tokenizer files"
+                ) from cached_err
+        except EntryNotFoundError:  # the cached repository has no such file
             if optional:
                 return None
-            raise ModelUnavailableError(
-                f"cannot fetch {what} ({filename} of hf-hub:{repo}): not in the local Hugging Face cache and the hub "
-                f"is unreachable. On a connected machine run `hf download {repo}`, or pass --model local-dir:FOLDER "
-                "with open_clip_config.json, the weights and the tokenizer files"
-            ) from cached_err
-    try:
-        return hf_hub_download(repo, filename)
-    except EntryNotFoundError:
-        if optional:
-            return None
-        raise ModelUnavailableError(f"hf-hub:{repo} has no {filename} ({what})") from None
-    except Exception as err:
-        raise ModelUnavailableError(f"cannot fetch {what} from hf-hub:{repo}: {_first_line(err)}") from err
+        except Exception as err:
+            raise ModelUnavailableError(f"cannot read {what} from hf-hub:{repo}: {_first_line(err)}") from err
+        try:
+            return hf_hub_download(repo, filename)
+        except EntryNotFoundError:
+            if optional:
+                return None
+            raise ModelUnavailableError(f"hf-hub:{repo} has no {filename} ({what})") from None
+        except Exception as err:
+            raise ModelUnavailableError(f"cannot fetch {what} from hf-hub:{repo}: {_first_line(err)}") from err
 
 
 def tokenizer_folder(ref: ModelRef, hf_name: str) -> Path:
