@@ -55,6 +55,13 @@ def requested_model(model: str | ModelChoice | None, pretrained: str | None = No
     return resolve_model_ref(choice.name, choice.pretrained) if choice.asked else None
 
 
+def encoding_of(encoder: Encoder, precision: str) -> dict[str, object]:
+    """What the index records of how its images were embedded: the precision (queries and later
+    runs use it), and the runtime that ran and why (``status``, ``index --json``)."""
+    note = dict(getattr(encoder, "run_note", None) or {})
+    return {"precision": str(note.pop("precision", precision)), **note}
+
+
 def precision_of(store: IndexStore) -> str:
     """The precision the index's images were embedded at: fp32 unless it was indexed with bf16 or int8."""
     return str(store.manifest.get("encoding", {}).get("precision", "fp32"))
@@ -126,17 +133,17 @@ def _writer(
             if options.index_type:
                 store.manifest["vectors"]["requested"] = validate_index_type(options.index_type)
             precision = run.precision or precision_of(store)
-            store.manifest["encoding"] = {"precision": precision}
             encoder = _loader(loader, run.runtime, precision)(store.model.ref, run.resolved_device)
+            store.manifest["encoding"] = encoding_of(encoder, precision)
             _check_loaded(store, encoder)
             yield store, encoder
         finally:
             store.close()
         return
     index_type = validate_index_type(options.index_type or "auto")
-    encoder = _loader(loader, run.runtime, run.precision)(ref or resolve_model_ref(), run.resolved_device)
+    encoder = _loader(loader, run.runtime, run.precision or "auto")(ref or resolve_model_ref(), run.resolved_device)
     store = IndexStore.create(location, encoder.info, index_type)
-    store.manifest["encoding"] = {"precision": run.precision or "fp32"}
+    store.manifest["encoding"] = encoding_of(encoder, run.precision or "fp32")
     try:
         store.acquire_lock()
         store.catalog.set_meta("ocr", options.ocr or "auto")  # a new index reads text unless told not to
@@ -218,6 +225,7 @@ def _index_labelled(
         on_commit=lambda ids: categories.label(ids), region_filter=region_filter,
     )  # fmt: skip
     store.optimise()  # exact below 100k vectors, IVF above; retrained when outgrown
+    report.encoding = dict(store.manifest.get("encoding", {}))
     return report
 
 

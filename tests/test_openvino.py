@@ -35,10 +35,17 @@ def _min_cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum(axis=1).min())
 
 
-def test_auto_picks_openvino_on_a_cpu_and_onnx_runtime_without_it(shapes, monkeypatch):
+def test_auto_runs_the_planned_configuration_and_onnx_runtime_without_openvino(shapes, monkeypatch):
+    """Under auto the planner's measured choice runs, at the precision asked (bf16 only in OpenVINO);
+    without OpenVINO every precision but bf16 runs in ONNX Runtime."""
     assert choose_runtime("auto", "cpu") == ("openvino", "cpu")
     for precision in ("fp32", "bf16", "int8"):
-        assert type(load_encoder(shapes[0], "cpu", precision=precision)) is OpenVinoEncoder
+        encoder = load_encoder(shapes[0], "cpu", precision=precision)
+        note = encoder.run_note
+        assert note["precision"] == precision and note["why"].startswith("planned on this CPU")
+        assert type(encoder) is {"openvino": OpenVinoEncoder, "onnx": OnnxEncoder}[note["runtime"]]
+        if precision == "bf16":
+            assert note["runtime"] == "openvino"
     monkeypatch.setattr(runtimes, "_installed", lambda module: module != "openvino")
     assert choose_runtime("auto", "cpu") == ("onnx", "cpu")  # without OpenVINO: ONNX Runtime
     assert type(load_encoder(shapes[0], "cpu", precision="int8")) is OnnxEncoder
@@ -46,7 +53,8 @@ def test_auto_picks_openvino_on_a_cpu_and_onnx_runtime_without_it(shapes, monkey
 
 def test_openvino_fp32_equals_pytorch_and_bf16_stays_within_0999_on_the_corpus(shapes):
     ref, torch_enc, batch = shapes
-    fp32, bf16 = load_encoder(ref, "cpu"), load_encoder(ref, "cpu", precision="bf16")
+    fp32 = load_encoder(ref, "cpu", runtime="openvino")
+    bf16 = load_encoder(ref, "cpu", runtime="openvino", precision="bf16")
     assert type(fp32) is OpenVinoEncoder and fp32.image_precision == "fp32"
     assert fp32.info == torch_enc.info
     reference = torch_enc.encode_images(batch)
@@ -75,7 +83,7 @@ def test_openvino_int8_stays_within_0999_and_stores_int8_weights(shapes):
     import onnx
 
     ref, torch_enc, batch = shapes
-    int8 = load_encoder(ref, "cpu", precision="int8")
+    int8 = load_encoder(ref, "cpu", runtime="openvino", precision="int8")
     assert type(int8) is OpenVinoEncoder and int8.image_precision == "int8"
     reference = torch_enc.encode_images(batch)
     vectors = int8.encode_images(batch)
@@ -114,7 +122,7 @@ def test_bf16_and_int8_keep_zero_shot_answers(shapes):
     ref = shapes[0]
     a = evaluate(load_encoder(ref, "cpu", runtime="onnx"), per_class=4)
     for precision in ("bf16", "int8"):
-        b = evaluate(load_encoder(ref, "cpu", precision=precision), per_class=4)
+        b = evaluate(load_encoder(ref, "cpu", runtime="openvino", precision=precision), per_class=4)
         assert b["shape_accuracy"] >= a["shape_accuracy"] - 0.03, precision
         assert b["colour_accuracy"] >= a["colour_accuracy"] - 0.03, precision
 

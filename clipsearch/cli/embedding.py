@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import click
 
-from ..config import PRECISIONS, RUNTIMES
+from ..config import PRECISION_CHOICES, RUNTIMES
 from .app import cli, index_options, show
 
 
@@ -19,7 +19,7 @@ from .app import cli, index_options, show
 @click.option("--model", default=None, help="Embed with this model instead of the index's (as for index).")
 @click.option("--pretrained", default=None, help="Weights for --model (as for index).")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default=None, envvar="CLIPSEARCH_RUNTIME")
-@click.option("--precision", type=click.Choice(PRECISIONS), default=None, help="[the index's, else fp32]")
+@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default=None, help="[the index's, else fp32]")
 @click.option("--device", default=None, help="auto, cpu, cuda, mps.")
 @click.option("--lang", default=None, metavar="CODE", help="Language of the texts (ru, zh, rus_Cyrl) for models that "
               "take one (NLLB); default: detected per text.")  # fmt: skip

@@ -47,6 +47,8 @@ class IndexReport:
     enriched: int = 0
     seconds: float = 0.0
     skipped_files: list[dict[str, str]] = field(default_factory=list)
+    #: How the images were embedded: precision, runtime, int8 group and why (the planner's words).
+    encoding: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

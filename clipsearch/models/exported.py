@@ -30,9 +30,14 @@ from .textcache import TextCache
 class ExportedEncoder:
     """The :class:`~clipsearch.models.encoder.Encoder` protocol over an export folder (see ``onnx_export``).
 
+    ``run_note``: what runs the images and why (set by ``runtimes.load_encoder``; the planner's
+    reason, or "as asked").
+
     ``threads``: intra-op threads (default: every core). Sessions do not spin while idle, so the
     threads decoding the next batch get the cores back while the model waits for them.
     """
+
+    run_note: dict[str, Any] | None = None
 
     def __init__(self, folder: str | os.PathLike[str], precision: str = "fp32", threads: int | None = None) -> None:
         self.folder = Path(folder)

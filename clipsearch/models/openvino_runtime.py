@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 #: Image precisions OpenVINO runs, and the inference precision hint each one sets.
 HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 #: Activations quantised at run time per group of this many values (int8: see ``quantise.py``).
-#: Measured on the ViT-B-32-256 image tower, batch 32, 2 threads: 64 -> 79.6 images/s,
-#: 128 -> 84.1, 256 -> 78.2, 384 -> 75.1; 0 (off) -> 37.2, the speed of fp32.
+#: Measured on the ViT-B-32-256 image tower, batch 32, 2 threads, AVX-512 VNNI: 64 -> 79.6
+#: images/s, 128 -> 84.1, 256 -> 78.2, 384 -> 75.1; 0 (off) -> 37.2, the speed of fp32. On an
+#: AVX2-only CPU 32 beat 128 (9.8 vs 7.3): the planner (``planner.py``) times both per machine.
 INT8_GROUP = 128
 
 
@@ -52,11 +53,15 @@ class OpenVinoEncoder(ExportedEncoder):
     One infer request serves every caller in turn (a lock), as ONNX Runtime's session does.
     """
 
-    def __init__(self, folder: str | os.PathLike[str], precision: str = "fp32", threads: int | None = None) -> None:
+    def __init__(
+        self, folder: str | os.PathLike[str], precision: str = "fp32", threads: int | None = None, group: int = 0
+    ) -> None:
+        """``group``: int8 activations quantised per group of this many values (0: INT8_GROUP)."""
         if precision not in HINTS:
             raise UsageError(f"OpenVINO runs {', '.join(HINTS)}, not {precision!r}")
         super().__init__(folder, "fp32", threads)
         self.image_precision = precision
+        self.group = group or INT8_GROUP
         self._request: Any = None
         self._infer_lock = threading.Lock()
 
@@ -83,7 +88,7 @@ class OpenVinoEncoder(ExportedEncoder):
                     "ENABLE_CPU_PINNING": False,
                 }
                 if self.image_precision == "int8":
-                    config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = INT8_GROUP
+                    config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = self.group
                 try:
                     compiled = _core().compile_model(str(path), "CPU", config)
                 except Exception as err:  # a damaged cache entry or an unsupported CPU: say what to do

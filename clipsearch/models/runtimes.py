@@ -70,28 +70,33 @@ def load_encoder(
     """Load the model named by ``ref``; raises :class:`ModelUnavailableError` with advice when offline.
 
     ``runtime``: 'auto' (see :func:`choose_runtime`), 'openvino', 'onnx' or 'torch'.
-    ``precision``: 'fp32', 'bf16' (OpenVINO, CPUs with bfloat16 arithmetic) or 'int8' (dynamic
-    quantisation, ``quantise.py``). It is the images' precision: texts run in fp32, except with
-    ``runtime='onnx'`` at int8.
+    ``precision``: 'auto' (the planner's choice on this CPU, ``planner.py``), 'fp32', 'bf16'
+    (OpenVINO, CPUs with bfloat16 arithmetic) or 'int8' (dynamic quantisation, ``quantise.py``).
+    None means fp32. It is the images' precision: texts run in fp32, except with
+    ``runtime='onnx'`` at int8. On a CPU, a runtime or precision left to 'auto' is chosen by
+    measurement (the planner), the other one forcing it; both named: used as named.
     On a GPU, PyTorch runs fp16 autocast whatever the precision. The ONNX files are exported from
     the open_clip model on first use and cached (``onnx_export``). ``queries``: the encoder serves
-    queries, not indexing (see :func:`query_plan`).
+    queries, not indexing (see :func:`query_plan`). The encoder's ``run_note`` says what runs and why.
     """
     asked = asked_runtime(runtime)
     precision = (precision or "fp32").lower()
-    if precision not in PRECISIONS:
-        raise UsageError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    if precision not in (*PRECISIONS, "auto"):
+        raise UsageError(f"unknown precision {precision!r}: use auto or one of {', '.join(PRECISIONS)}")
     if queries:
-        runtime, dev, precision = query_plan(asked, device, precision)
+        runtime, dev, precision = query_plan(asked, device, "fp32" if precision == "auto" else precision)
     else:
         runtime, dev = choose_runtime(asked, device)
+    planned = dev == "cpu" and not queries and runtime != "torch" and (asked == "auto" or precision == "auto")
+    if planned:
+        return _planned(ref, asked, precision)
+    if precision == "auto":
+        precision = "fp32"
     if runtime == "torch":
         if precision != "fp32" and dev == "cpu":
             where = "OpenVINO or ONNX Runtime" if precision == "int8" else "OpenVINO (pip install openvino)"
             raise UsageError(f"--precision {precision} runs in {where} on a CPU, not in PyTorch")
-        from .torch_runtime import TorchEncoder
-
-        return TorchEncoder(ref, device=dev)
+        return _torch(ref, dev, f"PyTorch on {dev}" + (" (fp16 autocast)" if dev.startswith("cuda") else ""))
     if dev != "cpu":
         raise UsageError(f"the {runtime} runtime runs on the CPU only; use --runtime torch for device {dev!r}")
     if runtime == "onnx" and precision == "bf16":
@@ -100,15 +105,54 @@ def load_encoder(
         raise UsageError("--runtime openvino needs OpenVINO: pip install openvino")
     from .onnx_export import ensure_export
 
+    encoder = shared_encoder(ensure_export(ref, export_precision(precision)), precision, runtime)
+    encoder.run_note = {"runtime": runtime, "precision": precision, "group": 0, "why": "as asked"}
+    return encoder
+
+
+def _torch(ref: ModelRef, dev: str, why: str) -> Encoder:
+    from .torch_runtime import TorchEncoder
+
+    encoder = TorchEncoder(ref, device=dev)
+    encoder.run_note = {"runtime": "torch", "precision": "fp32", "group": 0, "why": why}
+    return encoder
+
+
+def _planned(ref: ModelRef, asked: str, precision: str) -> Encoder:
+    """The configuration the planner measured fastest on this CPU (planning first if this CPU
+    has no plan for the model yet), within what was forced; PyTorch when it cannot be exported."""
+    from . import planner
+    from .onnx_export import ensure_export
+
     try:
-        return shared_encoder(ensure_export(ref, export_precision(precision)), precision, runtime)
+        folder = ensure_export(ref, "int8")
     except ExportError as err:
-        if asked != "auto" or precision != "fp32":
+        if precision not in {"fp32", "auto"} or asked != "auto":
             raise
         log.warning("%s; running it in PyTorch instead", err)
-        from .torch_runtime import TorchEncoder
+        return _torch(ref, "cpu", f"PyTorch: the exporter cannot handle this model ({str(err)[:120]})")
+    installed = {r for r, m in (("openvino", "openvino"), ("onnx", "onnxruntime")) if _installed(m)}
+    if precision == "bf16" and "openvino" not in installed:
+        raise UsageError("--precision bf16 runs in OpenVINO: pip install openvino")
+    plan = planner.read_plan(folder)
+    if plan is None or not installed <= {c["runtime"] for c in plan["candidates"]}:
+        configs = planner.candidates("openvino" in installed, "onnx" in installed, _bf16())
+        reference = shared_encoder(folder, "fp32", "onnx" if _installed("onnxruntime") else "openvino")
+        plan = planner.run_plan(folder, lambda c: shared_encoder(folder, c.precision, c.runtime, c.group),
+                                configs, reference)  # fmt: skip
+    config, why = planner.choose(plan, None if asked == "auto" else asked, precision, installed)
+    _forget_others(folder, keep=(config.precision, config.runtime, config.group))
+    encoder = shared_encoder(folder, config.precision, config.runtime, config.group)
+    encoder.run_note = {"runtime": config.runtime, "precision": config.precision, "group": config.group, "why": why}
+    return encoder
 
-        return TorchEncoder(ref, device=dev)
+
+def _bf16() -> bool:
+    if not _installed("openvino"):
+        return False
+    from .openvino_runtime import bf16_supported
+
+    return bf16_supported()
 
 
 def _installed(module: str) -> bool:
@@ -117,20 +161,32 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-_SHARED: dict[tuple[str, str, str], ExportedEncoder] = {}
+_SHARED: dict[tuple[str, str, str, int], ExportedEncoder] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_encoder(folder: str | os.PathLike[str], precision: str, runtime: str = "onnx") -> ExportedEncoder:
-    """One encoder per export, precision and runtime ('onnx' or 'openvino') in a process, so
-    sessions and recent texts are reused (the query prefetch and the query path meet here)."""
-    key = (str(folder), precision, runtime)
+def shared_encoder(
+    folder: str | os.PathLike[str], precision: str, runtime: str = "onnx", group: int = 0
+) -> ExportedEncoder:
+    """One encoder per export, precision, runtime ('onnx' or 'openvino') and OpenVINO int8 group
+    size in a process, so sessions and recent texts are reused (the query prefetch and the query
+    path meet here)."""
+    key = (str(folder), precision, runtime, group)
     with _SHARED_LOCK:
         encoder = _SHARED.get(key)
         if encoder is None:
-            encoder = _exported_class(runtime)(folder, precision)
+            cls = _exported_class(runtime)
+            encoder = cls(folder, precision, group=group) if group else cls(folder, precision)  # type: ignore[call-arg]
             _SHARED[key] = encoder
         return encoder
+
+
+def _forget_others(folder: os.PathLike[str], keep: tuple[str, str, int]) -> None:
+    """Drop the image runners the planner loaded and did not choose (each holds compiled weights);
+    the ONNX Runtime fp32 encoder stays, since queries use its text sessions."""
+    with _SHARED_LOCK:
+        for key in [k for k in _SHARED if k[0] == str(folder) and k[1:] != keep and k[1:] != ("fp32", "onnx", 0)]:
+            del _SHARED[key]
 
 
 def _exported_class(runtime: str) -> type[ExportedEncoder]:

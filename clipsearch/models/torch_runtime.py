@@ -19,6 +19,8 @@ from .tokenizer import text_tokenizer
 class TorchEncoder:
     """open_clip model run by PyTorch (fp16 autocast on CUDA): the GPU path, and the reference."""
 
+    run_note: dict[str, Any] | None = None
+
     def __init__(self, ref: ModelRef, device: str | None = None) -> None:
         import torch
         from open_clip.transform import PreprocessCfg

@@ -272,6 +272,7 @@ class IndexStore:
             "dim": m.dim,
             "image_size": m.image_size,
             "precision": self.manifest.get("encoding", {}).get("precision", "fp32"),
+            "encoding": dict(self.manifest.get("encoding", {"precision": "fp32"})),
             "index_type": self.index_type,
             "index_type_requested": self.manifest["vectors"].get("requested", "auto"),
             "nprobe": self.manifest["vectors"].get("nprobe"),
