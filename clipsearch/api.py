@@ -142,6 +142,9 @@ def _writer(
         return
     index_type = validate_index_type(options.index_type or "auto")
     encoder = _loader(loader, run.runtime, run.precision or "auto")(ref or resolve_model_ref(), run.resolved_device)
+    prepare = getattr(encoder, "prepare_images", None)
+    if prepare is not None:  # a new index embeds something: compile while the catalog is made and the scan runs
+        prepare()
     store = IndexStore.create(location, encoder.info, index_type)
     store.manifest["encoding"] = encoding_of(encoder, run.precision or "fp32")
     try:

@@ -27,6 +27,42 @@ def test_upgrade_head_on_empty_db_matches_the_models(tmp_path):
     assert "texts_fts" in fts and all(name.startswith(FTS_PREFIX) for name in fts - {"alembic_version"})
 
 
+def _schema(engine) -> set[tuple[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").all()
+    # SQLite keeps each statement's text as written: compare what is built, not the spelling
+    return {(t, n) for t, n, _ in rows}
+
+
+def test_a_new_catalog_built_at_head_equals_upgrading_through_every_migration(tmp_path):
+    from clipsearch.store.migrate import create_current
+
+    upgraded = create_engine(f"sqlite:///{tmp_path / 'a.sqlite'}")
+    command.upgrade(alembic_config(upgraded), "head")
+    built = create_engine(f"sqlite:///{tmp_path / 'b.sqlite'}")
+    create_current(built)
+    assert _schema(built) == _schema(upgraded)
+    assert current_revision(built) == SCHEMA_HEAD
+    for engine in (upgraded, built):
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"include_name": lambda name, kind, _: not (kind == "table" and name.startswith(FTS_PREFIX))}
+            )
+            assert compare_metadata(context, METADATA) == []
+    for table in ("items", "texts", "categories"):
+        with upgraded.connect() as a, built.connect() as b:
+            cols_a = [(r[1], r[2], r[3], r[5]) for r in a.exec_driver_sql(f"PRAGMA table_info({table})")]
+            cols_b = [(r[1], r[2], r[3], r[5]) for r in b.exec_driver_sql(f"PRAGMA table_info({table})")]
+        assert sorted(cols_a) == sorted(cols_b), table
+    with built.begin() as conn:  # the full-text triggers work on the built catalog
+        conn.exec_driver_sql(
+            "INSERT INTO items (id, path, page, size, mtime_ns, content_hash, width, height, vector, seq, "
+            "indexed_at) VALUES (1, '/a.jpg', 0, 1, 1, 'h', 1, 1, x'00', 1, 0)"
+        )
+        conn.exec_driver_sql("INSERT INTO texts (item_id, source, body, terms) VALUES (1, 'ocr', 'b', 'flange')")
+        assert conn.exec_driver_sql("SELECT rowid FROM texts_fts WHERE texts_fts MATCH 'flange'").scalar() == 1
+
+
 def test_code_head_is_the_script_head():
     assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_HEAD
 

@@ -1,9 +1,23 @@
 #!/usr/bin/env python3
 """`make bench`: speed figures, each measured in this run against a reference measured in this run.
 
-- index_images_per_s / index_bf16_images_per_s / index_int8_images_per_s: `clipsearch index` end
-  to end (new process, from interpreter start to exit) on generated ~12 MP photo-like JPEGs,
-  ViT-B-32-256 with random weights (the same cost as pretrained ones), at each precision;
+`make bench` (<= 15 min on 2 cores) or `python tools/bench.py --quick` (<= 3 min). The JSON says
+which CPU it ran on (``cpu``: model name, ISA flags, cores): no figure means anything without it.
+
+- planner: the planner's table for ViT-B-32-256 on this CPU (each runtime x precision: images/s,
+  lowest cosine to fp32, kept or not) and its choice; planning_s: what planning cost, once;
+- index_images_per_s: `clipsearch index` end to end (new process, from interpreter start to exit)
+  on generated ~12 MP photo-like JPEGs, ViT-B-32-256 with random weights (the same cost as
+  pretrained ones), at the default precision (auto: the planner's choice); index_fp32_images_per_s
+  at --precision fp32; forced_images_per_s: every configuration forced by name, and
+  auto_vs_best_forced: auto against the fastest of those;
+- startup: a one-photo `index` on a new index, and the same run finding nothing changed, against
+  rclip_noop_run_s (rclip answering a query on a folder it has indexed);
+- pipeline: decode, model and the rest per photo in core-milliseconds, each measured alone; the
+  bound cores / (their sum) and pipeline_efficiency, the indexer's steady rate over that bound
+  (index_steady_images_per_s: the whole run less a one-photo run's time, i.e. less start-up);
+  end_to_end_efficiency: the whole run's rate over the bound;
+- models: each preset and the default beside ViT-B-32-256 (``tools/bench_models.py``);
 - rclip_index_images_per_s: rclip 4.0.8, its defaults, the same folder and the same exported model
   (``tools/rclip_ref.py``), timed alternately with ours, best of --rounds each; vs_rclip: ratios;
   rclip_cold_query_s: a new `rclip --no-indexing` text query on those images;
@@ -83,23 +97,33 @@ def make_photos(folder: Path, n: int, size: tuple[int, int] = (4000, 3000)) -> l
     return paths
 
 
-def bench_export() -> float:
-    """Export (and quantise) the model once, as the first `index` on a machine would."""
+def bench_export() -> dict[str, Any]:
+    """Export (and quantise) the model once, then plan it, as the first `index` on a machine would."""
+    from clipsearch.models import planner
     from clipsearch.models.onnx_export import ensure_export
     from clipsearch.models.registry import resolve_model_ref
+    from clipsearch.models.runtimes import load_encoder
 
+    ref = resolve_model_ref("ViT-B-32-256", "none")
     started = time.perf_counter()
     for precision in ("fp32", "int8"):
-        ensure_export(resolve_model_ref("ViT-B-32-256", "none"), precision)
-    return time.perf_counter() - started
-
-
-def bench_index(photos: Path, home: Path, precision: str = "fp32", ocr: str = "none") -> float:
-    """`clipsearch index` end to end. OCR off by default: rclip reads no text, so the comparison is
-    like for like; ``index_ocr_auto_images_per_s`` measures the default (the text detector's gate)."""
+        folder = ensure_export(ref, precision)
+    export_s = time.perf_counter() - started
     started = time.perf_counter()
-    subprocess.run([EXE, "index", str(photos), "--home", str(home), *MODEL, "--precision", precision, "--ocr", ocr,
-                    "--json"], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    note = load_encoder(ref, "cpu", precision="auto").run_note or {}
+    plan = planner.read_plan(folder) or {}
+    return {"export_s": round(export_s, 1), "planning_s": round(time.perf_counter() - started, 1),
+            "planner": {"chosen": {k: v for k, v in note.items() if k != "why"}, "why": note.get("why"),
+                        "candidates": plan.get("candidates", [])}}  # fmt: skip
+
+
+def bench_index(photos: Path, home: Path, args: list[str], ocr: str = "none") -> float:
+    """`clipsearch index` end to end with ``args`` (runtime, precision). OCR off by default: rclip
+    reads no text, so the comparison is like for like; ``index_ocr_auto_images_per_s`` measures
+    the default (the text detector's gate)."""
+    started = time.perf_counter()
+    subprocess.run([EXE, "index", str(photos), "--home", str(home), *MODEL, *args, "--ocr", ocr, "--json"],
+                   check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     return time.perf_counter() - started
 
 
@@ -118,8 +142,14 @@ def cosine_min(precision: str, runtime: str | None = None) -> float:
     return float((fp32.encode_images(batch) * other.encode_images(batch)).sum(axis=1).min())
 
 
+#: Configurations forced by name (``--runtime R --precision P``), each timed end to end beside auto.
+FORCED = (("openvino", "fp32"), ("openvino", "bf16"), ("openvino", "int8"), ("onnx", "fp32"), ("onnx", "int8"))
+
+
 def bench_indexing(work: Path, rounds: int) -> dict[str, object]:
-    """Ours at each precision and rclip, alternately, ``rounds`` times; the best time of each is kept."""
+    """rclip, ours with the default precision (auto: the planner's choice), ours at --precision
+    fp32 (the planner's fastest fp32), and every configuration forced by name; rclip and auto
+    alternate ``rounds`` times and keep their best, the others run once."""
     import rclip_ref
 
     from clipsearch.models.onnx_export import ensure_export
@@ -135,32 +165,89 @@ def bench_indexing(work: Path, rounds: int) -> dict[str, object]:
         exe, out["rclip"] = None, f"not measured: {err}"
         print("rclip:", out["rclip"], flush=True)
     best: dict[str, float] = {}
-    for r in range(rounds):
-        for who in ("rclip", "fp32", "bf16", "int8"):
-            if who == "rclip":
-                if exe is None:
-                    continue
-                try:
-                    took = rclip_ref.index_seconds(exe, datadir, photos)
-                except rclip_ref.Unavailable as err:  # reported instead of a number; ours still run
-                    exe, out["rclip"] = None, f"not measured: {err}"
-                    print("rclip:", out["rclip"], flush=True)
-                    continue
-            else:
-                took = bench_index(photos, work / f"home-index-{who}-{r}", who)
-            best[who] = min(best.get(who, took), took)
-            print(f"index {who} (round {r + 1}): {n / took:.2f} images/s", flush=True)
-    keys = {"fp32": "index_images_per_s", "bf16": "index_bf16_images_per_s", "int8": "index_int8_images_per_s"}
-    for who, key in keys.items():
-        out[key] = round(n / best[who], 2)
-    out["index_ocr_auto_images_per_s"] = round(n / bench_index(photos, work / "home-index-ocr", "fp32", "auto"), 2)
-    print("index fp32 with --ocr auto:", out["index_ocr_auto_images_per_s"], "images/s", flush=True)
+    # warm caches for everyone, as "export cache warm" means: the built-in prompts' text vectors
+    warm = work / "warm-up"
+    warm.mkdir(exist_ok=True)
+    os.link(next(photos.iterdir()), warm / "one.jpg")
+    bench_index(warm, work / "home-warm-up", [])
+    runs = [("rclip", None), ("auto", None), ("fp32", ["--precision", "fp32"])] * rounds
+    runs += [(f"{r} {p}", ["--runtime", r, "--precision", p]) for r, p in FORCED]
+    for i, (who, args) in enumerate(runs):
+        if who == "rclip":
+            if exe is None:
+                continue
+            try:
+                took = rclip_ref.index_seconds(exe, datadir, photos)
+            except rclip_ref.Unavailable as err:  # reported instead of a number; ours still run
+                exe, out["rclip"] = None, f"not measured: {err}"
+                print("rclip:", out["rclip"], flush=True)
+                continue
+        else:
+            took = bench_index(photos, work / f"home-index-{i}", args or [])
+        best[who] = min(best.get(who, took), took)
+        print(f"index {who}: {n / took:.2f} images/s", flush=True)
+    out["index_images_per_s"] = round(n / best["auto"], 2)
+    out["index_fp32_images_per_s"] = round(n / best["fp32"], 2)
+    out["forced_images_per_s"] = {who: round(n / t, 2) for who, t in best.items() if who not in {"rclip", "auto"}}
+    fastest = max(out["forced_images_per_s"].values())
+    out["auto_vs_best_forced"] = round(out["index_images_per_s"] / fastest, 3)
+    out["index_ocr_auto_images_per_s"] = round(n / bench_index(photos, work / "home-index-ocr", [], "auto"), 2)
+    print("index with --ocr auto:", out["index_ocr_auto_images_per_s"], "images/s", flush=True)
     if exe is not None and "rclip" in best:
         out["rclip_index_images_per_s"] = round(n / best["rclip"], 2)
-        out["vs_rclip"] = {who: round(best["rclip"] / best[who], 2) for who in keys}
+        out["vs_rclip"] = {
+            "auto": round(best["rclip"] / best["auto"], 2),
+            "fp32": round(best["rclip"] / best["fp32"], 2),
+        }
         out["rclip_cold_query_s"] = round(rclip_ref.cold_query_seconds(exe, datadir, photos), 3)
+        out["rclip_noop_run_s"] = round(rclip_ref.noop_seconds(exe, datadir, photos), 3)
         print("vs rclip:", out["vs_rclip"], "rclip cold query:", out["rclip_cold_query_s"], "s", flush=True)
     return out
+
+
+def bench_startup(work: Path) -> dict[str, float]:
+    """A one-photo `index` on a new index (model compiled, built-in prompts from the text cache),
+    then the same command finding nothing changed; medians of 3 new processes each."""
+    one = work / "one-photo"
+    one.mkdir(exist_ok=True)
+    first = next((work / "photos").iterdir())
+    if not (one / first.name).exists():
+        os.link(first, one / first.name)
+    new, noop = [], []
+    for i in range(3):
+        new.append(bench_index(one, work / f"home-startup-{i}", []))
+        noop.append(bench_index(one, work / f"home-startup-{i}", []))
+    return {"one_photo_new_index_s": round(statistics.median(new), 3), "noop_run_s": round(statistics.median(noop), 3)}
+
+
+def bench_pipeline(work: Path, paths: list[Path], index_rate: float, batch: int) -> dict[str, float]:
+    """The machine's own per-photo bound, each part measured alone in this run: cores /
+    (decode + model + the rest), in core-seconds per photo; efficiency = the indexer's rate over it."""
+    import hashlib
+
+    from clipsearch.ingest.images import load_image
+    from clipsearch.ingest.phash import perceptual_code
+    from clipsearch.models.registry import resolve_model_ref
+    from clipsearch.models.runtimes import load_encoder
+
+    enc = load_encoder(resolve_model_ref("ViT-B-32-256", "none"), "cpu", precision="auto")
+    cores = os.cpu_count() or 1
+    sample = paths[: min(len(paths), 48)]
+    started = time.process_time()
+    images = [load_image(p, enc.info.image_size) for p in sample]
+    decode = (time.process_time() - started) / len(sample)
+    started = time.process_time()
+    for p, im in zip(sample, images, strict=True):
+        hashlib.blake2b(p.read_bytes(), digest_size=16).hexdigest()
+        enc.preprocess(im)
+        perceptual_code(im)
+    rest = (time.process_time() - started) / len(sample)
+    x = np.stack([enc.preprocess(im) for im in images[:batch]] * (batch // len(images[:batch]) + 1))[:batch]
+    model = cores * _seconds_for(len(x) * 2, len(x), enc.encode_images, x) / (len(x) * 2)
+    bound = cores / (decode + model + rest)
+    return {"decode_core_ms": round(decode * 1000, 1), "model_core_ms": round(model * 1000, 1),
+            "rest_core_ms": round(rest * 1000, 1), "bound_images_per_s": round(bound, 2),
+            "pipeline_efficiency": round(index_rate / bound, 3)}  # fmt: skip
 
 
 def bench_naive(paths: list[Path], batch: int) -> float:
@@ -325,38 +412,47 @@ def bench_ann(n: int, dim: int = 512, queries: int = 200, seed: int = 3) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller run (<= 3 min on 2 cores): 32 photos, "
+                        "one round, 10k-item queries, no media/text/duplicates/models parts")  # fmt: skip
     parser.add_argument("--images", type=int, default=160, help="generated 12 MP JPEGs to index")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=2, help="alternating index runs per contender (best kept)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rclip/auto/fp32 runs (best kept)")
     parser.add_argument("--items", type=int, default=100_000, help="synthetic index size for query timings")
     parser.add_argument("--ann-n", type=int, nargs="*", default=[100_000, 1_000_000], help="ANN sizes")
     parser.add_argument("--dups-n", type=int, default=1_000_000, help="synthetic codes for duplicates (0: skip)")
     parser.add_argument("--media", type=int, default=1, help="video, RAW and watch figures (0: skip)")
     parser.add_argument("--text-items", type=int, default=1_000_000, help="items for text/filter queries (0: skip)")
+    parser.add_argument("--models", type=int, default=64, help="photos for the model-family part (0: skip)")
     args = parser.parse_args()
-    result: dict[str, object] = {"images": args.images, "batch": args.batch}
+    if args.quick:
+        args.images, args.rounds, args.items, args.ann_n = 32, 1, 10_000, [100_000]
+        args.dups_n = args.media = args.text_items = args.models = 0
+    from clipsearch.models.planner import cpu_signature
+
+    started = time.perf_counter()
+    result: dict[str, object] = {"cpu": cpu_signature(), "images": args.images, "batch": args.batch,
+                                 "quick": args.quick}  # fmt: skip
+    print("cpu:", result["cpu"], flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         os.environ["CLIPSEARCH_CACHE"] = str(work / "cache")  # a first run on this machine: export measured
         paths = make_photos(work / "photos", args.images)
-        result["export_s"] = round(bench_export(), 1)
-        print("export (once per model and machine):", result["export_s"], "s", flush=True)
+        result.update(bench_export())
+        print("export:", result["export_s"], "s; planning:", result["planning_s"], "s;", result["planner"]["why"])
         result.update(bench_indexing(work, args.rounds))
-        result["naive_images_per_s"] = round(args.images / bench_naive(paths, args.batch), 2)
-        print("naive:", result["naive_images_per_s"], "images/s", flush=True)
-        for precision, runtime, key in (("fp32", None, "ceiling_images_per_s"),
-                                        ("bf16", None, "ceiling_bf16_images_per_s"),
-                                        ("int8", None, "ceiling_int8_images_per_s"),
-                                        ("fp32", "onnx", "ceiling_onnx_fp32_images_per_s"),
-                                        ("int8", "onnx", "ceiling_onnx_int8_images_per_s")):  # fmt: skip
-            result[key] = round(args.images / bench_ceiling(args.images, args.batch, precision, runtime), 2)
-            print(f"{key}:", result[key], flush=True)
-        result["ceiling_torch_images_per_s"] = round(args.images / bench_ceiling_torch(args.images, args.batch), 2)
-        print("ceiling torch:", result["ceiling_torch_images_per_s"], "images/s", flush=True)
-        for precision, runtime, key in (("bf16", None, "bf16_cosine_min"), ("int8", None, "int8_cosine_min"),
-                                        ("int8", "onnx", "onnx_int8_cosine_min")):  # fmt: skip
-            result[key] = round(cosine_min(precision, runtime), 5)
-            print(f"{key}:", result[key], flush=True)
+        result["startup"] = bench_startup(work)
+        print("start-up:", result["startup"], flush=True)
+        # the indexer's steady rate: the whole run less what a one-photo run costs (start-up, compile)
+        whole = args.images / float(result["index_images_per_s"])
+        steady = (args.images - 1) / max(whole - result["startup"]["one_photo_new_index_s"], 1e-3)
+        result["index_steady_images_per_s"] = round(steady, 2)
+        result["pipeline"] = bench_pipeline(work, paths, steady, args.batch)
+        result["pipeline"]["end_to_end_efficiency"] = round(
+            float(result["index_images_per_s"]) / result["pipeline"]["bound_images_per_s"], 3
+        )
+        result["pipeline_efficiency"] = result["pipeline"]["pipeline_efficiency"]
+        print("pipeline:", result["pipeline"], flush=True)
+        result.update(bench_models_alone(paths, args))
         home = synthetic_index(work, args.items)
         result["query_index_items"] = args.items
         result["relabel_s"] = round(bench_relabel(home), 2)
@@ -369,23 +465,58 @@ def main() -> None:
     for n in args.ann_n:
         result["ann"].append(bench_ann(n))
         print("ann:", result["ann"][-1], flush=True)
+    result.update(bench_parts(args))
+    result["bench_s"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(result))
+
+
+def bench_models_alone(paths: list[Path], args: argparse.Namespace) -> dict[str, object]:
+    """The naive loop, the model alone in each runtime, and each precision's parity on the corpus."""
+    out: dict[str, object] = {}
+    out["naive_images_per_s"] = round(args.images / bench_naive(paths, args.batch), 2)
+    print("naive:", out["naive_images_per_s"], "images/s", flush=True)
+    n = min(args.images, 64)
+    for precision, runtime, key in (("fp32", "openvino", "ceiling_images_per_s"),
+                                    ("bf16", "openvino", "ceiling_bf16_images_per_s"),
+                                    ("int8", "openvino", "ceiling_int8_images_per_s"),
+                                    ("fp32", "onnx", "ceiling_onnx_fp32_images_per_s"),
+                                    ("int8", "onnx", "ceiling_onnx_int8_images_per_s")):  # fmt: skip
+        out[key] = round(n / bench_ceiling(n, args.batch, precision, runtime), 2)
+        print(f"{key}:", out[key], flush=True)
+    out["ceiling_torch_images_per_s"] = round(n / bench_ceiling_torch(n, args.batch), 2)
+    print("ceiling torch:", out["ceiling_torch_images_per_s"], "images/s", flush=True)
+    for precision, runtime, key in (("bf16", "openvino", "bf16_cosine_min"), ("int8", "openvino", "int8_cosine_min"),
+                                    ("int8", "onnx", "onnx_int8_cosine_min")):  # fmt: skip
+        out[key] = round(cosine_min(precision, runtime), 5)
+        print(f"{key}:", out[key], flush=True)
+    return out
+
+
+def bench_parts(args: argparse.Namespace) -> dict[str, object]:
+    """The media, text, duplicate and model-family parts, each in its own module."""
+    out: dict[str, object] = {}
     if args.media:
         import bench_media
 
         with tempfile.TemporaryDirectory() as tmp:
-            result["media"] = bench_media.run(Path(tmp))
+            out["media"] = bench_media.run(Path(tmp))
     if args.text_items:
         import bench_text
 
         with tempfile.TemporaryDirectory() as tmp:
-            result["text"] = bench_text.run(args.text_items, Path(tmp))
+            out["text"] = bench_text.run(args.text_items, Path(tmp))
     if args.dups_n:
         from dup_eval import speed
 
         dup = speed(args.dups_n)
-        result["duplicates_1m_s"] = dup["total_s"] if args.dups_n == 1_000_000 else None
-        result["duplicates"] = dup
-    print(json.dumps(result))
+        out["duplicates_1m_s"] = dup["total_s"] if args.dups_n == 1_000_000 else None
+        out["duplicates"] = dup
+    if args.models:
+        import bench_models
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out["models"] = bench_models.run(Path(tmp), args.models, args.items, list(bench_models.MODELS))
+    return out
 
 
 if __name__ == "__main__":

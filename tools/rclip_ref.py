@@ -108,3 +108,9 @@ def index_seconds(exe: Path, datadir: Path, folder: Path) -> float:
 def cold_query_seconds(exe: Path, datadir: Path, folder: Path, runs: int = 3) -> float:
     """Median of new `rclip --no-indexing <query>` processes on the index built above."""
     return statistics.median(timed(exe, datadir, folder, "-n", f"a red car {i}") for i in range(runs))
+
+
+def noop_seconds(exe: Path, datadir: Path, folder: Path, runs: int = 3) -> float:
+    """Median of `rclip <query>` runs on a folder it has indexed: it checks every file, finds
+    nothing new and answers (the no-op run clipsearch's start-up is compared with)."""
+    return statistics.median(timed(exe, datadir, folder, f"a blue boat {i}") for i in range(runs))

@@ -54,6 +54,7 @@ class ExportedEncoder:
         self._recent: dict[str, np.ndarray] = {}
         self._tokenizer: Any = None
         self._table: Any = None
+        self._preparing: threading.Thread | None = None
         #: NLLB's language code for texts (None: detected per text, see ``language.py``).
         self.language: str | None = None
         self.text_cache = TextCache(self.folder / f"texts-{precision}.sqlite", self.info.dim)
@@ -92,13 +93,22 @@ class ExportedEncoder:
             return sess
 
     def prepare_images(self) -> None:
-        """Start loading the image tower on a thread, so it overlaps the caller's start-up work
-        (imports, catalog, first decodes). Errors are left for the first ``encode_images`` to meet."""
-        threading.Thread(target=self._load_images_quietly, name="clipsearch-model-load", daemon=True).start()
+        """Start loading the image tower on a thread (once), so it overlaps the caller's start-up
+        work (imports, catalog, scan, first decodes). Errors are left for the first
+        ``encode_images`` to meet. Not a daemon: a runtime still compiling when the interpreter
+        exits aborts the process, so exit waits for it."""
+        with self._text_lock:
+            if self._preparing is not None:
+                return
+            self._preparing = threading.Thread(target=self._load_images_quietly, name="clipsearch-model-load")
+        self._preparing.start()
 
     def _load_images_quietly(self) -> None:
         with contextlib.suppress(Exception):  # encode_images loads again and reports it
             self._image_runner()
+            # the first inference initialises kernels (0.13 s for OpenVINO bf16 here): off the main path too
+            size = self.info.image_size
+            self.encode_images(np.zeros((1, 3, size, size), np.float32))
 
     def _image_runner(self) -> Any:
         """The loaded image tower (loading it on first call); each runtime has its own."""

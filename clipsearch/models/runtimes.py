@@ -144,6 +144,8 @@ def _planned(ref: ModelRef, asked: str, precision: str) -> Encoder:
     _forget_others(folder, keep=(config.precision, config.runtime, config.group))
     encoder = shared_encoder(folder, config.precision, config.runtime, config.group)
     encoder.run_note = {"runtime": config.runtime, "precision": config.precision, "group": config.group, "why": why}
+    if hasattr(encoder, "compile_cache"):
+        encoder.compile_cache = True  # this configuration runs on every index here: keep its compiled model
     return encoder
 
 

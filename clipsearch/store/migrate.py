@@ -40,11 +40,51 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+#: Schema 0005's full-text index (a copy of the migration's: migrations stay frozen in time, and
+#: ``tests/test_catalog_migrations.py`` checks that both ways build the same catalog).
+FTS_DDL = (
+    "CREATE VIRTUAL TABLE texts_fts USING fts5(terms, content='texts', content_rowid='item_id', "
+    'tokenize="unicode61 remove_diacritics 2")',
+    "CREATE VIRTUAL TABLE texts_fts_vocab USING fts5vocab(texts_fts, 'row')",
+    "CREATE TRIGGER texts_fts_ai AFTER INSERT ON texts BEGIN "
+    "INSERT INTO texts_fts(rowid, terms) VALUES (new.item_id, new.terms); END",
+    "CREATE TRIGGER texts_fts_ad AFTER DELETE ON texts BEGIN "
+    "INSERT INTO texts_fts(texts_fts, rowid, terms) VALUES ('delete', old.item_id, old.terms); END",
+    "CREATE TRIGGER texts_fts_au AFTER UPDATE ON texts BEGIN "
+    "INSERT INTO texts_fts(texts_fts, rowid, terms) VALUES ('delete', old.item_id, old.terms); "
+    "INSERT INTO texts_fts(rowid, terms) VALUES (new.item_id, new.terms); END",
+)
+
+
+def create_current(engine: Engine) -> None:
+    """A new, empty catalog built at head directly: the tables from the models, the full-text
+    index, and head stamped (Alembic's own recipe for a database built from scratch), without
+    importing Alembic or replaying five migrations: ~0.2 s off every new index."""
+    from .schema import METADATA
+
+    with engine.begin() as conn:
+        METADATA.create_all(conn)
+        for statement in FTS_DDL:
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": SCHEMA_HEAD})
+
+
 def ensure_schema(engine: Engine) -> None:
-    """Bring the catalog to the schema this code expects (no-op when it is already there)."""
+    """Bring the catalog to the schema this code expects (no-op when it is already there; a new
+    empty catalog is created at head directly, see :func:`create_current`)."""
     rev = current_revision(engine)
     if rev == SCHEMA_HEAD:
         return
+    if rev is None and engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            empty = not inspect(conn).get_table_names()
+        if empty:
+            create_current(engine)
+            return
     from alembic import command
     from alembic.script import ScriptDirectory
 
