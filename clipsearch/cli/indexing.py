@@ -77,6 +77,9 @@ if TYPE_CHECKING:
     help="Read text in pictures and scanned pages, remembered by the index: auto (where a text detector finds "
     "some; a new index's default), all, or none. PDF text layers are always read.",
 )
+@click.option("--ray", "ray_address", default=None, metavar="local|ADDRESS", envvar="CLIPSEARCH_RAY",
+              help="Read, decode and embed on a Ray cluster: 'local' starts one sized to this machine; an address "
+              "joins a running one. Every node must read the files at the same paths.")  # fmt: skip
 @click.option("--rebuild", is_flag=True, help="Delete the index first (e.g. to change model).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report.")
@@ -100,6 +103,7 @@ def index_cmd(
     precision: str | None,
     runtime: str | None,
     ocr: str | None,
+    ray_address: str | None,
     rebuild: bool,
     progress: bool | None,
     as_json: bool,
@@ -121,6 +125,7 @@ def index_cmd(
         region_scope=region_scope,
         index_type=index_type,
         ocr=ocr,
+        ray=ray_address,
     )
     with ProgressBar(enabled=progress) as bar:
         report = api.index(

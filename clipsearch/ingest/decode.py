@@ -43,6 +43,9 @@ class Page:
     phash: bytes | None = None
     extras: Extras | None = None
     time: float | None = None  # a video frame's time, seconds
+    #: Set where the page was embedded elsewhere (a Ray actor, ``distributed.py``), with its regions'.
+    vector: np.ndarray | None = None
+    region_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass

@@ -53,14 +53,20 @@ def index_paths(
     run = _Run(store, encoder, options or IndexOptions(), on_commit, region_filter)
     todo = run.plan(check_roots(paths))
     prepare = getattr(encoder, "prepare_images", None)
-    if todo and prepare is not None:
+    if todo and prepare is not None and not run.opts.ray:
         prepare()  # the image tower loads while the first files are read and decoded
     if progress:
         progress(0, len(todo))
+    known, enrich = frozenset(run.by_hash), frozenset(run.enrich)
+    if run.opts.ray:  # decoded and embedded on a Ray cluster, committed here (distributed.py)
+        from .distributed import ray_prepared
+
+        encoding = dict(store.manifest.get("encoding", {}))
+        stream = ray_prepared(todo, encoder.info, store.model.ref, encoding, run.opts, known, enrich)
+    else:
+        stream = prepared(todo, encoder, run.opts, known, enrich)
     try:
-        for done, prep in enumerate(
-            prepared(todo, encoder, run.opts, frozenset(run.by_hash), frozenset(run.enrich)), 1
-        ):
+        for done, prep in enumerate(stream, 1):
             run.handle(prep)
             if progress:
                 progress(done, len(todo))
@@ -210,9 +216,14 @@ class _Run:
         pending = self.pending
         if not pending:
             return
-        vectors = self.encoder.encode_images(np.stack([page.array for _, _, page in pending]))
+        pages = [page for _, _, page in pending]
+        if all(page.vector is not None for page in pages):  # embedded on the cluster
+            vectors = np.stack([page.vector for page in pages])
+            region_vectors = _chosen_regions(pages, vectors, self.region_filter)
+        else:
+            vectors = self.encoder.encode_images(np.stack([page.array for page in pages]))
+            region_vectors = _embed_regions(self.encoder, pages, vectors, self.region_filter)
         self.report.embedded += len(pending)
-        region_vectors = _embed_regions(self.encoder, [page for _, _, page in pending], vectors, self.region_filter)
         for (found, digest, page), vec, regions in zip(pending, vectors, region_vectors, strict=True):
             item = NewItem(
                 found.path, page.page, found.size, found.mtime_ns, digest, page.width, page.height, vec, regions,
@@ -249,6 +260,14 @@ def _copy_extras(own: Extras | None, source: Extras | None) -> Extras | None:
         return own or source
     own.text, own.text_source, own.ocr_mode = source.text, source.text_source, source.ocr_mode
     return own
+
+
+def _chosen_regions(pages: list[Page], vectors: np.ndarray, region_filter: RegionFilter | None) -> list[dict]:
+    """Region vectors made on the cluster, kept for the pages ``region_filter`` selects."""
+    if not pages or not pages[0].region_vectors:
+        return [{} for _ in pages]
+    chosen = np.ones(len(pages), bool) if region_filter is None else np.asarray(region_filter(vectors), bool)
+    return [dict(page.region_vectors) if keep else {} for page, keep in zip(pages, chosen, strict=True)]
 
 
 def _embed_regions(

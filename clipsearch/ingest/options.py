@@ -30,6 +30,8 @@ class IndexOptions:
     #: Text in pictures and scanned pages: 'none', 'auto' (where a text detector finds some) or
     #: 'all'. None: what the index remembers ('auto' for a new index). Read by ``api.index``.
     ocr: str | None = None
+    #: Embed on a Ray cluster: 'local' (one on this machine) or a cluster address; None: here.
+    ray: str | None = None
 
 
 @dataclass
