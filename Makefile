@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup test lint format demo bench eval clean
+.PHONY: setup test lint format demo bench bench-scale eval clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,9 @@ demo: setup
 
 bench: setup
 	$(BIN)/python tools/bench.py
+
+bench-scale: setup
+	$(BIN)/python tools/bench.py --scale
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """`make bench`: speed figures, each measured in this run against a reference measured in this run.
 
-`make bench` (<= 15 min on 2 cores) or `python tools/bench.py --quick` (<= 3 min). The JSON says
-which CPU it ran on (``cpu``: model name, ISA flags, cores): no figure means anything without it.
+`make bench` (<= 15 min on 2 cores), `python tools/bench.py --quick` (<= 3 min), or `make
+bench-scale` (`--scale`: adds the collection-size parts, ANN and duplicates at 1M, text at 1M
+items, a sharded build of 2M vectors; ~25 min). The JSON says which CPU it ran on (``cpu``: model
+name, ISA flags, cores): no figure means anything without it.
 
 - planner: the planner's table for ViT-B-32-256 on this CPU (each runtime x precision: images/s,
   lowest cosine to fp32, kept or not) and its choice; planning_s: what planning cost, once;
@@ -18,6 +20,8 @@ which CPU it ran on (``cpu``: model name, ISA flags, cores): no figure means any
   (index_steady_images_per_s: the whole run less a one-photo run's time, i.e. less start-up);
   end_to_end_efficiency: the whole run's rate over the bound;
 - models: each preset and the default beside ViT-B-32-256 (``tools/bench_models.py``);
+- ray_local_images_per_s: the same index run through `--ray local` (Ray's overhead on one machine);
+- shards: a sharded build of 2M vectors from 8 shards (``tools/bench_shards.py``);
 - rclip_index_images_per_s: rclip 4.0.8, its defaults, the same folder and the same exported model
   (``tools/rclip_ref.py``), timed alternately with ours, best of --rounds each; vs_rclip: ratios;
   rclip_cold_query_s: a new `rclip --no-indexing` text query on those images;
@@ -78,6 +82,9 @@ def make_photos(folder: Path, n: int, size: tuple[int, int] = (4000, 3000)) -> l
     w, h = size
     small = (w // 8, h // 8)
     paths = []
+    # one full-size noise field, shifted per photo: the sensor-like grain (what makes a JPEG costly
+    # to decode) without drawing 12M random numbers per photo
+    grain = rng.normal(0, 6, (h, w, 1)).astype(np.int16)
     for i in range(n):
         yy, xx = np.mgrid[0 : small[1], 0 : small[0]]
         base = np.stack([np.sin(xx / rng.uniform(20, 90) + i), np.cos(yy / rng.uniform(20, 90)),
@@ -89,7 +96,7 @@ def make_photos(folder: Path, n: int, size: tuple[int, int] = (4000, 3000)) -> l
             x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
             draw.ellipse([x, y, x + int(rng.integers(50, 600)), y + int(rng.integers(50, 600))],
                          fill=tuple(int(c) for c in rng.integers(0, 255, 3)))  # fmt: skip
-        noise = rng.normal(0, 6, (h, w, 1)).astype(np.int16)
+        noise = np.roll(grain, (int(rng.integers(0, h)), int(rng.integers(0, w))), axis=(0, 1))
         img = Image.fromarray((np.asarray(img, np.int16) + noise).clip(0, 255).astype(np.uint8))
         path = folder / f"photo{i:04d}.jpg"
         img.save(path, quality=90)
@@ -172,6 +179,7 @@ def bench_indexing(work: Path, rounds: int) -> dict[str, object]:
     bench_index(warm, work / "home-warm-up", [])
     runs = [("rclip", None), ("auto", None), ("fp32", ["--precision", "fp32"])] * rounds
     runs += [(f"{r} {p}", ["--runtime", r, "--precision", p]) for r, p in FORCED]
+    runs += [("ray local", ["--ray", "local"])]  # Ray's overhead: the same work on a local cluster
     for i, (who, args) in enumerate(runs):
         if who == "rclip":
             if exe is None:
@@ -188,6 +196,7 @@ def bench_indexing(work: Path, rounds: int) -> dict[str, object]:
         print(f"index {who}: {n / took:.2f} images/s", flush=True)
     out["index_images_per_s"] = round(n / best["auto"], 2)
     out["index_fp32_images_per_s"] = round(n / best["fp32"], 2)
+    out["ray_local_images_per_s"] = round(n / best.pop("ray local"), 2)
     out["forced_images_per_s"] = {who: round(n / t, 2) for who, t in best.items() if who not in {"rclip", "auto"}}
     fastest = max(out["forced_images_per_s"].values())
     out["auto_vs_best_forced"] = round(out["index_images_per_s"] / fastest, 3)
@@ -418,15 +427,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rclip/auto/fp32 runs (best kept)")
     parser.add_argument("--items", type=int, default=100_000, help="synthetic index size for query timings")
-    parser.add_argument("--ann-n", type=int, nargs="*", default=[100_000, 1_000_000], help="ANN sizes")
-    parser.add_argument("--dups-n", type=int, default=1_000_000, help="synthetic codes for duplicates (0: skip)")
+    parser.add_argument("--scale", action="store_true", help="also the collection-size parts (make bench-scale): "
+                        "ANN and duplicates at 1M, text at 1M items, the sharded build of 2M vectors")  # fmt: skip
+    parser.add_argument("--ann-n", type=int, nargs="*", default=[100_000], help="ANN sizes")
+    parser.add_argument("--dups-n", type=int, default=0, help="synthetic codes for duplicates (0: skip)")
     parser.add_argument("--media", type=int, default=1, help="video, RAW and watch figures (0: skip)")
-    parser.add_argument("--text-items", type=int, default=1_000_000, help="items for text/filter queries (0: skip)")
-    parser.add_argument("--models", type=int, default=64, help="photos for the model-family part (0: skip)")
+    parser.add_argument("--text-items", type=int, default=0, help="items for text/filter queries (0: skip)")
+    parser.add_argument("--models", type=int, default=48, help="photos for the model-family part (0: skip)")
+    parser.add_argument("--shards-n", type=int, default=0, help="vectors for the sharded build (0: skip)")
     args = parser.parse_args()
+    if args.scale:
+        args.ann_n, args.dups_n, args.text_items, args.shards_n = [100_000, 1_000_000], 1_000_000, 1_000_000, 2_000_000
     if args.quick:
         args.images, args.rounds, args.items, args.ann_n = 32, 1, 10_000, [100_000]
-        args.dups_n = args.media = args.text_items = args.models = 0
+        args.dups_n = args.media = args.text_items = args.models = args.shards_n = 0
     from clipsearch.models.planner import cpu_signature
 
     started = time.perf_counter()
@@ -465,7 +479,8 @@ def main() -> None:
     for n in args.ann_n:
         result["ann"].append(bench_ann(n))
         print("ann:", result["ann"][-1], flush=True)
-    result.update(bench_parts(args))
+    result["part_s"] = {"core": round(time.perf_counter() - started, 1)}
+    result.update(bench_parts(args, result["part_s"]))
     result["bench_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result))
 
@@ -492,30 +507,48 @@ def bench_models_alone(paths: list[Path], args: argparse.Namespace) -> dict[str,
     return out
 
 
-def bench_parts(args: argparse.Namespace) -> dict[str, object]:
-    """The media, text, duplicate and model-family parts, each in its own module."""
+def bench_parts(args: argparse.Namespace, took: dict[str, float]) -> dict[str, object]:
+    """The media, text, duplicate, sharded-build and model-family parts, each in its own module;
+    ``took`` gets each part's seconds."""
     out: dict[str, object] = {}
+    mark = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        took[name] = round(time.perf_counter() - mark, 1)
+        mark = time.perf_counter()
+
     if args.media:
         import bench_media
 
         with tempfile.TemporaryDirectory() as tmp:
             out["media"] = bench_media.run(Path(tmp))
+        lap("media")
     if args.text_items:
         import bench_text
 
         with tempfile.TemporaryDirectory() as tmp:
             out["text"] = bench_text.run(args.text_items, Path(tmp))
+        lap("text")
     if args.dups_n:
         from dup_eval import speed
 
         dup = speed(args.dups_n)
         out["duplicates_1m_s"] = dup["total_s"] if args.dups_n == 1_000_000 else None
         out["duplicates"] = dup
+        lap("duplicates")
+    if args.shards_n:  # a process of its own: its peak memory is the build's, not this run's
+        done = subprocess.run([sys.executable, str(ROOT / "tools" / "bench_shards.py"), "--n", str(args.shards_n)],
+                              check=True, capture_output=True, text=True)  # fmt: skip
+        out["shards"] = json.loads(done.stdout.strip().splitlines()[-1])
+        print("shards:", out["shards"], flush=True)
+        lap("shards")
     if args.models:
         import bench_models
 
         with tempfile.TemporaryDirectory() as tmp:
-            out["models"] = bench_models.run(Path(tmp), args.models, args.items, list(bench_models.MODELS))
+            out["models"] = bench_models.run(Path(tmp), args.models, args.items, list(bench_models.DEFAULT_MODELS))
+        lap("models")
     return out
 
 

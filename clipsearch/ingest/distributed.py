@@ -21,6 +21,7 @@ same paths (a shared mount); the README says so.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle
 import sys
@@ -60,11 +61,15 @@ def connect(address: str) -> Any:
     except ImportError as err:
         raise UsageError("--ray needs Ray: pip install 'clipsearch[scale]' (or ray[data])") from err
     if not ray.is_initialized():
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # the core worker's own log lines on stderr
+        quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
         if address == "local":
             ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=LOCAL_OBJECT_STORE, include_dashboard=False,
-                     log_to_driver=False, configure_logging=False)  # fmt: skip
+                     **quiet)  # fmt: skip
         else:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
+            ray.init(address=address, **quiet)
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     return ray
 
 
@@ -136,10 +141,12 @@ def _pipeline(
     ds = ds.map_batches(_decode, batch_size=DECODE_BATCH, num_cpus=1,
                         fn_kwargs={"info": info, "opts": opts, "known": known})  # fmt: skip
     runtime, precision = (None, None) if gpus else (encoding.get("runtime"), encoding.get("precision"))
+    # The actor asks for less than a whole CPU: with equal requests Ray Data fuses the decoding into
+    # the actor, and one process then decodes everything. Its runtime uses the node's cores anyway.
     ds = ds.map_batches(
-        _Embed, batch_size=opts.batch_size, concurrency=max(1, gpus), num_gpus=1 if gpus else 0,
-        num_cpus=0 if gpus else 1, fn_constructor_kwargs={"ref": ref, "runtime": runtime, "precision": precision,
-                                                          "gpu": bool(gpus)},
+        _Embed, batch_size=opts.batch_size, compute=ray.data.ActorPoolStrategy(size=max(1, gpus)),
+        num_gpus=1 if gpus else 0, num_cpus=0.5 if not gpus else 0.1,
+        fn_constructor_kwargs={"ref": ref, "runtime": runtime, "precision": precision, "gpu": bool(gpus)},
     )  # fmt: skip
     for batch in ds.iter_batches(batch_size=opts.batch_size, batch_format="numpy"):
         for blob in batch["prepared"]:
