@@ -68,8 +68,6 @@ def connect(address: str) -> Any:
                      **quiet)  # fmt: skip
         else:
             ray.init(address=address, **quiet)
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     return ray
 
 
@@ -121,6 +119,8 @@ def ray_prepared(
     ctx = ray.data.DataContext.get_current()  # Ray Data's bars and stats would land in a --json report
     ctx.enable_progress_bars = ctx.enable_operator_progress_bars = False
     ctx.print_on_execution_start = ctx.enable_auto_log_stats = False
+    for name in ("ray", "ray.data"):  # after ray.data configured its own loggers on import
+        logging.getLogger(name).setLevel(logging.ERROR)
     with contextlib.redirect_stdout(sys.stderr):
         yield from _pipeline(ray, todo, info, ref, encoding, opts, known, enrich)
 
