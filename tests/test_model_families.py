@@ -243,6 +243,7 @@ def test_presets_name_concrete_models_with_licences_that_allow_any_use():
     assert resolve_model_ref("best").pretrained == PRESETS["best"].pretrained
     assert "non-commercial" in licence_of("MobileCLIP2-S2", "dfndr2b")
     assert "non-commercial" in licence_of("ViT-H-14-worldwide", "metaclip2_worldwide")
+    assert licence_of("tiny-shapes", "builtin").startswith("MIT") and licence_of("PE-Core-B-16", "meta") == "Apache-2.0"
 
 
 def test_language_detection_and_codes():

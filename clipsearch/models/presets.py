@@ -55,6 +55,8 @@ def licence_of(name: str, pretrained: str) -> str:
     """The weights licence of an open_clip name and tag, or '' when this table does not know it."""
     if pretrained in {"none", ""}:
         return "random weights" if pretrained == "none" else ""
+    if pretrained == "builtin":  # tiny-shapes: trained by tools/train_tiny_shapes.py, shipped in the wheel
+        return "MIT (clipsearch's own, trained here)"
     for prefix, tag, licence in _LICENCES:
         if name.startswith(prefix) and pretrained.startswith(tag):
             return licence
