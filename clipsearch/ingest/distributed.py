@@ -116,25 +116,7 @@ def ray_prepared(
     ray = connect(str(opts.ray))
     if not todo:
         return
-    ctx = ray.data.DataContext.get_current()  # Ray Data's bars and stats would land in a --json report
-    ctx.enable_progress_bars = ctx.enable_operator_progress_bars = False
-    ctx.print_on_execution_start = ctx.enable_auto_log_stats = False
-    for name in ("ray", "ray.data"):  # after ray.data configured its own loggers on import
-        logging.getLogger(name).setLevel(logging.ERROR)
-    with contextlib.redirect_stdout(sys.stderr):
-        yield from _pipeline(ray, todo, info, ref, encoding, opts, known, enrich)
-
-
-def _pipeline(
-    ray: Any,
-    todo: list[FoundFile],
-    info: ModelInfo,
-    ref: ModelRef,
-    encoding: dict[str, Any],
-    opts: IndexOptions,
-    known: frozenset[str],
-    enrich: frozenset[str],
-) -> Iterator[Prepared]:
+    _quiet(ray)
     gpus = int(ray.cluster_resources().get("GPU", 0))
     work = [{"work": pickle.dumps((f, f.path in enrich))} for f in todo]
     ds = ray.data.from_items(work, override_num_blocks=max(1, len(todo) // DECODE_BATCH))
@@ -148,6 +130,16 @@ def _pipeline(
         num_gpus=1 if gpus else 0, num_cpus=0.5 if not gpus else 0.1,
         fn_constructor_kwargs={"ref": ref, "runtime": runtime, "precision": precision, "gpu": bool(gpus)},
     )  # fmt: skip
-    for batch in ds.iter_batches(batch_size=opts.batch_size, batch_format="numpy"):
-        for blob in batch["prepared"]:
-            yield pickle.loads(blob)
+    with contextlib.redirect_stdout(sys.stderr):  # Ray Data's own prints would land in a --json report
+        for batch in ds.iter_batches(batch_size=opts.batch_size, batch_format="numpy"):
+            for blob in batch["prepared"]:
+                yield pickle.loads(blob)
+
+
+def _quiet(ray: Any) -> None:
+    """No progress bars, stats or log lines from Ray Data on the user's terminal."""
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = ctx.enable_operator_progress_bars = False
+    ctx.print_on_execution_start = ctx.enable_auto_log_stats = False
+    for name in ("ray", "ray.data"):  # after ray.data configured its own loggers on import
+        logging.getLogger(name).setLevel(logging.ERROR)
