@@ -209,6 +209,16 @@ def nllb_folder(folder: Path) -> Path:
     return build_folder(folder, cfg, {"resize_mode": "squash"})
 
 
+def metaclip2_folder(folder: Path) -> Path:
+    """MetaCLIP 2 worldwide in miniature: open_clip's own text transformer over an XLM-V-shaped
+    (XLM-R-like Unigram) tokenizer, pooled at the EOS token (id 2), as ViT-H-14-worldwide is."""
+    vocab = xlmr_tokenizer(folder)
+    text = {"hf_tokenizer_name": "facebook/xlm-v-base", "pool_type": "eos", "eos_id": 2, "context_length": 24,
+            "vocab_size": vocab, "width": 32, "heads": 2, "layers": 1}  # fmt: skip
+    cfg = {"embed_dim": 32, "vision_cfg": dict(VISION), "text_cfg": text}
+    return build_folder(folder, cfg, {"resize_mode": "shortest"})
+
+
 def open_clip_family(folder: Path, name: str, preprocess: dict[str, Any]) -> Path:
     """open_clip's own config of ``name`` (its real image tower, from timm) with a one-layer text
     tower: the image side is what the family needs exported right, the text side costs nothing."""

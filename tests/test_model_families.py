@@ -112,6 +112,11 @@ def test_timm_image_towers_on_every_runtime_equal_open_clip(name, preprocess, fa
         assert sum(p.numel() for p in enc.model.visual.parameters()) < sum(p.numel() for p in plain.visual.parameters())
 
 
+def test_metaclip2_family_on_every_runtime_equals_open_clip(family_root):
+    """open_clip's text transformer with a Hugging Face tokenizer and EOS pooling (MetaCLIP 2)."""
+    _check_runtimes(F.metaclip2_folder(family_root / "metaclip2"))
+
+
 def test_nllb_family_gets_the_query_language_on_every_runtime(nllb_dir):
     _check_runtimes(nllb_dir, language="rus_Cyrl")
     from clipsearch.models.registry import resolve_model_ref
