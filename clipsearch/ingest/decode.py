@@ -12,7 +12,7 @@ import hashlib
 import io
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +31,9 @@ from .phash import perceptual_code
 from .regions import REGION_BASE, crop
 from .scan import FoundFile
 from .video import is_video_path, sample_frames
+
+#: Which pages get region vectors: page vectors (n, dim) -> a boolean per page.
+RegionFilter = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -163,3 +166,24 @@ def prepared(
         finally:
             for fut in queue:
                 fut.cancel()
+
+
+def embed_regions(
+    encoder: Encoder,
+    pages: list[Page],
+    vectors: np.ndarray,
+    region_filter: RegionFilter | None,
+) -> list[dict[str, np.ndarray]]:
+    """Region vectors for the pages ``region_filter`` selects (all pages when it is None), one batch
+    per region (the indexer here, the Ray actor in ``distributed.py``)."""
+    out: list[dict[str, np.ndarray]] = [{} for _ in pages]
+    if not pages or not pages[0].regions:
+        return out
+    chosen = np.ones(len(pages), bool) if region_filter is None else np.asarray(region_filter(vectors), bool)
+    picked = [i for i in range(len(pages)) if chosen[i]]
+    for name in pages[0].regions:
+        if picked:
+            embedded = encoder.encode_images(np.stack([pages[i].regions[name] for i in picked]))
+            for i, vec in zip(picked, embedded, strict=True):
+                out[i][name] = vec
+    return out

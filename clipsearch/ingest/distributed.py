@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import UsageError
 from ..models.preprocess import Preprocessor
 from ..models.registry import ModelInfo, ModelRef
-from .decode import Prepared, prepare
+from .decode import Prepared, embed_regions, prepare
 from .options import IndexOptions
 from .scan import FoundFile
 
@@ -93,10 +93,9 @@ class _Embed:
         pages = [p for prep in preps if not (prep.reason or prep.reuse or prep.enrich) for p in prep.pages]
         if pages:
             vectors = self.encoder.encode_images(np.stack([p.array for p in pages]))
-            for page, vec in zip(pages, vectors, strict=True):
-                page.vector = vec
-                for name, arr in page.regions.items():
-                    page.region_vectors[name] = self.encoder.encode_images(arr[None])[0]
+            regions = embed_regions(self.encoder, pages, vectors, None)  # every page's; the driver filters
+            for page, vec, region_vectors in zip(pages, vectors, regions, strict=True):
+                page.vector, page.region_vectors = vec, region_vectors
                 page.array = np.zeros(0, np.float32)  # the pixels stay on the worker
                 page.regions = {}
         return {"prepared": np.array([pickle.dumps(p) for p in preps], dtype=object)}

@@ -29,14 +29,13 @@ from ..store.catalog import ItemRow, NewItem
 from ..store.extras import EXTRAS_VERSION, OCR_MODES, Extras
 from ..store.folder import IndexStore
 from .batcher import Batcher, CommitHook
-from .decode import Page, Prepared, prepared
+from .decode import Page, Prepared, RegionFilter, embed_regions, prepared
 from .options import IndexOptions, IndexReport
 from .scan import FoundFile, ScanProblem, check_roots, indexable, is_under, scan
 
 __all__ = ["CommitHook", "IndexOptions", "IndexReport", "ProgressFn", "index_paths", "indexable"]
 
 ProgressFn = Callable[[int, int], None]
-RegionFilter = Callable[[np.ndarray], np.ndarray]
 
 
 def index_paths(
@@ -222,7 +221,7 @@ class _Run:
             region_vectors = _chosen_regions(pages, vectors, self.region_filter)
         else:
             vectors = self.encoder.encode_images(np.stack([page.array for page in pages]))
-            region_vectors = _embed_regions(self.encoder, pages, vectors, self.region_filter)
+            region_vectors = embed_regions(self.encoder, pages, vectors, self.region_filter)
         self.report.embedded += len(pending)
         for (found, digest, page), vec, regions in zip(pending, vectors, region_vectors, strict=True):
             item = NewItem(
@@ -268,23 +267,3 @@ def _chosen_regions(pages: list[Page], vectors: np.ndarray, region_filter: Regio
         return [{} for _ in pages]
     chosen = np.ones(len(pages), bool) if region_filter is None else np.asarray(region_filter(vectors), bool)
     return [dict(page.region_vectors) if keep else {} for page, keep in zip(pages, chosen, strict=True)]
-
-
-def _embed_regions(
-    encoder: Encoder,
-    pages: list[Page],
-    vectors: np.ndarray,
-    region_filter: RegionFilter | None,
-) -> list[dict[str, np.ndarray]]:
-    """Region vectors for the pages ``region_filter`` selects (all pages when it is None)."""
-    out: list[dict[str, np.ndarray]] = [{} for _ in pages]
-    if not pages or not pages[0].regions:
-        return out
-    chosen = np.ones(len(pages), bool) if region_filter is None else np.asarray(region_filter(vectors), bool)
-    picked = [i for i in range(len(pages)) if chosen[i]]
-    for name in pages[0].regions:
-        if picked:
-            embedded = encoder.encode_images(np.stack([pages[i].regions[name] for i in picked]))
-            for i, vec in zip(picked, embedded, strict=True):
-                out[i][name] = vec
-    return out

@@ -13,7 +13,6 @@ open_clip), cleaning text the way its default ``clean='lower'`` does, and return
 from __future__ import annotations
 
 import gzip
-import html
 import importlib.util
 import itertools
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
+from .hf_tokenizer import CLEANERS
 
 SOT, EOT = "<start_of_text>", "<end_of_text>"
 _MERGES = 49152 - 256 - 2
@@ -52,15 +52,8 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, map(chr, cs), strict=True))
 
 
-def _clean(text: str) -> str:
-    if not (text.isascii() and text.isprintable()) or "&" in text:
-        # ftfy repairs mojibake, entities, control characters and odd widths; printable ASCII
-        # without '&' has none of those, and skipping ftfy's import saves a cold query 50 ms.
-        import ftfy
-
-        text = ftfy.fix_text(text)
-    text = html.unescape(html.unescape(text)).strip()
-    return " ".join(text.split()).strip().lower()
+#: open_clip's default ``clean='lower'`` (one definition for both tokenizers, see hf_tokenizer).
+_clean = CLEANERS["lower"]
 
 
 def _build_tables(vocab_path: Path) -> tuple[dict[str, int], dict[tuple[str, ...], int]]:

@@ -225,11 +225,11 @@ class ShardedIndex:
 
     def tune(self, queries: np.ndarray, truth: np.ndarray, target: float = 0.95, k: int = 10) -> float:
         """The smallest nprobe (powers of two) whose recall@k against ``truth`` reaches ``target``."""
-        recall = 0.0
-        for nprobe in [1 << i for i in range(16) if (1 << i) <= self.ivf.nlist]:
+        from .vectors import smallest_nprobe
+
+        def search_at(nprobe: int) -> np.ndarray:
             self.ivf.nprobe = nprobe
-            _, found = self.search(queries, k)
-            recall = float(np.mean([len(set(f) & set(t[:k])) / k for f, t in zip(found, truth, strict=True)]))
-            if recall >= target:
-                break
+            return self.search(queries, k)[1]
+
+        self.ivf.nprobe, recall = smallest_nprobe(search_at, self.ivf.nlist, np.asarray(truth)[:, :k], k, target)
         return recall

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,21 @@ def train(index: Any, data: np.ndarray) -> None:
         ivf.clustering_index = None  # FAISS does not own it; ``clustering`` dies with this frame
 
 
+def smallest_nprobe(
+    search_at: Callable[[int], np.ndarray], nlist: int, truth: np.ndarray, k: int = 10, target: float = TARGET_RECALL
+) -> tuple[int, float]:
+    """(nprobe, recall@k): the smallest power of two up to ``nlist`` whose results
+    (``search_at(nprobe)``: found ids, one row per query) reach ``target`` against ``truth`` (the
+    exact top-k ids), else the largest tried."""
+    nprobe = 1
+    while True:
+        found = search_at(nprobe)
+        recall = float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)]))
+        if recall >= target or nprobe * 2 > nlist:
+            return nprobe, recall
+        nprobe *= 2
+
+
 class VectorIndex:
     """A FAISS index plus the facts needed to use it safely."""
 
@@ -132,15 +147,12 @@ class VectorIndex:
         if ivf is None:
             self.nprobe = 1
             return 1.0
-        recall = 0.0
-        nprobe = 1
-        while nprobe <= ivf.nlist:
+
+        def search_at(nprobe: int) -> np.ndarray:
             self.nprobe = nprobe
-            _, found = self.search(queries, k)
-            recall = float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)]))
-            if recall >= target:
-                break
-            nprobe *= 2
+            return self.search(queries, k)[1]
+
+        self.nprobe, recall = smallest_nprobe(search_at, ivf.nlist, truth, k, target)
         ivf.nprobe = self.nprobe  # saved with the index: the file and its search parameter agree
         return recall
 
