@@ -143,11 +143,11 @@ class ExportedEncoder:
         names = [i.name for i in sess.get_inputs()]
         if len(names) == 1:
             return {names[0]: tokens}
-        if self._table is None:
-            from .text_table import Table
+        from .text_table import ROWS_INPUT, Table
 
+        if self._table is None:
             self._table = Table(self.folder / self.meta["text_table"])
-        feed = {"tokens": tokens, "embedded": self._table(tokens)}
+        feed = {"tokens": tokens, ROWS_INPUT: self._table(tokens)}
         return {n: feed[n] for n in names}
 
     def _key(self, text: str) -> str:

@@ -136,6 +136,7 @@ class HFTokenizer:
         self.context_length = int(spec["context_length"])
         self._clean = CLEANERS[spec.get("clean", "whitespace")]
         self._processors: dict[str | None, Any] = {}
+        self._codes: frozenset[str] | None = None
         self._tok.no_padding()
         self._tok.enable_truncation(max_length=self.context_length)
         self._base_processor = self._tok.post_processor
@@ -166,11 +167,14 @@ class HFTokenizer:
         return proc
 
     def language_codes(self) -> frozenset[str]:
-        """The FLORES-200 codes (``rus_Cyrl``) among the tokenizer's special tokens."""
-        import re
+        """The FLORES-200 codes (``rus_Cyrl``) among the tokenizer's special tokens (read once: a
+        scan of the whole vocabulary, 256k entries for NLLB, is not for every query)."""
+        if self._codes is None:
+            import re
 
-        pattern = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
-        return frozenset(t for t in self._tok.get_vocab(with_added_tokens=True) if pattern.match(t))
+            pattern = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
+            self._codes = frozenset(t for t in self._tok.get_vocab(with_added_tokens=True) if pattern.match(t))
+        return self._codes
 
     def __call__(self, texts: str | Sequence[str], language: str | None = None) -> np.ndarray:
         if isinstance(texts, str):
@@ -195,13 +199,9 @@ def _bos_eos_template(tok: Any, spec: dict[str, Any]) -> Any:
     """transformers' ``update_post_processor``: ``[bos] $A [eos]`` by the config's two flags."""
     from tokenizers import processors
 
-    parts, pair, special = [], [], []
-    for flag, key in (("bos", "bos_id"), ("eos", "eos_id")):
-        token_id = spec.get(key)
-        if spec["template"][flag] and token_id is not None:
-            special.append((tok.id_to_token(token_id), token_id))
-    bos = special[0][0] if spec["template"]["bos"] and spec.get("bos_id") is not None else None
-    eos = special[-1][0] if spec["template"]["eos"] and spec.get("eos_id") is not None else None
+    ids = {f: spec[f"{f}_id"] for f in ("bos", "eos") if spec["template"][f] and spec.get(f"{f}_id") is not None}
+    bos, eos = (tok.id_to_token(ids[f]) if f in ids else None for f in ("bos", "eos"))
+    special = [(tok.id_to_token(i), i) for i in ids.values()]
     parts = [f"{bos}:0"] * bool(bos) + ["$A:0"] + [f"{eos}:0"] * bool(eos)
     pair = parts + [f"{bos}:1"] * bool(bos) + ["$B:1"] + [f"{eos}:1"] * bool(eos)
     return processors.TemplateProcessing(single=" ".join(parts), pair=" ".join(pair), special_tokens=special)

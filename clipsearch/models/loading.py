@@ -146,10 +146,10 @@ def model_config(ref: ModelRef) -> dict[str, Any]:
     tokenizer are. Hub configs come from the local cache first."""
     import json
 
-    from .registry import LOCAL_PREFIX, open_clip_config_path
+    from .registry import open_clip_config_path
 
     if ref.kind == "local":
-        data = json.loads(Path(ref.name[len(LOCAL_PREFIX) :], "open_clip_config.json").read_text(encoding="utf-8"))
+        data = json.loads((ref.folder / "open_clip_config.json").read_text(encoding="utf-8"))
         return dict(data.get("model_cfg", {}))
     if ref.kind == "hf":
         path = hub_file(ref.name[len("hf-hub:") :], "open_clip_config.json", what=f"the config of {ref.name}")
@@ -209,10 +209,9 @@ def tokenizer_folder(ref: ModelRef, hf_name: str) -> Path:
     """Where the Hugging Face tokenizer files of ``ref`` are: its own folder for ``local-dir:``
     (as open_clip does), a folder ``hf_tokenizer_name`` names, else that hub repository's files."""
     from .hf_tokenizer import TOKENIZER_FILES
-    from .registry import LOCAL_PREFIX
 
     if ref.kind == "local":
-        return Path(ref.name[len(LOCAL_PREFIX) :])
+        return ref.folder
     if Path(hf_name).expanduser().is_dir():
         return Path(hf_name).expanduser()
     what = f"the tokenizer of {ref.label}"

@@ -33,6 +33,7 @@ from ..atomic import write_json_atomic
 from ..errors import ExportError, ModelError
 from .quantise import OPENVINO_VISUAL
 from .registry import ModelInfo, ModelRef
+from .text_table import ROWS_INPUT
 
 ENV_CACHE = "CLIPSEARCH_CACHE"
 #: Bump when the exported graphs change meaning, so old cache entries are not reused.
@@ -77,8 +78,8 @@ def model_key(ref: ModelRef) -> str:
     if ref.pretrained and os.path.isabs(ref.pretrained):
         parts.append(_file_identity(ref.pretrained))
     if ref.kind == "local":  # the folder's config and weights files, so an edited folder exports again
-        folder = Path(ref.name.split(":", 1)[1])
-        parts.extend(_file_identity(str(p)) for p in sorted(folder.glob("*")) if p.suffix in _MODEL_FILE_SUFFIXES)
+        files = sorted(ref.folder.glob("*"))
+        parts.extend(_file_identity(str(p)) for p in files if p.suffix in _MODEL_FILE_SUFFIXES)
     if ref.kind == "builtin":
         from .registry import BUILTIN_MODELS, package_file
 
@@ -239,7 +240,7 @@ def _examples(
     }
     if given is not None:
         rows = table.weight.detach()[tokens]
-        examples["text"] = (Tower(from_rows), (tokens, rows), ("tokens", "embedded"))
+        examples["text"] = (Tower(from_rows), (tokens, rows), ("tokens", ROWS_INPUT))
     else:
         examples["text"] = (Tower(lambda m, t: m.encode_text(t, normalize=True)), (tokens,), ("tokens",))
     if spec and spec["kind"] == "clip-bpe" and given is None and info.context_length > SHORT_TEXT and _text_cuts(model):

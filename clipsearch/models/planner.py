@@ -179,6 +179,10 @@ def read_plan(export_folder: Path) -> dict[str, Any] | None:
     return plan if plan.get("cpu") == signature()["cpu"] and plan.get("versions") == _versions() else None
 
 
+def _config(row: dict[str, Any]) -> Config:
+    return Config(row["runtime"], row["precision"], int(row.get("group") or 0))
+
+
 def choose(
     plan: dict[str, Any], runtime: str | None, precision: str | None, installed: set[str] | None = None
 ) -> tuple[Config, str]:
@@ -193,9 +197,10 @@ def choose(
     if not narrowed:
         raise ModelError("no configuration of this model kept parity with fp32 on this CPU; pass --runtime torch")
     best = narrowed[0]
-    config = Config(best["runtime"], best["precision"], int(best.get("group") or 0))
-    others = ", ".join(f"{Config(r['runtime'], r['precision'], int(r.get('group') or 0)).label} "
-                       f"{r['images_per_s'] or 'failed'}" for r in plan["candidates"] if r is not best)  # fmt: skip
+    config = _config(best)
+    others = ", ".join(
+        f"{_config(r).label} {r['images_per_s'] or 'failed'}" for r in plan["candidates"] if r is not best
+    )
     lost = precision not in {None, "auto", config.precision}
     why = (f"planned on this CPU: {config.label} at {best['images_per_s']} images/s, cosine {best['cosine_min']} "
            f"to fp32" + (f" ({precision} lost parity here)" if lost else "") + f"; others: {others}")  # fmt: skip

@@ -21,8 +21,8 @@ from ..errors import UsageError
 
 #: SigLIP2 at ViT-B/32 cost: ImageNet 74.0 vs 72.8 and COCO text->image R@1 47.2 vs 39.9 for
 #: ViT-B-32-256 datacomp (open_clip's results tables), and multilingual (Gemma tokenizer). Chosen
-#: by `make bench` (tools/bench_models.py): indexing at 0.98x ViT-B-32-256's and a cold text query
-#: of 0.52-0.54 s at 100k items (README, "Models"). Existing indexes keep their own model.
+#: by `make bench` (tools/bench_models.py): indexing at 1.02x ViT-B-32-256's and a cold text query
+#: of 0.50 s at 100k items (README, "Models"). Existing indexes keep their own model.
 DEFAULT_MODEL = "ViT-B-32-SigLIP2-256"
 #: Preferred weights per architecture where open_clip lists several (best zero-shot at equal cost).
 PREFERRED_TAGS: dict[str, str] = {
@@ -84,6 +84,11 @@ class ModelRef:
     @property
     def label(self) -> str:
         return f"{self.name} ({self.pretrained})" if self.pretrained else self.name
+
+    @property
+    def folder(self) -> Path:
+        """The model folder of a ``local-dir:`` reference (kind 'local')."""
+        return Path(self.name[len(LOCAL_PREFIX) :])
 
 
 def _looks_like_path(value: str) -> bool:

@@ -137,7 +137,7 @@ def _planned(ref: ModelRef, asked: str, precision: str) -> Encoder:
     plan = planner.read_plan(folder)
     if plan is None or not installed <= {c["runtime"] for c in plan["candidates"]}:
         configs = planner.candidates("openvino" in installed, "onnx" in installed, _bf16())
-        reference = shared_encoder(folder, "fp32", "onnx" if _installed("onnxruntime") else "openvino")
+        reference = shared_encoder(folder, "fp32", "onnx" if "onnx" in installed else "openvino")
         plan = planner.run_plan(folder, lambda c: shared_encoder(folder, c.precision, c.runtime, c.group),
                                 configs, reference)  # fmt: skip
     config, why = planner.choose(plan, None if asked == "auto" else asked, precision, installed)

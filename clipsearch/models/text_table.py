@@ -26,7 +26,8 @@ import numpy as np
 #: Tables of at least this many values (64M: 256 MB in fp32) leave the graph; CLIP's (25M) stays.
 SPLIT_VALUES = 64 * 2**20
 FILE = "text_table.npy"
-INPUT = "embedded"
+#: The text graph's input of gathered rows (beside ``tokens``).
+ROWS_INPUT = "embedded"
 
 
 def token_table(model: Any) -> tuple[Any, str, Any] | None:

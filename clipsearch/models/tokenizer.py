@@ -189,10 +189,8 @@ def text_tokenizer(ref: Any) -> Any:
         return OpenClipTokenizer(open_clip_name(ref), context)
     if text.get("hf_tokenizer_name"):
         folder = tokenizer_folder(ref, hf_name)
-        language = kwargs.pop("language", None)
-        spec = read_spec(folder, context, kwargs.pop("clean", "whitespace"), bool(kwargs.pop("strip_sep_token", 0)))
-        spec["language"] = language
-        tok = HFTokenizer(spec, folder)
+        clean, strip = kwargs.pop("clean", "whitespace"), bool(kwargs.pop("strip_sep_token", 0))
+        tok = HFTokenizer(read_spec(folder, context, clean, strip, kwargs.pop("language", None)), folder)
         tok.folder = folder
         return tok
     if (

@@ -273,7 +273,7 @@ class Categories:
         text = np.stack([c.vector for c in cats])
         model = self.store.model
         scale = model.logit_scale
-        if model.logit_bias is not None:  # SigLIP: each category's own match probability, the model's rule
+        if model.sigmoid:  # SigLIP: each category's own match probability, the model's rule
             bias = model.logit_bias
             return cats, lambda vectors: 1.0 / (1.0 + np.exp(-(scale * vectors @ text.T + bias)))
         return cats, lambda vectors: softmax(scale * vectors @ text.T)

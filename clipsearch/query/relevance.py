@@ -31,9 +31,9 @@ def matches(searcher: Searcher, query: str, hits: list[SearchResult]) -> list[Se
     images = store.catalog.vectors([h.id for h in hits], store.model.dim)
     q = searcher.text_vector(query)
     cos = images @ q
-    bias = getattr(store.model, "logit_bias", None)
-    if bias is not None:  # sigmoid-trained: the model's own probability
-        keep = 1.0 / (1.0 + np.exp(-(store.model.logit_scale * cos + bias))) > 0.5
+    model = store.model
+    if model.sigmoid:  # sigmoid-trained: the model's own probability
+        keep = 1.0 / (1.0 + np.exp(-(model.logit_scale * cos + model.logit_bias))) > 0.5
     else:
         neutral = searcher.encoder.encode_texts(list(NEUTRAL))
         keep = cos > (images @ neutral.T).max(axis=1)

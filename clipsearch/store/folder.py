@@ -265,7 +265,7 @@ class IndexStore:
             "toy_model": m.toy,
             "model_description": m.description,
             "licence": licence_of(m.name, m.pretrained),
-            "score_rule": "sigmoid" if m.logit_bias is not None else "softmax",
+            "score_rule": "sigmoid" if m.sigmoid else "softmax",
             "logit_scale": m.logit_scale,
             "logit_bias": m.logit_bias,
             "context_length": m.context_length,

@@ -24,9 +24,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -128,7 +127,6 @@ class BuildReport:
     disk_bytes: int
     parallel: str
     folder: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def build(shards: Sequence[Shard], factory: str, folder: Path, parallel: str = "auto") -> BuildReport:
