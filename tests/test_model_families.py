@@ -181,7 +181,11 @@ def test_a_populated_hub_cache_loads_offline(siglip_dir, tmp_path, monkeypatch):
 def test_siglip_index_search_categories_and_duplicates_end_to_end(siglip_dir, photos, cli):
     """A SigLIP-family index through the CLI: the bias is recorded, status says the score rule,
     categories use the model's sigmoid, and every query command works."""
+    from PIL import Image
+
     model = f"local-dir:{siglip_dir}"
+    original = photos / "photos" / "chelsea.png"
+    Image.open(original).resize((200, 150)).save(photos / "photos" / "chelsea-small.png")  # a resized copy
     cli("index", str(photos), "--model", model)
     status = cli.json("status")
     assert status["score_rule"] == "sigmoid" and status["logit_bias"] == pytest.approx(-4.0)
@@ -206,7 +210,9 @@ def test_siglip_index_search_categories_and_duplicates_end_to_end(siglip_dir, ph
         sig = 1 / (1 + np.exp(-(store.model.logit_scale * vectors @ text.T + store.model.logit_bias)))
         assert np.allclose(probs, sig, atol=1e-5)  # sigmoid per category, not a softmax across them
         assert not np.allclose(probs.sum(1), 1.0)
-    assert isinstance(cli.json("duplicates"), (list, dict))
+    # perceptual tier: random weights put every photo within the semantic tier's cosine of each other
+    groups = [{Path(m["path"]).name for m in g["items"]} for g in cli.json("duplicates", "--by", "perceptual")]
+    assert {"chelsea.png", "chelsea-small.png"} in groups
 
 
 def test_multilingual_index_finds_by_a_russian_query(xlmr_dir, photos, cli):
