@@ -13,6 +13,7 @@ from typing import Any
 
 from ._version import __version__
 from .errors import (
+    CatalogUnavailableError,
     ClipsearchError,
     ImageLoadError,
     IndexCorruptError,
@@ -53,6 +54,7 @@ _LAZY = {
 __all__ = [
     "DEFAULT_MODEL",
     "Catalog",
+    "CatalogUnavailableError",
     "ClipsearchError",
     "Encoder",
     "ImageLoadError",

@@ -56,6 +56,12 @@ class IndexLockedError(ClipsearchError):
     exit_code = 6
 
 
+class CatalogUnavailableError(ClipsearchError):
+    """The catalog's database server cannot be reached or refuses us (PostgreSQL catalogs)."""
+
+    exit_code = 7
+
+
 class ImageLoadError(ClipsearchError):
     """One file could not be turned into an image. The indexer records it as skipped and goes on."""
 

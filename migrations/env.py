@@ -3,31 +3,26 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from clipsearch.store.schema import FTS_PREFIX, METADATA
+from clipsearch.store.schema import METADATA, modelled
 
 config = context.config
 target_metadata = METADATA
-
-
-def include_name(name, type_, parent_names):  # type: ignore[no-untyped-def]
-    """The FTS5 index and its shadow tables are raw SQL (migration 0005): not SQLAlchemy models."""
-    return not (type_ == "table" and name and name.startswith(FTS_PREFIX))
+# include_name=modelled: the full-text index is raw SQL (migration 0005: FTS5 tables on SQLite, a
+# GIN index on PostgreSQL), not SQLAlchemy models, so comparisons leave it alone.
 
 
 def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=include_name
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=modelled
         )
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = create_engine(config.get_main_option("sqlalchemy.url"))
     with engine.begin() as conn:
-        context.configure(
-            connection=conn, target_metadata=target_metadata, render_as_batch=True, include_name=include_name
-        )
+        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True, include_name=modelled)
         with context.begin_transaction():
             context.run_migrations()
 

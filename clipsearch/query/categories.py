@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, select, update
 
 from ..errors import UsageError
 from ..models.encoder import Encoder, normalise
+from ..store.dialect import upsert
 from ..store.folder import IndexStore
 from ..store.schema import CATEGORIES, EXAMPLES, FACETS, LABELS
 
@@ -257,7 +258,7 @@ class Categories:
                     method, probe = "probe", fit_probe(x, y, len(cats)).astype(np.float32).tobytes()
         values = {"method": method, "probe": probe, "zero_shot_accuracy": zs_acc, "probe_accuracy": probe_acc}
         with self.engine.begin() as conn:
-            conn.execute(FACETS.insert().prefix_with("OR REPLACE"), [{"name": facet, **values}])
+            upsert(conn, FACETS, [{"name": facet, **values}], ["name"])
 
     def _classifier(
         self, facet: str, cats: list[CategoryRow] | None = None
@@ -319,7 +320,7 @@ class Categories:
                         rows.append({"item_id": item_id, "facet": facet, "category_id": cat.id if keep else None,
                                      "prob": float(p)})  # fmt: skip
                 if rows:
-                    conn.execute(LABELS.insert().prefix_with("OR REPLACE"), rows)
+                    upsert(conn, LABELS, rows, ["item_id", "facet"])
                     written += len(rows)
         return written
 

@@ -30,6 +30,7 @@ from ..errors import UsageError
 from ..ingest.images import is_raw_path
 from ..ingest.phash import CODE_BYTES
 from ..store.catalog import ItemRow
+from ..store.dialect import insert_new
 from ..store.folder import IndexStore
 from ..store.schema import DISMISSED
 from .categories import Categories
@@ -303,7 +304,7 @@ def dismiss(store: IndexStore, group: Group) -> int:
     ids = sorted(m.item.id for m in group.members)
     rows = [{"a": a, "b": b} for i, a in enumerate(ids) for b in ids[i + 1 :]]
     with store.catalog.engine.begin() as conn:
-        conn.execute(DISMISSED.insert().prefix_with("OR IGNORE"), rows)
+        insert_new(conn, DISMISSED, rows)
     return len(rows)
 
 

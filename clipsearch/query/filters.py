@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import UsageError
+from ..store.dialect import path_under
 from ..store.schema import ITEMS, LABELS
 
 if TYPE_CHECKING:
@@ -73,8 +74,7 @@ class Filters:
             parts.append(ITEMS.c.taken < date_bound(self.before, "--before"))
         if self.under:
             folders = [os.path.abspath(os.path.expanduser(u)).rstrip(os.sep) for u in self.under]
-            # every path under FOLDER sorts between 'FOLDER/' and 'FOLDER0' ('0' follows '/'): index range
-            parts.append(or_(*(and_(ITEMS.c.path > f + "/", ITEMS.c.path < f + "0") for f in folders)))
+            parts.append(or_(*(path_under(ITEMS.c.path, f) for f in folders)))
         if self.place:
             parts.append(ITEMS.c.place.ilike(_like(self.place), escape="\\"))
         if self.camera:

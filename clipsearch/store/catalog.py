@@ -1,11 +1,12 @@
-"""The SQLite catalog: every item's metadata and a durable copy of its vector.
+"""The catalog: every item's metadata and a durable copy of its vector, in SQLite or PostgreSQL.
 
 The catalog is the source of truth. Every change is committed in one transaction tagged with a
 sequence number (``seq``); the FAISS file records the last ``seq`` it contains, so after a crash the
 vector index catches up from the catalog instead of the two ever disagreeing. Vectors are kept
 here too (float32 blobs) so the FAISS index can be rebuilt, retrained or relabelled without the model.
 
-Schema changes go through Alembic (``migrations/``), applied automatically on open.
+Schema changes go through Alembic (``migrations/``), applied automatically on open. The same code
+and the same migrations serve both engines; what differs lives in ``dialect.py``.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import IndexCorruptError
-from . import extras, fulltext
+from . import dialect, extras, fulltext
 from .extras import Extras
 from .fulltext import TextHit
-from .schema import ITEMS, META, REGIONS, REMOVED, SKIPPED, TEXTS, make_engine
+from .schema import ITEMS, META, METADATA, REGIONS, REMOVED, SKIPPED, TEXTS
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,16 @@ def _blob(vector: np.ndarray) -> bytes:
 
 
 class Catalog:
-    """Typed access to one index's SQLite file. All writes go through :meth:`commit_batch`."""
+    """Typed access to one index's catalog. All writes go through :meth:`commit_batch`.
 
-    def __init__(self, db_path: str | os.PathLike[str], *, migrate: bool = True) -> None:
-        self.path = Path(db_path)
-        self.engine = make_engine(self.path)
+    ``target``: a SQLite file's path, or a ``postgresql://`` URL (see ``dialect.py``)."""
+
+    def __init__(self, target: str | os.PathLike[str], *, migrate: bool = True) -> None:
+        self.on_server = dialect.is_server_url(target)
+        self.target = target
+        #: the SQLite file (None on PostgreSQL)
+        self.path = None if self.on_server else Path(target)
+        self.engine = dialect.make_engine(target)
         self._ids_cache: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
         try:
             if migrate:
@@ -87,7 +93,15 @@ class Catalog:
 
                 ensure_schema(self.engine)
         except OperationalError as err:
+            self.engine.dispose()
+            if self.on_server:
+                raise dialect.unavailable(target, err) from err
             raise IndexCorruptError(f"cannot open catalog {self.path}: {err.orig}") from err
+
+    @property
+    def where(self) -> str:
+        """The catalog as a person reads it: the SQLite file, or the server URL without password."""
+        return dialect.describe(self.target)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -232,15 +246,8 @@ class Catalog:
         return ids
 
     def _version(self) -> tuple[int, ...]:
-        """Changes whenever anything commits to the catalog (WAL appends, checkpoints, the file)."""
-        out: list[int] = []
-        for suffix in ("", "-wal"):
-            try:
-                st = os.stat(f"{self.path}{suffix}")
-                out += [st.st_mtime_ns, st.st_size]
-            except OSError:
-                out += [0, 0]
-        return tuple(out)
+        """Changes whenever anything commits to the catalog, from any process."""
+        return dialect.change_token(self.engine, self.path)
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as conn:
@@ -267,12 +274,12 @@ class Catalog:
         now = time.time()
         with self.engine.begin() as conn:
             seq = self._seq(conn) + 1
-            conn.execute(META.insert().prefix_with("OR REPLACE"), [{"key": "seq", "value": str(seq)}])
+            dialect.upsert(conn, META, [{"key": "seq", "value": str(seq)}], ["key"])
             remove = list(remove)
             if remove:
                 for chunk in _chunks(remove, 900):
                     conn.execute(delete(ITEMS).where(ITEMS.c.id.in_(chunk)))
-                conn.execute(REMOVED.insert().prefix_with("OR REPLACE"), [{"id": i, "seq": seq} for i in remove])
+                dialect.upsert(conn, REMOVED, [{"id": i, "seq": seq} for i in remove], ["id"])
             for item_id, new_path, size, mtime_ns in move:
                 # seq is not bumped: the vector is unchanged, FAISS has nothing to do.
                 conn.execute(
@@ -302,18 +309,26 @@ class Catalog:
             for chunk in _chunks(unskip, 900):
                 conn.execute(delete(SKIPPED).where(SKIPPED.c.path.in_(chunk)))
             skips = [{"path": p, "size": s, "mtime_ns": m, "reason": r} for p, s, m, r in skip]
-            if skips:
-                conn.execute(SKIPPED.insert().prefix_with("OR REPLACE"), skips)
+            dialect.upsert(conn, SKIPPED, skips, ["path"])
         return seq
 
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(META.insert().prefix_with("OR REPLACE"), [{"key": key, "value": value}])
+            dialect.upsert(conn, META, [{"key": key, "value": value}], ["key"])
 
     def checkpoint(self) -> None:
-        """Fold the WAL into the main file so a copied index folder is complete on its own."""
+        """Fold the WAL into the main file so a copied index folder is complete on its own (SQLite)."""
+        if self.on_server:
+            return
         with self.engine.connect() as conn:
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+    def drop(self) -> None:
+        """Delete every table of this catalog (``--rebuild`` of an index kept on a server; a SQLite
+        catalog goes with its folder instead)."""
+        with self.engine.begin() as conn:
+            METADATA.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
 def _stack(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:

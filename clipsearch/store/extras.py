@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from ..config import OCR_MODES
-from .fulltext import searchable
+from .fulltext import terms_for
 from .schema import ITEMS, TEXTS
 
 __all__ = ["EXTRAS_VERSION", "OCR_MODES", "Extras", "read", "write"]
@@ -54,7 +54,7 @@ def write(conn: Connection, item_id: int, extras: Extras) -> None:
     if body:
         conn.execute(
             TEXTS.insert(),
-            [{"item_id": item_id, "source": extras.text_source or "ocr", "body": body, "terms": searchable(body)}],
+            [{"item_id": item_id, "source": extras.text_source or "ocr", "body": body, "terms": terms_for(conn, body)}],
         )
 
 

@@ -1,4 +1,9 @@
-"""The full-text index (SQLite FTS5 over ``texts.terms``): what goes in, and safe queries against it.
+"""The full-text index over ``texts.terms``: what goes in, and safe queries against it.
+
+SQLite: FTS5 (migration 0005), ranked by BM25. PostgreSQL: its own full-text search, a GIN index
+over ``to_tsvector('simple', terms)`` ranked by ``ts_rank_cd``; there the terms are stored already
+folded (:func:`server_terms`: case, accents, punctuation), because PostgreSQL's parser would keep
+``A-1042/7`` or ``1.00`` as odd tokens of its own and a C-locale server lowercases only ASCII.
 
 FTS5's ``unicode61`` tokenizer splits on spaces and punctuation, which suits alphabetic scripts but
 keeps a run of Chinese or Japanese characters as one token. So the indexed ``terms`` space every CJK
@@ -13,9 +18,11 @@ from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import column, literal_column, select, table, text
+from sqlalchemy import column, func, literal_column, select, table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,6 +37,22 @@ _WORDISH = re.compile(r"\w+", re.UNICODE)
 def searchable(body: str) -> str:
     """The ``terms`` indexed for ``body``: the same text with each CJK character standing alone."""
     return _CJK.sub(r" \1 ", body)
+
+
+_PLAIN = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def server_terms(body: str) -> str:
+    """``terms`` as PostgreSQL indexes them: :func:`searchable`, then case-folded, accents removed
+    (what FTS5's ``remove_diacritics 2`` does), and only runs of letters and digits kept."""
+    decomposed = unicodedata.normalize("NFD", searchable(body))
+    bare = unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+    return " ".join(_PLAIN.findall(bare.casefold()))
+
+
+def terms_for(conn: Connection, body: str) -> str:
+    """What ``texts.terms`` holds for ``body`` on this connection's engine."""
+    return server_terms(body) if conn.dialect.name == "postgresql" else searchable(body)
 
 
 def split_query(words: str) -> list[str]:
@@ -67,7 +90,7 @@ def literal_terms(terms: list[str]) -> list[str]:
 @dataclass(frozen=True)
 class TextHit:
     item_id: int
-    rank: float  # BM25 as FTS5 gives it: lower is better
+    rank: float  # lower is better: BM25 as FTS5 gives it, or PostgreSQL's ts_rank_cd negated
     body: str
 
 
@@ -78,6 +101,8 @@ def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] 
     shorten the result list below what exists.
     """
     terms = split_query(words)
+    if conn.dialect.name == "postgresql":
+        return _search_server(conn, terms, limit, where)
     expression = match_expression(terms)
     if not expression:
         return []
@@ -94,7 +119,11 @@ def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] 
     query = query.order_by(_FTS.c.rowid.desc()) if _rarest(conn, expression) > COMMON else query.order_by(rank)
     if where is not None:
         query = query.where(where)
-    # Literal codes are re-checked here, so ask FTS5 for more candidates than will be kept.
+    return _fetch(conn, query, limit, literal)
+
+
+def _fetch(conn: Connection, query: Any, limit: int, literal: list[str]) -> list[TextHit]:
+    # Literal codes are re-checked here, so ask the index for more candidates than will be kept.
     fetch = limit * 4 + 50 if literal else limit
     while True:
         rows = conn.execute(query.limit(fetch)).all()
@@ -106,6 +135,43 @@ def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] 
 
 #: Texts a query's rarest word may be in before the query is answered newest first, unranked.
 COMMON = 20_000
+
+_SIMPLE = literal_column("'simple'::regconfig")
+
+
+def tsquery(terms: list[str]) -> str:
+    """PostgreSQL's ``to_tsquery`` text for ``terms``, with :func:`match_expression`'s meaning: each
+    term a phrase (``<->``), all terms needed (``&``), a word of three letters or more also the start
+    of a longer one (``:*``). Tokens are letters and digits only, so nothing in them is syntax."""
+    phrases = []
+    for term in terms:
+        tokens = server_terms(term).split()
+        if tokens:
+            last = tokens[-1]
+            prefix = len(last) >= 3 and not last.isdigit() and not _CJK.search(last) and not literal_terms([term])
+            quoted = [f"'{t}'" for t in tokens]
+            quoted[-1] += ":*" if prefix else ""
+            phrases.append("(" + " <-> ".join(quoted) + ")")
+    return " & ".join(phrases)
+
+
+def _search_server(conn: Connection, terms: list[str], limit: int, where: ColumnElement[bool] | None) -> list[TextHit]:
+    """:func:`search` on PostgreSQL: the GIN index finds, ``ts_rank_cd`` ranks (negated: lower is better)."""
+    expression = tsquery(terms)
+    if not expression:
+        return []
+    vector = func.to_tsvector(_SIMPLE, TEXTS.c.terms)  # the indexed expression, written the same way
+    query_ts = func.to_tsquery(_SIMPLE, expression)
+    rank = (-func.ts_rank_cd(vector, query_ts)).label("rank")
+    query = (
+        select(TEXTS.c.item_id, rank, TEXTS.c.body)
+        .select_from(TEXTS.join(ITEMS, ITEMS.c.id == TEXTS.c.item_id))
+        .where(vector.op("@@")(query_ts))
+        .order_by(rank, TEXTS.c.item_id.desc())
+    )
+    if where is not None:
+        query = query.where(where)
+    return _fetch(conn, query, limit, literal_terms(terms))
 
 
 def _rarest(conn: Connection, expression: str) -> int:

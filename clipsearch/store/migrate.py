@@ -75,7 +75,11 @@ def create_current(engine: Engine) -> None:
 
 def ensure_schema(engine: Engine) -> None:
     """Bring the catalog to the schema this code expects (no-op when it is already there; a new
-    empty catalog is created at head directly, see :func:`create_current`)."""
+    empty SQLite catalog is created at head directly, see :func:`create_current`).
+
+    On PostgreSQL, where several machines may open a new catalog at once, the migration runs in
+    one transaction holding a transaction-level advisory lock: the second one waits, then finds
+    the schema at head (PostgreSQL's DDL is transactional, so a killed migration leaves nothing)."""
     rev = current_revision(engine)
     if rev == SCHEMA_HEAD:
         return
@@ -88,13 +92,22 @@ def ensure_schema(engine: Engine) -> None:
     from alembic import command
     from alembic.script import ScriptDirectory
 
-    cfg = alembic_config(engine)
+    cfg = alembic_config()
     known = {s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()}
-    if rev is not None and rev not in known:
-        raise IndexCorruptError(
-            f"catalog schema {rev!r} is newer than this clipsearch understands (head {SCHEMA_HEAD!r}): "
-            "upgrade clipsearch"
-        )
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+            if inspect(conn).has_table("alembic_version"):
+                rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        if rev is not None and rev not in known:
+            raise IndexCorruptError(
+                f"catalog schema {rev!r} is newer than this clipsearch understands (head {SCHEMA_HEAD!r}): "
+                "upgrade clipsearch"
+            )
+        if rev != SCHEMA_HEAD:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+
+#: The advisory lock migrations of a PostgreSQL catalog take (any fixed 63-bit number of our own).
+MIGRATION_LOCK = 0x636C69707365617

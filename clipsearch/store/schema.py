@@ -1,4 +1,4 @@
-"""The catalog's schema: SQLAlchemy Core tables, and the engine every catalog connection uses.
+"""The catalog's schema: SQLAlchemy Core tables (the engines are ``dialect.py``'s).
 
 Kept apart from :mod:`catalog` so the Alembic glue (``migrate``) and the migration scripts read the
 tables without importing the catalog class, and the catalog imports the glue, not the reverse.
@@ -6,9 +6,8 @@ tables without importing the catalog class, and the catalog imports the glue, no
 
 from __future__ import annotations
 
-import os
-
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -19,10 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
-    create_engine,
-    event,
 )
-from sqlalchemy.engine import Engine
 
 #: The Alembic revision this code's models correspond to (a test checks it equals the script head).
 SCHEMA_HEAD = "0005_text_metadata"
@@ -32,15 +28,20 @@ SCHEMA_HEAD = "0005_text_metadata"
 #: query ~0.1 s, and every statement here is Core anyway). Alembic migrations mirror it.
 METADATA = MetaData()
 
+#: A 64-bit integer: BIGINT on PostgreSQL (a file's size past 2 GB, mtime in nanoseconds, ids of a
+#: collection past 2^31), INTEGER on SQLite, whose integers are 64-bit already and where only
+#: ``INTEGER PRIMARY KEY`` is the rowid that AUTOINCREMENT needs. The migrations spell it the same.
+BIG = BigInteger().with_variant(Integer(), "sqlite")
+
 #: One searchable picture: an image file, or one page of a PDF (``page`` >= 1; 0 for images).
 ITEMS = Table(
     "items",
     METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", BIG, primary_key=True, autoincrement=True),
     Column("path", String, nullable=False),
     Column("page", Integer, nullable=False, default=0),
-    Column("size", Integer, nullable=False),
-    Column("mtime_ns", Integer, nullable=False),
+    Column("size", BIG, nullable=False),
+    Column("mtime_ns", BIG, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("width", Integer, nullable=False, default=0),
     Column("height", Integer, nullable=False, default=0),
@@ -76,7 +77,7 @@ ITEMS = Table(
 REMOVED = Table(
     "removed",
     METADATA,
-    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("id", BIG, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False, index=True),
 )
 
@@ -85,8 +86,8 @@ SKIPPED = Table(
     "skipped",
     METADATA,
     Column("path", String, primary_key=True),
-    Column("size", Integer, nullable=False),
-    Column("mtime_ns", Integer, nullable=False),
+    Column("size", BIG, nullable=False),
+    Column("mtime_ns", BIG, nullable=False),
     Column("reason", String, nullable=False),
 )
 
@@ -136,7 +137,7 @@ FACETS = Table(
 LABELS = Table(
     "labels",
     METADATA,
-    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", BIG, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
     Column("facet", String, primary_key=True),
     Column("category_id", Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=True),
     Column("prob", Float, nullable=False),
@@ -147,7 +148,7 @@ LABELS = Table(
 REGIONS = Table(
     "regions",
     METADATA,
-    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", BIG, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
     Column("region", String, primary_key=True),
     Column("vector", LargeBinary, nullable=False),
 )
@@ -156,8 +157,8 @@ REGIONS = Table(
 DISMISSED = Table(
     "dismissed_pairs",
     METADATA,
-    Column("a", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
-    Column("b", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("a", BIG, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("b", BIG, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
 )
 
 
@@ -168,27 +169,17 @@ DISMISSED = Table(
 TEXTS = Table(
     "texts",
     METADATA,
-    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("item_id", BIG, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
     Column("source", String, nullable=False),
     Column("body", String, nullable=False),
     Column("terms", String, nullable=False),
 )
-#: SQLite objects of the full-text index that SQLAlchemy's models do not describe (virtual table,
-#: its shadow tables, triggers): schema comparisons leave names starting with this alone.
+#: Objects of the full-text index that SQLAlchemy's models do not describe (SQLite: the FTS5 virtual
+#: table, its shadow tables, triggers; PostgreSQL: the GIN index over ``to_tsvector(terms)``):
+#: schema comparisons leave names starting with this alone.
 FTS_PREFIX = "texts_fts"
 
 
-def make_engine(db_path: str | os.PathLike[str]) -> Engine:
-    """SQLite in WAL mode: readers (searches) never block the writer and see a consistent snapshot."""
-    engine = create_engine(f"sqlite:///{os.fspath(db_path)}", future=True)
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
-
-    return engine
+def modelled(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name``: leave the full-text index's own objects out of schema comparisons."""
+    return not (type_ in ("table", "index") and name is not None and name.startswith(FTS_PREFIX))

@@ -13,6 +13,9 @@ down_revision = "0004_duplicates"
 branch_labels = None
 depends_on = None
 
+#: 64-bit on PostgreSQL, SQLite's INTEGER (64-bit already; the rowid alias AUTOINCREMENT needs).
+BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 #: The full-text index over texts.terms, kept in step with the table by triggers. A delete or update
 #: must hand FTS5 the old terms ('delete' command): external-content tables store no copy.
 FTS = [
@@ -28,6 +31,9 @@ FTS = [
     "INSERT INTO texts_fts(texts_fts, rowid, terms) VALUES ('delete', old.item_id, old.terms); "
     "INSERT INTO texts_fts(rowid, terms) VALUES (new.item_id, new.terms); END",
 ]
+#: PostgreSQL's own full-text search instead: a GIN index over the terms' tsvector ('simple': no
+#: stemming, as FTS5's unicode61; the terms arrive case- and accent-folded, see store/fulltext.py).
+FTS_POSTGRESQL = ["CREATE INDEX texts_fts_gin ON texts USING gin (to_tsvector('simple'::regconfig, terms))"]
 
 
 def upgrade() -> None:
@@ -46,14 +52,14 @@ def upgrade() -> None:
         batch_op.create_index("ix_items_taken", ["taken"], unique=False)
     op.create_table(
         "texts",
-        sa.Column("item_id", sa.Integer(), nullable=False, autoincrement=False),
+        sa.Column("item_id", BIG, nullable=False, autoincrement=False),
         sa.Column("source", sa.String(), nullable=False),
         sa.Column("body", sa.String(), nullable=False),
         sa.Column("terms", sa.String(), nullable=False),
         sa.ForeignKeyConstraint(["item_id"], ["items.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("item_id"),
     )
-    for statement in FTS:
+    for statement in FTS if op.get_bind().dialect.name == "sqlite" else FTS_POSTGRESQL:
         op.execute(statement)
 
 
@@ -64,8 +70,11 @@ def downgrade() -> None:
             batch_op.drop_column(column)
         batch_op.drop_column("taken_source")
         batch_op.drop_column("taken")
-    for trigger in ("texts_fts_au", "texts_fts_ad", "texts_fts_ai"):
-        op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-    op.execute("DROP TABLE IF EXISTS texts_fts_vocab")
-    op.execute("DROP TABLE IF EXISTS texts_fts")
+    if op.get_bind().dialect.name == "sqlite":
+        for trigger in ("texts_fts_au", "texts_fts_ad", "texts_fts_ai"):
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        op.execute("DROP TABLE IF EXISTS texts_fts_vocab")
+        op.execute("DROP TABLE IF EXISTS texts_fts")
+    else:
+        op.execute("DROP INDEX IF EXISTS texts_fts_gin")
     op.drop_table("texts")
