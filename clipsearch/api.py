@@ -18,7 +18,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from .config import ENV_DEVICE, IndexLocation, ModelChoice, RuntimeChoice
+from .config import ENV_CATALOG, ENV_DEVICE, IndexLocation, ModelChoice, RuntimeChoice
 from .errors import ClipsearchError, ModelMismatchError, UsageError
 from .ingest.options import IndexOptions, IndexReport
 from .ingest.regions import SCOPES
@@ -30,6 +30,7 @@ from .models.registry import ModelRef, resolve_model_ref
 from .models.runtimes import load_encoder
 from .query.categories import DRAWING, Categories
 from .query.search import Searcher
+from .store.catalog import Catalog
 from .store.extras import OCR_MODES
 from .store.folder import IndexStore, remove_index
 from .store.vectors import VectorIndex
@@ -125,7 +126,7 @@ def _writer(
     if rebuild:
         remove_index(location)
     if IndexStore.exists(location):
-        store = IndexStore.open(location)
+        store = IndexStore.open(location, options.catalog)
         try:
             if ref is not None:
                 store.check_model(ref)
@@ -141,11 +142,14 @@ def _writer(
             store.close()
         return
     index_type = validate_index_type(options.index_type or "auto")
+    catalog = options.catalog or os.environ.get(ENV_CATALOG) or None
+    if catalog is not None:  # an unreachable server is said before any model loads
+        Catalog(catalog).close()
     encoder = _loader(loader, run.runtime, run.precision or "auto")(ref or resolve_model_ref(), run.resolved_device)
     prepare = getattr(encoder, "prepare_images", None)
     if prepare is not None:  # a new index embeds something: compile while the catalog is made and the scan runs
         prepare()
-    store = IndexStore.create(location, encoder.info, index_type)
+    store = IndexStore.create(location, encoder.info, index_type, catalog)
     store.manifest["encoding"] = encoding_of(encoder, run.precision or "fp32")
     try:
         store.acquire_lock()

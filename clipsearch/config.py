@@ -18,6 +18,8 @@ ENV_MODEL = "CLIPSEARCH_MODEL"
 ENV_PRETRAINED = "CLIPSEARCH_PRETRAINED"
 ENV_DEVICE = "CLIPSEARCH_DEVICE"
 ENV_RUNTIME = "CLIPSEARCH_RUNTIME"
+#: A new index's catalog: a ``postgresql://`` URL (else SQLite in the index folder).
+ENV_CATALOG = "CLIPSEARCH_CATALOG"
 
 DEFAULT_INDEX = "default"
 #: Limits and thresholds with their defaults, here so the CLI can show them without importing

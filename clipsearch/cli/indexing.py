@@ -80,6 +80,9 @@ if TYPE_CHECKING:
 @click.option("--ray", "ray_address", default=None, metavar="local|ADDRESS", envvar="CLIPSEARCH_RAY",
               help="Read, decode and embed on a Ray cluster: 'local' starts one sized to this machine; an address "
               "joins a running one. Every node must read the files at the same paths.")  # fmt: skip
+@click.option("--catalog", default=None, metavar="postgresql://USER@HOST/DB",
+              help="Keep a new index's catalog in PostgreSQL (default: $CLIPSEARCH_CATALOG, else SQLite in the "
+                   "index folder). The password comes from PGPASSWORD or ~/.pgpass, never stored.")  # fmt: skip
 @click.option("--rebuild", is_flag=True, help="Delete the index first (e.g. to change model).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON report.")
@@ -104,6 +107,7 @@ def index_cmd(
     runtime: str | None,
     ocr: str | None,
     ray_address: str | None,
+    catalog: str | None,
     rebuild: bool,
     progress: bool | None,
     as_json: bool,
@@ -126,6 +130,7 @@ def index_cmd(
         index_type=index_type,
         ocr=ocr,
         ray=ray_address,
+        catalog=catalog,
     )
     with ProgressBar(enabled=progress) as bar:
         report = api.index(
@@ -175,6 +180,7 @@ def status_cmd(index_name: str | None, home: str | None, as_json: bool) -> None:
     rows = [
         ("index", f"{info['index']}  ({info['path']})"),
         ("items", f"{info['items']} from {info['files']} files ({info['skipped']} files skipped)"),
+        ("catalog", info["catalog"]),
         ("model", model),
         ("vectors", f"{info['dim']}-dim, {info['index_type']}"),
         ("images", _encoding_line(info["encoding"])),

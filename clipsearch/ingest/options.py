@@ -32,6 +32,10 @@ class IndexOptions:
     ocr: str | None = None
     #: Embed on a Ray cluster: 'local' (one on this machine) or a cluster address; None: here.
     ray: str | None = None
+    #: Where a new index keeps its catalog: a ``postgresql://user@host/db`` URL; None:
+    #: ``$CLIPSEARCH_CATALOG``, else a SQLite file in the index folder. For an existing index it
+    #: must name the catalog the index has (a password in it is used, never stored).
+    catalog: str | None = None
 
 
 @dataclass

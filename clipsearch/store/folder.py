@@ -10,6 +10,11 @@
 
 Copying the folder copies the index. Readers never take the lock: SQLite WAL gives them a
 consistent snapshot and the FAISS file is replaced atomically.
+
+With ``--catalog postgresql://...`` the catalog lives on a PostgreSQL server instead (the manifest
+keeps its URL, without password) and the folder holds the rest. Several machines may each keep a
+folder on one shared catalog: each FAISS file catches up from the catalog's seq as ever, and the
+writer lock is the server's (an advisory lock), so there is one writer across all of them.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ import numpy as np
 from .._version import __version__
 from ..atomic import write_json_atomic
 from ..config import IndexLocation
-from ..errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, ModelMismatchError
+from ..errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, ModelMismatchError, UsageError
 from ..models.registry import ModelInfo, ModelRef
+from . import dialect
 from .catalog import Catalog
 from .vectors import DEFAULT_INDEX_TYPE, VectorIndex, choose_index_type, trainable_type
 
@@ -45,15 +51,18 @@ FORMAT_VERSION = 1
 class IndexStore:
     """Open with :meth:`open` (existing) or :meth:`create`; use as a context manager to close."""
 
-    def __init__(self, location: IndexLocation, manifest: dict[str, Any]) -> None:
+    def __init__(self, location: IndexLocation, manifest: dict[str, Any], catalog_url: str | None = None) -> None:
+        """``catalog_url``: the server catalog's URL as given (it may carry a password the manifest
+        leaves out); by default the manifest's, or the folder's SQLite file."""
         self.location = location
         self.path = location.path
         self.manifest = manifest
         self.model = ModelInfo.from_dict(manifest["model"])
-        self.catalog = Catalog(self.path / CATALOG)
+        self.catalog = Catalog(catalog_url or manifest.get("catalog") or self.path / CATALOG)
         self._vectors: VectorIndex | None = None
         self._synced = 0
         self._lock_fd: int | None = None
+        self._server_lock = dialect.WriterLock(self.catalog.engine, location.name) if self.catalog.on_server else None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -61,7 +70,9 @@ class IndexStore:
         return (location.path / MANIFEST).is_file()
 
     @classmethod
-    def open(cls, location: IndexLocation) -> IndexStore:
+    def open(cls, location: IndexLocation, catalog: str | None = None) -> IndexStore:
+        """An existing index. ``catalog``: its server catalog's URL as the user gave it (it may hold
+        the password); it must be the one the index keeps."""
         manifest_path = location.path / MANIFEST
         if not manifest_path.is_file():
             raise IndexNotFoundError(
@@ -77,21 +88,52 @@ class IndexStore:
             raise IndexCorruptError(
                 f"index {location.name!r} was written by a newer clipsearch (format {manifest['format']})"
             )
-        return cls(location, manifest)
+        if catalog is not None and dialect.public_url(catalog) != manifest.get("catalog"):
+            raise UsageError(
+                f"index {location.name!r} keeps its catalog in {manifest.get('catalog') or 'its folder (SQLite)'}, "
+                f"not {dialect.public_url(catalog)}; use another --index for a new one"
+            )
+        return cls(location, manifest, catalog)
 
     @classmethod
-    def create(cls, location: IndexLocation, model: ModelInfo, index_type: str = "auto") -> IndexStore:
-        """A new, empty index. ``index_type``: "auto" (chosen by size) or a FAISS factory string."""
-        location.path.mkdir(parents=True, exist_ok=True)
-        manifest = {
+    def create(
+        cls, location: IndexLocation, model: ModelInfo, index_type: str = "auto", catalog: str | None = None
+    ) -> IndexStore:
+        """A new index. ``index_type``: "auto" (chosen by size) or a FAISS factory string.
+
+        ``catalog``: a ``postgresql://`` URL to keep the catalog on a server (else a SQLite file in
+        the folder). A server catalog that holds an index already is joined, if its model is this
+        one (the FAISS file is then built from its vectors); another model's is refused."""
+        manifest: dict[str, Any] = {
             "format": FORMAT_VERSION,
             "created_at": time.time(),
             "clipsearch_version": __version__,
             "model": model.to_dict(),
             "vectors": {"index_type": DEFAULT_INDEX_TYPE, "requested": index_type, "synced_seq": 0, "file": VECTORS},
         }
+        if catalog is not None:
+            manifest["catalog"] = dialect.public_url(catalog)
+            cls._check_shared(location, Catalog(catalog), model)
+        location.path.mkdir(parents=True, exist_ok=True)
+        store = cls(location, manifest, catalog)
+        if store.catalog.get_meta("model") is None:
+            store.catalog.set_meta("model", json.dumps(model.to_dict(), sort_keys=True))
         write_json_atomic(location.path / MANIFEST, manifest)
-        return cls(location, manifest)
+        return store
+
+    @staticmethod
+    def _check_shared(location: IndexLocation, catalog: Catalog, model: ModelInfo) -> None:
+        """A server catalog of another model's index is not joined (nothing mixed)."""
+        try:
+            held = catalog.get_meta("model")
+        finally:
+            catalog.close()
+        if held is not None and not ModelInfo.from_dict(json.loads(held)).same_model(model.ref):
+            other = ModelInfo.from_dict(json.loads(held))
+            raise ModelMismatchError(
+                f"catalog {catalog.where} holds an index built with {other.ref.label}, not {model.ref.label}; "
+                f"use another database (or schema), or --model {other.ref.name} for index {location.name!r}"
+            )
 
     def check_model(self, ref: ModelRef) -> None:
         """Refuse to mix: a different model on this index is an error that says how to rebuild."""
@@ -115,9 +157,19 @@ class IndexStore:
 
     # ------------------------------------------------------------------ locking
     def acquire_lock(self) -> None:
-        """Become the only writer, or fail at once naming the process that writes."""
+        """Become the only writer, or fail at once naming the process that writes (on a server
+        catalog, also the only writer of that catalog, from any machine)."""
         if self._lock_fd is not None:
             return
+        self._acquire_folder_lock()
+        if self._server_lock is not None:
+            try:
+                self._server_lock.acquire()
+            except BaseException:
+                self.release_lock()
+                raise
+
+    def _acquire_folder_lock(self) -> None:
         fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -134,6 +186,8 @@ class IndexStore:
         self._lock_fd = fd
 
     def release_lock(self) -> None:
+        if self._server_lock is not None:
+            self._server_lock.release()
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 os.ftruncate(self._lock_fd, 0)
@@ -257,6 +311,7 @@ class IndexStore:
         return {
             "index": self.location.name,
             "path": str(self.path),
+            "catalog": self.catalog.where,
             "items": self.catalog.count(),
             "files": self.catalog.files_count(),
             "skipped": len(self.catalog.skipped()),
@@ -286,13 +341,16 @@ class IndexStore:
 
 
 def remove_index(location: IndexLocation) -> None:
-    """Delete an index folder (used by ``--rebuild``); refuses while another process writes it."""
+    """Delete an index folder (used by ``--rebuild``), and its catalog's tables when they live on a
+    server; refuses while another process writes it."""
     if not location.path.exists():
         return
     if IndexStore.exists(location):
         store = IndexStore.open(location)
         try:
             store.acquire_lock()
+            if store.catalog.on_server:
+                store.catalog.drop()
         finally:
             store.close()
     shutil.rmtree(location.path)
