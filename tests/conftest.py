@@ -108,3 +108,30 @@ def make_jpeg() -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture(scope="session")
+def pg_server():  # type: ignore[no-untyped-def]
+    """One real PostgreSQL server for the session (tools/pgserver.py). Skipped where Debian's
+    ``postgresql`` package is missing; under CI (.ci/run installs it) that is a failure instead."""
+    import os
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "tools"))
+    import pgserver
+
+    if pgserver.bin_dir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install postgresql (.ci/run does)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with pgserver.running() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server, request: pytest.FixtureRequest) -> str:  # type: ignore[no-untyped-def]
+    """A new empty database on the session's server: its URL, password included."""
+    import re
+
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
+    return pg_server.create_database(name)
