@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """`make bench`: speed figures, each measured in this run against a reference measured in this run.
 
-`make bench` (<= 15 min on 2 cores), `python tools/bench.py --quick` (<= 3 min), or `make
-bench-scale` (`--scale`: adds the collection-size parts, ANN and duplicates at 1M, text at 1M
-items, a sharded build of 2M vectors; ~25 min). The JSON says which CPU it ran on (``cpu``: model
+`make bench` (<= 15 min on 2 cores; with the past-one-machine targets in one run: a sharded build
+of 2M vectors, Ray's overhead, PostgreSQL against SQLite), `python tools/bench.py --quick` (<= 3
+min), or `make bench-scale` (`--scale`: adds the collection-size parts, ANN and duplicates at 1M,
+text at 1M items; ~25 min). The JSON says which CPU it ran on (``cpu``: model
 name, ISA flags, cores): no figure means anything without it.
 
 - planner: the planner's table for ViT-B-32-256 on this CPU (each runtime x precision: images/s,
@@ -21,6 +22,8 @@ name, ISA flags, cores): no figure means anything without it.
   end_to_end_efficiency: the whole run's rate over the bound;
 - models: each preset and the default beside ViT-B-32-256 (``tools/bench_models.py``);
 - ray_local_images_per_s: the same index run through `--ray local` (Ray's overhead on one machine);
+- catalog: PostgreSQL against SQLite as the catalog, index and queries on the same photos
+  (``tools/bench_catalog.py``; a server started for the run);
 - shards: a sharded build of 2M vectors from 8 shards (``tools/bench_shards.py``);
 - rclip_index_images_per_s: rclip 4.0.8, its defaults, the same folder and the same exported model
   (``tools/rclip_ref.py``), timed alternately with ours, best of --rounds each; vs_rclip: ratios;
@@ -428,16 +431,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rclip/auto/fp32 runs (best kept)")
     parser.add_argument("--items", type=int, default=100_000, help="synthetic index size for query timings")
     parser.add_argument("--scale", action="store_true", help="also the collection-size parts (make bench-scale): "
-                        "ANN and duplicates at 1M, text at 1M items, the sharded build of 2M vectors")  # fmt: skip
+                        "ANN and duplicates at 1M, text at 1M items")  # fmt: skip
     parser.add_argument("--ann-n", type=int, nargs="*", default=[100_000], help="ANN sizes")
     parser.add_argument("--dups-n", type=int, default=0, help="synthetic codes for duplicates (0: skip)")
     parser.add_argument("--media", type=int, default=1, help="video, RAW and watch figures (0: skip)")
     parser.add_argument("--text-items", type=int, default=0, help="items for text/filter queries (0: skip)")
     parser.add_argument("--models", type=int, default=48, help="photos for the model-family part (0: skip)")
-    parser.add_argument("--shards-n", type=int, default=0, help="vectors for the sharded build (0: skip)")
+    parser.add_argument("--shards-n", type=int, default=2_000_000, help="vectors for the sharded build (0: skip)")
     args = parser.parse_args()
     if args.scale:
-        args.ann_n, args.dups_n, args.text_items, args.shards_n = [100_000, 1_000_000], 1_000_000, 1_000_000, 2_000_000
+        args.ann_n, args.dups_n, args.text_items = [100_000, 1_000_000], 1_000_000, 1_000_000
     if args.quick:
         args.images, args.rounds, args.items, args.ann_n = 32, 1, 10_000, [100_000]
         args.dups_n = args.media = args.text_items = args.models = args.shards_n = 0
@@ -454,6 +457,11 @@ def main() -> None:
         result.update(bench_export())
         print("export:", result["export_s"], "s; planning:", result["planning_s"], "s;", result["planner"]["why"])
         result.update(bench_indexing(work, args.rounds))
+        if not args.quick:
+            import bench_catalog
+
+            (work / "catalog").mkdir()
+            result["catalog"] = bench_catalog.run(work / "photos", work / "catalog", args.rounds)
         result["startup"] = bench_startup(work)
         print("start-up:", result["startup"], flush=True)
         # the indexer's steady rate: the whole run less what a one-photo run costs (start-up, compile)

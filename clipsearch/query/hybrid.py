@@ -101,7 +101,7 @@ def _with_score(r: SearchResult, score: float) -> SearchResult:
 
 def _filtered(searcher: Searcher, filters: Filters, k: int) -> list[SearchResult]:
     clause = filters.clause(Categories(searcher.store))
-    query = select(ITEMS.c.id).order_by(ITEMS.c.taken.desc(), ITEMS.c.id.desc()).limit(k)
+    query = select(ITEMS.c.id).order_by(ITEMS.c.taken.desc().nulls_last(), ITEMS.c.id.desc()).limit(k)
     if clause is not None:
         query = query.where(clause)
     with searcher.store.catalog.engine.connect() as conn:
