@@ -109,5 +109,11 @@ if __name__ == "__main__":
 
             folder = Path(tmp) / "photos"
             make_photos(folder, 160)
-        print(json.dumps({"cpu": __import__("clipsearch.models.planner").models.planner.cpu_signature(),
-                          **run(folder, Path(tmp) / "work")}))
+        print(
+            json.dumps(
+                {
+                    "cpu": __import__("clipsearch.models.planner").models.planner.cpu_signature(),
+                    **run(folder, Path(tmp) / "work"),
+                }
+            )
+        )
