@@ -33,7 +33,7 @@ from .query.search import Searcher
 from .store.catalog import Catalog
 from .store.extras import OCR_MODES
 from .store.folder import IndexStore, remove_index
-from .store.vectors import VectorIndex
+from .store.vectors import VectorIndex, factory_of, ivf_of
 
 EncoderLoader = Callable[[ModelRef, str | None], Encoder]
 #: Called with (files done, files to do) as an index run goes.
@@ -237,13 +237,17 @@ def _index_labelled(
 
 
 def validate_index_type(index_type: str) -> str:
-    """'auto' or a FAISS factory string FAISS accepts (checked now, not after an hour of indexing)."""
+    """'auto', a FAISS factory string FAISS accepts, or ``sharded:`` and an IVF one (built from shards,
+    served from disk): checked now, not after an hour of indexing."""
     if index_type == "auto":
         return index_type
+    factory = factory_of(index_type)
     try:
-        VectorIndex.create(8 if "PQ" not in index_type else 64, index_type)
+        created = VectorIndex.create(8 if "PQ" not in factory else 64, factory)
     except ClipsearchError as err:
         raise UsageError(f"--index-type: {err}") from err
+    if factory != index_type and ivf_of(created.index) is None:
+        raise UsageError(f"--index-type {index_type}: a sharded index is an IVF, e.g. sharded:IVF4096,SQ8")
     return index_type
 
 

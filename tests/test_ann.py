@@ -9,7 +9,7 @@ from clipsearch.config import IndexLocation
 from clipsearch.ingest.check import check_index
 from clipsearch.models.encoder import normalise
 from clipsearch.models.registry import ModelInfo
-from clipsearch.store import vectors
+from clipsearch.store import folder, shards, vectors
 from clipsearch.store.catalog import NewItem
 from clipsearch.store.folder import IndexStore
 
@@ -39,7 +39,8 @@ def _recall(store: IndexStore, queries: np.ndarray, k: int = 10) -> float:
 def test_choice_by_size_is_always_trainable():
     assert vectors.choose_index_type(99_999) == "IDMap2,Flat"
     assert vectors.choose_index_type(100_000) == "IVF1024,SQ8"
-    assert vectors.choose_index_type(10_000_000) == "IVF16384,SQ8"
+    assert vectors.choose_index_type(9_999_999) == "IVF16384,SQ8"
+    assert vectors.choose_index_type(10_000_000) == "sharded:IVF16384,SQ8"  # built from shards, served from disk
 
 
 def test_auto_switches_to_ivf_tunes_and_stays_correct(tmp_path, monkeypatch):
@@ -118,3 +119,60 @@ def test_ivf_trains_its_kmeans_on_the_gpus_faiss_reports(tmp_path, monkeypatch):
     reopened = IndexStore.open(IndexLocation(tmp_path, "gpu"))  # the saved file reads back on a CPU
     assert reopened.vectors().ntotal == 5_000
     reopened.close()
+
+
+def test_a_sharded_index_folder_keeps_up_through_its_delta_and_folds_it_in(tmp_path, monkeypatch, capfd):
+    """Past SHARDED_FROM the folder's vectors are an IVF built from shards of the catalog, served
+    from disk; later changes go to the delta, survive a reopen, and a big delta is folded in."""
+    monkeypatch.setattr(vectors, "FLAT_LIMIT", 2_000)
+    monkeypatch.setattr(vectors, "SHARDED_FROM", 3_000)
+    monkeypatch.setattr(shards, "SHARD_ROWS", 1_000)  # four shards
+    store = IndexStore.create(IndexLocation(tmp_path, "big"), INFO)
+    _add(store, _clustered(4_000, 1), 0)
+    store.vectors()
+    assert store.optimise() == "sharded:IVF64,SQ8"
+    info = store.manifest["vectors"]
+    built = store.path / info["sharded"]
+    assert (built / shards.LISTS_FILE).is_file() and not (store.path / "vectors.faiss").exists()
+    assert not (built / ".shards").exists()  # the shards written from the catalog are gone after the build
+    assert info["tuned_recall_at_10"] >= 0.95 and _recall(store, _clustered(100, 9)) >= 0.9
+
+    gone = list(range(1, 101))
+    store.catalog.commit_batch(remove=gone)
+    fresh = normalise(np.random.default_rng(3).normal(size=DIM))
+    store.catalog.commit_batch(replace=[(500, NewItem("/v/499.jpg", 0, 1, 2, "new", 1, 1, fresh))])
+    _add(store, _clustered(250, 4), 4_000)
+    vi = store.vectors()
+    assert isinstance(vi, shards.ShardedIndex) and vi.delta.ntotal == 251
+    held = vi.ids()
+    assert len(held) == len(set(held.tolist())) == store.catalog.count() == vi.ntotal == 4_150
+    assert not set(held.tolist()) & set(gone)
+    scores, found = vi.search(fresh[None], 5)
+    assert found[0, 0] == 500 and scores[0, 0] == pytest.approx(1.0, abs=1e-4) and list(found[0]).count(500) == 1
+    allowed = np.array([500, 4_001, 4_002, 700], np.int64)  # two in the delta, 500 re-embedded, 700 built
+    assert set(vi.search(fresh[None], 10, allow=allowed)[1][0].tolist()) - {-1} == set(allowed.tolist())
+    lims, _, near = vi.range_search(fresh[None], 0.999)
+    assert near[lims[0] : lims[1]].tolist() == [500]  # the duplicates' range search sees the new copy only
+    store.save_vectors()
+
+    reader = IndexStore.open(store.location)  # another process: the delta file and the catch-up agree
+    again = reader.vectors()
+    assert sorted(again.ids().tolist()) == sorted(held.tolist())
+    assert again.search(fresh[None], 5)[1].tolist() == found.tolist()
+    report = check_index(reader)
+    assert not report.missing_vectors and not report.orphan_vectors and not report.duplicate_vectors
+    reader.close()
+
+    monkeypatch.setattr(folder, "DELTA_MAX", 100)  # 251 in the delta > 5% of 4,150: fold it in
+    assert store.optimise() == "sharded:IVF64,SQ8"
+    refolded = store.manifest["vectors"]["sharded"]
+    assert refolded != built.name
+    assert not built.exists() and store.vectors().delta.ntotal == 0
+    assert _recall(store, _clustered(50, 8)) >= 0.9
+    store.close()
+    assert capfd.readouterr().out == ""  # FAISS's on-disk messages never reach stdout (--json is there)
+
+
+def test_a_sharded_type_must_be_an_ivf(cli, photos):
+    bad = cli("index", str(photos), "--model", "tiny-shapes", "--index-type", "sharded:Flat", ok=False)
+    assert bad.exit_code == 2 and "sharded:IVF4096,SQ8" in bad.stderr

@@ -177,7 +177,7 @@ def semantic_pairs(store: IndexStore, ids: np.ndarray, threshold: float, pairs: 
     wanted = set(ids.tolist())
     vectors = store.catalog.vectors(ids.tolist(), store.model.dim)
     for start in range(0, len(ids), chunk):
-        lims, sims, found = vi.index.range_search(np.ascontiguousarray(vectors[start : start + chunk]), threshold)
+        lims, sims, found = vi.range_search(vectors[start : start + chunk], threshold)
         for q in range(len(lims) - 1):
             a = int(ids[start + q])
             for s, b in zip(sims[lims[q] : lims[q + 1]], found[lims[q] : lims[q + 1]], strict=True):

@@ -8,6 +8,10 @@
         vectors.faiss    the search structure, rebuilt or caught up from the catalog when behind
         lock             held (flock) by the one process allowed to write
 
+An index of type ``sharded:IVF...`` (chosen from SHARDED_FROM vectors, or asked for) has instead
+``vectors-SEQ-N.sharded/`` (the IVF built from shards of the catalog, served from disk) and
+``vectors.delta.npz`` (what changed since: new vectors, hidden ids), caught up the same way.
+
 Copying the folder copies the index. Readers never take the lock: SQLite WAL gives them a
 consistent snapshot and the FAISS file is replaced atomically.
 
@@ -39,11 +43,16 @@ from ..errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, Mo
 from ..models.registry import ModelInfo, ModelRef
 from . import dialect
 from .catalog import Catalog
-from .vectors import DEFAULT_INDEX_TYPE, VectorIndex, choose_index_type, trainable_type
+from .shards import ShardedIndex, build_from_chunks
+from .vectors import DEFAULT_INDEX_TYPE, SHARDED, VectorIndex, choose_index_type, factory_of, trainable_type
 
 MANIFEST = "manifest.json"
 CATALOG = "catalog.sqlite"
 VECTORS = "vectors.faiss"
+#: A sharded index's changes since its build (its big files live in ``vectors-SEQ.sharded/``).
+DELTA = "vectors.delta.npz"
+#: Items a sharded index's delta (exact search, in memory) may hold before ``optimise`` rebuilds.
+DELTA_MAX = 200_000
 LOCK = "lock"
 FORMAT_VERSION = 1
 
@@ -59,7 +68,7 @@ class IndexStore:
         self.manifest = manifest
         self.model = ModelInfo.from_dict(manifest["model"])
         self.catalog = Catalog(catalog_url or manifest.get("catalog") or self.path / CATALOG)
-        self._vectors: VectorIndex | None = None
+        self._vectors: VectorIndex | ShardedIndex | None = None
         self._synced = 0
         self._lock_fd: int | None = None
         self._server_lock = dialect.WriterLock(self.catalog.engine, location.name) if self.catalog.on_server else None
@@ -203,16 +212,25 @@ class IndexStore:
     def vectors_path(self) -> Path:
         return self.path / self.manifest["vectors"].get("file", VECTORS)
 
-    def vectors(self, *, mmap: bool = False) -> VectorIndex:
+    def vectors(self, *, mmap: bool = False) -> VectorIndex | ShardedIndex:
         """The FAISS index, caught up with every change committed to the catalog."""
         if self._vectors is None:
             self._vectors = self._load_vectors(mmap=mmap)
         self._catch_up(self._vectors)
         return self._vectors
 
-    def _load_vectors(self, mmap: bool) -> VectorIndex:
+    def _load_vectors(self, mmap: bool) -> VectorIndex | ShardedIndex:
         dim = self.model.dim
-        if self.vectors_path.is_file():
+        sharded = self.manifest["vectors"].get("sharded")
+        if self.index_type.startswith(SHARDED) and sharded:
+            try:
+                vi = ShardedIndex.load(self.path / sharded, self.vectors_path, self.manifest["vectors"].get("nprobe"),
+                                       self.index_type)  # fmt: skip
+                self._synced = int(self.manifest["vectors"].get("synced_seq", 0))
+                return vi
+            except IndexCorruptError:
+                pass  # exact search rebuilt from the catalog below; the next optimise builds shards again
+        elif self.vectors_path.is_file():
             try:
                 vi = VectorIndex.load(self.vectors_path, dim, self.index_type, mmap=mmap,
                                       nprobe=self.manifest["vectors"].get("nprobe"))  # fmt: skip
@@ -223,29 +241,42 @@ class IndexStore:
         self._synced = 0
         return VectorIndex.create(dim, DEFAULT_INDEX_TYPE)  # filled from the catalog by _catch_up
 
-    def _catch_up(self, vi: VectorIndex) -> None:
+    def _catch_up(self, vi: VectorIndex | ShardedIndex) -> None:
         seq = self.catalog.seq()
         if seq == self._synced:
             return
-        if self._synced == 0 and vi.ntotal == 0:
+        if self._synced == 0 and vi.ntotal == 0 and isinstance(vi, VectorIndex):
             fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), DEFAULT_INDEX_TYPE)
             vi.index, vi.index_type = fresh.index, fresh.index_type
-            self.manifest["vectors"]["index_type"] = fresh.index_type
+            self.manifest["vectors"].update(index_type=fresh.index_type, file=VECTORS)
+            self.manifest["vectors"].pop("sharded", None)
         else:
             removed, ids, vecs = self.catalog.changes_since(self._synced, self.model.dim)
             vi.apply(removed, ids, vecs)
         self._synced = seq
 
-    def rebuild_vectors(self, index_type: str | None = None) -> VectorIndex:
+    def rebuild_vectors(self, index_type: str | None = None) -> VectorIndex | ShardedIndex:
         """Rebuild the FAISS index from the catalog's stored vectors and save it (the writer's job).
 
         For an approximate type, nprobe is tuned on the collection for recall@10 >= 0.95 against
-        exact search, and recorded in the manifest with the recall reached."""
+        exact search, and recorded in the manifest with the recall reached. A ``sharded:`` type is
+        built from shards of the catalog into a new folder; the manifest switching to it is the
+        commit point, and the folder it replaces is deleted after."""
         # too few vectors left to train it (e.g. after deletions): exact search until there are
         index_type = trainable_type(index_type or self.index_type, self.catalog.count(), self.model.dim)
         seq = self.catalog.seq()
-        fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), index_type)
         info = self.manifest["vectors"]
+        old_file = info.get("file", VECTORS)  # deleted once the manifest no longer names it
+        fresh: VectorIndex | ShardedIndex
+        if index_type.startswith(SHARDED):
+            name = f"vectors-{seq}-{time.time_ns() % 10**9:09d}.sharded"  # never the folder being replaced
+            build_from_chunks(self.catalog.all_vectors(self.model.dim), factory_of(index_type), self.path / name)
+            fresh = ShardedIndex(self.path / name, index_type=index_type)
+            info.update(sharded=name, file=DELTA)
+        else:
+            fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), index_type)
+            info.pop("sharded", None)
+            info["file"] = VECTORS
         info.update({"index_type": index_type, "trained_on": fresh.ntotal})
         if fresh.index_type != DEFAULT_INDEX_TYPE and fresh.ntotal:
             queries, truth = self._tuning_set()
@@ -254,6 +285,11 @@ class IndexStore:
         self._vectors = fresh
         self._synced = seq
         self.save_vectors()
+        for stale in self.path.glob("vectors-*.sharded"):  # the one replaced, and any a crash left half built
+            if stale.name != info.get("sharded"):
+                shutil.rmtree(stale, ignore_errors=True)
+        if old_file != info["file"]:
+            (self.path / old_file).unlink(missing_ok=True)
         return fresh
 
     def _tuning_set(self, n: int = 200, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -285,12 +321,17 @@ class IndexStore:
         current = self.index_type
         if wanted == current and not (
             current != DEFAULT_INDEX_TYPE and count > 8 * max(1, int(info.get("trained_on", count)))
-        ):
+        ) and not self._delta_outgrown(count):  # fmt: skip
             return None
         wanted = trainable_type(wanted, count, self.model.dim)  # too few to train what was asked: stay exact
         if wanted == current and current == DEFAULT_INDEX_TYPE:
             return None
         return self.rebuild_vectors(wanted).index_type
+
+    def _delta_outgrown(self, count: int) -> bool:
+        """A sharded index's in-memory delta past DELTA_MAX items or 5% of the collection: fold it in."""
+        vi = self._vectors
+        return isinstance(vi, ShardedIndex) and vi.delta.ntotal > max(DELTA_MAX, 0.05 * count)
 
     def save_vectors(self) -> None:
         """Persist the FAISS file, then record which catalog seq it holds (the order matters)."""
@@ -307,7 +348,7 @@ class IndexStore:
         from ..models.presets import licence_of
 
         m = self.model
-        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
         return {
             "index": self.location.name,
             "path": str(self.path),

@@ -21,15 +21,21 @@ the same path.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
+import shutil
+import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ClipsearchError, UsageError
+from ..atomic import atomic_path
+from ..errors import IndexCorruptError, UsageError
+from .vectors import SHARDED, VectorIndex, smallest_nprobe
 
 #: Rows read from a shard at a time when adding: bounds a task's memory (512-d fp32: 100 MB).
 CHUNK = 50_000
@@ -38,6 +44,10 @@ CHUNK = 50_000
 POINTS_PER_LIST = 40
 INDEX_FILE = "populated.index"
 LISTS_FILE = "lists.ivfdata"
+#: The ids the merged index holds, sorted (memory-mapped: which ids a delta hides, without the lists).
+IDS_FILE = "ids.npy"
+#: Rows per shard when an index folder is built from its catalog (512-d float16: 512 MB).
+SHARD_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,22 @@ class BuildReport:
     folder: str = ""
 
 
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """FAISS's on-disk lists print to the process's standard output (``resizing ...``, ``updating
+    ondisk filename ...``) from C++: that would corrupt ``--json`` output, so it goes nowhere."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def build(shards: Sequence[Shard], factory: str, folder: Path, parallel: str = "auto") -> BuildReport:
     """Train, add in parallel, merge on disk into ``folder`` (``populated.index`` + its lists).
 
@@ -153,8 +179,10 @@ def build(shards: Sequence[Shard], factory: str, folder: Path, parallel: str = "
     parts = _add_all(trained, shards, work, use_ray)
     t2 = time.perf_counter()
     index = faiss.read_index(str(trained))
-    merge_ondisk(index, parts, str(folder / LISTS_FILE))
+    with _quiet_stdout():
+        merge_ondisk(index, parts, str(folder / LISTS_FILE))
     faiss.write_index(index, str(folder / INDEX_FILE))
+    np.save(folder / IDS_FILE, np.sort(np.concatenate([np.load(s.ids, mmap_mode="r") for s in shards])))
     for p in [*parts, str(trained)]:
         os.unlink(p)
     work.rmdir()
@@ -172,62 +200,159 @@ def _ray_running() -> bool:
     return bool(ray.is_initialized())
 
 
-class ShardedIndex:
-    """The merged index, memory-mapped, plus an in-memory delta for items added since the build."""
+def build_from_chunks(
+    chunks: Iterable[tuple[np.ndarray, np.ndarray]], factory: str, folder: Path, shard_rows: int = SHARD_ROWS
+) -> BuildReport:
+    """:func:`build` from (ids, vectors) chunks (an index folder's catalog, in id order): written as
+    float16 shards of ``shard_rows`` in ``folder``/.shards first, deleted after the build."""
+    work = folder / ".shards"
+    work.mkdir(parents=True, exist_ok=True)
+    written: list[Shard] = []
+    ids_part: list[np.ndarray] = []
+    vec_part: list[np.ndarray] = []
 
-    def __init__(self, folder: Path, nprobe: int = 16) -> None:
+    def flush() -> None:
+        if ids_part:
+            name = f"part{len(written):05d}"
+            written.append(Shard.write(work, name, np.concatenate(ids_part), np.concatenate(vec_part)))
+            ids_part.clear()
+            vec_part.clear()
+
+    for ids, vectors in chunks:
+        ids_part.append(np.asarray(ids, np.int64))
+        vec_part.append(np.asarray(vectors, np.float16))
+        if sum(len(i) for i in ids_part) >= shard_rows:
+            flush()
+    flush()
+    try:
+        return build(written, factory, folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class ShardedIndex:
+    """The merged index, memory-mapped, plus an in-memory delta for what changed since the build.
+
+    It answers as :class:`~.vectors.VectorIndex` does (``search`` with allow/deny filters inside
+    FAISS, ``apply``, ``ids``, ``save``), so an index folder serves either. Changes since the build
+    never touch the big files: a new or re-embedded item goes to the delta (exact search) and hides
+    its old copy, a removed one is hidden; both are folded in by the next build. ``save`` writes the
+    delta and the hidden ids to one small file, atomically."""
+
+    def __init__(self, folder: Path, nprobe: int = 16, index_type: str | None = None) -> None:
         import faiss
 
         path = folder / INDEX_FILE
         if not path.is_file():
-            raise ClipsearchError(f"no sharded index in {folder}")
-        # the lists file is found beside the index file, whatever folder it was built in
-        self.index = faiss.read_index(str(path), faiss.IO_FLAG_ONDISK_SAME_DIR)
-        self.ivf = faiss.extract_index_ivf(self.index)
-        self.ivf.nprobe = nprobe
-        self.delta = faiss.IndexIDMap2(faiss.IndexFlatIP(self.index.d))
-        self.removed: set[int] = set()
+            raise IndexCorruptError(f"no sharded index in {folder}")
+        try:  # the lists file is found beside the index file, whatever folder it was built in
+            with _quiet_stdout():
+                big = faiss.read_index(str(path), faiss.IO_FLAG_ONDISK_SAME_DIR)
+            self.built_ids = np.load(folder / IDS_FILE, mmap_mode="r")
+        except (RuntimeError, OSError, ValueError) as err:
+            raise IndexCorruptError(f"cannot read sharded index {folder}: {str(err).splitlines()[0]}") from err
+        self.folder = folder
+        self.index = big
+        self.dim = int(big.d)
+        self.index_type = index_type or SHARDED + "IVF"
+        self.ivf = faiss.extract_index_ivf(big)
+        self.big = VectorIndex(big, self.dim, self.index_type, nprobe)
+        self.nprobe = nprobe
+        self.delta = VectorIndex.create(self.dim)
+        self.hidden = np.zeros(0, np.int64)  # sorted ids whose copy in the big index no longer counts
 
     @property
     def nprobe(self) -> int:
-        return int(self.ivf.nprobe)
+        return int(self.big.nprobe)
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        self.big.nprobe = self.ivf.nprobe = int(value)
+
+    def _built(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` the big index holds (a binary search in the sorted id file)."""
+        if not len(self.built_ids) or not len(ids):
+            return np.zeros(len(ids), bool)
+        at = np.searchsorted(self.built_ids, ids).clip(0, len(self.built_ids) - 1)
+        return np.asarray(self.built_ids[at]) == ids
 
     @property
     def ntotal(self) -> int:
-        return int(self.index.ntotal + self.delta.ntotal)
+        return int(len(self.built_ids) - self._built(self.hidden).sum() + self.delta.ntotal)
+
+    def ids(self) -> np.ndarray:
+        kept = np.setdiff1d(np.asarray(self.built_ids), self.hidden, assume_unique=True)
+        return np.concatenate([kept, self.delta.ids()])
 
     def add(self, ids: Iterable[int], vectors: np.ndarray) -> None:
-        """New items, searchable at once (exact), until the next rebuild folds them in."""
-        ids = np.asarray(list(ids), np.int64)
-        self.removed.difference_update(ids.tolist())
-        self.delta.add_with_ids(np.asarray(vectors, np.float32), ids)
+        """New or re-embedded items, searchable at once (exact), until the next build folds them in."""
+        self.apply(np.zeros(0, np.int64), np.asarray(list(ids), np.int64), vectors)
 
     def remove(self, ids: Iterable[int]) -> None:
-        """Items deleted since the build: filtered from results until the rebuild drops them."""
-        ids = list(ids)
-        self.removed.update(ids)
-        self.delta.remove_ids(np.asarray(ids, np.int64))
+        """Items deleted since the build: hidden from results until the next build drops them."""
+        self.apply(np.asarray(list(ids), np.int64), np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32))
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        q = np.asarray(queries, np.float32)
-        extra = len(self.removed) if self.removed else 0
-        scores, ids = self.index.search(q, k + extra)
+    def apply(self, removed: np.ndarray, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Idempotent, as :meth:`VectorIndex.apply`: hide ``removed`` and the old copies of ``ids``."""
+        gone = np.union1d(np.asarray(removed, np.int64), np.asarray(ids, np.int64))
+        self.hidden = np.union1d(self.hidden, gone[self._built(gone)])
+        self.delta.apply(gone, np.asarray(ids, np.int64), vectors)
+
+    def search(
+        self, queries: np.ndarray, k: int, allow: np.ndarray | None = None, deny: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) from the big index (hidden ids denied inside FAISS) and the delta, merged."""
+        q = np.ascontiguousarray(queries, np.float32)
+        hide = self.hidden if deny is None else np.union1d(self.hidden, deny)
+        parts = [self.big.search(q, k, allow, hide if len(hide) else None)]
         if self.delta.ntotal:
-            ds, di = self.delta.search(q, k)
-            scores, ids = np.concatenate([scores, ds], 1), np.concatenate([ids, di], 1)
-        if self.removed:
-            gone = np.isin(ids, np.fromiter(self.removed, np.int64))
-            scores = np.where(gone, -np.inf, scores)
-        order = np.argsort(-scores, axis=1)[:, :k]
+            parts.append(self.delta.search(q, k, allow, deny))
+        scores = np.concatenate([s for s, _ in parts], 1)
+        ids = np.concatenate([i for _, i in parts], 1)
+        scores = np.where(ids < 0, -np.inf, scores)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
 
-    def tune(self, queries: np.ndarray, truth: np.ndarray, target: float = 0.95, k: int = 10) -> float:
+    def range_search(self, x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """FAISS's (lims, similarities, ids) of everything within ``threshold``, hidden ids left out."""
+        lims, sims, ids = self.big.range_search(x, threshold)
+        keep = ~np.isin(ids, self.hidden)
+        rows = [(sims[a:b][keep[a:b]], ids[a:b][keep[a:b]]) for a, b in itertools.pairwise(lims)]
+        if self.delta.ntotal:
+            dl, ds, di = self.delta.range_search(x, threshold)
+            rows = [(np.concatenate([s, ds[a:b]]), np.concatenate([i, di[a:b]]))
+                    for (s, i), (a, b) in zip(rows, itertools.pairwise(dl), strict=True)]  # fmt: skip
+        out_lims = np.concatenate([[0], np.cumsum([len(i) for _, i in rows])]).astype(np.int64)
+        if not rows:
+            return out_lims, np.zeros(0, np.float32), np.zeros(0, np.int64)
+        return out_lims, np.concatenate([s for s, _ in rows]), np.concatenate([i for _, i in rows])
+
+    def tune(self, queries: np.ndarray, truth: np.ndarray, k: int = 10, target: float = 0.95) -> float:
         """The smallest nprobe (powers of two) whose recall@k against ``truth`` reaches ``target``."""
-        from .vectors import smallest_nprobe
 
         def search_at(nprobe: int) -> np.ndarray:
-            self.ivf.nprobe = nprobe
+            self.nprobe = nprobe
             return self.search(queries, k)[1]
 
-        self.ivf.nprobe, recall = smallest_nprobe(search_at, self.ivf.nlist, np.asarray(truth)[:, :k], k, target)
+        self.nprobe, recall = smallest_nprobe(search_at, self.ivf.nlist, np.asarray(truth)[:, :k], k, target)
         return recall
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """The delta and the hidden ids, in one file written atomically (the big files never change)."""
+        ids = self.delta.ids()
+        vectors = self.delta.vectors()
+        with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
+            np.savez(f, ids=ids, vectors=vectors, hidden=self.hidden)
+
+    @classmethod
+    def load(cls, folder: Path, delta: Path, nprobe: int | None = None, index_type: str | None = None) -> ShardedIndex:
+        """The big index in ``folder`` and, when the file exists, the delta saved in ``delta``."""
+        index = cls(folder, nprobe or 16, index_type)
+        if delta.is_file():
+            try:
+                with np.load(delta) as saved:
+                    index.delta.add(saved["ids"], saved["vectors"])
+                    index.hidden = np.asarray(saved["hidden"], np.int64)
+            except (OSError, ValueError, KeyError) as err:
+                raise IndexCorruptError(f"cannot read {delta}: {err}") from err
+        return index

@@ -21,6 +21,10 @@ from ..errors import IndexCorruptError
 DEFAULT_INDEX_TYPE = "IDMap2,Flat"
 #: Below this many vectors exact search is fast enough and needs no training; above, IVF + SQ8.
 FLAT_LIMIT = 100_000
+#: From this many vectors the IVF is built from shards and served from disk (``shards.py``): at 512-d,
+#: SQ8 codes alone are 5 GB here, more than a search process should hold in memory.
+SHARDED_FROM = 10_000_000
+SHARDED = "sharded:"
 TRAIN_PER_LIST = 39  # FAISS's own minimum of training points per IVF list
 TARGET_RECALL = 0.95
 
@@ -32,12 +36,18 @@ def choose_index_type(n: int) -> str:
         return DEFAULT_INDEX_TYPE
     by_size = round(np.log2(4 * np.sqrt(n)))
     trainable = int(np.log2(max(1, n // TRAIN_PER_LIST)))  # never more lists than n can train
-    return f"IVF{1 << max(1, min(by_size, trainable, 16))},SQ8"
+    ivf = f"IVF{1 << max(1, min(by_size, trainable, 16))},SQ8"
+    return SHARDED + ivf if n >= SHARDED_FROM else ivf
+
+
+def factory_of(index_type: str) -> str:
+    """The FAISS factory string of an index type (``sharded:IVF4096,SQ8`` -> ``IVF4096,SQ8``)."""
+    return index_type.removeprefix(SHARDED)
 
 
 def trainable_type(index_type: str, n: int, dim: int) -> str:
     """``index_type`` if ``n`` vectors can train it, else exact search (IVF needs TRAIN_PER_LIST per list)."""
-    ivf = ivf_of(VectorIndex.create(dim, index_type).index)
+    ivf = ivf_of(VectorIndex.create(dim, factory_of(index_type)).index)
     return DEFAULT_INDEX_TYPE if ivf is not None and n < TRAIN_PER_LIST * ivf.nlist else index_type
 
 
@@ -190,6 +200,19 @@ class VectorIndex:
             if lists.list_size(i)
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+    def vectors(self) -> np.ndarray:
+        """Every vector held, in the order of :meth:`ids` (exact indexes only: ``IDMap2,Flat``)."""
+        faiss = _faiss()
+        flat = faiss.downcast_index(self.index.index)
+        return faiss.vector_to_array(flat.codes).view(np.float32).reshape(-1, self.dim)
+
+    def range_search(self, x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """FAISS's (lims, similarities, ids) of every vector within ``threshold`` of each row of ``x``."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if ivf_of(self.index) is None:
+            return self.index.range_search(x, threshold)
+        return self.index.range_search(x, threshold, params=_faiss().SearchParametersIVF(nprobe=self.nprobe))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
