@@ -49,6 +49,15 @@ def open_index(index: str | None = None, home: str | os.PathLike[str] | None = N
     return IndexStore.open(locate(index, home))
 
 
+def move_catalog(url: str, index: str | None = None, home: str | os.PathLike[str] | None = None) -> dict[str, object]:
+    """Move an index's SQLite catalog onto a PostgreSQL server (``postgresql://user@host/db``, a new
+    database): every row with its id, nothing embedded again. Returns the rows copied per table."""
+    from .store.transfer import move_to_server
+
+    with IndexStore.open(locate(index, home)) as store:
+        return move_to_server(store, url)
+
+
 def requested_model(model: str | ModelChoice | None, pretrained: str | None = None) -> ModelRef | None:
     """The model asked for by flags or environment, or None if nothing was asked."""
     choice = model if isinstance(model, ModelChoice) else ModelChoice(model, pretrained)

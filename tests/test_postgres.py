@@ -191,6 +191,79 @@ def test_every_command_answers_on_postgresql_as_on_sqlite(tmp_path, corpus, pg_u
     assert _answers(on_server, corpus) == _answers(on_sqlite, corpus)
     assert on_server.json("check")["ok"]
 
+    # writes from the other commands: a category of one's own, a dismissed duplicate group
+    for cli in (on_sqlite, on_server):
+        cli.json("category", "add", "drawing", "--facet", "kind", "--prompt", "a technical drawing")
+        group = cli.json("duplicates", "--by", "exact")[0]["group"]
+        cli("duplicates", "--dismiss", group)
+    assert _answers(on_server, corpus) == _answers(on_sqlite, corpus)
+    assert on_server.json("duplicates", "--by", "exact") == []
+
+    # the web page's API on the server catalog
+    from fastapi.testclient import TestClient
+
+    from clipsearch.config import IndexLocation
+    from clipsearch.server import create_app
+
+    pages = [TestClient(create_app(IndexLocation(home, "default"))) for home in (tmp_path / "a", tmp_path / "b")]
+    found = [[Path(h["path"]).name for h in c.get("/api/search", params={"q": "a cat", "k": 5}).json()] for c in pages]
+    assert found[0] == found[1] and len(found[1]) == 5
+
+
+def test_a_long_lived_reader_sees_other_processes_commits_through_its_filter_cache(pg_url):
+    from clipsearch.store.schema import ITEMS
+
+    reader, writer = Catalog(pg_url), Catalog(pg_url)
+    vec = np.ones(4, np.float32) / 2
+    writer.commit_batch(add=[NewItem("/a/1.png", 0, 1, 1, "1" * 40, 1, 1, vec)])
+    under_a = dialect.path_under(ITEMS.c.path, "/a")
+    assert sorted(reader.ids_where(under_a).tolist()) == [1]
+    writer.commit_batch(add=[NewItem("/a/2.png", 0, 1, 1, "2" * 40, 1, 1, vec)])  # another "process"
+    assert sorted(reader.ids_where(under_a).tolist()) == [1, 2]
+    assert reader.ids_where(dialect.path_under(ITEMS.c.path, "/a/1.png")).tolist() == []  # a file is no folder
+    reader.close()
+    writer.close()
+
+
+def test_a_laptop_index_moves_onto_the_server_without_embedding_again(tmp_path, corpus, pg_url, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", "clipsearch-test-secret")
+    url = pg_url.replace(":clipsearch-test-secret", "")
+    laptop, reference = Cli(tmp_path / "laptop"), Cli(tmp_path / "reference")
+    folder = tmp_path / "laptop" / "default"
+    for cli in (laptop, reference):
+        cli.json("index", str(corpus), "--model", "tiny-shapes")
+        cli.json("category", "add", "drawing", "--facet", "kind", "--prompt", "a technical drawing")
+    catalog = Catalog(folder / "catalog.sqlite")
+    highest = max(r.id for r in catalog.items())  # the last file scanned: photos/rocket.jpg
+    catalog.close()
+    shutil.move(corpus / "photos" / "rocket.jpg", tmp_path / "rocket.jpg")  # the highest id goes
+    for cli in (laptop, reference):
+        cli.json("index", str(corpus))
+
+    moved = laptop.json("move-catalog", url)
+    assert moved["catalog"] == url and moved["rows"]["items"] == 11 and moved["rows"]["labels"] > 0
+    assert not (folder / "catalog.sqlite").exists()
+    assert json.loads((folder / "manifest.json").read_text())["catalog"] == url
+    assert _answers(laptop, corpus) == _answers(reference, corpus)  # texts, labels, vectors all came along
+    assert names(laptop.json("search", "--text", "A-1042/7")) == ["order.pdf#2"]  # PostgreSQL's full text
+    assert laptop.json("check")["ok"]
+
+    shutil.move(tmp_path / "rocket.jpg", corpus / "photos" / "rocket.jpg")
+    again = laptop.json("index", str(corpus))
+    assert again["added"] == 1 and again["embedded"] == 1 and again["unchanged"] == 10  # only the new file ran
+    catalog = Catalog(pg_url)
+    (rocket,) = [r.id for r in catalog.items() if r.path.endswith("rocket.jpg")]
+    catalog.close()
+    assert rocket > highest  # past every id SQLite gave out, the deleted one's included
+
+    twice = laptop("move-catalog", url, ok=False)
+    assert twice.exit_code == 2 and "already" in twice.stderr
+    other = Cli(tmp_path / "other")
+    other.json("index", str(corpus / "photos"), "--model", "tiny-shapes")
+    refused = other("move-catalog", url, ok=False)  # a database holding another index is not overwritten
+    assert refused.exit_code == 2 and "not empty" in refused.stderr
+    assert (tmp_path / "other" / "default" / "catalog.sqlite").exists()
+
 
 def test_rebuild_and_model_mixing_on_a_shared_catalog(tmp_path, corpus, pg_url, tiny_model, monkeypatch):
     monkeypatch.setenv("PGPASSWORD", "clipsearch-test-secret")

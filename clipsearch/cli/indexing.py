@@ -230,6 +230,27 @@ def check_cmd(index_name: str | None, home: str | None, repair: bool, device: st
         sys.exit(1)
 
 
+@cli.command("move-catalog")
+@click.argument("url", metavar="postgresql://USER@HOST/DB")
+@index_options
+@click.option("--json", "as_json", is_flag=True)
+def move_catalog_cmd(url: str, index_name: str | None, home: str | None, as_json: bool) -> None:
+    """Move an index's catalog from its SQLite file onto a PostgreSQL server (a new, empty database).
+
+    Every item, vector, text, category and label goes across with its id; nothing is embedded again.
+    The password, if any, comes from the URL this once, then from PGPASSWORD or ~/.pgpass."""
+    from .. import api
+
+    report = api.move_catalog(url, index_name, home)
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    rows = report["rows"]
+    assert isinstance(rows, dict)
+    click.echo(f"index {report['index']!r} now keeps its catalog in {report['catalog']} "
+               f"({rows.get('items', 0)} items, {sum(rows.values())} rows copied)")  # fmt: skip
+
+
 @cli.command("watch")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @index_options

@@ -144,6 +144,19 @@ class IndexStore:
                 f"use another database (or schema), or --model {other.ref.name} for index {location.name!r}"
             )
 
+    def reattach(self, catalog: str) -> None:
+        """Use the catalog at ``catalog`` from now on (after ``transfer.move_to_server``), the write
+        lock moving with it."""
+        held = self._lock_fd is not None
+        if self._server_lock is not None:
+            self._server_lock.release()
+        self.catalog = Catalog(catalog)
+        self._server_lock = (
+            dialect.WriterLock(self.catalog.engine, self.location.name) if self.catalog.on_server else None
+        )
+        if held and self._server_lock is not None:
+            self._server_lock.acquire()
+
     def check_model(self, ref: ModelRef) -> None:
         """Refuse to mix: a different model on this index is an error that says how to rebuild."""
         if not self.model.same_model(ref):
