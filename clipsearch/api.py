@@ -31,6 +31,7 @@ from .models.runtimes import load_encoder
 from .query.categories import DRAWING, Categories
 from .query.search import Searcher
 from .store.catalog import Catalog
+from .store.dialect import is_server_url
 from .store.extras import OCR_MODES
 from .store.folder import IndexStore, remove_index
 from .store.vectors import VectorIndex, factory_of, ivf_of
@@ -152,7 +153,10 @@ def _writer(
         return
     index_type = validate_index_type(options.index_type or "auto")
     catalog = options.catalog or os.environ.get(ENV_CATALOG) or None
-    if catalog is not None:  # an unreachable server is said before any model loads
+    if catalog is not None:  # a wrong or unreachable catalog is said before any model loads
+        if not is_server_url(catalog):
+            raise UsageError(f"--catalog takes a postgresql://USER@HOST/DB URL, not {catalog!r} "
+                             "(a SQLite catalog lives in the index folder: leave --catalog out)")  # fmt: skip
         Catalog(catalog).close()
     encoder = _loader(loader, run.runtime, run.precision or "auto")(ref or resolve_model_ref(), run.resolved_device)
     prepare = getattr(encoder, "prepare_images", None)

@@ -294,6 +294,10 @@ def test_an_unreachable_server_is_one_line_before_any_model_loads(tmp_path, corp
     assert result.stderr.startswith("clipsearch: error: cannot reach catalog postgresql://nobody@127.0.0.1:1/none:")
     assert time.monotonic() - start < 10
     assert not (tmp_path / "home" / "default" / "manifest.json").exists()
+    for wrong in ("sqlite:///elsewhere.db", str(tmp_path / "x.sqlite"), "postgresql://host-but-no-database"):
+        refused = cli("index", str(corpus / "photos"), "--catalog", wrong, ok=False)
+        assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert not (tmp_path / "x.sqlite").exists() and not (tmp_path / "home" / "default").exists()
 
 
 # ------------------------------------------------------------------------- crashes and writers
@@ -385,3 +389,29 @@ def test_the_url_is_stored_without_its_password():
     assert dialect.is_server_url(url) and not dialect.is_server_url("/tmp/catalog.sqlite")
     with pytest.raises(Exception, match="name the database"):
         dialect.public_url("postgresql://alice@db.example")
+
+
+def test_a_move_that_fails_half_way_leaves_both_sides_as_they_were(tmp_path, corpus, pg_url, monkeypatch):
+    from clipsearch import api
+    from clipsearch.store import transfer
+
+    monkeypatch.setenv("PGPASSWORD", "clipsearch-test-secret")
+    cli = Cli(tmp_path / "home")
+    cli.json("index", str(corpus), "--model", "tiny-shapes")
+    before = names(cli.json("search", "a cat", "-k", "20"))
+
+    def broken(dst, table, row):  # the connection drops while the texts go across
+        if table == "texts":
+            raise ConnectionError("server closed the connection")
+        return row
+
+    monkeypatch.setattr(transfer, "_row", broken)
+    with pytest.raises(ConnectionError):
+        api.move_catalog(pg_url, home=tmp_path / "home")
+    assert _items(pg_url) == 0  # the copy was one transaction: nothing half there
+    assert "catalog" not in json.loads((tmp_path / "home" / "default" / "manifest.json").read_text())
+    assert names(cli.json("search", "a cat", "-k", "20")) == before  # the SQLite index as it was
+    monkeypatch.undo()
+    monkeypatch.setenv("PGPASSWORD", "clipsearch-test-secret")
+    assert api.move_catalog(pg_url, home=tmp_path / "home")["rows"]["items"] == 12
+    assert names(cli.json("search", "a cat", "-k", "20")) == before

@@ -61,7 +61,7 @@ def connect(address: str) -> Any:
     except ImportError as err:
         raise UsageError("--ray needs Ray: pip install 'clipsearch[scale]' (or ray[data])") from err
     if not ray.is_initialized():
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # the core worker's own log lines on stderr
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # the core worker's log lines: failures still raise
         quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
         if address == "local":
             ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=LOCAL_OBJECT_STORE, include_dashboard=False,
