@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 
 from clipsearch.store import dialect
 from clipsearch.store.catalog import Catalog, NewItem
@@ -58,10 +58,11 @@ def test_upgrade_head_on_an_empty_server_matches_the_models_and_goes_back_down(p
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"include_name": modelled, "compare_type": True})
             assert compare_metadata(context, METADATA) == []
-            indexes = {i["name"] for i in inspect(conn).get_indexes("texts")}
+            indexes = {i["name"] for t in ("texts", "items") for i in inspect(conn).get_indexes(t)}
             columns = {c["name"]: str(c["type"]) for c in inspect(conn).get_columns("items")}
         assert current_revision(engine) == SCHEMA_HEAD
         assert "texts_fts_gin" in indexes  # PostgreSQL's own full-text index
+        assert "items_path_bytes" in indexes  # --under's byte-order path index
         assert columns["mtime_ns"] == columns["size"] == columns["id"] == "BIGINT"  # ns times, > 2 GB files
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
@@ -221,6 +222,11 @@ def test_a_long_lived_reader_sees_other_processes_commits_through_its_filter_cac
     writer.commit_batch(add=[NewItem("/a/2.png", 0, 1, 1, "2" * 40, 1, 1, vec)])  # another "process"
     assert sorted(reader.ids_where(under_a).tolist()) == [1, 2]
     assert reader.ids_where(dialect.path_under(ITEMS.c.path, "/a/1.png")).tolist() == []  # a file is no folder
+    with reader.engine.connect() as conn:  # the folder filter can use the byte-order path index
+        conn.execute(text("SET enable_seqscan = off"))
+        query = select(ITEMS.c.id).where(under_a).compile(reader.engine, compile_kwargs={"literal_binds": True})
+        plan = " ".join(r[0] for r in conn.execute(text(f"EXPLAIN {query}")))
+    assert "items_path_bytes" in plan, plan
     reader.close()
     writer.close()
 

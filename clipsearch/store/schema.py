@@ -178,8 +178,12 @@ TEXTS = Table(
 #: table, its shadow tables, triggers; PostgreSQL: the GIN index over ``to_tsvector(terms)``):
 #: schema comparisons leave names starting with this alone.
 FTS_PREFIX = "texts_fts"
+#: Every object migrations make in raw SQL: the full-text index's, and on PostgreSQL an index of
+#: paths in byte order (``path COLLATE "C"``, for ``--under``), which the models cannot spell for
+#: both engines.
+RAW_SQL_PREFIXES = (FTS_PREFIX, "items_path_bytes")
 
 
 def modelled(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic's ``include_name``: leave the full-text index's own objects out of schema comparisons."""
-    return not (type_ in ("table", "index") and name is not None and name.startswith(FTS_PREFIX))
+    """Alembic's ``include_name``: leave the objects made in raw SQL out of schema comparisons."""
+    return not (type_ in ("table", "index") and name is not None and name.startswith(RAW_SQL_PREFIXES))
