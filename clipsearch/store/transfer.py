@@ -35,7 +35,8 @@ def counts(catalog: Catalog) -> dict[str, int]:
 
 def same_content(source: Catalog, destination: Catalog) -> bool:
     """The destination already holds this catalog (a copy that committed before the manifest moved)."""
-    return source.seq() == destination.seq() and counts(source) == counts(destination)
+    same_model = source.get_meta("model") == destination.get_meta("model")
+    return same_model and source.seq() == destination.seq() and counts(source) == counts(destination)
 
 
 def copy_catalog(source: Catalog, destination: Catalog) -> dict[str, int]:
