@@ -125,6 +125,26 @@ def test_postgresql_full_text_finds_what_fts5_finds(pg_url, tmp_path):
     assert server["чертёж"] == [4] and server["人民"] == [5] and server["print"] == [7]
 
 
+def test_a_query_matching_very_many_texts_is_answered_newest_first_on_both(pg_url, tmp_path, monkeypatch):
+    """As FTS5's shortcut: past COMMON matches, ranking every one costs too much; newest first instead."""
+    from clipsearch.store import fulltext
+
+    bodies = ["bolt bolt bolt bolt", "bolt", "a bolt and a nut", "nut", "bolt here"]
+    for target in (tmp_path / "c.sqlite", pg_url):
+        catalog = Catalog(target)
+        items = [
+            NewItem(f"/t/{i}.png", 0, 1, 1, f"{i:040x}", 1, 1, np.ones(4, np.float32) / 2, extras=Extras(text=b))
+            for i, b in enumerate(bodies)
+        ]
+        catalog.commit_batch(add=items)
+        ranked = [h.item_id for h in catalog.search_text("bolt", 10)]
+        assert ranked[0] == 1 and sorted(ranked) == [1, 2, 3, 5], target  # the text saying it most comes first
+        monkeypatch.setattr(fulltext, "COMMON", 2)
+        assert [h.item_id for h in catalog.search_text("bolt", 3)] == [5, 3, 2], target
+        monkeypatch.setattr(fulltext, "COMMON", 20_000)
+        catalog.close()
+
+
 # ------------------------------------------------------------------------------ every command
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:

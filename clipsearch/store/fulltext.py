@@ -156,18 +156,24 @@ def tsquery(terms: list[str]) -> str:
 
 
 def _search_server(conn: Connection, terms: list[str], limit: int, where: ColumnElement[bool] | None) -> list[TextHit]:
-    """:func:`search` on PostgreSQL: the GIN index finds, ``ts_rank_cd`` ranks (negated: lower is better)."""
+    """:func:`search` on PostgreSQL: the GIN index finds, ``ts_rank_cd`` ranks (negated: lower is better).
+
+    Ranking reads every match, so a query matching more than COMMON texts is answered as FTS5's
+    is: the newest matches first, unranked (rank 0), which the index streams."""
     expression = tsquery(terms)
     if not expression:
         return []
     vector = func.to_tsvector(_SIMPLE, TEXTS.c.terms)  # the indexed expression, written the same way
     query_ts = func.to_tsquery(_SIMPLE, expression)
-    rank = (-func.ts_rank_cd(vector, query_ts)).label("rank")
+    matches = vector.op("@@")(query_ts)
+    probe = select(TEXTS.c.item_id).where(matches).limit(COMMON + 1).subquery()
+    common = int(conn.execute(select(func.count()).select_from(probe)).scalar() or 0) > COMMON
+    rank = (literal_column("0.0") if common else -func.ts_rank_cd(vector, query_ts)).label("rank")
     query = (
         select(TEXTS.c.item_id, rank, TEXTS.c.body)
         .select_from(TEXTS.join(ITEMS, ITEMS.c.id == TEXTS.c.item_id))
-        .where(vector.op("@@")(query_ts))
-        .order_by(rank, TEXTS.c.item_id.desc())
+        .where(matches)
+        .order_by(*([] if common else [rank]), TEXTS.c.item_id.desc())
     )
     if where is not None:
         query = query.where(where)
