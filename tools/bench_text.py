@@ -1,5 +1,7 @@
 """`make bench`, text and metadata part: OCR speed, the cost of a photo without text, full-text and
-filtered vector queries at 1M items. Run alone: ``python tools/bench_text.py [--items N]``.
+filtered vector queries at 1M items. Run alone: ``python tools/bench_text.py [--items N]``;
+``--postgresql`` runs the full-text and filter parts on both engines, the same synthetic catalog
+in SQLite and in a PostgreSQL server started for the run (tools/pgserver.py), and skips OCR.
 
 - ocr_pages_per_s: pages read per second (detector + recogniser, and Tesseract for low-confidence
   lines where installed) on the corpus raster drawings, our scanned-page sample; ocr_gate_ms_per_photo:
@@ -51,17 +53,18 @@ def bench_ocr() -> dict[str, float]:
             "ocr_gate_ms_per_photo": round(statistics.median(gate) * 1000, 1)}  # fmt: skip
 
 
-def synthetic_catalog(folder: Path, n: int, seed: int = 5) -> tuple[object, list[str]]:
-    """A real catalog (migrated schema, FTS triggers) with ``n`` items: texts of Zipf-drawn words and
-    dates over 10 years; vectors are not stored here (the vector index is built apart)."""
+def synthetic_catalog(folder: Path, n: int, seed: int = 5, url: str | None = None) -> tuple[object, list[str]]:
+    """A real catalog (migrated schema, full-text index) with ``n`` items: texts of Zipf-drawn words
+    and dates over 10 years; vectors are not stored here (the vector index is built apart).
+    ``url``: a PostgreSQL database instead of a SQLite file in ``folder``."""
     from sqlalchemy import text
 
     from clipsearch.store.catalog import Catalog
-    from clipsearch.store.fulltext import searchable
+    from clipsearch.store.fulltext import terms_for
 
     rng = np.random.default_rng(seed)
     vocab = [f"w{i:05d}" for i in range(30_000)]
-    catalog = Catalog(folder / "catalog.sqlite")
+    catalog = Catalog(url or folder / "catalog.sqlite")
     weights = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
     weights /= weights.sum()
     with catalog.engine.begin() as conn:
@@ -73,14 +76,14 @@ def synthetic_catalog(folder: Path, n: int, seed: int = 5) -> tuple[object, list
                      for i in range(m)]  # fmt: skip
             conn.execute(
                 text("INSERT INTO items (id, path, page, size, mtime_ns, content_hash, width, height, vector, seq, "
-                     "indexed_at, taken, file_type, extras_version) VALUES (:id, :path, 0, 1, 1, 'h', 1, 1, x'00', 1, "
+                     "indexed_at, taken, file_type, extras_version) VALUES (:id, :path, 0, 1, 1, 'h', 1, 1, :v, 1, "
                      "0, :taken, 'jpg', 1)"),
-                items,
+                [{**item, "v": b"\x00"} for item in items],
             )  # fmt: skip
             bodies = [" ".join(vocab[w] for w in row) for row in words]
             conn.execute(
                 text("INSERT INTO texts (item_id, source, body, terms) VALUES (:id, 'ocr', :b, :t)"),
-                [{"id": start + i + 1, "b": b, "t": searchable(b)} for i, b in enumerate(bodies)],
+                [{"id": start + i + 1, "b": b, "t": terms_for(conn, b)} for i, b in enumerate(bodies)],
             )
     return catalog, [vocab[i] for i in rng.choice(len(vocab), size=400, p=weights)]
 
@@ -162,11 +165,33 @@ def run(items: int, work: Path) -> dict[str, object]:
     return result
 
 
+def run_engines(items: int, work: Path) -> dict[str, object]:
+    """The full-text and filter parts on SQLite and on PostgreSQL, the same synthetic catalog."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import pgserver
+
+    from clipsearch.models.planner import cpu_signature
+
+    result: dict[str, object] = {"cpu": cpu_signature(), "text_items": items}
+    with pgserver.running() as server:
+        for engine, url in (("sqlite", None), ("postgresql", server.create_database("text"))):
+            started = time.perf_counter()
+            catalog, queries = synthetic_catalog(work, items, url=url)
+            part: dict[str, object] = {"build_s": round(time.perf_counter() - started, 1)}
+            part.update(bench_fulltext(catalog, queries))
+            part.update(bench_filtered(catalog, items))
+            catalog.close()  # type: ignore[attr-defined]
+            result[engine] = part
+            print(engine, part, flush=True)
+    return result
+
+
 if __name__ == "__main__":
     import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--postgresql", action="store_true", help="full text and filters on both engines")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        print(json.dumps(run(args.items, Path(tmp))))
+        print(json.dumps((run_engines if args.postgresql else run)(args.items, Path(tmp))))

@@ -1,7 +1,7 @@
 """The full-text index over ``texts.terms``: what goes in, and safe queries against it.
 
 SQLite: FTS5 (migration 0005), ranked by BM25. PostgreSQL: its own full-text search, a GIN index
-over ``to_tsvector('simple', terms)`` ranked by ``ts_rank_cd``; there the terms are stored already
+over a stored ``to_tsvector('simple', terms)`` column, ranked by ``ts_rank_cd``; there the terms are stored already
 folded (:func:`server_terms`: case, accents, punctuation), because PostgreSQL's parser would keep
 ``A-1042/7`` or ``1.00`` as odd tokens of its own and a C-locale server lowercases only ASCII.
 
@@ -163,7 +163,7 @@ def _search_server(conn: Connection, terms: list[str], limit: int, where: Column
     expression = tsquery(terms)
     if not expression:
         return []
-    vector = func.to_tsvector(_SIMPLE, TEXTS.c.terms)  # the indexed expression, written the same way
+    vector = literal_column("texts.texts_fts_vector")  # to_tsvector('simple', terms), stored and indexed
     query_ts = func.to_tsquery(_SIMPLE, expression)
     matches = vector.op("@@")(query_ts)
     probe = select(TEXTS.c.item_id).where(matches).limit(COMMON + 1).subquery()

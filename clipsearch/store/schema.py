@@ -178,7 +178,8 @@ TEXTS = Table(
 #: table, its shadow tables, triggers; PostgreSQL: the GIN index over ``to_tsvector(terms)``):
 #: schema comparisons leave names starting with this alone.
 FTS_PREFIX = "texts_fts"
-#: Every object migrations make in raw SQL: the full-text index's, and on PostgreSQL an index of
+#: Every object migrations make in raw SQL: the full-text index's (on PostgreSQL a generated
+#: ``texts.texts_fts_vector`` column and its GIN index), and on PostgreSQL an index of
 #: paths in byte order (``path COLLATE "C"``, for ``--under``), which the models cannot spell for
 #: both engines.
 RAW_SQL_PREFIXES = (FTS_PREFIX, "items_path_bytes")
@@ -186,4 +187,4 @@ RAW_SQL_PREFIXES = (FTS_PREFIX, "items_path_bytes")
 
 def modelled(name: str | None, type_: str, parent_names: object) -> bool:
     """Alembic's ``include_name``: leave the objects made in raw SQL out of schema comparisons."""
-    return not (type_ in ("table", "index") and name is not None and name.startswith(RAW_SQL_PREFIXES))
+    return not (type_ in ("table", "index", "column") and name is not None and name.startswith(RAW_SQL_PREFIXES))
