@@ -88,12 +88,22 @@ def _server_engine(target: str) -> Engine:
             "a PostgreSQL catalog needs psycopg 3: pip install 'clipsearch[postgresql]'"
         ) from err
     url = _url(target).set(drivername="postgresql+psycopg")
-    return create_engine(
+    engine = create_engine(
         url,
         future=True,
         pool_pre_ping=True,  # a server restart between two queries of `serve` is not an error
         connect_args={"application_name": application_name(), "connect_timeout": 10},
     )
+
+    @event.listens_for(engine, "connect")
+    def _settings(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        """A search's queries return a handful of rows: starting parallel workers for them costs
+        more (~5 ms) than the scan they would share."""
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET max_parallel_workers_per_gather = 0")
+        dbapi_conn.commit()
+
+    return engine
 
 
 def describe(target: str | os.PathLike[str]) -> str:

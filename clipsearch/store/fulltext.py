@@ -169,14 +169,10 @@ def _search_server(conn: Connection, terms: list[str], limit: int, where: Column
     probe = select(TEXTS.c.item_id).where(matches).limit(COMMON + 1).subquery()
     common = int(conn.execute(select(func.count()).select_from(probe)).scalar() or 0) > COMMON
     rank = (literal_column("0.0") if common else -func.ts_rank_cd(vector, query_ts)).label("rank")
-    query = (
-        select(TEXTS.c.item_id, rank, TEXTS.c.body)
-        .select_from(TEXTS.join(ITEMS, ITEMS.c.id == TEXTS.c.item_id))
-        .where(matches)
-        .order_by(*([] if common else [rank]), TEXTS.c.item_id.desc())
-    )
-    if where is not None:
-        query = query.where(where)
+    query = select(TEXTS.c.item_id, rank, TEXTS.c.body).where(matches)
+    query = query.order_by(*([] if common else [rank]), TEXTS.c.item_id.desc())
+    if where is not None:  # items only when filtered: PostgreSQL guesses 20,000 matches for a prefix
+        query = query.join(ITEMS, ITEMS.c.id == TEXTS.c.item_id).where(where)  # and would hash all items
     return _fetch(conn, query, limit, literal_terms(terms))
 
 
