@@ -9,6 +9,7 @@ in SQLite and in a PostgreSQL server started for the run (tools/pgserver.py), an
   photo (ceiling) from the main bench, and the full read of a page.
 - fulltext_ms_p50 / p95: `search --text` over N synthetic items (Zipf-distributed words, ~30 a text),
   single and two-word queries drawn from the vocabulary as people would type them (frequency-weighted);
+  fulltext_filtered_ms_p50 / p95: half such words, half rare ones, with a date filter holding ~30 %;
 - filtered_vector_ms_p50: a vector search at N items restricted to a date range holding ~30 % of them
   (the ids, kept after the first query until the catalog changes, + the FAISS search with a bitmap
   selector); filter_ids_first_ms: the SQL for those ids the first time; filtered_recall_at_10
@@ -107,9 +108,20 @@ def bench_fulltext(catalog: object, queries: list[str], vocab_size: int = 30_000
         t0 = time.perf_counter()
         catalog.search_text(f"w{int(rng.integers(vocab_size)):05d}", 10)  # type: ignore[attr-defined]
         even.append(time.perf_counter() - t0)
+    from clipsearch.query.filters import Filters
+
+    clause = Filters(after="2016-01-01", before="2019-01-01").clause()  # ~30 % of the items
+    filtered = []
+    for i in range(100):
+        words = queries[i] if i % 2 else f"w{int(rng.integers(vocab_size)):05d}"
+        t0 = time.perf_counter()
+        catalog.search_text(words, 10, clause)  # type: ignore[attr-defined]
+        filtered.append(time.perf_counter() - t0)
     return {"fulltext_ms_p50": round(statistics.median(weighted) * 1000, 2),
             "fulltext_ms_p95": round(float(np.percentile(weighted, 95)) * 1000, 2),
-            "fulltext_rare_words_ms_p50": round(statistics.median(even) * 1000, 2)}  # fmt: skip
+            "fulltext_rare_words_ms_p50": round(statistics.median(even) * 1000, 2),
+            "fulltext_filtered_ms_p50": round(statistics.median(filtered) * 1000, 2),
+            "fulltext_filtered_ms_p95": round(float(np.percentile(filtered, 95)) * 1000, 2)}  # fmt: skip
 
 
 def bench_filtered(catalog: object, n: int, dim: int = 512, seed: int = 7) -> dict[str, float]:
