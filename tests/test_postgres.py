@@ -191,6 +191,9 @@ def test_every_command_answers_on_postgresql_as_on_sqlite(tmp_path, corpus, pg_u
     manifest = json.loads((tmp_path / "b" / "default" / "manifest.json").read_text())
     assert manifest["catalog"] == pg_url.replace(":clipsearch-test-secret", "")  # remembered without password
     assert not (tmp_path / "b" / "default" / "catalog.sqlite").exists()
+    catalog = Catalog(pg_url)
+    assert catalog.get_meta("analyzed_items") == "12"  # the planner's statistics refreshed after the bulk load
+    catalog.close()
 
     # later commands find the password where libpq looks (PGPASSWORD, ~/.pgpass) — or say it is missing
     refused = on_server("search", "a cat", ok=False)

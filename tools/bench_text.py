@@ -86,6 +86,7 @@ def synthetic_catalog(folder: Path, n: int, seed: int = 5, url: str | None = Non
                 text("INSERT INTO texts (item_id, source, body, terms) VALUES (:id, 'ocr', :b, :t)"),
                 [{"id": start + i + 1, "b": b, "t": terms_for(conn, b)} for i, b in enumerate(bodies)],
             )
+    catalog.checkpoint()  # as the end of an index run: SQLite's WAL folded, PostgreSQL's statistics
     return catalog, [vocab[i] for i in rng.choice(len(vocab), size=400, p=weights)]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import IndexCorruptError
@@ -317,11 +317,26 @@ class Catalog:
             dialect.upsert(conn, META, [{"key": key, "value": value}], ["key"])
 
     def checkpoint(self) -> None:
-        """Fold the WAL into the main file so a copied index folder is complete on its own (SQLite)."""
+        """The end of a writer's run. SQLite: fold the WAL into the main file so a copied index folder
+        is complete on its own. PostgreSQL: refresh the planner's statistics once the catalog has
+        grown by a tenth (autovacuum does it only a while after a bulk load; until then a filtered
+        full-text query at 1M items was planned 20x slower)."""
         if self.on_server:
+            self._analyze_if_grown()
             return
         with self.engine.connect() as conn:
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+    def _analyze_if_grown(self) -> None:
+        items, before = self.count(), int(self.get_meta("analyzed_items") or 0)
+        if items == before or (before and abs(items - before) <= before // 10):
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(text("ANALYZE items, texts, labels"))
+        except DBAPIError:  # the server's refusal (not the tables' owner...): autovacuum will do it
+            return
+        self.set_meta("analyzed_items", str(items))
 
     def drop(self) -> None:
         """Delete every table of this catalog (``--rebuild`` of an index kept on a server; a SQLite
