@@ -107,16 +107,22 @@ QUERIES = ["flange", "a-1042/7", "A-1042", "A-1042/8", "cafe", "resume", "при
            "*", "OR"]  # fmt: skip
 
 
+def _texts_catalog(target, bodies: list[str]) -> Catalog:  # type: ignore[no-untyped-def]
+    """A catalog at ``target`` (a SQLite path or a server URL) holding one item per text, ids 1..n."""
+    catalog = Catalog(target)
+    items = [
+        NewItem(f"/t/{i}.png", 0, 1, 1, f"{i:040x}", 1, 1, np.ones(4, np.float32) / 2, extras=Extras(text=b))
+        for i, b in enumerate(bodies)
+    ]
+    catalog.commit_batch(add=items)
+    return catalog
+
+
 def test_postgresql_full_text_finds_what_fts5_finds(pg_url, tmp_path):
     """The same texts in a SQLite and a PostgreSQL catalog: every query finds the same items."""
     found = {}
     for target in (tmp_path / "c.sqlite", pg_url):
-        catalog = Catalog(target)
-        items = [
-            NewItem(f"/t/{i}.png", 0, 1, 1, f"{i:040x}", 1, 1, np.ones(4, np.float32) / 2, extras=Extras(text=b))
-            for i, b in enumerate(BODIES)
-        ]
-        catalog.commit_batch(add=items)
+        catalog = _texts_catalog(target, BODIES)
         found[str(target)] = {q: sorted(h.item_id for h in catalog.search_text(q, 20)) for q in QUERIES}
         catalog.close()
     sqlite, server = found.values()
@@ -131,12 +137,7 @@ def test_a_query_matching_very_many_texts_is_answered_newest_first_on_both(pg_ur
 
     bodies = ["bolt bolt bolt bolt", "bolt", "a bolt and a nut", "nut", "bolt here"]
     for target in (tmp_path / "c.sqlite", pg_url):
-        catalog = Catalog(target)
-        items = [
-            NewItem(f"/t/{i}.png", 0, 1, 1, f"{i:040x}", 1, 1, np.ones(4, np.float32) / 2, extras=Extras(text=b))
-            for i, b in enumerate(bodies)
-        ]
-        catalog.commit_batch(add=items)
+        catalog = _texts_catalog(target, bodies)
         ranked = [h.item_id for h in catalog.search_text("bolt", 10)]
         assert ranked[0] == 1 and sorted(ranked) == [1, 2, 3, 5], target  # the text saying it most comes first
         monkeypatch.setattr(fulltext, "COMMON", 2)

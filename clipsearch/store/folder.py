@@ -71,7 +71,11 @@ class IndexStore:
         self._vectors: VectorIndex | ShardedIndex | None = None
         self._synced = 0
         self._lock_fd: int | None = None
-        self._server_lock = dialect.WriterLock(self.catalog.engine, location.name) if self.catalog.on_server else None
+        self._server_lock = self._writer_lock()
+
+    def _writer_lock(self) -> dialect.WriterLock | None:
+        """The server's one-writer lock for this catalog (None for SQLite: the folder's flock does)."""
+        return dialect.WriterLock(self.catalog.engine, self.location.name) if self.catalog.on_server else None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -97,10 +101,11 @@ class IndexStore:
             raise IndexCorruptError(
                 f"index {location.name!r} was written by a newer clipsearch (format {manifest['format']})"
             )
-        if catalog is not None and dialect.public_url(catalog) != manifest.get("catalog"):
+        asked = dialect.public_url(catalog) if catalog is not None else None
+        if asked is not None and asked != manifest.get("catalog"):
             raise UsageError(
                 f"index {location.name!r} keeps its catalog in {manifest.get('catalog') or 'its folder (SQLite)'}, "
-                f"not {dialect.public_url(catalog)}; use another --index for a new one"
+                f"not {asked}; use another --index for a new one"
             )
         return cls(location, manifest, catalog)
 
@@ -120,28 +125,31 @@ class IndexStore:
             "model": model.to_dict(),
             "vectors": {"index_type": DEFAULT_INDEX_TYPE, "requested": index_type, "synced_seq": 0, "file": VECTORS},
         }
-        if catalog is not None:
+        if catalog is None:
+            location.path.mkdir(parents=True, exist_ok=True)
+            store = cls(location, manifest)
+        else:  # opened before the folder is made: a refused catalog leaves no folder behind
             manifest["catalog"] = dialect.public_url(catalog)
-            cls._check_shared(location, Catalog(catalog), model)
-        location.path.mkdir(parents=True, exist_ok=True)
-        store = cls(location, manifest, catalog)
+            store = cls(location, manifest, catalog)
+            try:
+                store._check_shared(model)
+            except BaseException:
+                store.close()
+                raise
+            location.path.mkdir(parents=True, exist_ok=True)
         if store.catalog.get_meta("model") is None:
             store.catalog.set_meta("model", json.dumps(model.to_dict(), sort_keys=True))
         write_json_atomic(location.path / MANIFEST, manifest)
         return store
 
-    @staticmethod
-    def _check_shared(location: IndexLocation, catalog: Catalog, model: ModelInfo) -> None:
+    def _check_shared(self, model: ModelInfo) -> None:
         """A server catalog of another model's index is not joined (nothing mixed)."""
-        try:
-            held = catalog.get_meta("model")
-        finally:
-            catalog.close()
-        if held is not None and not ModelInfo.from_dict(json.loads(held)).same_model(model.ref):
-            other = ModelInfo.from_dict(json.loads(held))
+        held = self.catalog.get_meta("model")
+        other = ModelInfo.from_dict(json.loads(held)) if held is not None else None
+        if other is not None and not other.same_model(model.ref):
             raise ModelMismatchError(
-                f"catalog {catalog.where} holds an index built with {other.ref.label}, not {model.ref.label}; "
-                f"use another database (or schema), or --model {other.ref.name} for index {location.name!r}"
+                f"catalog {self.catalog.where} holds an index built with {other.ref.label}, not {model.ref.label}; "
+                f"use another database (or schema), or --model {other.ref.name} for index {self.location.name!r}"
             )
 
     def reattach(self, catalog: str) -> None:
@@ -151,9 +159,7 @@ class IndexStore:
         if self._server_lock is not None:
             self._server_lock.release()
         self.catalog = Catalog(catalog)
-        self._server_lock = (
-            dialect.WriterLock(self.catalog.engine, self.location.name) if self.catalog.on_server else None
-        )
+        self._server_lock = self._writer_lock()
         if held and self._server_lock is not None:
             self._server_lock.acquire()
 

@@ -74,11 +74,15 @@ def match_expression(terms: list[str]) -> str:
     for term in terms:
         tokens = _WORDISH.findall(searchable(term))
         if tokens:
-            last = tokens[-1]
-            literal = bool(literal_terms([term]))
-            prefix = len(last) >= 3 and not last.isdigit() and not _CJK.search(last) and not literal
-            phrases.append('"' + " ".join(tokens).replace('"', '""') + '"' + (" *" if prefix else ""))
+            prefix = " *" if _as_prefix(term, tokens[-1]) else ""
+            phrases.append('"' + " ".join(tokens).replace('"', '""') + '"' + prefix)
     return " AND ".join(phrases)
+
+
+def _as_prefix(term: str, last: str) -> bool:
+    """Whether ``term``'s last token also matches as the start of a longer word: a word of three
+    letters or more, not a number, not a CJK character, not part of a literal code."""
+    return len(last) >= 3 and not last.isdigit() and not _CJK.search(last) and not literal_terms([term])
 
 
 def literal_terms(terms: list[str]) -> list[str]:
@@ -147,10 +151,8 @@ def tsquery(terms: list[str]) -> str:
     for term in terms:
         tokens = server_terms(term).split()
         if tokens:
-            last = tokens[-1]
-            prefix = len(last) >= 3 and not last.isdigit() and not _CJK.search(last) and not literal_terms([term])
             quoted = [f"'{t}'" for t in tokens]
-            quoted[-1] += ":*" if prefix else ""
+            quoted[-1] += ":*" if _as_prefix(term, tokens[-1]) else ""
             phrases.append("(" + " <-> ".join(quoted) + ")")
     return " & ".join(phrases)
 
