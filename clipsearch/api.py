@@ -17,10 +17,14 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from .config import ENV_CATALOG, ENV_DEVICE, IndexLocation, ModelChoice, RuntimeChoice
-from .errors import ClipsearchError, ModelMismatchError, UsageError
+from .errors import CatalogDamagedError, ClipsearchError, ModelMismatchError, UsageError
 from .ingest.options import IndexOptions, IndexReport
+
+if TYPE_CHECKING:
+    from .ingest.check import CheckReport
 from .ingest.regions import SCOPES
 from .ingest.regions import validate as validate_regions
 from .ingest.scan import check_roots
@@ -105,8 +109,13 @@ def index(
     rebuild: bool = False,
     progress: ProgressFn | None = None,
     loader: EncoderLoader | None = None,
+    text_progress: ProgressFn | None = None,
 ) -> IndexReport:
     """Create or update an index from image folders. The index remembers its model and precision.
+
+    Two phases: every new or changed file is embedded and committed first (``progress`` sees it),
+    then the text of the pictures that need it is read (``text_progress``); readers find the
+    pictures by meaning as soon as the first phase commits them.
 
     ``model``: a model name (see :class:`ModelChoice`) or a :class:`ModelChoice`; for an existing
     index it must be the index's own. ``run``: runtime, precision and device (:class:`RuntimeChoice`):
@@ -120,7 +129,7 @@ def index(
     paths = list(paths)
     check_roots(paths)
     with _writer(locate(index, home), requested_model(model), run, options, loader, rebuild) as (store, encoder):
-        return _index_labelled(store, encoder, paths, options, progress)
+        return _index_labelled(store, encoder, paths, options, progress, text_progress)
 
 
 @contextlib.contextmanager
@@ -147,6 +156,7 @@ def _writer(
             encoder = _loader(loader, run.runtime, precision)(store.model.ref, run.resolved_device)
             store.manifest["encoding"] = encoding_of(encoder, precision)
             _check_loaded(store, encoder)
+            Categories(store).ensure_builtin(encoder)  # a no-op, unless a salvaged catalog lost them
             yield store, encoder
         finally:
             store.close()
@@ -202,8 +212,9 @@ def watch(
         report = _index_labelled(store, encoder, roots, options, None)
         if on_batch:
             on_batch(report)
+        inside = dataclasses.replace(options, within=tuple(roots))  # a changed link may not lead outside them
         for changed in watcher.batches(stop or threading.Event()):
-            report = _index_labelled(store, encoder, changed, options, None)
+            report = _index_labelled(store, encoder, changed, inside, None)
             if on_batch:
                 on_batch(report)
 
@@ -214,8 +225,11 @@ def _index_labelled(
     paths: list[str | os.PathLike[str]],
     options: IndexOptions,
     progress: ProgressFn | None,
+    text_progress: ProgressFn | None = None,
 ) -> IndexReport:
-    """Index, labelling every committed batch with the index's categories as it lands.
+    """Index, labelling every committed batch with the index's categories as it lands, then read
+    the text of the pictures that need it (``ingest/textpass.py``): phase one commits every vector
+    before phase two reads a line.
 
     The OCR mode (``options.ocr``) is remembered like the regions. Region vectors asked for once
     (``options.regions``) are remembered by the index and kept up to
@@ -234,7 +248,9 @@ def _index_labelled(
     if ocr not in OCR_MODES:
         raise UsageError(f"--ocr must be one of {', '.join(OCR_MODES)}")
     store.catalog.set_meta("ocr", ocr)
-    options = dataclasses.replace(options, regions=regions, ocr=ocr)
+    roots = check_roots(paths)
+    store.remember_roots(roots)
+    options = dataclasses.replace(options, regions=regions, ocr=ocr, within=options.within or tuple(roots))
     from .ingest.indexer import index_paths  # the decoders, OCR and video: not for a cold query
 
     region_filter = None
@@ -246,6 +262,75 @@ def _index_labelled(
     )  # fmt: skip
     store.optimise()  # exact below 100k vectors, IVF above; retrained when outgrown
     report.encoding = dict(store.manifest.get("encoding", {}))
+    report.phases["embed_s"] = report.seconds
+    # Phase two: every picture is searchable by meaning now; read the text of those that need it.
+    from .ingest.textpass import read_texts
+
+    text = read_texts(store, ocr, workers=options.workers, timeout=options.ocr_timeout, progress=text_progress)
+    report.text = text.to_dict()
+    report.phases["text_s"] = text.seconds
+    report.seconds = round(report.seconds + text.seconds, 3)
+    return report
+
+
+def check(
+    *,
+    index: str | None = None,
+    home: str | os.PathLike[str] | None = None,
+    repair: bool = False,
+    deep: bool = False,
+    device: str | None = None,
+    loader: EncoderLoader | None = None,
+) -> CheckReport:
+    """Verify that catalog, vector index and files agree (``deep``: every item, SQLite's full
+    integrity check); with ``repair``, rebuild what is wrong from what is sound.
+
+    A damaged SQLite catalog is salvaged row by row (``store/salvage.py``), the FAISS index is
+    rebuilt from it, and the folders the index remembers are indexed again, so items whose rows
+    were lost come back from their files; ``salvaged`` in the report says what could not be kept."""
+    from .ingest.check import CheckReport
+
+    location = locate(index, home)
+    salvaged: dict[str, object] = {}
+    try:
+        report = _check_open(location, repair, deep, device, loader)
+    except CatalogDamagedError as err:
+        if not repair:
+            return CheckReport(ok=False, catalog_problems=[str(err)], deep=deep)
+        report = None
+    if report is None or report.catalog_problems:
+        if not repair:
+            return report  # type: ignore[return-value]
+        from .store.salvage import salvage_catalog
+
+        salvaged = dataclasses.asdict(salvage_catalog(location))
+        report = _check_open(location, repair, deep, device, loader)
+        with open_index(index, home) as store:
+            roots = [r for r in store.roots if os.path.exists(r)]
+        if roots:
+            again = _index_again(roots, location, loader)
+            salvaged["indexed_again"] = {"embedded": again.embedded, "removed": again.removed}
+        report = _check_open(location, False, deep, device, loader)
+        report.salvaged = salvaged
+    return report
+
+
+def _index_again(roots: list[str], location: IndexLocation, loader: EncoderLoader | None) -> IndexReport:
+    """The remembered folders indexed again after a salvage: what the lost rows held is embedded anew."""
+    return index(roots, index=location.name, home=location.home, loader=loader)
+
+
+def _check_open(
+    location: IndexLocation, repair: bool, deep: bool, device: str | None, loader: EncoderLoader | None
+) -> CheckReport:
+    from .ingest.check import check_index, repair_index
+
+    with IndexStore.open(location) as store:
+        if repair:
+            store.acquire_lock()
+        report = check_index(store, deep)
+        if repair and not report.ok and not report.catalog_problems:
+            report = repair_index(store, report, encoder_factory(store, device=device, loader=loader))
     return report
 
 
@@ -368,18 +453,20 @@ def embed(
     run = run or RuntimeChoice()
     ref = requested_model(model)
     if ref is not None:
-        encoder = _loader(loader, run.runtime, run.precision)(ref, run.resolved_device)
+        encoder = text_encoder = _loader(loader, run.runtime, run.precision)(ref, run.resolved_device)
     else:
         with open_index(index, home) as store:
             precision = run.precision or precision_of(store)
             encoder = _loader(loader, run.runtime, precision)(store.model.ref, run.resolved_device)
             _check_loaded(store, encoder)
-    set_language(encoder, language)
+            # texts as `search` embeds them (a query's runtime and precision), pictures as `index` did
+            text_encoder = _loader(loader, run.runtime, precision, queries=True)(store.model.ref, run.resolved_device)
+    set_language(text_encoder, language)
     out: list[dict[str, object]] = []
     if texts:
         if any(not t.strip() for t in texts):
             raise UsageError("empty --text")
-        vectors = encoder.encode_texts(list(texts))
+        vectors = text_encoder.encode_texts(list(texts))
         out += [{"text": t, "vector": v.tolist()} for t, v in zip(texts, vectors, strict=True)]
     for spec in images:
         out.append(_embed_picture(encoder, spec))

@@ -15,9 +15,16 @@ class ClipsearchError(Exception):
 
 
 class UsageError(ClipsearchError):
-    """The user asked for something that cannot be done as asked (bad option value, missing path)."""
+    """The user asked for something that cannot be done as asked (bad option value, missing path).
+
+    ``web``: the same message for the HTTP API, where a message naming a command-line flag would
+    mislead (the server says it instead of ``str(err)``)."""
 
     exit_code = 2
+
+    def __init__(self, message: str, *, web: str | None = None) -> None:
+        super().__init__(message)
+        self.web = web or message
 
 
 class IndexNotFoundError(ClipsearchError):
@@ -50,10 +57,26 @@ class IndexCorruptError(ClipsearchError):
     exit_code = 5
 
 
+class CatalogDamagedError(IndexCorruptError):
+    """The catalog's file is damaged (SQLite says malformed): ``check --repair`` salvages it."""
+
+
 class IndexLockedError(ClipsearchError):
     """Another process holds the write lock on this index."""
 
     exit_code = 6
+
+
+class IndexReadOnlyError(ClipsearchError):
+    """A write was asked of an index this process can only read (a read-only folder or file)."""
+
+    exit_code = 8
+
+
+class StorageFullError(ClipsearchError):
+    """The disk holding the index is full: what was committed before is kept."""
+
+    exit_code = 1
 
 
 class CatalogUnavailableError(ClipsearchError):

@@ -141,15 +141,17 @@ def _code_as_first_defined(image) -> bytes:
 
 def test_perceptual_codes_stay_those_already_stored(dup_set):
     """The faster code path gives bit-for-bit the codes earlier versions stored, so a catalog's old
-    codes and new ones still compare: originals, padded, cropped and recompressed copies, a blank."""
+    codes and new ones still compare: originals, padded, cropped and recompressed copies. A blank
+    now gets no code, and the code earlier versions stored for one is known as flat."""
     from PIL import Image
 
     from clipsearch.ingest.images import load_image
-    from clipsearch.ingest.phash import perceptual_code
+    from clipsearch.ingest.phash import has_structure, perceptual_code
 
     folder, _ = dup_set
     images = [load_image(p, 256) for p in sorted(folder.rglob("*")) if p.is_file()]
     images += [load_image(p) for p in sorted((CORPUS / "drawings").glob("*.jpg"))[:2]]  # > 512: thumbnailed
-    images.append(Image.new("RGB", (90, 60), (255, 255, 255)))  # nothing to trim to
     assert len(images) > 40
     assert [perceptual_code(im) for im in images] == [_code_as_first_defined(im) for im in images]
+    blank = Image.new("RGB", (90, 60), (255, 255, 255))  # nothing to trim to
+    assert perceptual_code(blank) is None and not has_structure(_code_as_first_defined(blank))

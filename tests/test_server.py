@@ -14,6 +14,9 @@ from clipsearch.config import IndexLocation
 from clipsearch.models.demo_shapes import generate_folder
 from clipsearch.server import create_app, is_loopback
 
+#: The server answers loopback host names only (Starlette's test client says 'testserver').
+LOCAL = "http://127.0.0.1"
+
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
@@ -34,7 +37,7 @@ def served(tmp_path_factory):
 def client(served):
     from fastapi.testclient import TestClient
 
-    return TestClient(create_app(served[1], max_upload_bytes=200_000))
+    return TestClient(create_app(served[1], max_upload_bytes=200_000), base_url=LOCAL)
 
 
 def _name(result: dict) -> str:
@@ -121,7 +124,7 @@ def test_a_file_swapped_for_a_symlink_is_not_served(client, served, tmp_path):
 def test_token_is_required_when_set(served):
     from fastapi.testclient import TestClient
 
-    secured = TestClient(create_app(served[1], token="s3cret"))
+    secured = TestClient(create_app(served[1], token="s3cret"), base_url=LOCAL)
     assert secured.get("/api/status").status_code == 401
     assert secured.get("/api/status", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert secured.get("/api/status", headers={"Authorization": "Bearer s3cret"}).status_code == 200

@@ -85,9 +85,10 @@ def test_failed_save_leaves_the_previous_index_usable(store, monkeypatch):
 
     import faiss
 
-    def full_disk(index, path):
-        with open(path, "wb") as f:
-            f.write(b"partial")
+    real_write = faiss.write_index
+
+    def full_disk(index, writer):
+        real_write(faiss.IndexFlatIP(1), writer)  # some bytes reach the temporary file, then the disk is full
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(faiss, "write_index", full_disk)

@@ -19,6 +19,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from clipsearch.ingest.ocr import tesseract_reads
 
+#: The server answers loopback host names only (Starlette's test client says 'testserver').
+LOCAL = "http://127.0.0.1"
+
 CORPUS = Path(__file__).parent / "corpus"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 WQY = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -341,7 +344,7 @@ def test_the_server_takes_one_search_box(cli, dated):
     from clipsearch.config import IndexLocation
     from clipsearch.server import create_app
 
-    client = TestClient(create_app(IndexLocation(cli.home, "default")))
+    client = TestClient(create_app(IndexLocation(cli.home, "default")), base_url=LOCAL)
     got = client.get("/api/search", params={"q": "a photo after:2023 before:2024 place:Lisbon"})
     assert got.status_code == 200 and names(got.json()) == ["lisbon.jpg"]
     assert got.json()[0]["taken"].startswith("2023-06-20")

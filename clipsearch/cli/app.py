@@ -9,6 +9,7 @@ the query on another thread. The commands live beside this module, by part (``in
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -35,7 +36,11 @@ class _Group(click.Group):
             click.echo("clipsearch: interrupted (work already committed is kept)", err=True)
             ctx.exit(130)
         except OSError as err:  # disk full, permission denied on the index folder, ...
-            click.echo(f"clipsearch: error: {err}", err=True)
+            if err.errno == errno.ENOSPC:
+                where = f" writing {err.filename}" if err.filename else ""
+                click.echo(f"clipsearch: error: disk full{where}: free some space and run the command again", err=True)
+            else:
+                click.echo(f"clipsearch: error: {err}", err=True)
             ctx.exit(1)
 
 
@@ -82,8 +87,9 @@ def cli() -> None:
 class ProgressBar:
     """tqdm on stderr with a files/s rate; off when stderr is not a terminal unless forced."""
 
-    def __init__(self, enabled: bool | None) -> None:
+    def __init__(self, enabled: bool | None, desc: str = "indexing", unit: str = "file") -> None:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.desc, self.unit = desc, unit
         self.bar: Any = None
 
     def __enter__(self) -> ProgressBar:
@@ -96,10 +102,12 @@ class ProgressBar:
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=total, unit="file", desc="indexing", smoothing=0.1, file=sys.stderr, dynamic_ncols=True
+                total=total, unit=self.unit, desc=self.desc, smoothing=0.1, file=sys.stderr, dynamic_ncols=True
             )
         self.bar.n = done
         self.bar.refresh()
+        if done >= total:  # this phase is over: its line stays, the next phase's bar goes below
+            self.bar.close()
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

@@ -44,6 +44,12 @@ if TYPE_CHECKING:
     type=click.IntRange(min=1),
     help="Items per catalog transaction (what an interruption can cost).",
 )
+@click.option("--file-timeout", default=120.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds one file may take to decode before it is skipped with that reason.")  # fmt: skip
+@click.option("--ocr-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds the text pass may spend on one picture before marking its text unreadable.")  # fmt: skip
+@click.option("--follow-links", is_flag=True,
+              help="Index file symlinks that point outside the folders given (skipped by default).")  # fmt: skip
 @click.option(
     "--region",
     "regions",
@@ -100,6 +106,9 @@ def index_cmd(
     max_megapixels: float,
     max_pages: int,
     commit_every: int,
+    file_timeout: float,
+    ocr_timeout: float,
+    follow_links: bool,
     regions: Sequence[str],
     region_scope: str | None,
     index_type: str | None,
@@ -124,6 +133,9 @@ def index_cmd(
         workers=workers,
         max_megapixels=max_megapixels,
         commit_every=commit_every,
+        file_timeout=file_timeout,
+        ocr_timeout=ocr_timeout,
+        follow_links=follow_links,
         max_pages=max_pages,
         regions=tuple(regions),
         region_scope=region_scope,
@@ -132,7 +144,7 @@ def index_cmd(
         ray=ray_address,
         catalog=catalog,
     )
-    with ProgressBar(enabled=progress) as bar:
+    with ProgressBar(enabled=progress) as bar, ProgressBar(progress, "reading text", "picture") as text_bar:
         report = api.index(
             paths,
             index=index_name,
@@ -142,6 +154,7 @@ def index_cmd(
             options=options,
             rebuild=rebuild,
             progress=bar.update,
+            text_progress=text_bar.update,
         )
     if as_json:
         click.echo(json.dumps(report.to_dict()))
@@ -158,6 +171,12 @@ def _print_report(r: IndexReport) -> None:
         click.echo(f"  skipped {show(s['path'])}: {s['reason']}", err=True)
     if len(r.skipped_files) > 20:
         click.echo(f"  ... and {len(r.skipped_files) - 20} more (see --json)", err=True)
+    for p in r.partial_files[:20]:
+        click.echo(f"  partly indexed {show(p['path'])}: {p['note']}", err=True)
+    t = r.text
+    if t.get("read") or t.get("changed"):
+        unreadable = f", {t['unreadable']} unreadable" if t["unreadable"] else ""
+        click.echo(f"text read in {t['read']} pictures ({t['with_text']} with text{unreadable}) in {t['seconds']:.1f}s")
 
 
 @cli.command("status")
@@ -184,7 +203,12 @@ def status_cmd(index_name: str | None, home: str | None, as_json: bool) -> None:
         ("model", model),
         ("vectors", f"{info['dim']}-dim, {info['index_type']}"),
         ("images", _encoding_line(info["encoding"])),
-        ("text", f"{info['with_text']} items with text (OCR: {info['ocr']}; PDF text layers always)"),
+        (
+            "text",
+            f"{info['with_text']} items with text (OCR: {info['ocr']}; PDF text layers always)"
+            + (f"; {info['waiting_for_text']} waiting to be read" if info["waiting_for_text"] else "")
+            + (f"; {info['text_unreadable']} unreadable" if info["text_unreadable"] else ""),
+        ),
         ("on disk", f"{info['disk_bytes'] / 1e6:.1f} MB"),
     ]
     for key, value in rows:
@@ -202,30 +226,40 @@ def _encoding_line(encoding: dict[str, object]) -> str:
 
 @cli.command("check")
 @index_options
-@click.option("--repair", is_flag=True, help="Fix what is found (re-embed damaged, drop orphans and missing files).")
+@click.option("--repair", is_flag=True, help="Fix what is found: salvage a damaged catalog, rebuild the vector "
+              "index, re-embed damaged vectors, drop orphans and missing files.")  # fmt: skip
+@click.option("--deep", is_flag=True, help="Check every item and SQLite's full integrity (slower).")
 @click.option("--device", default=None, help="Device for re-embedding, when --repair needs the model.")
 @click.option("--json", "as_json", is_flag=True)
-def check_cmd(index_name: str | None, home: str | None, repair: bool, device: str | None, as_json: bool) -> None:
+def check_cmd(index_name: str | None, home: str | None, repair: bool, deep: bool, device: str | None,
+              as_json: bool) -> None:  # fmt: skip
     """Verify that the catalog, the vector index and the files agree. Exit 0 when they do, 1 when not."""
     from .. import api
-    from ..ingest.check import check_index, repair_index
+    from ..ingest.check import PROBLEMS
 
-    with api.open_index(index_name, home) as store:
-        if repair:
-            store.acquire_lock()
-        report = check_index(store)
-        if repair and not report.ok:
-            report = repair_index(store, report, api.encoder_factory(store, device=device))
+    report = api.check(index=index_name, home=home, repair=repair, deep=deep, device=device)
     if as_json:
         click.echo(json.dumps(report.to_dict()))
     else:
         data = report.to_dict()
         click.echo(f"{'ok' if report.ok else 'PROBLEMS FOUND'}: {report.items} items, {report.vectors} vectors")
-        for key in ("missing_vectors", "orphan_vectors", "duplicate_vectors", "bad_stored_vectors", "missing_files"):
+        for key in PROBLEMS:
             if data[f"{key}_count"]:
                 click.echo(f"  {key.replace('_', ' ')}: {data[f'{key}_count']}")
+        for line in report.catalog_problems[:3]:
+            click.echo(f"    {line}")
         for key, n in report.repaired.items():
             click.echo(f"  repaired: {key.replace('_', ' ')}: {n}")
+        if report.salvaged:
+            lost = {t: n for t, n in report.salvaged["lost"].items() if n}
+            kept = sum(report.salvaged["kept"].values())
+            click.echo(f"  salvaged the catalog: {kept} rows kept, {sum(lost.values())} lost {lost or ''}")
+            click.echo(f"  the damaged file is kept as {report.salvaged['damaged_copy']}")
+            if report.salvaged.get("unreadable"):
+                click.echo(f"  could not read at all: {', '.join(report.salvaged['unreadable'])}")
+            again = report.salvaged.get("indexed_again")
+            if again:
+                click.echo(f"  indexed the remembered folders again: {again['embedded']} embedded")
     if not report.ok:
         sys.exit(1)
 

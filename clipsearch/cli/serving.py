@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token", envvar="CLIPSEARCH_TOKEN", default=None, help="Require this bearer token.")
 @click.option("--device", default=None)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests naming this host (repeatable; '*' for any). Loopback names always are.",
+)
+@click.option("--follow-links", is_flag=True, help="Serve files whose real path lies outside the indexed folders.")
 @click.option("--watch", "watch_paths", multiple=True, type=click.Path(exists=True), metavar="PATH",
               help="Keep the index current with PATH while serving (repeatable; as `watch` does).")  # fmt: skip
 def serve_cmd(
@@ -30,6 +38,8 @@ def serve_cmd(
     port: int,
     token: str | None,
     device: str | None,
+    allow_hosts: Sequence[str],
+    follow_links: bool,
     watch_paths: Sequence[str],
 ) -> None:
     """Serve the HTTP API and the web page for one index."""
@@ -48,7 +58,9 @@ def serve_cmd(
             target=_watch, args=(api, watch_paths, index_name, home, stop), name="clipsearch-watch", daemon=True
         )
         thread.start()
-    app = create_app(api.locate(index_name, home), token=token, device=device)
+    bound = () if host in ("0.0.0.0", "::", "") else (host,)  # the address it was asked to answer on
+    app = create_app(api.locate(index_name, home), token=token, device=device,
+                     allow_hosts=(*bound, *allow_hosts), follow_links=follow_links)  # fmt: skip
     click.echo(
         f"clipsearch: serving index {app.state.clipsearch.store.location.name!r} on http://{host}:{port}/", err=True
     )

@@ -1,13 +1,17 @@
 """``clipsearch check``: prove that catalog, vector index and manifest agree, and repair what doesn't.
 
-What is checked: every catalog item has exactly one vector in the FAISS index and the reverse
-(after the index has caught up with committed batches, which is how it is always used); stored
-vectors have the manifest's dimension and finite, unit-length values; the FAISS file's dimension
-matches the manifest; the files behind the items still exist.
+What is checked: the catalog's own structure (SQLite's ``quick_check``; ``integrity_check`` with
+``deep``); every catalog item has exactly one vector in the FAISS index and the reverse (after the
+index has caught up with committed batches, which is how it is always used); stored vectors have
+the manifest's dimension and finite, unit-length values; the FAISS file's dimension matches the
+manifest, and its vectors are the catalog's (a sample of items searched by their own vector must
+come back first with a cosine in [-1, 1]; every item with ``deep``); the files behind the items
+still exist.
 
 Repair never needs a full rebuild: the FAISS index is rebuilt from the catalog's stored vectors
-(dropping orphans, adding what is missing), items whose stored vector is damaged are re-embedded,
-and items whose file is gone are dropped.
+(dropping orphans, adding what is missing, replacing damaged bytes), items whose stored vector is
+damaged are re-embedded, and items whose file is gone are dropped. A damaged SQLite catalog is
+salvaged first (``store/salvage.py``, driven by ``api.check``).
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ import numpy as np
 from ..models.encoder import Encoder
 from ..store.catalog import NewItem
 from ..store.folder import IndexStore
+from ..store.vectors import DEFAULT_INDEX_TYPE, VectorIndex
 from .picture import is_document, item_picture
 
 SAMPLE = 20  # ids listed per problem in the report
+#: Items searched by their own vector in a quick check of the FAISS file (every item with ``deep``).
+SELF_SEARCH_SAMPLE = 256
 
 
 @dataclass
@@ -38,20 +45,35 @@ class CheckReport:
     duplicate_vectors: list[int] = field(default_factory=list)
     bad_stored_vectors: list[int] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
+    #: ids whose vector in the FAISS file is not the catalog's (damaged bytes, a cosine past 1)
+    damaged_index_vectors: list[int] = field(default_factory=list)
+    #: what SQLite's quick_check (integrity_check with ``deep``) says is wrong; empty when sound
+    catalog_problems: list[str] = field(default_factory=list)
     dimension_ok: bool = True
+    deep: bool = False
     repaired: dict[str, int] = field(default_factory=dict)
+    #: a damaged catalog's salvage: rows kept and lost per table, where the damaged file was kept
+    salvaged: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("missing_vectors", "orphan_vectors", "duplicate_vectors", "bad_stored_vectors", "missing_files"):
+        for key in PROBLEMS:
             data[f"{key}_count"] = len(data[key])
             data[key] = data[key][:SAMPLE]
         return data
 
 
-def check_index(store: IndexStore) -> CheckReport:
+PROBLEMS = ("missing_vectors", "orphan_vectors", "duplicate_vectors", "bad_stored_vectors", "missing_files",
+            "damaged_index_vectors", "catalog_problems")  # fmt: skip
+
+
+def check_index(store: IndexStore, deep: bool = False) -> CheckReport:
     """Read-only check of one index (the caller may hold the write lock to keep it still)."""
-    report = CheckReport()
+    report = CheckReport(deep=deep)
+    report.catalog_problems = store.catalog.integrity(deep)
+    if report.catalog_problems:  # rows may be unreadable: the other checks would only stumble
+        report.ok = False
+        return report
     dim = store.model.dim
     synced = int(store.manifest["vectors"].get("synced_seq", 0))
     report.vectors_file_behind_by = max(0, store.catalog.seq() - synced)
@@ -68,15 +90,43 @@ def check_index(store: IndexStore) -> CheckReport:
     report.missing_vectors = np.setdiff1d(cat, uniq).tolist()
     report.orphan_vectors = np.setdiff1d(uniq, cat).tolist()
     report.missing_files = sorted({r.path for r in store.catalog.items() if not os.path.isfile(r.path)})
-    report.ok = not (
-        report.missing_vectors
-        or report.orphan_vectors
-        or report.duplicate_vectors
-        or report.bad_stored_vectors
-        or report.missing_files
-        or not report.dimension_ok
-    )
+    if report.dimension_ok:
+        sound = np.setdiff1d(np.intersect1d(cat, uniq), np.asarray(report.bad_stored_vectors, np.int64))
+        report.damaged_index_vectors = _self_search(store, vi, sound, deep)
+    report.ok = report.dimension_ok and not any(getattr(report, key) for key in PROBLEMS)
     return report
+
+
+def _self_search(store: IndexStore, vi: Any, ids: np.ndarray, deep: bool) -> list[int]:
+    """Items (a sample, or all with ``deep``) whose vector in the FAISS index is not the catalog's.
+
+    An exact index is compared vector by vector. An approximate one is searched with each item's
+    stored vector: damaged when a cosine outside [-1, 1] comes back, or when the item is missing
+    from its own top 10 while those 10 are not near-identical twins of it (ties are not damage)."""
+    if not len(ids):
+        return []
+    if not deep and len(ids) > SELF_SEARCH_SAMPLE:
+        ids = np.sort(np.random.default_rng(0).choice(ids, SELF_SEARCH_SAMPLE, replace=False))
+    dim = store.model.dim
+    if isinstance(vi, VectorIndex) and vi.index_type == DEFAULT_INDEX_TYPE:
+        held = vi.ids()
+        order = np.argsort(held, kind="stable")
+        rows = order[np.searchsorted(held, ids, sorter=order)]
+        stored = store.catalog.vectors(ids.tolist(), dim)
+        with np.errstate(invalid="ignore", over="ignore"):  # damaged bytes read as NaN or inf
+            differs = ~(np.abs(vi.vectors()[rows] - stored) <= 1e-4).all(axis=1)
+        return ids[differs].tolist()
+    bad: list[int] = []
+    for start in range(0, len(ids), 4096):
+        chunk = ids[start : start + 4096]
+        scores, found = vi.search(store.catalog.vectors(chunk.tolist(), dim), min(10, vi.ntotal))
+        for row, item in enumerate(chunk.tolist()):
+            got = scores[row][found[row] >= 0]
+            impossible = not np.all(np.isfinite(got)) or (got.size and float(np.abs(got).max()) > 1.001)
+            lost = item not in found[row] and (not got.size or float(got.min()) < 0.99)
+            if impossible or lost:
+                bad.append(item)
+    return bad
 
 
 def _is_bad(vec: np.ndarray | None) -> bool:
@@ -110,6 +160,8 @@ def repair_index(
 ) -> CheckReport:
     """Fix what :func:`check_index` found; the caller holds the write lock. Returns a fresh check."""
     repaired: dict[str, int] = {}
+    if report.catalog_problems:
+        return report  # the catalog itself must be salvaged first (api.check does, then checks again)
     if report.missing_files:
         gone = [r.id for r in store.catalog.items() if not os.path.isfile(r.path)]
         store.catalog.commit_batch(remove=gone)
@@ -153,6 +205,6 @@ def repair_index(
     # Rebuild the FAISS index from the catalog: drops orphans and duplicates, adds missing vectors.
     fresh = store.rebuild_vectors()
     repaired["vector_index_rebuilt"] = fresh.ntotal
-    after = check_index(store)
+    after = check_index(store, report.deep)
     after.repaired = repaired
     return after

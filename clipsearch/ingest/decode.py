@@ -11,10 +11,12 @@ import dataclasses
 import hashlib
 import io
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ import numpy as np
 from ..errors import ImageLoadError
 from ..models.encoder import Encoder
 from ..store.extras import Extras
-from .extract import decode_size, image_extras, pdf_extras
+from .extract import image_extras, pdf_extras
 from .images import load_image
 from .metadata import metadata
 from .options import IndexOptions
@@ -62,6 +64,8 @@ class Prepared:
     enrich: bool = False
     #: Metadata of a reused file's own bytes (its text is copied from the item it duplicates).
     extras: Extras | None = None
+    #: Used, but not whole: what was left out and why (a PDF cut at ``--max-pages``).
+    note: str = ""
 
 
 def page_of(number: int, image: Any, encoder: Encoder, opts: IndexOptions, document: bool) -> Page:
@@ -74,7 +78,27 @@ def page_of(number: int, image: Any, encoder: Encoder, opts: IndexOptions, docum
 def prepare(
     found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, opts: IndexOptions, enrich: bool = False
 ) -> Prepared:
-    """Read, hash and decode one file, with its text and metadata (``enrich``: only those)."""
+    """Read, hash and decode one file, with its text and metadata (``enrich``: only those).
+
+    The one door every file of a run goes through, here and on a Ray cluster: whatever a decoder,
+    a renderer or a metadata reader raises for this file becomes its skip reason, so no file can
+    end a run (``KeyboardInterrupt`` and ``SystemExit`` still do)."""
+    try:
+        return _prepare(found, known_hashes, encoder, opts, enrich)
+    except MemoryError:
+        return Prepared(found, reason="out of memory decoding this file", enrich=enrich)
+    except Exception as err:  # a decoder's own bug or an odd file: this file's reason, never the run's end
+        return Prepared(found, reason=f"cannot decode: {type(err).__name__}: {_short(err)}", enrich=enrich)
+
+
+def _short(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else "")[:160]
+
+
+def _prepare(
+    found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, opts: IndexOptions, enrich: bool
+) -> Prepared:
     try:
         with open(found.path, "rb") as f:
             data = f.read()
@@ -87,24 +111,24 @@ def prepare(
     digest = "" if enrich else hashlib.blake2b(data, digest_size=20).hexdigest()
     if digest in known_hashes:
         return Prepared(found, digest, reuse=True, extras=metadata(found.path, data, found.mtime_ns))
-    ocr = opts.ocr or "none"
     try:
-        # Filling in metadata (and text layers) without OCR needs no pictures: no decoding then.
-        pictures = not (enrich and ocr == "none")
         if is_pdf_path(found.path):
-            if pictures:
-                images = dict(render_pages(data, name=found.path, max_pages=opts.max_pages))
+            total = page_count(data, found.path)
+            if enrich:  # metadata and text layers need no pictures: nothing rendered
+                images = dict.fromkeys(range(1, min(total, opts.max_pages) + 1))
             else:
-                images = dict.fromkeys(range(1, min(page_count(data, found.path), opts.max_pages) + 1))
-            extras = pdf_extras(found.path, data, found.mtime_ns, images, ocr)
+                images = dict(render_pages(data, name=found.path, max_pages=opts.max_pages))
+            extras = pdf_extras(found.path, data, found.mtime_ns, list(images))
             pages = [_page(n, image, encoder, opts, True, enrich, extras[n]) for n, image in images.items()]
+            if total > len(pages):
+                note = f"only the first {len(pages)} of {total} pages indexed (see --max-pages)"
+                return Prepared(found, digest, pages, enrich=enrich, note=note)
         elif is_video_path(found.path):
             pages = _video_pages(found, data, encoder, opts, enrich)
         else:
-            size = decode_size(REGION_BASE if opts.regions else encoder.info.image_size, ocr)
-            image = load_image(io.BytesIO(data), size, opts.max_megapixels, name=found.path) if pictures else None
-            extras = image_extras(found.path, data, found.mtime_ns, image, ocr, opts.max_megapixels)
-            pages = [_page(0, image, encoder, opts, False, enrich, extras)]
+            size = REGION_BASE if opts.regions else encoder.info.image_size
+            image = None if enrich else load_image(io.BytesIO(data), size, opts.max_megapixels, name=found.path)
+            pages = [_page(0, image, encoder, opts, False, enrich, image_extras(found.path, data, found.mtime_ns))]
     except ImageLoadError as err:
         return Prepared(found, digest, reason=err.reason, enrich=enrich)
     return Prepared(found, digest, pages, enrich=enrich)
@@ -141,31 +165,101 @@ def prepared(
 ) -> Iterator[Prepared]:
     """Files read, hashed and decoded by a thread pool, in order, with a bounded number in flight.
 
-    Paths in ``enrich`` are unchanged files read again for their text and metadata only."""
+    Paths in ``enrich`` are unchanged files read again for their text and metadata only. A file
+    still decoding ``opts.file_timeout`` seconds after it started is skipped with that reason: its
+    thread is left to finish on its own (a daemon, so it never holds the process at exit) and a
+    fresh one takes its place."""
     workers = opts.workers or max(1, os.cpu_count() or 2)
     window = max(2 * opts.batch_size, 4 * workers)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clipsearch-load") as pool:
-        queue: deque[Future[Prepared]] = deque()
-        it = iter(todo)
+    pool = DaemonPool(workers)
+    queue: deque[tuple[FoundFile, _Task]] = deque()
+    it = iter(todo)
 
-        def submit() -> bool:
-            entry = next(it, None)
-            if entry is None:
-                return False
-            queue.append(pool.submit(prepare, entry, known, encoder, opts, entry.path in enrich))
-            return True
+    def submit() -> None:
+        entry = next(it, None)
+        if entry is not None:
+            queue.append((entry, pool.submit(prepare, entry, known, encoder, opts, entry.path in enrich)))
 
-        for _ in range(window):
-            if not submit():
-                break
+    for _ in range(window):
+        submit()
+    try:
+        while queue:
+            entry, task = queue.popleft()
+            prep = task.result(opts.file_timeout)
+            if prep is None:
+                pool.replace_stuck()
+                prep = Prepared(
+                    entry, reason=f"took longer than {opts.file_timeout:g} s to decode (see --file-timeout)"
+                )
+            submit()
+            yield prep
+    finally:
+        pool.shutdown()
+
+
+class _Task:
+    """One call run by :class:`_DaemonPool`; ``result`` waits at most ``limit`` s after it started."""
+
+    def __init__(self, fn: Callable[..., Prepared], args: tuple[Any, ...]) -> None:
+        self.fn, self.args = fn, args
+        self.started: float | None = None
+        self.done = threading.Event()
+        self.value: Prepared | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        self.started = time.monotonic()
         try:
-            while queue:
-                prep = queue.popleft().result()
-                submit()
-                yield prep
-        finally:
-            for fut in queue:
-                fut.cancel()
+            self.value = self.fn(*self.args)
+        except BaseException as err:  # re-raised on the caller's thread (prepare itself catches file faults)
+            self.error = err
+        self.done.set()
+
+    def result(self, limit: float | None) -> Prepared | None:
+        """The call's result, or None when it ran past ``limit`` seconds."""
+        while not self.done.wait(0.25):
+            if limit and self.started is not None and time.monotonic() - self.started > limit:
+                return None
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class DaemonPool:
+    """A fixed number of daemon threads taking tasks in order. Not a ThreadPoolExecutor: its threads
+    are joined at interpreter exit, so one decoder stuck on a hostile file would hold the process."""
+
+    def __init__(self, workers: int) -> None:
+        self._tasks: SimpleQueue[_Task | None] = SimpleQueue()
+        self._threads = 0
+        for _ in range(workers):
+            self._start()
+
+    def _start(self) -> None:
+        self._threads += 1
+        threading.Thread(target=self._work, name="clipsearch-load", daemon=True).start()
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            task.run()
+
+    def submit(self, fn: Callable[..., Prepared], *args: Any) -> _Task:
+        task = _Task(fn, args)
+        self._tasks.put(task)
+        return task
+
+    def replace_stuck(self) -> None:
+        """A thread is stuck in a task given up on: start another so the pool keeps its width."""
+        self._start()
+
+    def shutdown(self) -> None:
+        while True:  # tasks not started yet are dropped
+            try:
+                self._tasks.get_nowait()
+            except Empty:
+                break
+        for _ in range(self._threads):
+            self._tasks.put(None)
 
 
 def embed_regions(

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..models.encoder import Encoder
 from ..store.catalog import ItemRow, NewItem
-from ..store.extras import EXTRAS_VERSION, OCR_MODES, Extras
+from ..store.extras import EXTRAS_VERSION, Extras
 from ..store.folder import IndexStore
 from .batcher import Batcher, CommitHook
 from .decode import Page, Prepared, RegionFilter, embed_regions, prepared
@@ -100,7 +100,7 @@ class _Run:
         self.store, self.encoder, self.opts, self.region_filter = store, encoder, opts, region_filter
         self.catalog = store.catalog
         self.report = IndexReport()
-        self.batch = Batcher(store, opts.commit_every, on_commit)
+        self.batch = Batcher(store, opts.commit_every, on_commit, opts.commit_seconds)
         self.by_path: dict[str, list[ItemRow]] = {}
         self.by_hash: dict[str, str] = {}  # content hash -> a path holding it
         for row in self.catalog.items():
@@ -109,7 +109,7 @@ class _Run:
         self.skipped_before = self.catalog.skipped()
         #: Files under the given roots that are gone, by content hash: move candidates, else removed.
         self.missing: dict[str, list[str]] = {}
-        #: Unchanged files whose text and metadata are behind this extractor or OCR mode.
+        #: Unchanged files whose metadata (and text layers) are behind this extractor.
         self.enrich: set[str] = set()
         self.pending: list[tuple[FoundFile, str, Page]] = []
 
@@ -123,7 +123,9 @@ class _Run:
         todo: list[FoundFile] = []
         seen: set[str] = set()
         opts = self.opts
-        for entry in scan(roots, exclude=opts.exclude, include_hidden=opts.include_hidden, accept=indexable):
+        found = scan(roots, exclude=opts.exclude, include_hidden=opts.include_hidden, accept=indexable,
+                     follow_links=opts.follow_links, within=opts.within or None)  # fmt: skip
+        for entry in found:
             if isinstance(entry, ScanProblem):
                 self.note_skip(entry.path, entry.reason)
                 continue
@@ -131,7 +133,7 @@ class _Run:
             old = self.by_path.get(entry.path)
             if old and (old[0].size, old[0].mtime_ns) == (entry.size, entry.mtime_ns):
                 self.report.unchanged += 1
-                if any(_behind(row, opts.ocr or "none") for row in old):
+                if any(row.extras_version < EXTRAS_VERSION for row in old):  # text waits for the text pass
                     self.enrich.add(entry.path)
                     todo.append(entry)
                 continue
@@ -162,9 +164,12 @@ class _Run:
             if old:  # its content changed into something unreadable: drop the stale items
                 self.batch.remove.extend(r.id for r in old)
                 self.report.removed += 1
+            self.batch.maybe_commit()
             return
         if f.path in self.skipped_before:
             self.batch.unskip.append(f.path)
+        if prep.note:
+            self.report.partial_files.append({"path": f.path, "note": prep.note})
         if prep.reuse:
             self.reuse(prep, old)
             return
@@ -175,7 +180,7 @@ class _Run:
         else:
             self.report.added += 1
         self.pending.extend((f, prep.content_hash, page) for page in prep.pages)
-        if len(self.pending) >= self.opts.batch_size:
+        if len(self.pending) >= self.opts.batch_size or self.batch.overdue():
             self.flush_images()
 
     def reuse(self, prep: Prepared, old: list[ItemRow]) -> None:
@@ -247,17 +252,12 @@ class _Run:
         self.batch.commit()
 
 
-def _behind(row: ItemRow, ocr: str) -> bool:
-    """Whether ``row``'s text and metadata predate this extractor, or an OCR mode weaker than ``ocr``."""
-    done = row.ocr_mode if row.ocr_mode in OCR_MODES else "none"
-    return row.extras_version < EXTRAS_VERSION or OCR_MODES.index(done) < OCR_MODES.index(ocr)
-
-
 def _copy_extras(own: Extras | None, source: Extras | None) -> Extras | None:
     """A copy's extras: metadata from its own bytes and mtime, text from the item it duplicates."""
     if own is None or source is None:
         return own or source
     own.text, own.text_source, own.ocr_mode = source.text, source.text_source, source.ocr_mode
+    own.text_error = source.text_error
     return own
 
 

@@ -12,6 +12,11 @@ from ..config import DEFAULT_MAX_MEGAPIXELS, DEFAULT_MAX_PAGES
 class IndexOptions:
     exclude: tuple[str, ...] = ()
     include_hidden: bool = False
+    #: Index file symlinks whose target lies outside the roots given (skipped, with that reason, if not).
+    follow_links: bool = False
+    #: The folders a file symlink must stay inside (``watch`` passes its roots while it indexes
+    #: single changed files); empty: the paths of the run itself.
+    within: tuple[str, ...] = ()
     batch_size: int = 32
     workers: int | None = None
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS
@@ -20,8 +25,15 @@ class IndexOptions:
     max_frames: int = 200
     #: Region vectors to store (see ``regions.REGIONS``), for pages chosen by ``region_filter``.
     regions: tuple[str, ...] = ()
-    #: Items per catalog transaction: what a crash can cost, against per-commit overhead.
+    #: Items per catalog transaction at most: what a crash can cost, against per-commit overhead.
     commit_every: int = 256
+    #: Seconds of work per catalog transaction at most: a run killed at any moment keeps all but the
+    #: last few seconds of its work, however slow each item is.
+    commit_seconds: float = 5.0
+    #: Seconds one file may take to read and decode before it is skipped with that reason.
+    file_timeout: float = 120.0
+    #: Seconds the text pass may spend on one picture or page before it is marked "text unreadable".
+    ocr_timeout: float = 60.0
     #: Pages that get region vectors: 'drawings' (pages labelled technical drawing) or 'all';
     #: None: what the index remembers, else 'drawings'. Read by ``api.index``.
     region_scope: str | None = None
@@ -53,8 +65,15 @@ class IndexReport:
     enriched: int = 0
     seconds: float = 0.0
     skipped_files: list[dict[str, str]] = field(default_factory=list)
+    #: Files indexed in part, with what was left out (``{"path", "note"}``): a PDF past ``--max-pages``.
+    partial_files: list[dict[str, str]] = field(default_factory=list)
     #: How the images were embedded: precision, runtime, int8 group and why (the planner's words).
     encoding: dict[str, Any] = field(default_factory=dict)
+    #: Seconds of each phase: ``embed_s`` (scan, decode, embed, commit: searchable by meaning after
+    #: it), ``text_s`` (the text pass).
+    phases: dict[str, float] = field(default_factory=dict)
+    #: What the text pass did (``textpass.TextReport``): read, with_text, unreadable, changed, seconds.
+    text: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

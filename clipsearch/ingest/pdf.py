@@ -79,7 +79,10 @@ def render_pages(
             for number in wanted:
                 if not 1 <= number <= total:
                     raise ImageLoadError(name, f"no page {number} (the PDF has {total})")
-                page = doc[number - 1]
+                try:
+                    page = doc[number - 1]
+                except Exception as err:  # a page tree that loops or points nowhere
+                    raise ImageLoadError(name, f"cannot read page {number}: damaged page tree ({err})") from err
                 try:
                     width, height = page.get_size()
                     scale = long_side / max(width, height, 1.0)

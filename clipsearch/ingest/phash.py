@@ -15,6 +15,11 @@ from PIL import Image
 
 CODE_BYTES = 16
 _TRIM_TOLERANCE = 12  # grey levels a border pixel may differ from the corners' colour
+#: Below this spread of grey levels (standard deviation over the border-trimmed picture, at most
+#: 512 px) a picture is flat colour or nearly: its code is the DCT's rounding noise, so any two such
+#: pictures "match". Such a picture gets no code; only a byte-for-byte copy is its duplicate.
+#: Flat colour with JPEG noise measures under 1.5; the faintest corpus drawing (brightened) 12.
+FLAT_STD = 3.0
 
 
 def trim_border(image: Image.Image) -> Image.Image:
@@ -42,8 +47,9 @@ def _content_box(grey: np.ndarray) -> tuple[int, int, int, int] | None:
     return box
 
 
-def perceptual_code(image: Image.Image) -> bytes:
-    """16 bytes: pHash then dHash (64 bits each) of the border-trimmed image."""
+def perceptual_code(image: Image.Image) -> bytes | None:
+    """16 bytes: pHash then dHash (64 bits each) of the border-trimmed image; None for a picture
+    with too little structure to tell it from another (see :data:`FLAT_STD`)."""
     import imagehash
 
     small = image
@@ -53,8 +59,20 @@ def perceptual_code(image: Image.Image) -> bytes:
     grey = small.convert("L")  # what both hashes look at, converted once (per pixel: commutes with crop)
     box = _content_box(np.asarray(grey))
     trimmed = grey if box is None else grey.crop(box)
+    if float(np.asarray(trimmed, np.float32).std()) < FLAT_STD:
+        return None
     bits = np.concatenate([imagehash.phash(trimmed).hash.ravel(), imagehash.dhash(trimmed).hash.ravel()])
     return np.packbits(bits.astype(np.uint8)).tobytes()
+
+
+#: The codes flat colour got before :data:`FLAT_STD` existed (pHash keeps only the DC bit, black not
+#: even that; dHash finds no edge), left out of perceptual matching in catalogs that still hold them.
+FLAT_CODES = frozenset({b"\x80" + bytes(CODE_BYTES - 1), bytes(CODE_BYTES)})
+
+
+def has_structure(code: bytes | None) -> bool:
+    """Whether a stored code can stand for its picture: a code of the right size, not a flat one."""
+    return code is not None and len(code) == CODE_BYTES and code not in FLAT_CODES
 
 
 def hamming(a: bytes, b: bytes) -> int:

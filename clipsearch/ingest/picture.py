@@ -13,14 +13,21 @@ from .pdf import RENDER_LONG_SIDE, is_pdf_path, render_pages
 from .video import frame_at, is_video_path
 
 
-def item_picture(path: str, page: int = 0, time: float | None = None, size: int = 256) -> Any:
+def item_picture(
+    path: str, page: int = 0, time: float | None = None, size: int = 256, source: str | None = None
+) -> Any:
     """The upright RGB picture of item (``path``, ``page``, ``time``), at least ``size`` on its
-    shortest side where the file allows; raises ImageLoadError with the reason otherwise."""
+    shortest side where the file allows; raises ImageLoadError with the reason otherwise.
+
+    ``source``: where to read the bytes, when not ``path`` itself (the server passes a file it has
+    opened and checked, as ``/proc/self/fd/N``); ``path`` still says what kind of file it is."""
+    source = source or path
     if time is not None or is_video_path(path):
-        return frame_at(path, time or 0.0)
+        return frame_at(source, time or 0.0, name=path)
     if page or is_pdf_path(path):  # rendered as the indexer renders pages, so its vector comes out the same
-        return next(render_pages(path, pages=[page or 1], long_side=max(RENDER_LONG_SIDE, 2 * size)))[1]
-    return load_image(path, size)
+        pages = render_pages(source, name=path, pages=[page or 1], long_side=max(RENDER_LONG_SIDE, 2 * size))
+        return next(pages)[1]
+    return load_image(source, size, name=path)
 
 
 def is_document(path: str, page: int) -> bool:

@@ -1,7 +1,8 @@
 """Walking folders to find the files to index, with the reasons for any we had to pass over.
 
 Directory symlinks are not followed (no loops, no escaping the folders the user named); file
-symlinks are, and broken ones are reported. Hidden files and folders are skipped unless asked.
+symlinks are while their target stays inside the folders named (``follow_links`` lets them point
+anywhere), and broken ones are reported. Hidden files and folders are skipped unless asked.
 """
 
 from __future__ import annotations
@@ -81,13 +82,20 @@ def scan(
     exclude: Iterable[str] = (),
     include_hidden: bool = False,
     accept: Callable[[str], bool] = is_image_path,
+    follow_links: bool = False,
+    within: Iterable[str] | None = None,
 ) -> Iterator[FoundFile | ScanProblem]:
-    """Yield every indexable file under ``roots`` (in a stable order) and every problem met."""
+    """Yield every indexable file under ``roots`` (in a stable order) and every problem met.
+
+    A file symlink whose target is outside ``within`` (default: ``roots``, so a file named itself
+    passes) is a problem unless ``follow_links``."""
     patterns = tuple(exclude)
     seen: set[str] = set()
+    roots = list(roots)
+    inside = None if follow_links else real_roots(within if within is not None else roots)
     for root in roots:
         if os.path.isfile(root):
-            yield from _file(root, seen)
+            yield from _file(root, seen, inside)
             continue
         for dirpath, dirnames, filenames in os.walk(root, onerror=None, followlinks=False):
             keep = []
@@ -103,14 +111,22 @@ def scan(
                     continue
                 if not accept(name):
                     continue
-                yield from _file(full, seen)
+                yield from _file(full, seen, inside)
 
 
-def _file(path: str, seen: set[str]) -> Iterator[FoundFile | ScanProblem]:
+def real_roots(roots: Iterable[str]) -> list[str]:
+    """The roots with every symlink resolved: where their files really are."""
+    return [os.path.realpath(root) for root in roots]
+
+
+def _file(path: str, seen: set[str], inside: list[str] | None) -> Iterator[FoundFile | ScanProblem]:
     path = absolute(path)
     if path in seen:
         return
     seen.add(path)
+    if inside is not None and not is_under(os.path.realpath(path), inside):
+        yield ScanProblem(path, "symlink to a file outside the folders given (see --follow-links)")
+        return
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
@@ -153,4 +169,4 @@ def content_hash(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-__all__ = ["FoundFile", "ScanProblem", "absolute", "check_roots", "content_hash", "is_under", "scan"]
+__all__ = ["FoundFile", "ScanProblem", "absolute", "check_roots", "content_hash", "is_under", "real_roots", "scan"]

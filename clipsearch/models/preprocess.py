@@ -27,6 +27,10 @@ _FILTERS = {
 }
 #: Documents are letterboxed on white: no part of a page may be cropped away.
 DOCUMENT_FILL = 255
+#: Past this ratio of long to short side a picture is letterboxed whatever the model's resize mode:
+#: resizing a 1x20000 strip's short side to 256 px would make a 256x5,120,000 picture (4 GB). Up to
+#: it the resize costs at most 256x16384 (12 MB) and is open_clip's own, pixel for pixel.
+MAX_ASPECT = 64.0
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,11 @@ class Preprocessor:
         w, h = image.size
         if self.resize_mode == "squash":
             return image.resize((s, s), flt)
-        if self.resize_mode == "longest":
+        if self.resize_mode == "longest" or max(w, h) > MAX_ASPECT * min(w, h):
             # ResizeKeepRatio(longest=1): size = round(side / max ratio), then CenterCropOrPad.
+            # Never below one pixel: a 2x3000 page would round its width to nothing.
             ratio = max(h / s, w / s)
-            image = image.resize((round(w / ratio), round(h / ratio)), flt)
+            image = image.resize((max(1, round(w / ratio)), max(1, round(h / ratio))), flt)
             return _center_crop_or_pad(image, s, self.fill_color)
         # 'shortest': torchvision Resize(int) keeps the short side at s and truncates the long one.
         new = (s, int(s * h / w)) if w <= h else (int(s * w / h), s)

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from ..config import DEFAULT_MAX_DISTANCE, DUPLICATE_TIERS
 from ..errors import UsageError
 from ..ingest.images import is_raw_path
-from ..ingest.phash import CODE_BYTES
+from ..ingest.phash import CODE_BYTES, has_structure
 from ..store.catalog import ItemRow
 from ..store.dialect import insert_new
 from ..store.folder import IndexStore
@@ -246,7 +246,7 @@ def find_duplicates(
     if "raw-pair" in tiers:
         raw_pairs(list(rows.values()), pairs)
     if "perceptual" in tiers:
-        coded = [r for r in rows.values() if r.phash and len(r.phash) == CODE_BYTES]
+        coded = [r for r in rows.values() if has_structure(r.phash)]
         ids = np.array([r.id for r in coded], dtype=np.int64)
         codes = np.frombuffer(b"".join(r.phash for r in coded), np.uint8).reshape(len(coded), CODE_BYTES)
         perceptual_pairs(ids, codes, max_distance, pairs)

@@ -30,12 +30,17 @@ TYPE_ALIASES = {name: group for group in _SAME_TYPE for name in group}
 
 def date_bound(value: str, flag: str) -> str:
     """'2023', '2023-06' or '2023-06-14' -> the ISO time that period starts at."""
+    import datetime
+
     m = _DATE.match(value.strip())
     if not m:
         raise UsageError(f"{flag} takes a date as YYYY, YYYY-MM or YYYY-MM-DD, not {value!r}")
     year, month, day = int(m[1]), int(m[2] or 1), int(m[3] or 1)
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        raise UsageError(f"{flag}: no such date {value!r}")
+    try:
+        datetime.date(year, month, day)  # the calendar's own rule: 2023-02-31 and 2023-13 are no dates
+    except ValueError:
+        given = f"{flag}{value}" if flag.endswith(":") else f"{flag} {value}"
+        raise UsageError(f"no such date: {given}") from None
     return f"{year:04d}-{month:02d}-{day:02d}T00:00:00"
 
 

@@ -53,7 +53,7 @@ def find(
     words = words if words and words.strip() else None
     if query is None and words is None:
         if not filters.active:
-            raise UsageError("give a query, --text words, or a filter")
+            raise UsageError("give a query, --text words, or a filter", web="give a query, text: words, or a filter")
         return _filtered(searcher, filters, k)
     pool = max(100, k * POOL) if (query and words) or relevant else k
     vector_hits: list[SearchResult] = []

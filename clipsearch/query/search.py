@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ImageLoadError, UsageError
+from ..errors import ImageLoadError, IndexCorruptError, UsageError
 from ..ingest.images import load_image
 from ..ingest.pdf import is_pdf_path, render_pages
 from ..ingest.regions import REGION_BASE
@@ -29,6 +29,10 @@ from ..store.folder import IndexStore
 from ..store.vectors import VectorIndex
 from .categories import Categories
 from .filters import Filters
+
+#: A cosine of unit vectors lies in [-1, 1]; 8-bit scalar quantisation (IVF,SQ8) can overshoot a
+#: little. Past this a vector in the FAISS file is damaged (random bytes read as floats).
+MAX_COSINE = 1.05
 
 
 def _page_for(path: str, page: int | None) -> int:
@@ -244,6 +248,12 @@ class Searcher:
         allow, deny = self.selection(filters)
         deny = np.concatenate([np.asarray(exclude_ids, np.int64), deny])
         scores, ids = vi.search(query[None, :], k, allow=allow, deny=deny)
+        found = scores[0][ids[0] >= 0]
+        if found.size and not (np.all(np.isfinite(found)) and float(np.abs(found).max()) <= MAX_COSINE):
+            raise IndexCorruptError(
+                f"the vector index of {self.store.location.name!r} is damaged (a cosine of {float(found.max()):.3g}): "
+                "run `clipsearch check --repair`"
+            )
         hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         if min_score is not None:
             hits = [(i, s) for i, s in hits if s >= min_score]

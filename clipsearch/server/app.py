@@ -1,9 +1,12 @@
 """``clipsearch serve``: an HTTP API over one index, and a web page to look at the results.
 
 Safety by construction: files and thumbnails are reached only by item id (an integer path
-parameter), never by a client-supplied path, and a file is served only while it still is what was
-indexed (same size and mtime, a regular file) — a file swapped for a symlink elsewhere is refused.
-Uploads are size-capped and decoded with the decompression-bomb bound. ``token`` requires
+parameter), never by a client-supplied path. A file is opened once, with no symlink followed along
+its real path, inside the folders the index was asked to index (``follow_links`` lifts that), and
+served from that descriptor only while it is still what was indexed (a regular file, same size and
+mtime). Requests must name an allowed host (loopback names, plus ``allow_hosts``): a DNS-rebinding
+page reaches nothing; anything but GET from another site's page is refused. Uploads are
+size-capped and decoded with the decompression-bomb bound. ``token`` requires
 ``Authorization: Bearer TOKEN`` (or ``?token=`` for image tags) on every API call.
 
 The model loads once, on the first query that needs it; text embeddings are cached; one lock
@@ -19,7 +22,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from ..config import IndexLocation
-from ..errors import ClipsearchError, ImageLoadError, IndexNotFoundError, UsageError
+from ..errors import ClipsearchError, ImageLoadError, IndexNotFoundError, IndexReadOnlyError, UsageError
 from .routes import add_item_routes, add_query_routes
 from .state import ServerState
 
@@ -33,11 +36,30 @@ def create_app(
     device: str | None = None,
     loader: Any = None,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    allow_hosts: tuple[str, ...] = (),
+    follow_links: bool = False,
 ) -> Any:
-    """The FastAPI application for one index (opened now: a missing index fails here, not later)."""
-    state = ServerState(location, device, loader)
+    """The FastAPI application for one index (opened now: a missing index fails here, not later).
+
+    ``allow_hosts``: host names (or ``*``) accepted in the Host header besides the loopback ones;
+    ``follow_links``: serve files whose real path lies outside the indexed folders."""
+    state = ServerState(location, device, loader, follow_links)
     app = FastAPI(title="clipsearch", version="1", description="Semantic image search over one index.")
     app.state.clipsearch = state
+    allowed = frozenset(h.lower().strip("[]") for h in allow_hosts) | LOOPBACK_NAMES
+
+    @app.middleware("http")
+    async def _same_origin(request: Request, call_next: Any) -> Any:
+        host = host_name(request.headers.get("host", ""))
+        if not host_allowed(host, allowed):
+            return JSONResponse({"error": f"host {host!r} is not served here (serve --allow-host {host or 'NAME'})"},
+                                status_code=421)  # fmt: skip
+        if request.method not in SAFE_METHODS:
+            origin = request.headers.get("origin")
+            cross = request.headers.get("sec-fetch-site") == "cross-site"
+            if cross or (origin and not host_allowed(host_name(origin.split("://", 1)[-1]), allowed)):
+                return JSONResponse({"error": "refused: a request from another site's page"}, status_code=403)
+        return await call_next(request)
 
     def require_token(request: Request) -> None:
         if token is None:
@@ -50,15 +72,33 @@ def create_app(
     @app.exception_handler(ClipsearchError)
     async def _errors(_request: Request, err: ClipsearchError) -> JSONResponse:
         code = (
-            404 if isinstance(err, IndexNotFoundError) else 400 if isinstance(err, UsageError | ImageLoadError) else 500
-        )
-        return JSONResponse({"error": str(err)}, status_code=code)
+            404 if isinstance(err, IndexNotFoundError) else 400 if isinstance(err, UsageError | ImageLoadError)
+            else 403 if isinstance(err, IndexReadOnlyError) else 500
+        )  # fmt: skip
+        return JSONResponse({"error": getattr(err, "web", None) or str(err)}, status_code=code)
 
     guard = [Depends(require_token)]
 
     add_query_routes(app, state, guard, max_upload_bytes)
     add_item_routes(app, state, guard)
     return app
+
+
+#: Host names that always reach this machine's loopback (RFC 6761: ``*.localhost`` too).
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def host_name(value: str) -> str:
+    """The host of a Host header or an origin's authority, without port, brackets or case."""
+    value = value.strip().lower()
+    if value.startswith("["):  # [::1]:8765
+        return value[1:].split("]", 1)[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def host_allowed(host: str, allowed: frozenset[str]) -> bool:
+    return "*" in allowed or host in allowed or host.endswith(".localhost") or is_loopback(host)
 
 
 def is_loopback(host: str) -> bool:

@@ -10,21 +10,42 @@ import mimetypes
 import os
 from dataclasses import replace
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from ..errors import UsageError
 from ..ingest.images import load_image
+from ..ingest.pdf import render_pages
 from ..query.categories import Categories
 from ..query.duplicates import find_duplicates
 from ..query.hybrid import find
 from ..query.search import CategoryFilter, SearchResult
 from ..query.syntax import parse
-from .state import ServerState
+from .state import ServerState, descriptor_path
 
 UPLOAD_MAX_MEGAPIXELS = 50.0
+#: An item id: a positive 64-bit integer (a larger one is a 422, never an overflow inside SQLite).
+ItemId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
+
+
+class _OpenedFile(FileResponse):
+    """A file served from the descriptor the server opened and checked (``state.open_file``), read
+    again through ``/proc/self/fd/N`` so Starlette's range requests still work, and closed after."""
+
+    def __init__(self, fd: int, st: os.stat_result, media: str, filename: str) -> None:
+        self._fd = fd
+        super().__init__(descriptor_path(fd), stat_result=st, media_type=media, filename=filename,
+                         content_disposition_type="inline")  # fmt: skip
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            os.close(self._fd)
 
 
 def _result(r: SearchResult) -> dict[str, Any]:
@@ -61,6 +82,9 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
         """``q`` is the search box's line (``query/syntax.py``): words, ``text:``, filters, ``-NAME``."""
         names = frozenset(row.name for row in Categories(state.store).rows())
         parsed = parse(q, names)
+        relative = [u for u in parsed.filters.under if not os.path.isabs(os.path.expanduser(u))]
+        if relative:  # relative to what? The server's working folder means nothing to a client
+            raise UsageError(f"under: takes an absolute folder path, not {relative[0]!r}")
         filters = replace(
             parsed.filters,
             include=parsed.filters.include + tuple(category),
@@ -79,10 +103,12 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
     async def similar_upload(
         request: Request,
         k: int = Query(24, ge=1, le=500),
+        page: int = Query(1, ge=1, le=100_000),
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
     ) -> list[dict[str, Any]]:
-        """The request body is the image file itself (any format clipsearch indexes)."""
+        """The request body is the image file itself (any picture format clipsearch indexes), or a
+        PDF, whose ``page`` (default 1) is the query."""
         declared = int(request.headers.get("content-length") or 0)
         if declared > max_upload_bytes:
             raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
@@ -94,8 +120,12 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
 
         def run() -> list[SearchResult]:
             enc = state.encoder()
-            image = load_image(io.BytesIO(bytes(body)), enc.info.image_size, UPLOAD_MAX_MEGAPIXELS, name="upload")
-            vec = enc.encode_images(enc.preprocess(image)[None])[0]
+            document = bytes(body[:5]) == b"%PDF-"  # a page of a PDF, as the indexer sees pages
+            if document:
+                image = next(render_pages(bytes(body), name="upload", pages=[page]))[1]
+            else:
+                image = load_image(io.BytesIO(bytes(body)), enc.info.image_size, UPLOAD_MAX_MEGAPIXELS, name="upload")
+            vec = enc.encode_images(enc.preprocess(image, letterbox=document)[None])[0]
             with state.lock:
                 return state.searcher.search_vector(vec, k, filters=_filters(category, not_category))
 
@@ -106,7 +136,7 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
     """One item, its neighbours, thumbnail and file; the categories; the duplicate groups."""
 
     @app.get("/api/items/{item_id}", dependencies=guard)
-    def item(item_id: int) -> dict[str, Any]:
+    def item(item_id: ItemId) -> dict[str, Any]:
         row = state.row(item_id)
         labels = Categories(state.store).labels_for([item_id]).get(item_id, {})
         data = {"id": row.id, "path": row.path, "width": row.width, "height": row.height, "size": row.size}
@@ -119,7 +149,7 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
 
     @app.get("/api/items/{item_id}/similar", dependencies=guard)
     def item_similar(
-        item_id: int,
+        item_id: ItemId,
         k: int = Query(24, ge=1, le=500),
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
@@ -131,16 +161,16 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
         return [_result(r) for r in hits]
 
     @app.get("/api/items/{item_id}/thumbnail", dependencies=guard)
-    def thumbnail(item_id: int) -> Response:
+    def thumbnail(item_id: ItemId) -> Response:
         data = state.thumbnail(state.row(item_id))
         return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=86400"})
 
     @app.get("/api/items/{item_id}/file", dependencies=guard)
-    def file(item_id: int) -> FileResponse:
+    def file(item_id: ItemId) -> FileResponse:
         row = state.row(item_id)
-        path = state.current_file(row)
-        media = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        return FileResponse(path, media_type=media, filename=os.path.basename(path), content_disposition_type="inline")
+        fd, st = state.open_file(row)
+        media = mimetypes.guess_type(row.path)[0] or "application/octet-stream"
+        return _OpenedFile(fd, st, media, os.path.basename(row.path))
 
     @app.get("/api/categories", dependencies=guard)
     def categories() -> list[dict[str, Any]]:

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, false, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..errors import IndexCorruptError
+from ..errors import CatalogDamagedError, ClipsearchError, IndexCorruptError
 from . import dialect, extras, fulltext
 from .extras import Extras
 from .fulltext import TextHit
@@ -92,6 +92,9 @@ class Catalog:
                 from .migrate import ensure_schema
 
                 ensure_schema(self.engine)
+        except ClipsearchError:
+            self.engine.dispose()
+            raise
         except OperationalError as err:
             self.engine.dispose()
             if self.on_server:
@@ -312,9 +315,55 @@ class Catalog:
             dialect.upsert(conn, SKIPPED, skips, ["path"])
         return seq
 
+    # ------------------------------------------------------------------ the text pass
+    def _waiting(self, mode: str) -> ColumnElement[bool]:
+        weaker = extras.weaker_modes(mode)
+        return or_(ITEMS.c.ocr_mode.is_(None), ITEMS.c.ocr_mode.in_(weaker)) if weaker else false()
+
+    def text_waiting(self, mode: str) -> list[ItemRow]:
+        """Items whose text an index in OCR ``mode`` has still to read, by path then page. Pages whose
+        text layer was read (catalogs from before the text pass) are marked done here, unread."""
+        cols = [c for c in ITEMS.c if c.name != "vector"]
+        with self.engine.begin() as conn:
+            layered = select(TEXTS.c.item_id).where(TEXTS.c.source == "pdf")
+            conn.execute(update(ITEMS).where(self._waiting(mode), ITEMS.c.id.in_(layered)).values(ocr_mode="all"))
+            rows = conn.execute(select(*cols).where(self._waiting(mode)).order_by(ITEMS.c.path, ITEMS.c.page))
+            return [_row(r) for r in rows]
+
+    def text_counts(self, mode: str) -> tuple[int, int]:
+        """(items waiting for the text pass, items whose text could not be read)."""
+        with self.engine.connect() as conn:
+            waiting = conn.execute(select(func.count()).select_from(ITEMS).where(self._waiting(mode))).scalar()
+            failed = conn.execute(select(func.count()).select_from(ITEMS).where(ITEMS.c.text_error.is_not(None)))
+            return int(waiting or 0), int(failed.scalar() or 0)
+
+    def commit_texts(self, results: Iterable[tuple[int, str, str | None, str, str | None]]) -> None:
+        """One transaction of the text pass: (id, content hash, text, mode, error) each. An item whose
+        bytes changed meanwhile (another hash now) is left alone: the next run reads it again."""
+        with self.engine.begin() as conn:
+            for item_id, digest, body, mode, error in results:
+                still = conn.execute(select(ITEMS.c.content_hash).where(ITEMS.c.id == item_id)).scalar()
+                if still == digest:
+                    extras.write_text(conn, item_id, body, mode, error)
+
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:
             dialect.upsert(conn, META, [{"key": key, "value": value}], ["key"])
+
+    def integrity(self, deep: bool = False) -> list[str]:
+        """What SQLite finds wrong with the catalog file (``quick_check``, or the slower
+        ``integrity_check`` that also compares every index with its table); [] when sound. A
+        PostgreSQL catalog is the server's to verify: []."""
+        if self.on_server:
+            return []
+        try:
+            with self.engine.connect() as conn:
+                rows = [
+                    str(r) for r in conn.execute(text(f"PRAGMA {'integrity' if deep else 'quick'}_check")).scalars()
+                ]
+        except CatalogDamagedError as err:
+            return [str(err)]
+        return [] if rows == ["ok"] else rows[:20]
 
     def checkpoint(self) -> None:
         """The end of a writer's run. SQLite: fold the WAL into the main file so a copied index folder

@@ -20,6 +20,7 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Table, and_, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -28,7 +29,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import ColumnClause
 from sqlalchemy.types import Boolean
 
-from ..errors import CatalogUnavailableError, IndexLockedError, UsageError
+from ..errors import (
+    CatalogDamagedError,
+    CatalogUnavailableError,
+    IndexLockedError,
+    IndexReadOnlyError,
+    StorageFullError,
+    UsageError,
+)
 
 #: URL schemes that name a PostgreSQL catalog (``postgres://`` as Heroku and libpq accept it).
 SERVER_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
@@ -65,19 +73,66 @@ def make_engine(target: str | os.PathLike[str]) -> Engine:
     """An engine for a SQLite file (a path) or a PostgreSQL server (a ``postgresql://`` URL)."""
     if is_server_url(target):
         return _server_engine(str(target))
-    engine = create_engine(f"sqlite:///{os.fspath(target)}", future=True)
+    path = os.fspath(target)
+    read_only = _read_only(path)
+    if read_only:  # nothing may be written, not even WAL's shared-memory file: read the file as it is
+        url = f"sqlite:///file:{quote(os.path.abspath(path))}?mode=ro&immutable=1&uri=true"
+        engine = create_engine(url, future=True)
+    else:
+        engine = create_engine(f"sqlite:///{path}", future=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         """WAL: readers (searches) never block the writer and see a consistent snapshot."""
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        if not read_only:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
+    @event.listens_for(engine, "handle_error")
+    def _plainly(context):  # type: ignore[no-untyped-def]
+        raise_plain(context.original_exception, path)
+
     return engine
+
+
+def is_read_only(engine: Engine) -> bool:
+    """Whether ``engine`` reads a SQLite catalog this process may not write (see :func:`make_engine`)."""
+    return engine.dialect.name == "sqlite" and "mode=ro" in str(engine.url)
+
+
+def _read_only(path: str) -> bool:
+    """Whether this process can only read the SQLite catalog at ``path`` (the file or its folder
+    not writable: SQLite needs the folder for its WAL and shared-memory files)."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if not os.path.exists(path):
+        return not os.access(folder, os.W_OK)
+    return not (os.access(path, os.W_OK) and os.access(folder, os.W_OK))
+
+
+#: SQLite's messages for a damaged file, a full disk and a refused write, and what each means here.
+_DAMAGED = ("malformed", "not a database", "database corrupt")
+_FULL = ("database or disk is full", "no space left")
+_READ_ONLY = ("readonly database", "read-only", "attempt to write a readonly")
+
+
+def raise_plain(err: BaseException, where: str) -> None:
+    """Raise the clipsearch error a storage fault means (damage, a full disk, a read-only index),
+    so every command says it in one line with its exit code; other errors pass through."""
+    text = str(err).lower()
+    if any(s in text for s in _DAMAGED):
+        raise CatalogDamagedError(
+            f"catalog {where} is damaged ({str(err).splitlines()[0][:80]}): run `clipsearch check --repair`"
+        ) from err
+    if any(s in text for s in _FULL):
+        raise StorageFullError(f"disk full writing {where}: free some space and run the command again") from err
+    if any(s in text for s in _READ_ONLY):
+        raise IndexReadOnlyError(
+            f"{where} is read-only for this user: searches work, changes need write access"
+        ) from err
 
 
 def _server_engine(target: str) -> Engine:

@@ -17,7 +17,7 @@ from ..config import OCR_MODES
 from .fulltext import terms_for
 from .schema import ITEMS, TEXTS
 
-__all__ = ["EXTRAS_VERSION", "OCR_MODES", "Extras", "read", "write"]
+__all__ = ["EXTRAS_VERSION", "OCR_MODES", "Extras", "read", "weaker_modes", "write", "write_text"]
 
 #: Bump when extraction changes: items extracted by an older version are filled in again by the
 #: next index run (no re-embedding).
@@ -35,7 +35,11 @@ class Extras:
     lon: float | None = None
     place: str | None = None
     file_type: str | None = None
-    ocr_mode: str | None = None  # the mode this extraction ran under
+    #: The strongest ``--ocr`` mode this item's text satisfies: 'none' until the text pass read it
+    #: (``ingest/textpass.py``); 'all' where no OCR could add anything (a PDF text layer, a video frame).
+    ocr_mode: str | None = None
+    #: Why the text pass could not read it (kept, counted as read: not tried again for these bytes).
+    text_error: str | None = None
 
     def columns(self) -> dict[str, Any]:
         """The ``items`` columns this sets."""
@@ -43,7 +47,8 @@ class Extras:
         return {**data, "extras_version": EXTRAS_VERSION}
 
 
-METADATA_FIELDS = tuple(f.name for f in fields(Extras) if f.name not in ("text", "text_source", "ocr_mode"))
+TEXT_FIELDS = ("text", "text_source", "ocr_mode", "text_error")
+METADATA_FIELDS = tuple(f.name for f in fields(Extras) if f.name not in TEXT_FIELDS)
 
 
 def write(conn: Connection, item_id: int, extras: Extras) -> None:
@@ -58,12 +63,29 @@ def write(conn: Connection, item_id: int, extras: Extras) -> None:
         )
 
 
+def write_text(conn: Connection, item_id: int, text: str | None, mode: str, error: str | None = None) -> None:
+    """What the text pass read of ``item_id`` under OCR ``mode`` ('' or None: no text; ``error``: why
+    it could not be read). Its metadata stays as it is."""
+    conn.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(ocr_mode=mode, text_error=error))
+    conn.execute(delete(TEXTS).where(TEXTS.c.item_id == item_id))
+    body = (text or "").strip()
+    if body:
+        conn.execute(TEXTS.insert(), [{"item_id": item_id, "source": "ocr", "body": body,
+                                       "terms": terms_for(conn, body)}])  # fmt: skip
+
+
+def weaker_modes(mode: str) -> tuple[str, ...]:
+    """The OCR modes whose items an index in ``mode`` still has to read."""
+    return OCR_MODES[: OCR_MODES.index(mode)] if mode in OCR_MODES else ()
+
+
 def read(conn: Connection, ids: list[int]) -> dict[int, Extras]:
     """Metadata and text of ``ids`` (those that exist)."""
-    cols = [ITEMS.c.id, ITEMS.c.ocr_mode, *(ITEMS.c[name] for name in METADATA_FIELDS)]
+    cols = [ITEMS.c.id, ITEMS.c.ocr_mode, ITEMS.c.text_error, *(ITEMS.c[name] for name in METADATA_FIELDS)]
     out: dict[int, Extras] = {}
     for r in conn.execute(select(*cols).where(ITEMS.c.id.in_(ids))):
-        out[r.id] = Extras(ocr_mode=r.ocr_mode, **{name: getattr(r, name) for name in METADATA_FIELDS})
+        out[r.id] = Extras(ocr_mode=r.ocr_mode, text_error=r.text_error,
+                           **{name: getattr(r, name) for name in METADATA_FIELDS})  # fmt: skip
     for r in conn.execute(select(TEXTS).where(TEXTS.c.item_id.in_(ids))):
         out[r.item_id].text, out[r.item_id].text_source = r.body, r.source
     return out

@@ -39,7 +39,15 @@ import numpy as np
 from .._version import __version__
 from ..atomic import write_json_atomic
 from ..config import IndexLocation
-from ..errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, ModelMismatchError, UsageError
+from ..errors import (
+    CatalogDamagedError,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexReadOnlyError,
+    ModelMismatchError,
+    UsageError,
+)
 from ..models.registry import ModelInfo, ModelRef
 from . import dialect
 from .catalog import Catalog
@@ -198,20 +206,7 @@ class IndexStore:
                 raise
 
     def _acquire_folder_lock(self) -> None:
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise IndexLockedError(
-                    f"index {self.location.name!r} is being updated by process {holder}; try again when it ends"
-                ) from err
-            raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._lock_fd = fd
+        self._lock_fd = lock_folder(self.location)
 
     def release_lock(self) -> None:
         if self._server_lock is not None:
@@ -362,12 +357,31 @@ class IndexStore:
         self.manifest["updated_at"] = time.time()
         write_json_atomic(self.path / MANIFEST, self.manifest)
 
+    # ------------------------------------------------------------------ roots
+    @property
+    def roots(self) -> list[str]:
+        """The folders (and files) this index was asked to index, as given (absolute): what the server
+        may serve from, and what ``check --repair`` indexes again after salvaging a damaged catalog."""
+        return list(self.manifest.get("roots", []))
+
+    def remember_roots(self, paths: list[str]) -> None:
+        """Add ``paths`` (absolute) to :attr:`roots`; one inside a known root adds nothing."""
+        roots = self.roots
+        new = [p for p in paths if not any(p == r or p.startswith(r.rstrip(os.sep) + os.sep) for r in roots)]
+        if not new:
+            return
+        kept = [r for r in roots if not any(r.startswith(p.rstrip(os.sep) + os.sep) for p in new)]
+        self.manifest["roots"] = sorted({*kept, *new})
+        write_json_atomic(self.path / MANIFEST, self.manifest)
+
     # ------------------------------------------------------------------ info
     def status(self) -> dict[str, Any]:
         from ..models.presets import licence_of
 
         m = self.model
         size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        ocr = self.catalog.get_meta("ocr") or "none"
+        waiting, unreadable = self.catalog.text_counts(ocr)
         return {
             "index": self.location.name,
             "path": str(self.path),
@@ -392,12 +406,41 @@ class IndexStore:
             "index_type_requested": self.manifest["vectors"].get("requested", "auto"),
             "nprobe": self.manifest["vectors"].get("nprobe"),
             "tuned_recall_at_10": self.manifest["vectors"].get("tuned_recall_at_10"),
-            "ocr": self.catalog.get_meta("ocr") or "none",
+            "ocr": ocr,
             "with_text": self.catalog.texts_count(),
+            "waiting_for_text": waiting,
+            "text_unreadable": unreadable,
             "disk_bytes": size,
             "created_at": self.manifest.get("created_at"),
             "updated_at": self.manifest.get("updated_at"),
         }
+
+
+def lock_folder(location: IndexLocation) -> int:
+    """Take the index folder's writer lock (flock, never waits); returns its descriptor. Raises
+    IndexLockedError naming the holder's pid, or IndexReadOnlyError for a folder this user can't write."""
+    try:
+        fd = os.open(location.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise IndexReadOnlyError(
+            f"index {location.name!r} ({location.path}) is read-only for this user: searches work, "
+            "changes need write access"
+        ) from err
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            raise IndexLockedError(
+                f"index {location.name!r} is being updated by process {holder}; try again when it ends"
+            ) from err
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
 
 
 def remove_index(location: IndexLocation) -> None:
@@ -406,7 +449,15 @@ def remove_index(location: IndexLocation) -> None:
     if not location.path.exists():
         return
     if IndexStore.exists(location):
-        store = IndexStore.open(location)
+        try:
+            store = IndexStore.open(location)
+        except CatalogDamagedError:  # nothing in it to keep: the folder's lock is enough to delete it
+            fd = lock_folder(location)
+            try:
+                shutil.rmtree(location.path)
+            finally:
+                os.close(fd)
+            return
         try:
             store.acquire_lock()
             if store.catalog.on_server:

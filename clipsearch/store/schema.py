@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 #: The Alembic revision this code's models correspond to (a test checks it equals the script head).
-SCHEMA_HEAD = "0005_text_metadata"
+SCHEMA_HEAD = "0006_text_errors"
 
 
 #: The schema, as SQLAlchemy Core tables (not ORM classes: importing the ORM would cost a cold
@@ -66,6 +66,9 @@ ITEMS = Table(
     # A video frame's time in seconds (``page`` numbers the kept frames 1..n); NULL for the rest.
     Column("time", Float, nullable=True),
     Column("ocr_mode", String, nullable=True),
+    # Why the text pass could not read this item's text (OCR crashed, or ran past its time limit):
+    # it counts as read, and is not tried again until the file changes.
+    Column("text_error", String, nullable=True),
     UniqueConstraint("path", "page", name="uq_items_path_page"),
     Index("ix_items_content_hash", "content_hash"),
     Index("ix_items_seq", "seq"),

@@ -272,8 +272,11 @@ class VectorIndex:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write atomically: a crash or a full disk leaves the previous file intact."""
         faiss = _faiss()
-        with atomic_path(Path(path)) as tmp:
-            faiss.write_index(self.index, os.fspath(tmp))
+        # Through Python's own file: a full disk is an OSError here, not a C++ message on stderr.
+        with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
+            writer = faiss.PyCallbackIOWriter(f.write)
+            faiss.write_index(self.index, writer)
+            del writer
 
 
 #: From this many allowed ids a bitmap (one bit per id up to the largest) is cheaper to build and to

@@ -1,0 +1,162 @@
+"""The text pass: the second phase of an index run, reading the text of pictures already searchable.
+
+The first phase (``indexer.py``) embeds and commits every new or changed file without OCR, so a
+library is searchable by meaning at the model's full speed. This pass then reads the pictures and
+scanned pages whose text the index's ``--ocr`` mode wants and that are not read yet (``ocr_mode``
+weaker than the mode; see ``Catalog.text_waiting``), and commits what it read in short
+transactions. Interrupted (Ctrl-C, SIGTERM, a crash), it loses no vector and at most a few seconds
+of text; the next ``index``, ``watch`` or ``serve --watch`` carries on with what still waits.
+
+Each picture is decoded again, small for the ``auto`` gate (the text detector on
+:data:`~.ocr.GATE_SIDE`), and large only when the gate found text. A picture that OCR fails on, or
+that takes longer than ``timeout`` seconds, keeps its vector and is marked with its reason
+(``text_error``): read, not retried until its bytes change, and it never stops the pass.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..errors import ImageLoadError
+from ..store.catalog import ItemRow
+from ..store.folder import IndexStore
+from .decode import DaemonPool
+from .extract import read_text
+from .images import load_image
+from .ocr import GATE_SIDE, READ_SIDE
+from .pdf import RENDER_LONG_SIDE, is_pdf_path, render_pages
+
+#: Called with (pictures read, pictures to read) as the pass goes.
+TextProgress = Callable[[int, int], None]
+
+
+@dataclass
+class TextReport:
+    #: pictures and pages whose text was read (with or without text found)
+    read: int = 0
+    #: of those, how many hold text
+    with_text: int = 0
+    #: marked "text unreadable": OCR failed or ran past the time limit (their vectors are kept)
+    unreadable: int = 0
+    #: left for the next run: the file changed or vanished since phase one
+    changed: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Result:
+    row: ItemRow
+    text: str | None = None
+    error: str | None = None
+    changed: bool = False
+
+
+def read_texts(
+    store: IndexStore,
+    mode: str,
+    *,
+    workers: int | None = None,
+    timeout: float = 60.0,
+    commit_every: int = 64,
+    commit_seconds: float = 5.0,
+    progress: TextProgress | None = None,
+) -> TextReport:
+    """Read the text of every item of ``store`` that OCR ``mode`` ('auto' or 'all') still wants.
+    The caller holds the writer lock."""
+    started = time.perf_counter()
+    report = TextReport()
+    if mode not in ("auto", "all"):
+        return report
+    waiting = store.catalog.text_waiting(mode)
+    if progress:
+        progress(0, len(waiting))
+    if not waiting:
+        return report
+    workers = workers or max(1, min(len(waiting), os.cpu_count() or 2))
+    pool = DaemonPool(workers)
+    pending: deque[tuple[ItemRow, Any]] = deque()
+    batch: list[tuple[int, str, str | None, str, str | None]] = []
+    last = time.monotonic()
+    it = iter(waiting)
+
+    def submit() -> None:
+        row = next(it, None)
+        if row is not None:
+            pending.append((row, pool.submit(_read_one, row, mode)))
+
+    for _ in range(2 * workers):
+        submit()
+    try:
+        done = 0
+        while pending:
+            row, task = pending.popleft()
+            result = task.result(timeout)
+            if result is None:
+                pool.replace_stuck()
+                result = _Result(row, error=f"OCR took longer than {timeout:g} s (see --ocr-timeout)")
+            submit()
+            done += 1
+            if result.changed:
+                report.changed += 1
+            else:
+                _count(report, result)
+                batch.append((row.id, row.content_hash, result.text, mode, result.error))
+            if len(batch) >= commit_every or (batch and time.monotonic() - last >= commit_seconds):
+                store.catalog.commit_texts(batch)
+                batch, last = [], time.monotonic()
+            if progress:
+                progress(done, len(waiting))
+    finally:
+        pool.shutdown()
+        if batch:  # what was read before an interruption is kept
+            store.catalog.commit_texts(batch)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _count(report: TextReport, result: _Result) -> None:
+    report.read += 1
+    report.with_text += bool(result.text)
+    report.unreadable += result.error is not None
+
+
+def _read_one(row: ItemRow, mode: str) -> _Result:
+    """The text of one item, read from its file as it is now (a file that changed since phase one
+    is left for the next run, which embeds it again)."""
+    try:
+        with open(row.path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
+                return _Result(row, changed=True)
+            data = f.read()
+    except OSError:
+        return _Result(row, changed=True)
+    name = f"{row.path}#page={row.page}" if row.page else row.path
+    try:
+        if is_pdf_path(row.path):
+            seen = next(render_pages(data, name=row.path, pages=[row.page or 1], long_side=RENDER_LONG_SIDE))[1]
+
+            def full() -> Any:
+                return next(render_pages(data, name=row.path, pages=[row.page or 1], long_side=READ_SIDE))[1]
+        else:
+            seen = load_image(io.BytesIO(data), GATE_SIDE, 0, name=row.path)
+
+            def full() -> Any:
+                return load_image(io.BytesIO(data), READ_SIDE, 0, name=row.path)
+
+        return _Result(row, text=read_text(mode, seen, full, name))
+    except ImageLoadError as err:
+        return _Result(row, error=err.reason)
+    except MemoryError:
+        return _Result(row, error="out of memory reading its text")
+    except Exception as err:  # whatever a decoder or the engine raises: this picture's reason, not the pass's end
+        return _Result(row, error=f"cannot read its text: {type(err).__name__}: {str(err)[:120]}")
