@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .config import ENV_CATALOG, ENV_DEVICE, IndexLocation, ModelChoice, RuntimeChoice
 from .errors import CatalogDamagedError, ClipsearchError, ModelMismatchError, UsageError
+from .ingest import gatecache
 from .ingest.options import IndexOptions, IndexReport
 
 if TYPE_CHECKING:
@@ -250,7 +251,9 @@ def _index_labelled(
     store.catalog.set_meta("ocr", ocr)
     roots = check_roots(paths)
     store.remember_roots(roots)
-    options = dataclasses.replace(options, regions=regions, ocr=ocr, within=options.within or tuple(roots))
+    keep = str(store.path / gatecache.FOLDER) if ocr != "none" else None
+    options = dataclasses.replace(options, regions=regions, ocr=ocr, within=options.within or tuple(roots),
+                                  gate_cache=keep)  # fmt: skip
     from .ingest.indexer import index_paths  # the decoders, OCR and video: not for a cold query
 
     region_filter = None

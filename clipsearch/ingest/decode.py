@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import ImageLoadError
 from ..models.encoder import Encoder
 from ..store.extras import Extras
+from . import gatecache
 from .extract import image_extras, pdf_extras
 from .images import load_image
 from .metadata import metadata
@@ -119,7 +120,7 @@ def _prepare(
             else:
                 images = dict(render_pages(data, name=found.path, max_pages=opts.max_pages))
             extras = pdf_extras(found.path, data, found.mtime_ns, list(images))
-            pages = [_page(n, image, encoder, opts, True, enrich, extras[n]) for n, image in images.items()]
+            pages = [_page(n, image, encoder, opts, True, enrich, extras[n], digest) for n, image in images.items()]
             if total > len(pages):
                 note = f"only the first {len(pages)} of {total} pages indexed (see --max-pages)"
                 return Prepared(found, digest, pages, enrich=enrich, note=note)
@@ -127,8 +128,11 @@ def _prepare(
             pages = _video_pages(found, data, encoder, opts, enrich)
         else:
             size = REGION_BASE if opts.regions else encoder.info.image_size
+            if opts.gate_cache:  # large enough for the text pass's gate too (a 12 MP JPEG: 1/8 scale either way)
+                size = max(size, gatecache.SHORT_SIDE)
             image = None if enrich else load_image(io.BytesIO(data), size, opts.max_megapixels, name=found.path)
-            pages = [_page(0, image, encoder, opts, False, enrich, image_extras(found.path, data, found.mtime_ns))]
+            extras = image_extras(found.path, data, found.mtime_ns)
+            pages = [_page(0, image, encoder, opts, False, enrich, extras, digest)]
     except ImageLoadError as err:
         return Prepared(found, digest, reason=err.reason, enrich=enrich)
     return Prepared(found, digest, pages, enrich=enrich)
@@ -148,11 +152,13 @@ def _video_pages(found: FoundFile, data: bytes, encoder: Encoder, opts: IndexOpt
 
 
 def _page(number: int, image: Any, encoder: Encoder, opts: IndexOptions, document: bool, enrich: bool,
-          extras: Extras) -> Page:  # fmt: skip
+          extras: Extras, digest: str = "") -> Page:  # fmt: skip
     if enrich:  # nothing for the model: the item keeps its vector
         return Page(number, np.zeros(0, np.float32), 0, 0, extras=extras)
     page = page_of(number, image, encoder, opts, document)
     page.extras = extras
+    if opts.gate_cache and extras.ocr_mode == "none":  # the text pass will look at it: keep it small
+        gatecache.save(image, gatecache.path_for(opts.gate_cache, digest, number))
     return page
 
 

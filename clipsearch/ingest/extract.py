@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import ImageLoadError
 from ..store.extras import Extras
 from .metadata import metadata
-from .ocr import engine
+from .ocr import engine, looks_like_a_page
 from .pdf import document_facts
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,10 @@ def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> st
     ``full``: decodes it again large enough to read small print, called only when needed. Raises
     ImageLoadError with the reason when the engine fails on this picture."""
     try:
-        if mode == "auto" and not engine().has_text(seen):
+        regions = engine().find_lines(seen)
+        if mode == "auto" and not regions:
             return ""
-        return engine().read(full(), name)
+        return engine().read(full(), name, regions or None, page=looks_like_a_page(seen))
     except ImageLoadError:
         raise
     except Exception as err:  # an engine fault on one picture: that picture's reason

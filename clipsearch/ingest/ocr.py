@@ -1,17 +1,22 @@
-"""Reading the text in pictures and scanned pages, offline.
+"""Reading the text in pictures and scanned pages, offline; engines chosen by measurement on our
+drawings (``tools/bench_ocr.py``; the figures, their CPU and how to rerun them: docs/benchmarks.md).
 
-Two engines, each where it is strong (measured on the corpus drawings, 2-core AMD EPYC with AVX-512:
-RapidOCR found 39 of 80 dimension labels in 13.6 s, Tesseract 5 (eng+rus+chi_sim) 26 in 29.6 s):
-- **RapidOCR** (``rapidocr-onnxruntime``: PaddleOCR's PP-OCRv4 detector and Chinese/Latin recogniser,
-  shipped inside its wheel, run by ONNX Runtime) finds the lines of text and reads Latin, digits and
-  Chinese.
+- **The gate**: PaddleOCR's PP-OCRv4 mobile detector (``rapidocr-onnxruntime``, inside its wheel)
+  on the picture shrunk to :data:`GATE_SIDE`. It is the cheapest detector that still finds every
+  corpus drawing's text at that size, so a photo without text costs one small detection. Its
+  lines also say *where* the text is: a photo's sign is then read crop by crop, not as a page.
+- **The reader**: PP-OCRv6 small, detector and recogniser (``rapidocr`` 3.10, inside its wheel,
+  Apache-2.0). Against v4 on the corpus drawings it finds more labels (its dictionary has ⌀ and
+  ∅, it keeps the spaces between words, it reads rotated text better) for ~1.5x the time.
+- **A second look** a quarter turn round, for pages with many lines (drawings, scans): vertical
+  dimensions are printed turned 90° and the 0/180° classifier cannot turn them.
 - **Tesseract** (Debian's ``tesseract-ocr`` with ``tesseract-ocr-rus``), where installed, reads again
   the lines PP-OCR read with low confidence: PP-OCR has no Cyrillic, and turns Russian into Latin
   look-alikes ("Чертёж" -> "HepTéx"). All such lines of a page go to one Tesseract process.
 
-The detector alone, on the picture shrunk to :data:`GATE_SIDE`, is the ``--ocr auto`` gate: ~28 ms
-a photo, so a photo without text costs little, and a scanned page is read whatever the model thinks
-it shows.
+One engine per thread (a RapidOCR instance is not thread-safe), each with a share of the cores
+(:func:`set_threads`): ONNX Runtime's default takes every core per session, and two such
+sessions fight.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import copy
 import functools
 import io
+import os
 import shutil
 import subprocess
 import threading
@@ -32,49 +38,89 @@ from ..errors import ImageLoadError
 #: (every corpus drawing did; at 320 px most did not).
 GATE_SIDE = 480
 #: Longest side read: small print on a drawing needs it; larger scans are shrunk to it.
-READ_SIDE = 2400
-#: PP-OCR lines below this confidence are offered to Tesseract's Cyrillic model.
+READ_SIDE = 2000
+#: A picture whose gate finds at most this many lines, covering at most this share of it, is read
+#: region by region (a sign in a photo, a label on a box): a few small crops instead of a page.
+CROP_LINES = 12
+CROP_AREA = 0.2
+#: From this many lines a picture gets a second look turned a quarter round, page or not.
+SECOND_LOOK_LINES = 15
+#: Longest side of the second look: turned labels are as large as the others, and the first look
+#: has read the small print already.
+SECOND_LOOK_SIDE = 1400
+#: Lines of the second look kept: confident ones the first look did not read.
+SECOND_LOOK_SCORE = 0.9
+#: PP-OCR lines below this confidence (or with gaps, see ``_doubtful``) are offered to Tesseract's
+#: Cyrillic model.
 RETRY_BELOW = 0.95
 _CYRILLIC = frozenset(chr(c) for c in range(0x0400, 0x0500))
 
+#: A box as fractions of the picture's width and height: (x0, y0, x1, y1).
+Region = tuple[float, float, float, float]
+#: A line read: its corner points in the read picture's pixels, its text, its confidence.
+Line = tuple[list[tuple[float, float]], str, float]
+
 
 class OcrEngine:
-    """Text detection and reading; one per process (:func:`engine`), safe to call from threads."""
+    """The gate's detector and the reader, for one thread (:func:`engine` gives each thread its own)."""
 
-    def __init__(self) -> None:
-        from rapidocr_onnxruntime import RapidOCR
+    def __init__(self, threads: int | None = None) -> None:
+        from rapidocr import RapidOCR
+        from rapidocr_onnxruntime import RapidOCR as GateOCR
 
-        self._ocr = RapidOCR()
-        # The gate: the same detector session, sized by us (limit_type 'min' at the image's own side).
-        self._gate = copy.copy(self._ocr.text_det)
+        cores = threads or -1
+        gate = GateOCR(intra_op_num_threads=cores, inter_op_num_threads=1).text_det
+        self._gate = copy.copy(gate)  # sized by us: limit_type 'min' at the picture's own side
         self._gate.limit_type = "min"
-        self._gate_lock = threading.Lock()
-        self._read_lock = threading.Lock()
+        self._reader = RapidOCR(params={
+            "Global.log_level": "error",
+            "Global.max_side_len": READ_SIDE,
+            "EngineConfig.onnxruntime.intra_op_num_threads": cores,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        })  # fmt: skip
 
-    def has_text(self, image: Any) -> bool:
-        """Whether the detector finds any line of text in ``image`` (PIL, any size)."""
+    # ------------------------------------------------------------------ the gate
+    def find_lines(self, image: Any) -> list[Region]:
+        """Where the detector finds lines of text in ``image`` (PIL, any size), as fractions."""
         from PIL import Image
 
         scale = GATE_SIDE / max(image.size)  # up or down: the detector needs text of a readable size
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         array = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BILINEAR))[:, :, ::-1]
-        with self._gate_lock:  # the detector keeps per-call state on itself
-            self._gate.limit_side_len = max(32, min(array.shape[:2]))
-            boxes, _ = self._gate(np.ascontiguousarray(array))
-        return boxes is not None and len(boxes) > 0
+        self._gate.limit_side_len = max(32, min(array.shape[:2]))
+        boxes, _ = self._gate(np.ascontiguousarray(array))
+        if boxes is None:
+            return []
+        h, w = array.shape[:2]
+        return [(float(b[:, 0].min()) / w, float(b[:, 1].min()) / h, float(b[:, 0].max()) / w,
+                 float(b[:, 1].max()) / h) for b in np.asarray(boxes)]  # fmt: skip
 
-    def read(self, image: Any, name: object = None) -> str:
-        """The text of ``image``, line by line, top to bottom."""
+    def has_text(self, image: Any) -> bool:
+        """Whether the detector finds any line of text in ``image`` (PIL, any size)."""
+        return bool(self.find_lines(image))
+
+    # ------------------------------------------------------------------ reading
+    def read(
+        self, image: Any, name: object = None, regions: list[Region] | None = None, page: bool | None = None
+    ) -> str:
+        """The text of ``image``, line by line, top to bottom.
+
+        ``page``: whether it is a page (a drawing, a scan: :func:`looks_like_a_page`; None: look). A
+        page is read whole, then a quarter turned for its vertical labels. A picture that is no page
+        with a few small ``regions`` (the gate's lines: a sign in a photo) has just those read."""
+        page = looks_like_a_page(image) if page is None else page
         big = image.convert("RGB")
         big.thumbnail((READ_SIDE, READ_SIDE))
-        array = np.ascontiguousarray(np.asarray(big)[:, :, ::-1])
         try:
-            with self._read_lock:
-                found, _ = self._ocr(array)
+            if not page and regions and len(regions) <= CROP_LINES and _area(regions) <= CROP_AREA:
+                lines = self._read_crops(big, regions)
+            else:
+                lines = self._lines(big)
+                if page or len(lines) >= SECOND_LOOK_LINES:
+                    lines += _new_lines(lines, self._quarter_turned(big))
         except Exception as err:  # the engine's own failure on this picture: skip its text only
             raise ImageLoadError(name, f"OCR failed: {str(err)[:120]}") from err
-        lines = [(box, str(text), float(score)) for box, text, score in (found or [])]
-        retry = [i for i, (_, text, score) in enumerate(lines) if score < RETRY_BELOW and text.strip()]
+        retry = [i for i, (_, text, score) in enumerate(lines) if _doubtful(text, score)]
         if retry and tesseract_reads("rus"):
             better = _tesseract_lines(big, [lines[i][0] for i in retry])
             for i, text in zip(retry, better, strict=True):
@@ -83,11 +129,107 @@ class OcrEngine:
         lines.sort(key=lambda line: (round(min(p[1] for p in line[0]) / 20), min(p[0] for p in line[0])))
         return "\n".join(text for _, text, _ in lines if text.strip())
 
+    def _lines(self, picture: Any) -> list[Line]:
+        # every call says use_det: RapidOCR keeps the last call's setting on itself
+        out = self._reader(np.ascontiguousarray(np.asarray(picture)[:, :, ::-1]), use_det=True)
+        if out.boxes is None or not out.txts:
+            return []
+        return [([(float(x), float(y)) for x, y in box], str(text), float(score))
+                for box, text, score in zip(out.boxes, out.txts, out.scores, strict=True)]  # fmt: skip
 
-@functools.cache
+    def _read_crops(self, big: Any, regions: list[Region]) -> list[Line]:
+        """Each region's line recognised alone (the gate found it already: no second detection),
+        padded so no letter is cut, turned upright when it stands tall; in ``big``'s pixels."""
+        from PIL import Image
+
+        lines: list[Line] = []
+        for x0, y0, x1, y1 in _padded(regions, big.width, big.height):
+            crop = big.crop((x0, y0, x1, y1))
+            if crop.height > 1.5 * crop.width:
+                crop = crop.transpose(Image.Transpose.ROTATE_270)
+            out = self._reader(np.ascontiguousarray(np.asarray(crop)[:, :, ::-1]), use_det=False)
+            for text, score in zip(out.txts or (), out.scores or (), strict=False):
+                if str(text).strip():
+                    lines.append(([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], str(text), float(score)))
+        return lines
+
+    def _quarter_turned(self, big: Any) -> list[Line]:
+        """The lines of ``big`` turned 90° clockwise, their boxes put back in ``big``'s pixels."""
+        from PIL import Image
+
+        small = big.copy()
+        small.thumbnail((SECOND_LOOK_SIDE, SECOND_LOOK_SIDE))
+        turned = self._lines(small.transpose(Image.Transpose.ROTATE_270))  # a quarter turn clockwise
+        k = big.height / small.height
+        return [([(y * k, big.height - 1 - x * k) for x, y in box], text, score) for box, text, score in turned]
+
+
+#: A picture this much near-white (grey level above 200) is paper: a drawing, a scan, a page. Measured
+#: on the corpus: drawings 0.89-0.96, photos 0.00-0.31 (a dark horse on white, 0.66).
+PAGE_WHITE = 0.75
+
+
+def looks_like_a_page(image: Any) -> bool:
+    """Whether ``image`` (PIL, any size) is mostly white paper."""
+    small = image.convert("L")
+    if max(small.size) > GATE_SIDE:
+        small = small.copy()
+        small.thumbnail((GATE_SIDE, GATE_SIDE))
+    return float(np.mean(np.asarray(small) > 200)) >= PAGE_WHITE
+
+
+def _doubtful(text: str, score: float) -> bool:
+    """Whether Tesseract should read a line again: PP-OCR was unsure, or left gaps where it had no
+    letter for what it saw (PP-OCRv6 reads a Cyrillic word as blanks: "Масштаб 1:2" -> " 1:2")."""
+    if not text.strip():
+        return False
+    return score < RETRY_BELOW or "  " in text or text != text.strip()
+
+
+def _area(regions: list[Region]) -> float:
+    return sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in regions)
+
+
+def _padded(regions: list[Region], width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Pixel boxes around ``regions``, padded by a quarter of a line's height (at least 4 px)."""
+    boxes = []
+    for x0, y0, x1, y1 in regions:
+        pad = max(4.0, 0.25 * min((x1 - x0) * width, (y1 - y0) * height))
+        boxes.append((int(max(0, x0 * width - pad)), int(max(0, y0 * height - pad)),
+                      int(min(width, x1 * width + pad)), int(min(height, y1 * height + pad))))  # fmt: skip
+    return boxes
+
+
+def _new_lines(seen: list[Line], second: list[Line]) -> list[Line]:
+    """Confident lines of a second look whose text the first look did not read (case and spaces aside)."""
+    known = {"".join(text.casefold().split()) for _, text, _ in seen}
+    return [line for line in second
+            if line[2] >= SECOND_LOOK_SCORE and "".join(line[1].casefold().split()) not in known]  # fmt: skip
+
+
+_THREADS: int | None = None
+_LOCAL = threading.local()
+
+
+def set_threads(threads: int | None) -> None:
+    """Cores each thread's engine uses from now on (None: ONNX Runtime's default, every core): the
+    text pass sets cores / workers before its workers start."""
+    global _THREADS
+    _THREADS = threads
+
+
 def engine() -> OcrEngine:
-    """The process's OCR engine, loaded on first use (~0.4 s)."""
-    return OcrEngine()
+    """This thread's OCR engine, loaded on first use (~0.5 s)."""
+    current = getattr(_LOCAL, "engine", None)
+    if current is None or getattr(_LOCAL, "threads", None) != _THREADS:
+        current = _LOCAL.engine = OcrEngine(_THREADS)
+        _LOCAL.threads = _THREADS
+    return current
+
+
+def default_threads(workers: int) -> int:
+    """Cores per engine when ``workers`` threads read at once."""
+    return max(1, (os.cpu_count() or 2) // max(1, workers))
 
 
 @functools.cache

@@ -34,6 +34,9 @@ class IndexOptions:
     file_timeout: float = 120.0
     #: Seconds the text pass may spend on one picture or page before it is marked "text unreadable".
     ocr_timeout: float = 60.0
+    #: Where phase one keeps small copies of the pictures the text pass will read (``gatecache.py``);
+    #: None: keep none (OCR off). Set by ``api.index`` from the index's OCR mode.
+    gate_cache: str | None = None
     #: Pages that get region vectors: 'drawings' (pages labelled technical drawing) or 'all';
     #: None: what the index remembers, else 'drawings'. Read by ``api.index``.
     region_scope: str | None = None

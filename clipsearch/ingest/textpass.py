@@ -21,15 +21,17 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from ..errors import ImageLoadError
 from ..store.catalog import ItemRow
 from ..store.folder import IndexStore
+from . import gatecache
 from .decode import DaemonPool
 from .extract import read_text
 from .images import load_image
-from .ocr import GATE_SIDE, READ_SIDE
+from .ocr import GATE_SIDE, READ_SIDE, default_threads, set_threads
 from .pdf import RENDER_LONG_SIDE, is_pdf_path, render_pages
 
 #: Called with (pictures read, pictures to read) as the pass goes.
@@ -74,14 +76,15 @@ def read_texts(
     The caller holds the writer lock."""
     started = time.perf_counter()
     report = TextReport()
-    if mode not in ("auto", "all"):
-        return report
-    waiting = store.catalog.text_waiting(mode)
-    if progress:
+    kept = store.path / gatecache.FOLDER
+    waiting = store.catalog.text_waiting(mode) if mode in ("auto", "all") else []
+    if progress and waiting:
         progress(0, len(waiting))
     if not waiting:
+        gatecache.clear(kept)
         return report
     workers = workers or max(1, min(len(waiting), os.cpu_count() or 2))
+    set_threads(default_threads(workers))  # each worker's engine its share of the cores, no more
     pool = DaemonPool(workers)
     pending: deque[tuple[ItemRow, Any]] = deque()
     batch: list[tuple[int, str, str | None, str, str | None]] = []
@@ -91,7 +94,7 @@ def read_texts(
     def submit() -> None:
         row = next(it, None)
         if row is not None:
-            pending.append((row, pool.submit(_read_one, row, mode)))
+            pending.append((row, pool.submit(_read_one, row, mode, kept)))
 
     for _ in range(2 * workers):
         submit()
@@ -110,6 +113,7 @@ def read_texts(
             else:
                 _count(report, result)
                 batch.append((row.id, row.content_hash, result.text, mode, result.error))
+                gatecache.drop(gatecache.path_for(kept, row.content_hash, row.page))
             if len(batch) >= commit_every or (batch and time.monotonic() - last >= commit_seconds):
                 store.catalog.commit_texts(batch)
                 batch, last = [], time.monotonic()
@@ -119,6 +123,8 @@ def read_texts(
         pool.shutdown()
         if batch:  # what was read before an interruption is kept
             store.catalog.commit_texts(batch)
+    if not report.changed:
+        gatecache.clear(kept)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -129,9 +135,10 @@ def _count(report: TextReport, result: _Result) -> None:
     report.unreadable += result.error is not None
 
 
-def _read_one(row: ItemRow, mode: str) -> _Result:
+def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
     """The text of one item, read from its file as it is now (a file that changed since phase one
-    is left for the next run, which embeds it again)."""
+    is left for the next run, which embeds it again). The gate looks at phase one's small copy
+    where there is one."""
     try:
         with open(row.path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -141,14 +148,17 @@ def _read_one(row: ItemRow, mode: str) -> _Result:
     except OSError:
         return _Result(row, changed=True)
     name = f"{row.path}#page={row.page}" if row.page else row.path
+    small = gatecache.load(gatecache.path_for(kept, row.content_hash, row.page))
     try:
         if is_pdf_path(row.path):
-            seen = next(render_pages(data, name=row.path, pages=[row.page or 1], long_side=RENDER_LONG_SIDE))[1]
+            seen = (
+                small or next(render_pages(data, name=row.path, pages=[row.page or 1], long_side=RENDER_LONG_SIDE))[1]
+            )
 
             def full() -> Any:
                 return next(render_pages(data, name=row.path, pages=[row.page or 1], long_side=READ_SIDE))[1]
         else:
-            seen = load_image(io.BytesIO(data), GATE_SIDE, 0, name=row.path)
+            seen = small or load_image(io.BytesIO(data), GATE_SIDE, 0, name=row.path)
 
             def full() -> Any:
                 return load_image(io.BytesIO(data), READ_SIDE, 0, name=row.path)

@@ -34,9 +34,49 @@ _CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00
 _WORDISH = re.compile(r"\w+", re.UNICODE)
 
 
+def _spaced(text: str) -> str:
+    return _CJK.sub(r" \1 ", text)
+
+
 def searchable(body: str) -> str:
-    """The ``terms`` indexed for ``body``: the same text with each CJK character standing alone."""
-    return _CJK.sub(r" \1 ", body)
+    """The ``terms`` indexed for ``body``: the same text with each CJK character standing alone,
+    then the :func:`readings` of its lines that differ from the line as read."""
+    extra = [line for line in (readings(line) for line in body.splitlines()) if line]
+    return _spaced(body) + ("\n" + "\n".join(extra) if extra else "")
+
+
+#: The diameter sign as drawings print it and OCR reads it; ``0`` is its usual misreading ("042").
+DIAMETER_SIGNS = "⌀Ø∅øΦφ"
+_SIGN_BEFORE_NUMBER = re.compile(rf"[{DIAMETER_SIGNS}]\s?(?=\d)")
+_LEADING_ZERO = re.compile(r"(?<![\w.,+\-±])0(?=\d)")
+_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+_GLUED = re.compile(r"[^\W\d_]{9,}")
+
+
+def readings(line: str, *, query: bool = False) -> str:
+    """Another way to read an OCR'd line, so that what a person types finds what OCR wrote: letters
+    and digits apart ("4x6.60" -> "4 x 6.60", "H12" -> "H 12"), the diameter sign or its misreading
+    as a leading 0 dropped before a number ("Ø70.50", "042" -> "70.50", "42"), and runs of letters
+    that lost their spaces split into words ("ALLDIMENSIONSINMM" -> "ALL DIMENSIONS IN MM").
+    '' when the line reads the same. A ``query`` term is only split and stripped of signs (a 0 the
+    user typed is meant)."""
+    out = _SIGN_BEFORE_NUMBER.sub(" ", _LETTER_DIGIT.sub(" ", line))
+    if not query:
+        out = _LEADING_ZERO.sub("", out)
+        out = _GLUED.sub(_split_glued, out)
+    return out if out.split() != line.split() else ""
+
+
+def _split_glued(match: re.Match[str]) -> str:
+    """A long run of letters split into the words it most likely holds (``wordninja``'s English
+    frequencies), kept only when every piece is a plausible word."""
+    import wordninja
+
+    run = match.group(0)
+    pieces = wordninja.split(run)
+    if len(pieces) < 2 or min(map(len, pieces)) < 2 or len(run) / len(pieces) < 3:
+        return run
+    return f"{run} {' '.join(pieces)}"
 
 
 _PLAIN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -45,7 +85,11 @@ _PLAIN = re.compile(r"[^\W_]+", re.UNICODE)
 def server_terms(body: str) -> str:
     """``terms`` as PostgreSQL indexes them: :func:`searchable`, then case-folded, accents removed
     (what FTS5's ``remove_diacritics 2`` does), and only runs of letters and digits kept."""
-    decomposed = unicodedata.normalize("NFD", searchable(body))
+    return _folded(searchable(body))
+
+
+def _folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
     bare = unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
     return " ".join(_PLAIN.findall(bare.casefold()))
 
@@ -72,11 +116,30 @@ def match_expression(terms: list[str]) -> str:
     "printed"); numbers match whole ("15" does not find "150"); literal codes match whole too."""
     phrases = []
     for term in terms:
-        tokens = _WORDISH.findall(searchable(term))
-        if tokens:
-            prefix = " *" if _as_prefix(term, tokens[-1]) else ""
-            phrases.append('"' + " ".join(tokens).replace('"', '""') + '"' + prefix)
+        forms = []
+        for form in _forms(term):
+            tokens = _WORDISH.findall(_spaced(form))
+            if tokens:
+                prefix = " *" if _as_prefix(term, tokens[-1]) else ""
+                forms.append('"' + " ".join(tokens).replace('"', '""') + '"' + prefix)
+        if forms:
+            phrases.append(forms[0] if len(forms) == 1 else "(" + " OR ".join(forms) + ")")
     return " AND ".join(phrases)
+
+
+def _forms(term: str) -> list[str]:
+    """A query term as typed, and as :func:`readings` would index it ("⌀38H12" -> "38 H 12"). A
+    literal code also matches by its longest number alone: OCR spaces a code's letters in ways no
+    reading foresees ("2x R0,15" for "2xR0,15"), and the letter-for-letter check after the index
+    lookup (:func:`_holds`) keeps only the texts that hold it."""
+    forms = [term]
+    other = readings(term, query=True)
+    if other:
+        forms.append(other)
+    numbers = re.findall(r"\d+", term)
+    if literal_terms([term]) and numbers:
+        forms.append(max(numbers, key=len))
+    return forms
 
 
 def _as_prefix(term: str, last: str) -> bool:
@@ -149,11 +212,15 @@ def tsquery(terms: list[str]) -> str:
     of a longer one (``:*``). Tokens are letters and digits only, so nothing in them is syntax."""
     phrases = []
     for term in terms:
-        tokens = server_terms(term).split()
-        if tokens:
-            quoted = [f"'{t}'" for t in tokens]
-            quoted[-1] += ":*" if _as_prefix(term, tokens[-1]) else ""
-            phrases.append("(" + " <-> ".join(quoted) + ")")
+        forms = []
+        for form in _forms(term):
+            tokens = _folded(_spaced(form)).split()
+            if tokens:
+                quoted = [f"'{t}'" for t in tokens]
+                quoted[-1] += ":*" if _as_prefix(term, tokens[-1]) else ""
+                forms.append("(" + " <-> ".join(quoted) + ")")
+        if forms:
+            phrases.append(forms[0] if len(forms) == 1 else "(" + " | ".join(forms) + ")")
     return " & ".join(phrases)
 
 
@@ -195,16 +262,17 @@ def _rarest(conn: Connection, expression: str) -> int:
 def _holds(body: str, literal: list[str]) -> bool:
     if not literal:
         return True
-    flat = _letters(body)
+    flat = _letters(searchable(body))  # its readings too: "2x04.80" holds "2x⌀4.80" as "2x4.80"
     return all(_letters(code) in flat for code in literal)
 
 
-_DIAMETER = str.maketrans({"Ø": "⌀", "ø": "⌀", "Φ": "⌀", "φ": "⌀", ",": "."})
+_DIAMETER = str.maketrans({**dict.fromkeys(DIAMETER_SIGNS, ""), ",": "."})
 
 
 def _letters(text: str) -> str:
     """Text as a literal code is compared: any case, no spaces (OCR spaces codes freely: "R1.00 ±0.10"),
-    decimal comma as point, and the diameter sign as drawings and OCR write it (⌀ Ø Φ)."""
+    decimal comma as point, and no diameter sign (OCR drops it, or reads it as Ø, Φ or a 0: the
+    number itself must be there)."""
     return "".join(text.casefold().translate(_DIAMETER).split())
 
 
