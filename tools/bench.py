@@ -47,6 +47,10 @@ name, ISA flags, cores): no figure means anything without it.
   gate on every photo; the figures above run ``--ocr none``, like rclip, which reads no text;
 - media: video frames/s indexed, RAW preview vs demosaic, watch latency (``tools/bench_media.py``);
 - text: OCR, full-text and filtered-search figures (``tools/bench_text.py``, --text-items);
+- textpass: the default `index` (OCR on, two phases) against `--ocr none` and rclip on the same
+  photos, 8 of 160 with a sign, and the text pass's cost per picture, stage by stage, now and
+  through the previous reader (``tools/bench_textpass.py``); ocr: labels found on the corpus
+  drawings per OCR engine and kind of label, ms per page (``tools/bench_ocr.py``);
 - duplicates_1m_s: perceptual duplicate search over 1M synthetic 128-bit codes (--dups-n).
 
 Prints one JSON object last.
@@ -438,12 +442,13 @@ def main() -> None:
     parser.add_argument("--text-items", type=int, default=0, help="items for text/filter queries (0: skip)")
     parser.add_argument("--models", type=int, default=48, help="photos for the model-family part (0: skip)")
     parser.add_argument("--shards-n", type=int, default=2_000_000, help="vectors for the sharded build (0: skip)")
+    parser.add_argument("--textpass", type=int, default=1, help="the text pass and the drawings' OCR (0: skip)")
     args = parser.parse_args()
     if args.scale:
         args.ann_n, args.dups_n, args.text_items = [100_000, 1_000_000], 1_000_000, 1_000_000
     if args.quick:
         args.images, args.rounds, args.items, args.ann_n = 32, 1, 10_000, [100_000]
-        args.dups_n = args.media = args.text_items = args.models = args.shards_n = 0
+        args.dups_n = args.media = args.text_items = args.models = args.shards_n = args.textpass = 0
     from clipsearch.models.planner import cpu_signature
 
     started = time.perf_counter()
@@ -551,6 +556,13 @@ def bench_parts(args: argparse.Namespace, took: dict[str, float]) -> dict[str, o
         out["shards"] = json.loads(done.stdout.strip().splitlines()[-1])
         print("shards:", out["shards"], flush=True)
         lap("shards")
+    if args.textpass:  # processes of their own (tools/bench_textpass.py, tools/bench_ocr.py)
+        for key, tool in (("textpass", "bench_textpass.py"), ("ocr", "bench_ocr.py")):
+            done = subprocess.run([sys.executable, str(ROOT / "tools" / tool)], check=True, capture_output=True,
+                                  text=True)  # fmt: skip
+            out[key] = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"{key}:", out[key], flush=True)
+        lap("textpass")
     if args.models:
         import bench_models
 

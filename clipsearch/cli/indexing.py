@@ -177,6 +177,8 @@ def _print_report(r: IndexReport) -> None:
     if t.get("read") or t.get("changed"):
         unreadable = f", {t['unreadable']} unreadable" if t["unreadable"] else ""
         click.echo(f"text read in {t['read']} pictures ({t['with_text']} with text{unreadable}) in {t['seconds']:.1f}s")
+        for u in t["unreadable_files"][:20]:
+            click.echo(f"  text unreadable {show(u['path'])}: {u['reason']}", err=True)
 
 
 @cli.command("status")

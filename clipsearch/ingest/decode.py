@@ -11,12 +11,9 @@ import dataclasses
 import hashlib
 import io
 import os
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from queue import Empty, SimpleQueue
 from typing import Any
 
 import numpy as np
@@ -31,6 +28,7 @@ from .metadata import metadata
 from .options import IndexOptions
 from .pdf import is_pdf_path, page_count, render_pages
 from .phash import perceptual_code
+from .pool import DaemonPool, Task
 from .regions import REGION_BASE, crop
 from .scan import FoundFile
 from .video import is_video_path, sample_frames
@@ -178,7 +176,7 @@ def prepared(
     workers = opts.workers or max(1, os.cpu_count() or 2)
     window = max(2 * opts.batch_size, 4 * workers)
     pool = DaemonPool(workers)
-    queue: deque[tuple[FoundFile, _Task]] = deque()
+    queue: deque[tuple[FoundFile, Task]] = deque()
     it = iter(todo)
 
     def submit() -> None:
@@ -201,71 +199,6 @@ def prepared(
             yield prep
     finally:
         pool.shutdown()
-
-
-class _Task:
-    """One call run by :class:`_DaemonPool`; ``result`` waits at most ``limit`` s after it started."""
-
-    def __init__(self, fn: Callable[..., Prepared], args: tuple[Any, ...]) -> None:
-        self.fn, self.args = fn, args
-        self.started: float | None = None
-        self.done = threading.Event()
-        self.value: Prepared | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        self.started = time.monotonic()
-        try:
-            self.value = self.fn(*self.args)
-        except BaseException as err:  # re-raised on the caller's thread (prepare itself catches file faults)
-            self.error = err
-        self.done.set()
-
-    def result(self, limit: float | None) -> Prepared | None:
-        """The call's result, or None when it ran past ``limit`` seconds."""
-        while not self.done.wait(0.25):
-            if limit and self.started is not None and time.monotonic() - self.started > limit:
-                return None
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
-class DaemonPool:
-    """A fixed number of daemon threads taking tasks in order. Not a ThreadPoolExecutor: its threads
-    are joined at interpreter exit, so one decoder stuck on a hostile file would hold the process."""
-
-    def __init__(self, workers: int) -> None:
-        self._tasks: SimpleQueue[_Task | None] = SimpleQueue()
-        self._threads = 0
-        for _ in range(workers):
-            self._start()
-
-    def _start(self) -> None:
-        self._threads += 1
-        threading.Thread(target=self._work, name="clipsearch-load", daemon=True).start()
-
-    def _work(self) -> None:
-        while (task := self._tasks.get()) is not None:
-            task.run()
-
-    def submit(self, fn: Callable[..., Prepared], *args: Any) -> _Task:
-        task = _Task(fn, args)
-        self._tasks.put(task)
-        return task
-
-    def replace_stuck(self) -> None:
-        """A thread is stuck in a task given up on: start another so the pool keeps its width."""
-        self._start()
-
-    def shutdown(self) -> None:
-        while True:  # tasks not started yet are dropped
-            try:
-                self._tasks.get_nowait()
-            except Empty:
-                break
-        for _ in range(self._threads):
-            self._tasks.put(None)
 
 
 def embed_regions(

@@ -7,10 +7,11 @@ weaker than the mode; see ``Catalog.text_waiting``), and commits what it read in
 transactions. Interrupted (Ctrl-C, SIGTERM, a crash), it loses no vector and at most a few seconds
 of text; the next ``index``, ``watch`` or ``serve --watch`` carries on with what still waits.
 
-Each picture is decoded again, small for the ``auto`` gate (the text detector on
-:data:`~.ocr.GATE_SIDE`), and large only when the gate found text. A picture that OCR fails on, or
-that takes longer than ``timeout`` seconds, keeps its vector and is marked with its reason
-(``text_error``): read, not retried until its bytes change, and it never stops the pass.
+The gate (the text detector on :data:`~.ocr.GATE_SIDE`) looks at the small copy phase one kept
+(``gatecache.py``); a picture is decoded large only when the gate found text. A picture that OCR
+fails on, or that takes longer than ``timeout`` seconds, keeps its vector and is marked with its
+reason (``text_error``): read, not retried until its bytes change, and it never holds up the pass
+(its thread finishes on its own; the pass waits for it only at its very end).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,11 @@ from ..errors import ImageLoadError
 from ..store.catalog import ItemRow
 from ..store.folder import IndexStore
 from . import gatecache
-from .decode import DaemonPool
 from .extract import read_text
 from .images import load_image
-from .ocr import GATE_SIDE, READ_SIDE, default_threads, set_threads
+from .ocr import GATE_SIDE, READ_SIDE, default_threads, engine, set_threads
 from .pdf import RENDER_LONG_SIDE, is_pdf_path, render_pages
+from .pool import DaemonPool
 
 #: Called with (pictures read, pictures to read) as the pass goes.
 TextProgress = Callable[[int, int], None]
@@ -49,6 +50,8 @@ class TextReport:
     #: left for the next run: the file changed or vanished since phase one
     changed: int = 0
     seconds: float = 0.0
+    #: ``{"path", "reason"}`` of each picture marked "text unreadable" in this pass
+    unreadable_files: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,7 +88,7 @@ def read_texts(
         return report
     workers = workers or max(1, min(len(waiting), os.cpu_count() or 2))
     set_threads(default_threads(workers))  # each worker's engine its share of the cores, no more
-    pool = DaemonPool(workers)
+    pool = DaemonPool(workers, "clipsearch-text", initializer=engine)
     pending: deque[tuple[ItemRow, Any]] = deque()
     batch: list[tuple[int, str, str | None, str, str | None]] = []
     last = time.monotonic()
@@ -120,7 +123,9 @@ def read_texts(
             if progress:
                 progress(done, len(waiting))
     finally:
-        pool.shutdown()
+        # A picture given up on still runs on its thread: wait for it (OCR's work is bounded by the
+        # picture's size), so ONNX Runtime is never torn down under it at exit.
+        pool.shutdown(wait=None)
         if batch:  # what was read before an interruption is kept
             store.catalog.commit_texts(batch)
     if not report.changed:
@@ -132,7 +137,11 @@ def read_texts(
 def _count(report: TextReport, result: _Result) -> None:
     report.read += 1
     report.with_text += bool(result.text)
-    report.unreadable += result.error is not None
+    if result.error is not None:
+        report.unreadable += 1
+        row = result.row
+        path = f"{row.path}#page={row.page}" if row.page else row.path
+        report.unreadable_files.append({"path": path, "reason": result.error})
 
 
 def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
