@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup test lint format demo bench bench-scale eval clean
+.PHONY: setup test lint format demo bench bench-scale eval docs clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,9 @@ eval: setup
 
 demo: setup
 	$(BIN)/python tools/demo.py --home indexes
+
+docs: setup
+	$(BIN)/python -m clipsearch.cli.reference > docs/cli.md
 
 bench: setup
 	$(BIN)/python tools/bench.py

@@ -135,3 +135,13 @@ class RuntimeChoice:
     @property
     def resolved_device(self) -> str | None:
         return self.device or os.environ.get(ENV_DEVICE) or None
+
+
+#: Regions of a page stored on their own (``index --region``; ``ingest/regions.py``): a name and a
+#: box in fractions of the page (x0, y0, x1, y1).
+REGIONS: dict[str, tuple[float, float, float, float]] = {
+    # bottom-right corner, where ISO 7200 and most house styles put the title block
+    "title-block": (0.45, 0.72, 1.0, 1.0),
+}
+#: Which pages get region vectors: those labelled as technical drawings, or every page.
+SCOPES = ("drawings", "all")

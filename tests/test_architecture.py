@@ -18,7 +18,9 @@ PACKAGE = ROOT / "clipsearch"
 
 #: The layers, lowest first (the same table as docs/architecture.md). A module may import its own
 #: layer and those below it, never one above.
-LAYERS = ["base", "models", "store", "ingest", "query", "api", "server", "cli"]
+LAYERS = ["base", "models", "store", "ingest", "query", "front", "api", "server", "mcp", "cli"]
+#: The front ends: they stand on the front door (``front/``) and the base, nothing below.
+FRONT_ENDS = {"server", "mcp", "cli"}
 BASE_MODULES = {"clipsearch", "clipsearch.errors", "clipsearch.config", "clipsearch.atomic", "clipsearch._version"}
 RUNTIMES = {"clipsearch.models.torch_runtime", "clipsearch.models.onnx_runtime", "clipsearch.models.openvino_runtime"}
 MAX_MODULE_LINES = 500
@@ -89,6 +91,19 @@ def test_no_module_imports_a_layer_above_its_own():
     assert not upward, "\n".join(upward)
 
 
+def test_front_ends_stand_on_the_front_door_only():
+    """cli/, server/ and mcp/ parse, call :class:`Index` (``front/``), and print: nothing of models,
+    store, ingest, query or the api shortcuts, so every front end sees the same library."""
+    below = [
+        f"{m} imports {dep}"
+        for m, deps in GRAPH.items()
+        if layer(m) in FRONT_ENDS
+        for dep in sorted(deps)
+        if layer(dep) not in FRONT_ENDS | {"base", "front"}
+    ]
+    assert not below, "\n".join(below)
+
+
 def test_there_is_no_import_cycle():
     """Depth-first search for a back edge; the cycle found is named in the failure."""
     state: dict[str, int] = {}
@@ -123,7 +138,7 @@ def test_the_runtimes_do_not_import_each_other_and_one_registry_knows_them_all()
 def test_the_checker_sees_function_level_and_relative_imports():
     """The rules above are only as good as the reading of imports: check it on known edges."""
     assert "clipsearch.models.torch_runtime" in GRAPH["clipsearch.models.runtimes"]  # inside a function
-    assert "clipsearch.query.reports" in GRAPH["clipsearch.cli.duplicates"]  # `from ..query import reports`
+    assert "clipsearch.front.index" in GRAPH["clipsearch.server.routes"]  # `from ..front import index as front`
     assert "clipsearch.store.schema" in GRAPH["clipsearch.store.catalog"]
 
 

@@ -1,4 +1,4 @@
-"""The ``clipsearch`` command line: a thin front end over :mod:`clipsearch.api`.
+"""The ``clipsearch`` command line: a thin front end over :class:`clipsearch.Index`.
 
 Importing this package registers every command on :data:`cli`; ``main`` is the console script.
 """

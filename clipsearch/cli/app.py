@@ -13,16 +13,15 @@ import errno
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config import ENV_HOME
 from ..errors import ClipsearchError
 
 if TYPE_CHECKING:
-    from ..query.search import SearchResult
+    from ..front.index import SearchResult
 
 
 class _Group(click.Group):
@@ -42,40 +41,6 @@ class _Group(click.Group):
             else:
                 click.echo(f"clipsearch: error: {err}", err=True)
             ctx.exit(1)
-
-
-def index_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--home", envvar=ENV_HOME, type=click.Path(file_okay=False), help="Folder holding the indexes.")(f)
-    return click.option("--index", "index_name", default=None, envvar="CLIPSEARCH_INDEX", help="Index name.")(f)
-
-
-PREVIEW_HELP = (
-    "Draw each result in the terminal (kitty, iTerm2, sixel, or colour blocks; CLIPSEARCH_PREVIEW forces one)."
-)
-
-
-def query_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for decorator in reversed(
-        [
-            click.option("-k", "--top", default=10, show_default=True, type=click.IntRange(min=1)),
-            click.option("--min-score", type=float, default=None, help="Drop results below this cosine."),
-            click.option("--add", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Add to the query."),
-            click.option("--sub", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Subtract from the query."),
-            click.option("--category", "include", multiple=True, metavar="NAME", help="Only items in NAME."),
-            click.option("--not-category", "exclude", multiple=True, metavar="NAME", help="No items in NAME."),
-            click.option("--after", metavar="DATE", help="Taken on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD)."),
-            click.option("--before", metavar="DATE", help="Taken before DATE (YYYY, YYYY-MM or YYYY-MM-DD)."),
-            click.option("--under", multiple=True, type=click.Path(), help="Only files in this folder (repeatable)."),
-            click.option("--place", metavar="NAME", help="Taken at a place whose name contains NAME."),
-            click.option("--camera", metavar="TEXT", help="Taken with a camera whose make/model contains TEXT."),
-            click.option("--type", "types", multiple=True, metavar="EXT", help="Only this file type (jpg, pdf...)."),
-            click.option("--device", default=None, help="auto, cpu, cuda, mps."),
-            click.option("--preview", is_flag=True, help=PREVIEW_HELP),
-            click.option("--json", "as_json", is_flag=True, help="Print a JSON array."),
-        ]
-    ):
-        f = decorator(f)
-    return f
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -120,17 +85,6 @@ def show(path: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
-def filters_from(options: dict[str, Any]) -> Any:
-    """The :class:`~clipsearch.query.filters.Filters` of ``query_options``' filter flags."""
-    from ..query.filters import Filters
-
-    return Filters(
-        include=tuple(options["include"]), exclude=tuple(options["exclude"]), after=options["after"],
-        before=options["before"], under=tuple(options["under"]), place=options["place"],
-        camera=options["camera"], types=tuple(options["types"]),
-    )  # fmt: skip
-
-
 def print_results(results: list[SearchResult], as_json: bool, preview: bool = False) -> None:
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results]))
@@ -157,11 +111,11 @@ def print_results(results: list[SearchResult], as_json: bool, preview: bool = Fa
 def _drawn(result: SearchResult, protocol: str) -> str:
     """A result's picture in ``protocol``, or a one-line note when its file can't be drawn now."""
     from ..errors import ImageLoadError
-    from ..ingest.picture import item_picture
+    from ..front import index as front
     from .preview import render
 
     try:
-        image = item_picture(result.path, result.page, result.time)
+        image = front.item_picture(result.path, result.page, result.time)
     except (ImageLoadError, OSError) as err:
         return f"      (no preview: {getattr(err, 'reason', None) or err})\n"
     return render(image, protocol)

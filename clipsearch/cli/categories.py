@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import click
 
-from .app import cli, index_options
+from .app import cli
+from .options import Where, location_options
 
 
 @cli.group("category")
@@ -23,7 +23,7 @@ def category_group() -> None:
 @click.option("--example", "examples", multiple=True, metavar="IMAGE", help="Example image, or file.pdf#page=N.")
 @click.option("--threshold", type=float, default=None, help="Minimum probability to carry this label.")
 @click.option("--device", default=None)
-@index_options
+@location_options
 @click.option("--json", "as_json", is_flag=True)
 def category_add(
     name: str,
@@ -32,42 +32,26 @@ def category_add(
     examples: Sequence[str],
     threshold: float | None,
     device: str | None,
-    index_name: str | None,
-    home: str | None,
+    where: Where,
     as_json: bool,
 ) -> None:
     """Define (or redefine) category NAME; every item is relabelled from stored vectors."""
-    from .. import api
+    from ..front.index import Index
 
-    with api.open_index(index_name, home) as store:
-        api.add_category(
-            store, name, facet=facet, prompts=prompts, examples=examples, threshold=threshold, device=device
-        )
-        info = _category_info(store, name)
+    with Index.open(*where, device=device) as ix:
+        info = ix.categories.add(name, facet=facet, prompts=prompts, examples=examples, threshold=threshold)
     click.echo(json.dumps(info) if as_json else f"category {name!r} in facet {facet!r}: {info['items']} items")
 
 
-def _category_info(store: Any, name: str) -> dict[str, Any]:
-    from ..query.categories import Categories
-
-    for facet in Categories(store).describe():
-        for cat in facet["categories"]:
-            if cat["name"] == name:
-                return {**cat, "facet": facet["name"], "method": facet["method"]}
-    Categories(store).get(name)  # raises with the known names
-    raise AssertionError("unreachable")
-
-
 @category_group.command("list")
-@index_options
+@location_options
 @click.option("--json", "as_json", is_flag=True)
-def category_list(index_name: str | None, home: str | None, as_json: bool) -> None:
+def category_list(where: Where, as_json: bool) -> None:
     """Facets, the method each uses (zero-shot or probe), and their categories."""
-    from .. import api
-    from ..query.categories import Categories
+    from ..front.index import Index
 
-    with api.open_index(index_name, home) as store:
-        facets = Categories(store).describe()
+    with Index.open(*where) as ix:
+        facets = ix.categories.list()
     if as_json:
         click.echo(json.dumps(facets))
         return
@@ -85,14 +69,14 @@ def category_list(index_name: str | None, home: str | None, as_json: bool) -> No
 
 @category_group.command("show")
 @click.argument("name")
-@index_options
+@location_options
 @click.option("--json", "as_json", is_flag=True)
-def categoryshow(name: str, index_name: str | None, home: str | None, as_json: bool) -> None:
+def categoryshow(name: str, where: Where, as_json: bool) -> None:
     """One category: facet, method, prompts, examples, items labelled."""
-    from .. import api
+    from ..front.index import Index
 
-    with api.open_index(index_name, home) as store:
-        info = _category_info(store, name)
+    with Index.open(*where) as ix:
+        info = ix.categories.show(name)
     if as_json:
         click.echo(json.dumps(info))
         return
@@ -102,14 +86,12 @@ def categoryshow(name: str, index_name: str | None, home: str | None, as_json: b
 
 @category_group.command("remove")
 @click.argument("name")
-@index_options
+@location_options
 @click.option("--json", "as_json", is_flag=True)
-def category_remove(name: str, index_name: str | None, home: str | None, as_json: bool) -> None:
+def category_remove(name: str, where: Where, as_json: bool) -> None:
     """Delete category NAME; its facet is relabelled."""
-    from .. import api
-    from ..query.categories import Categories
+    from ..front.index import Index
 
-    with api.open_index(index_name, home) as store:
-        store.acquire_lock()
-        Categories(store).remove(name)
+    with Index.open(*where) as ix:
+        ix.categories.remove(name)
     click.echo(json.dumps({"removed": name}) if as_json else f"removed category {name!r}")

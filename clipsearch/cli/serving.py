@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import click
 
-from .app import cli, index_options
+from .app import cli
+from .options import Where, location_options, runtime_options
 
 if TYPE_CHECKING:
-    from ..ingest.options import IndexReport
+    from ..config import RuntimeChoice
+    from ..front.index import IndexReport
 
 
 @cli.command("serve")
-@index_options
+@location_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--token", envvar="CLIPSEARCH_TOKEN", default=None, help="Require this bearer token.")
-@click.option("--device", default=None)
 @click.option(
     "--allow-host",
     "allow_hosts",
@@ -28,24 +28,17 @@ if TYPE_CHECKING:
     metavar="NAME",
     help="Also answer requests naming this host (repeatable; '*' for any). Loopback names always are.",
 )
-@click.option("--follow-links", is_flag=True, help="Serve files whose real path lies outside the indexed folders.")
+@click.option("--follow-links", "serve_links", is_flag=True,
+              help="Serve files whose real path lies outside the indexed folders.")  # fmt: skip
 @click.option("--watch", "watch_paths", multiple=True, type=click.Path(exists=True), metavar="PATH",
               help="Keep the index current with PATH while serving (repeatable; as `watch` does).")  # fmt: skip
-def serve_cmd(
-    index_name: str | None,
-    home: str | None,
-    host: str,
-    port: int,
-    token: str | None,
-    device: str | None,
-    allow_hosts: Sequence[str],
-    follow_links: bool,
-    watch_paths: Sequence[str],
-) -> None:
-    """Serve the HTTP API and the web page for one index."""
+@runtime_options
+def serve_cmd(where: Where, host: str, port: int, token: str | None, allow_hosts: Sequence[str], serve_links: bool,
+              watch_paths: Sequence[str], run: RuntimeChoice) -> None:  # fmt: skip
+    """Serve the HTTP API and the web page for one index (--runtime and --precision: for --watch)."""
     import uvicorn
 
-    from .. import api
+    from ..front.index import Index
     from ..server import create_app, is_loopback
 
     if not is_loopback(host) and not token:
@@ -53,31 +46,47 @@ def serve_cmd(
                    "search the index and read the indexed files", err=True)  # fmt: skip
     stop = threading.Event()
     if watch_paths:
-        api.index(watch_paths, index=index_name, home=home)  # catch up (or create) before serving
-        thread = threading.Thread(
-            target=_watch, args=(api, watch_paths, index_name, home, stop), name="clipsearch-watch", daemon=True
-        )
+        with Index.create(*where, run=run, roots=watch_paths) as ix:
+            ix.add(watch_paths)  # catch up (or create) before serving
+        thread = threading.Thread(target=_watch, args=(watch_paths, where, run, stop), name="clipsearch-watch",
+                                  daemon=True)  # fmt: skip
         thread.start()
     bound = () if host in ("0.0.0.0", "::", "") else (host,)  # the address it was asked to answer on
-    app = create_app(api.locate(index_name, home), token=token, device=device,
-                     allow_hosts=(*bound, *allow_hosts), follow_links=follow_links)  # fmt: skip
-    click.echo(
-        f"clipsearch: serving index {app.state.clipsearch.store.location.name!r} on http://{host}:{port}/", err=True
-    )
+    app = create_app(Index.locate(*where), token=token, device=run.device,
+                     allow_hosts=(*bound, *allow_hosts), follow_links=serve_links)  # fmt: skip
+    click.echo(f"clipsearch: serving index {app.state.clipsearch.index.name!r} on http://{host}:{port}/", err=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         stop.set()  # the watcher ends between runs: nothing half-written
 
 
-def _watch(api: ModuleType, paths: Sequence[str], index_name: str | None, home: str | None,
-           stop: threading.Event) -> None:  # fmt: skip
+def _watch(paths: Sequence[str], where: Where, run: RuntimeChoice, stop: threading.Event) -> None:
+    from ..front.index import Index
+
     def log(r: IndexReport) -> None:
         if r.added or r.updated or r.moved or r.removed:
             click.echo(f"clipsearch: watch: {r.added} added, {r.updated} updated, {r.moved} moved, {r.removed} removed",
                        err=True)  # fmt: skip
 
     try:
-        api.watch(paths, index=index_name, home=home, on_batch=log, stop=stop)
+        with Index.create(*where, run=run, roots=paths) as ix:
+            ix.watch(paths, on_batch=log, stop=stop)
     except Exception as err:  # the server keeps serving what is indexed; say why watching ended
         click.echo(f"clipsearch: watch stopped: {err}", err=True)
+
+
+@cli.command("mcp")
+@location_options
+@click.option("--allow-index", is_flag=True, help="Also offer the `index` tool, which adds folders to the index "
+              "(read-only without it).")  # fmt: skip
+@click.option("--device", default=None, help="auto, cpu, cuda, mps.")
+def mcp_cmd(where: Where, allow_index: bool, device: str | None) -> None:
+    """Offer one index to an AI assistant over the Model Context Protocol (stdio).
+
+    Tools: search (meaning, text and filters), similar, status, duplicates; results are paths with
+    scores, and thumbnails. Add it to an assistant as the command `clipsearch mcp --index NAME`."""
+    from ..front.index import Index
+    from ..mcp.server import create_server
+
+    create_server(Index.locate(*where), allow_index=allow_index, device=device).run("stdio")

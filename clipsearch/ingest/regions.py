@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..config import REGIONS, SCOPES
 from ..errors import UsageError
+
+__all__ = ["REGIONS", "SCOPES", "crop", "validate"]
 
 if TYPE_CHECKING:
     from PIL import Image
 
-REGIONS: dict[str, tuple[float, float, float, float]] = {
-    # bottom-right corner, where ISO 7200 and most house styles put the title block
-    "title-block": (0.45, 0.72, 1.0, 1.0),
-}
-#: Which pages get region vectors: those labelled as technical drawings, or every page.
-SCOPES = ("drawings", "all")
 #: Pages are brought to this longest side before cropping, whatever their source resolution, so
 #: the same title block in a 12 MP scan, a small JPEG and a rendered PDF page yields the same pixels.
 REGION_BASE = 1024

@@ -5,12 +5,11 @@ Each ``add_*`` function registers its routes on the application, closed over the
 
 from __future__ import annotations
 
-import io
 import mimetypes
 import os
 from dataclasses import replace
 from importlib import resources
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi import Path as FastApiPath
@@ -18,14 +17,11 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import UsageError
-from ..ingest.images import load_image
-from ..ingest.pdf import render_pages
-from ..query.categories import Categories
-from ..query.duplicates import find_duplicates
-from ..query.hybrid import find
-from ..query.search import CategoryFilter, SearchResult
-from ..query.syntax import parse
+from ..front import index as front
 from .state import ServerState, descriptor_path
+
+if TYPE_CHECKING:
+    from ..front.index import Filters, SearchResult
 
 UPLOAD_MAX_MEGAPIXELS = 50.0
 #: An item id: a positive 64-bit integer (a larger one is a 422, never an overflow inside SQLite).
@@ -55,8 +51,8 @@ def _result(r: SearchResult) -> dict[str, Any]:
     return data
 
 
-def _filters(category: list[str], not_category: list[str]) -> CategoryFilter:
-    return CategoryFilter(tuple(category), tuple(not_category))
+def _filters(category: list[str], not_category: list[str]) -> Filters:
+    return front.Filters(tuple(category), tuple(not_category))
 
 
 def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upload_bytes: int) -> None:
@@ -68,7 +64,7 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
 
     @app.get("/api/status", dependencies=guard)
     def status() -> dict[str, Any]:
-        return state.store.status()
+        return state.index.status()
 
     @app.get("/api/search", dependencies=guard)
     def search(
@@ -80,8 +76,8 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
         sort: str = Query("score", pattern="^(score|date)$"),
     ) -> list[dict[str, Any]]:
         """``q`` is the search box's line (``query/syntax.py``): words, ``text:``, filters, ``-NAME``."""
-        names = frozenset(row.name for row in Categories(state.store).rows())
-        parsed = parse(q, names)
+        ix = state.index
+        parsed = front.parse_line(q, ix.categories.names())
         relative = [u for u in parsed.filters.under if not os.path.isabs(os.path.expanduser(u))]
         if relative:  # relative to what? The server's working folder means nothing to a client
             raise UsageError(f"under: takes an absolute folder path, not {relative[0]!r}")
@@ -90,13 +86,8 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
             include=parsed.filters.include + tuple(category),
             exclude=parsed.filters.exclude + tuple(not_category),
         )
-        if parsed.query and not parsed.subtract and not parsed.words and not relevant and sort == "score":
-            vec = state.text_vector(parsed.query)  # the common case: a cached text vector, no fusion
-            with state.lock:
-                return [_result(r) for r in state.searcher.search_vector(vec, k, filters=filters)]
-        with state.lock:
-            hits = find(state.searcher, parsed.query, words=parsed.words, k=k, sub=parsed.subtract,
-                        filters=filters, sort=sort, relevant=relevant)  # fmt: skip
+        hits = ix.search(parsed.query, text=parsed.words, k=k, sub=parsed.subtract, filters=filters, sort=sort,
+                         relevant=relevant)  # fmt: skip
         return [_result(r) for r in hits]
 
     @app.post("/api/similar", dependencies=guard)
@@ -119,15 +110,8 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
                 raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
 
         def run() -> list[SearchResult]:
-            enc = state.encoder()
-            document = bytes(body[:5]) == b"%PDF-"  # a page of a PDF, as the indexer sees pages
-            if document:
-                image = next(render_pages(bytes(body), name="upload", pages=[page]))[1]
-            else:
-                image = load_image(io.BytesIO(bytes(body)), enc.info.image_size, UPLOAD_MAX_MEGAPIXELS, name="upload")
-            vec = enc.encode_images(enc.preprocess(image, letterbox=document)[None])[0]
-            with state.lock:
-                return state.searcher.search_vector(vec, k, filters=_filters(category, not_category))
+            return state.index.similar_to_bytes(bytes(body), page=page, k=k, filters=_filters(category, not_category),
+                                                max_megapixels=UPLOAD_MAX_MEGAPIXELS)  # fmt: skip
 
         return [_result(r) for r in await run_in_threadpool(run)]
 
@@ -137,8 +121,8 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
 
     @app.get("/api/items/{item_id}", dependencies=guard)
     def item(item_id: ItemId) -> dict[str, Any]:
-        row = state.row(item_id)
-        labels = Categories(state.store).labels_for([item_id]).get(item_id, {})
+        row = state.index.item(item_id)
+        labels = state.index.categories.labels_for([item_id]).get(item_id, {})
         data = {"id": row.id, "path": row.path, "width": row.width, "height": row.height, "size": row.size}
         if row.time is not None:
             data["time"] = row.time
@@ -154,32 +138,28 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
     ) -> list[dict[str, Any]]:
-        state.row(item_id)
-        vec = state.store.catalog.vectors([item_id], state.store.model.dim)[0]
-        with state.lock:
-            hits = state.searcher.search_vector(vec, k, exclude_ids=[item_id], filters=_filters(category, not_category))
+        hits = state.index.similar_to_item(item_id, k=k, filters=_filters(category, not_category))
         return [_result(r) for r in hits]
 
     @app.get("/api/items/{item_id}/thumbnail", dependencies=guard)
     def thumbnail(item_id: ItemId) -> Response:
-        data = state.thumbnail(state.row(item_id))
+        data = state.index.thumbnail(state.index.item(item_id), follow_links=state.follow_links)
         return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=86400"})
 
     @app.get("/api/items/{item_id}/file", dependencies=guard)
     def file(item_id: ItemId) -> FileResponse:
-        row = state.row(item_id)
-        fd, st = state.open_file(row)
+        row = state.index.item(item_id)
+        fd, st = state.index.open_file(row, follow_links=state.follow_links)
         media = mimetypes.guess_type(row.path)[0] or "application/octet-stream"
         return _OpenedFile(fd, st, media, os.path.basename(row.path))
 
     @app.get("/api/categories", dependencies=guard)
     def categories() -> list[dict[str, Any]]:
-        return Categories(state.store).describe()
+        return state.index.categories.list()
 
     @app.get("/api/duplicates", dependencies=guard)
     def duplicates() -> list[dict[str, Any]]:
-        with state.lock:
-            groups = find_duplicates(state.store)
+        groups = state.index.duplicates()
         out = []
         for g in groups:
             data = g.to_dict()

@@ -1,141 +1,21 @@
-"""What one server process shares between requests: the open index, the model (loaded on first
-need), recent text vectors, and thumbnails cached in the index folder."""
+"""What one server process shares between requests: the open :class:`~clipsearch.front.index.Index`
+(its model loaded on first need, its cache of recent text vectors) and how files are served."""
 
 from __future__ import annotations
 
-import io
-import os
-import stat
-import threading
-from collections import OrderedDict
 from typing import Any
 
-import numpy as np
-
-from ..atomic import atomic_path
 from ..config import IndexLocation
-from ..errors import IndexNotFoundError
-from ..ingest.picture import item_picture
-from ..ingest.scan import is_under, real_roots
-from ..models.encoder import Encoder
-from ..query.search import Searcher
-from ..store.catalog import ItemRow
-from ..store.folder import IndexStore
+from ..front.files import descriptor_path
+from ..front.index import Index
 
-THUMBNAIL_SIZE = 256
-TEXT_CACHE_SIZE = 1024
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in must not hang the request
-
-
-def open_without_links(path: str) -> int:
-    """Open the absolute ``path`` for reading with no symlink followed anywhere along it: each
-    folder is opened relative to the one before with ``O_NOFOLLOW``, then the file. Raises OSError
-    (ELOOP, ENOTDIR, ENOENT) when any part of it is a symlink, or is gone."""
-    parts = [p for p in path.split(os.sep) if p]
-    if not os.path.isabs(path) or any(p in (".", "..") for p in parts) or not parts:
-        raise FileNotFoundError(path)
-    folder = os.open(os.sep, os.O_RDONLY | _DIRECTORY)
-    try:
-        for part in parts[:-1]:
-            inner = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW, dir_fd=folder)
-            os.close(folder)
-            folder = inner
-        return os.open(parts[-1], os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=folder)
-    finally:
-        os.close(folder)
-
-
-def descriptor_path(fd: int) -> str:
-    """A path that opens the very file behind ``fd`` again, whatever its name now points to."""
-    return f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else f"/dev/fd/{fd}"
+__all__ = ["ServerState", "descriptor_path"]
 
 
 class ServerState:
     """What one server process shares between requests."""
 
     def __init__(self, location: IndexLocation, device: str | None, loader: Any, follow_links: bool = False) -> None:
-        from .. import api
-
         #: serve files whose real path leaves the indexed folders (``serve --follow-links``)
         self.follow_links = follow_links
-        self.store = IndexStore.open(location)
-        self.lock = threading.RLock()
-        self._encoder: Encoder | None = None
-        self._load = api.encoder_factory(self.store, device=device, **({"loader": loader} if loader else {}))
-        self.searcher = Searcher(self.store, self.encoder)
-        self._texts: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.thumbnails = self.store.path / "thumbnails"
-
-    def encoder(self) -> Encoder:
-        with self.lock:
-            if self._encoder is None:
-                self._encoder = self._load()
-            return self._encoder
-
-    def text_vector(self, text: str) -> np.ndarray:
-        with self.lock:
-            if text in self._texts:
-                self._texts.move_to_end(text)
-                return self._texts[text]
-            vec = self.searcher.text_vector(text)
-            self._texts[text] = vec
-            if len(self._texts) > TEXT_CACHE_SIZE:
-                self._texts.popitem(last=False)
-            return vec
-
-    def row(self, item_id: int) -> ItemRow:
-        row = self.store.catalog.get([item_id]).get(item_id)
-        if row is None:
-            raise IndexNotFoundError(f"no item {item_id}")
-        return row
-
-    def open_file(self, row: ItemRow) -> tuple[int, os.stat_result]:
-        """The item's file opened once for reading, and its ``fstat``, if it is still the regular
-        file that was indexed and lies inside the folders the index was asked to index.
-
-        No name is looked up twice: the file's real path is opened component by component with
-        ``O_NOFOLLOW`` (a symlink swapped in anywhere along it, at any moment, fails the open), then
-        the opened descriptor itself is compared with the catalog. Whatever is served or drawn is read
-        from that descriptor."""
-        try:
-            real = os.path.realpath(row.path)
-        except OSError as err:  # a link swapped in or out while it was being read
-            raise IndexNotFoundError(f"item {row.id}: its file is being replaced") from err
-        if not self.follow_links and not self._inside(real, row.path):
-            raise IndexNotFoundError(f"item {row.id}: its file lies outside the indexed folders (see --follow-links)")
-        try:
-            fd = open_without_links(real)
-        except OSError as err:
-            raise IndexNotFoundError(f"item {row.id}: its file is gone or was replaced") from err
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
-            os.close(fd)
-            raise IndexNotFoundError(f"item {row.id}: its file changed since it was indexed; run index again")
-        return fd, st
-
-    def _inside(self, real: str, path: str) -> bool:
-        """Whether ``real`` (a resolved path) is inside the index's roots, resolved. An index made
-        before roots were recorded serves only files whose path involves no symlink at all."""
-        roots = self.store.roots
-        if not roots:
-            return real == os.path.abspath(path)
-        return is_under(real, real_roots(roots))
-
-    def thumbnail(self, row: ItemRow) -> bytes:
-        cached = self.thumbnails / f"{row.id}-{row.mtime_ns}-{row.page}.webp"
-        fd, _ = self.open_file(row)
-        try:
-            if cached.is_file():
-                return cached.read_bytes()
-            image = item_picture(row.path, row.page, row.time, THUMBNAIL_SIZE, source=descriptor_path(fd))
-        finally:
-            os.close(fd)
-        image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        buf = io.BytesIO()
-        image.save(buf, "WEBP", quality=80)
-        data = buf.getvalue()
-        with atomic_path(cached) as tmp:
-            tmp.write_bytes(data)
-        return data
+        self.index = Index.open(location.name, location.home, device=device, loader=loader)

@@ -205,6 +205,11 @@ class IndexStore:
                 self.release_lock()
                 raise
 
+    @property
+    def holds_lock(self) -> bool:
+        """Whether this process holds the index's writer lock through this store."""
+        return self._lock_fd is not None
+
     def _acquire_folder_lock(self) -> None:
         self._lock_fd = lock_folder(self.location)
 

@@ -1,0 +1,103 @@
+"""Reading an indexed item's file for someone else (the server, the MCP server): never a file
+outside the indexed folders, never one swapped for a symlink, never one that changed since it
+was indexed."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from typing import TYPE_CHECKING
+
+from ..atomic import atomic_path
+from ..errors import IndexNotFoundError
+
+if TYPE_CHECKING:
+    from ..store.catalog import ItemRow
+    from ..store.folder import IndexStore
+
+THUMBNAIL_SIZE = 256
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in must not hang the request
+
+
+def open_without_links(path: str) -> int:
+    """Open the absolute ``path`` for reading with no symlink followed anywhere along it: each
+    folder is opened relative to the one before with ``O_NOFOLLOW``, then the file. Raises OSError
+    (ELOOP, ENOTDIR, ENOENT) when any part of it is a symlink, or is gone."""
+    parts = [p for p in path.split(os.sep) if p]
+    if not os.path.isabs(path) or any(p in (".", "..") for p in parts) or not parts:
+        raise FileNotFoundError(path)
+    folder = os.open(os.sep, os.O_RDONLY | _DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        return os.open(parts[-1], os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def descriptor_path(fd: int) -> str:
+    """A path that opens the very file behind ``fd`` again, whatever its name now points to."""
+    return f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else f"/dev/fd/{fd}"
+
+
+def open_item_file(store: IndexStore, row: ItemRow, *, follow_links: bool = False) -> tuple[int, os.stat_result]:
+    """The item's file opened once for reading, and its ``fstat``, if it is still the regular
+    file that was indexed and lies inside the folders the index was asked to index (anywhere,
+    with ``follow_links``).
+
+    No name is looked up twice: the file's real path is opened component by component with
+    ``O_NOFOLLOW`` (a symlink swapped in anywhere along it, at any moment, fails the open), then
+    the opened descriptor itself is compared with the catalog. Whatever is served or drawn is read
+    from that descriptor."""
+    try:
+        real = os.path.realpath(row.path)
+    except OSError as err:  # a link swapped in or out while it was being read
+        raise IndexNotFoundError(f"item {row.id}: its file is being replaced") from err
+    if not follow_links and not _inside(store, real, row.path):
+        raise IndexNotFoundError(f"item {row.id}: its file lies outside the indexed folders (see --follow-links)")
+    try:
+        fd = open_without_links(real)
+    except OSError as err:
+        raise IndexNotFoundError(f"item {row.id}: its file is gone or was replaced") from err
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
+        os.close(fd)
+        raise IndexNotFoundError(f"item {row.id}: its file changed since it was indexed; run index again")
+    return fd, st
+
+
+def _inside(store: IndexStore, real: str, path: str) -> bool:
+    """Whether ``real`` (a resolved path) is inside the index's roots, resolved. An index made
+    before roots were recorded serves only files whose path involves no symlink at all."""
+    from ..ingest.scan import is_under, real_roots
+
+    roots = store.roots
+    if not roots:
+        return real == os.path.abspath(path)
+    return is_under(real, real_roots(roots))
+
+
+def thumbnail(store: IndexStore, row: ItemRow, *, follow_links: bool = False) -> bytes:
+    """A WebP of at most :data:`THUMBNAIL_SIZE` px, cached in the index folder by item and version."""
+    from ..ingest.picture import item_picture
+
+    cached = store.path / "thumbnails" / f"{row.id}-{row.mtime_ns}-{row.page}.webp"
+    fd, _ = open_item_file(store, row, follow_links=follow_links)
+    try:
+        if cached.is_file():
+            return cached.read_bytes()
+        image = item_picture(row.path, row.page, row.time, THUMBNAIL_SIZE, source=descriptor_path(fd))
+    finally:
+        os.close(fd)
+    image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    buf = io.BytesIO()
+    image.save(buf, "WEBP", quality=80)
+    data = buf.getvalue()
+    with atomic_path(cached) as tmp:
+        tmp.write_bytes(data)
+    return data

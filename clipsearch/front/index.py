@@ -1,0 +1,491 @@
+"""The front door: :class:`Index`, the one object a Python user (and the CLI, the server and the
+MCP server) needs for one index.
+
+    >>> from clipsearch import Index
+    >>> with Index.create("photos", model="ViT-B-32-256") as ix:
+    ...     ix.add(["~/Pictures"])
+    ...     hits = ix.search("a dog on a beach", text="BEACH", k=5)
+
+It owns what one index holds open: the store (manifest, catalog, vectors), the model loaded for
+queries (on first need) and for images (on the first ``add``), the writer lock (taken inside each
+writing call, released after it), and a cache of recent text vectors. Nothing here prints or
+exits: errors are :class:`~clipsearch.errors.ClipsearchError` subclasses.
+
+This module imports nothing heavy at load time: ``clipsearch search`` imports it, then starts
+embedding the query (:meth:`Index.prefetch`) before SQLAlchemy, FAISS or a runtime loads.
+The names the front ends need from below (filters, options, reports) are re-exported lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..config import IndexLocation, ModelChoice, RuntimeChoice
+from ..errors import ClipsearchError, IndexNotFoundError, UsageError
+from .refs import parse_item_ref, requested_model
+from .writer import EncoderLoader, ProgressFn
+
+__all__ = ["Index", "parse_item_ref", "requested_model"]
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..ingest.check import CheckReport
+    from ..ingest.options import IndexOptions, IndexReport
+    from ..ingest.watch import WatchSettings
+    from ..models.encoder import Encoder
+    from ..query.duplicates import Group
+    from ..query.filters import Filters
+    from ..query.search import Searcher, SearchResult
+    from ..store.catalog import ItemRow
+    from ..store.folder import IndexStore
+    from .categories import CategoriesView
+
+#: Names re-exported for the front ends, imported on first use (PEP 562).
+_LAZY = {
+    "Filters": "..query.filters",
+    "IndexOptions": "..ingest.options",
+    "IndexReport": "..ingest.options",
+    "WatchSettings": "..ingest.watch",
+    "SearchResult": "..query.search",
+    "display_path": "..query.search",
+    "PROBLEMS": "..ingest.check",
+    "CheckReport": "..ingest.check",
+    "Group": "..query.duplicates",
+    "parse_line": "..query.syntax",
+    "item_picture": "..ingest.picture",
+    "embed_by_model": ".embedding",
+}
+TEXT_CACHE_SIZE = 1024
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    source = importlib.import_module(module, __package__)
+    value = getattr(source, "parse" if name == "parse_line" else name)
+    globals()[name] = value
+    return value
+
+
+class Index:
+    """One index, open. Use :meth:`open` (it must exist) or :meth:`create` (made if missing)."""
+
+    def __init__(
+        self, store: IndexStore, *, run: RuntimeChoice | None = None, loader: EncoderLoader | None = None,
+        language: str | None = None, image_encoder: Encoder | None = None,
+    ) -> None:  # fmt: skip
+        self.run = run or RuntimeChoice()
+        self._loader = loader
+        self._image_encoder = image_encoder
+        self._query_lock = threading.RLock()
+        self._query_encoder: Encoder | None = None
+        #: the language of text queries (``ru``, ``rus_Cyrl``) for models that take one; None: detected
+        self.language = language
+        self._categories: CategoriesView | None = None
+        self._attach(store)
+
+    def _attach(self, store: IndexStore) -> None:
+        """Stand on ``store`` (at start, and after a repair replaced what was open)."""
+        from ..query.search import Searcher
+        from .writer import query_encoder_loader
+
+        self.store = store
+        self._load_query = query_encoder_loader(store, self.run, self._loader)
+        self.searcher: Searcher = Searcher(store, self.query_encoder)
+        self._texts: OrderedDict[tuple[str, str | None], np.ndarray] = OrderedDict()
+        self._categories = None
+
+    # ------------------------------------------------------------------ opening
+    @staticmethod
+    def locate(name: str | None = None, home: str | os.PathLike[str] | None = None) -> IndexLocation:
+        """Where index ``name`` lives (``--index``, ``$CLIPSEARCH_INDEX``, else 'default', under ``home``)."""
+        return IndexLocation.resolve(name, home)
+
+    @classmethod
+    def open(
+        cls, name: str | None = None, home: str | os.PathLike[str] | None = None, *, device: str | None = None,
+        language: str | None = None, loader: EncoderLoader | None = None, catalog: str | None = None,
+        run: RuntimeChoice | None = None,
+    ) -> Index:  # fmt: skip
+        """An existing index (raises :class:`IndexNotFoundError` if there is none). ``device``: for
+        the model, when a query or a repair needs it (``run``: runtime and precision too, for
+        :meth:`embed`); ``catalog``: a PostgreSQL URL with a password."""
+        from ..store.folder import IndexStore
+
+        store = IndexStore.open(cls.locate(name, home), catalog)
+        return cls(store, run=run or RuntimeChoice(device=device), loader=loader, language=language)
+
+    @classmethod
+    def create(
+        cls, name: str | None = None, home: str | os.PathLike[str] | None = None, *,
+        model: str | ModelChoice | None = None, run: RuntimeChoice | None = None,
+        options: IndexOptions | None = None, rebuild: bool = False, loader: EncoderLoader | None = None,
+        roots: Iterable[str | os.PathLike[str]] = (),
+    ) -> Index:  # fmt: skip
+        """The index ``name``, made with ``model`` (default: the default model) if it does not exist.
+
+        An existing index is opened: ``model``, if given, must be its own. ``run``: runtime,
+        precision and device (precision is remembered: later runs and queries use it); ``options``:
+        a new index's catalog (PostgreSQL), OCR mode and vector index type. ``rebuild`` deletes the
+        index first. ``roots``: the folders to be indexed next, checked before any model loads (a
+        typo costs no model start-up)."""
+        from ..ingest.options import IndexOptions
+        from ..ingest.scan import check_roots
+        from ..store.folder import IndexStore, remove_index
+        from .writer import create_store
+
+        run, options = run or RuntimeChoice(), options or IndexOptions()
+        roots = list(roots)
+        if roots:
+            check_roots(roots)
+        location = cls.locate(name, home)
+        ref = requested_model(model)
+        if rebuild:
+            remove_index(location)
+        if not IndexStore.exists(location):
+            store, encoder = create_store(location, ref, run, options, loader)
+            store.release_lock()
+            return cls(store, run=run, loader=loader, image_encoder=encoder)
+        store = IndexStore.open(location, options.catalog)
+        try:
+            if ref is not None:
+                store.check_model(ref)
+        except BaseException:
+            store.close()
+            raise
+        return cls(store, run=run, loader=loader)
+
+    @staticmethod
+    def prefetch(name: str | None, home: str | os.PathLike[str] | None, texts: Sequence[str],
+                 device: str | None = None) -> None:  # fmt: skip
+        """Start reading the vectors and embedding ``texts`` on threads before the index is opened:
+        a cold query's model and FAISS file load while the rest of the process starts."""
+        from ..query.prefetch import prefetch_query
+
+        prefetch_query(IndexLocation.resolve(name, home).path, texts, device)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def name(self) -> str:
+        return self.store.location.name
+
+    @property
+    def location(self) -> IndexLocation:
+        return self.store.location
+
+    # ------------------------------------------------------------------ models
+    def query_encoder(self) -> Encoder:
+        """The index's model for queries, loaded on first call (thread-safe)."""
+        with self._query_lock:
+            if self._query_encoder is None:
+                self._query_encoder = self._load_query()
+            self._set_language(self._query_encoder)
+            return self._query_encoder
+
+    def _set_language(self, encoder: Encoder) -> None:
+        from ..models.language import flores_code
+
+        if hasattr(encoder, "language"):  # encoders are shared in a process: None clears an earlier caller's
+            encoder.language = flores_code(self.language) if self.language else None
+
+    def text_vector(self, text: str) -> np.ndarray:
+        """A text query's vector, from a cache of the last :data:`TEXT_CACHE_SIZE` texts."""
+        key = (text, self.language)
+        with self._query_lock:
+            if key in self._texts:
+                self._texts.move_to_end(key)
+                return self._texts[key]
+            vec = self.searcher.text_vector(text)
+            self._texts[key] = vec
+            if len(self._texts) > TEXT_CACHE_SIZE:
+                self._texts.popitem(last=False)
+            return vec
+
+    # ------------------------------------------------------------------ writing
+    def _writing(self) -> contextlib.AbstractContextManager[None]:
+        """The writer lock for one call, unless this index holds it already (a call inside another)."""
+        from .writer import writer_lock
+
+        return writer_lock(self.store)
+
+    def image_encoder(self) -> Encoder:
+        """The index's model for images, at the index's precision (or the one ``run`` asks)."""
+        from .writer import image_encoder
+
+        if self._image_encoder is None:
+            self._image_encoder = image_encoder(self.store, self.run, self._loader)
+        return self._image_encoder
+
+    def _writer_encoder(self) -> Encoder:
+        from .writer import begin_writing
+
+        encoder = self.image_encoder()
+        begin_writing(self.store, self.run, encoder)
+        return encoder
+
+    def add(
+        self, paths: Iterable[str | os.PathLike[str]], *, options: IndexOptions | None = None,
+        progress: ProgressFn | None = None, text_progress: ProgressFn | None = None,
+    ) -> IndexReport:  # fmt: skip
+        """Index the files under ``paths``: new or changed ones are embedded and committed first
+        (``progress`` sees it; readers find them by meaning at once), then the text of the
+        pictures that need it is read (``text_progress``). Incremental: unchanged files cost a stat."""
+        from ..ingest.options import IndexOptions
+        from ..ingest.scan import check_roots
+        from .writer import index_run
+
+        paths = list(paths)
+        check_roots(paths)
+        with self._writing():
+            encoder = self._writer_encoder()
+            return index_run(self.store, encoder, paths, options or IndexOptions(), progress, text_progress)
+
+    def watch(
+        self, paths: Iterable[str | os.PathLike[str]], *, options: IndexOptions | None = None,
+        settings: WatchSettings | None = None, on_batch: Callable[[IndexReport], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:  # fmt: skip
+        """Index ``paths``, then keep the index current as files change, until ``stop`` is set.
+
+        Catches up first (incrementally, as :meth:`add`), then indexes each burst of changes once it
+        has settled. Holds the writer lock throughout: a second writer is refused. ``on_batch`` sees
+        each run's report. A KeyboardInterrupt stops it between runs or keeps a run's committed work."""
+        import dataclasses
+
+        from ..ingest.options import IndexOptions
+        from ..ingest.scan import check_roots
+        from ..ingest.watch import Watcher, WatchSettings
+        from .writer import index_run
+
+        options = options or IndexOptions()
+        roots = check_roots(list(paths))
+        watcher = Watcher(roots, settings or WatchSettings(), options, ignore=[str(self.store.path)])
+        with self._writing(), watcher:
+            encoder = self._writer_encoder()
+            report = index_run(self.store, encoder, list(roots), options, None)
+            if on_batch:
+                on_batch(report)
+            inside = dataclasses.replace(options, within=tuple(roots))  # a changed link may not lead outside them
+            for changed in watcher.batches(stop or threading.Event()):
+                report = index_run(self.store, encoder, changed, inside, None)
+                if on_batch:
+                    on_batch(report)
+
+    # ------------------------------------------------------------------ reading
+    def search(
+        self, query: str | None = None, *, text: str | None = None, filters: Filters | None = None, k: int = 10,
+        min_score: float | None = None, add: Sequence[str] = (), sub: Sequence[str] = (), sort: str = "score",
+        relevant: bool = False,
+    ) -> list[SearchResult]:  # fmt: skip
+        """The one search: ``query`` by meaning (a description, or a picture's path), ``text`` in the
+        pictures (OCR, PDF text layers; "quoted phrases", codes letter for letter), ``filters``
+        (categories, dates, places, folders, types); given together, ranked by rank fusion.
+        ``add``/``sub``: ``[WEIGHT:]TEXT_OR_IMAGE`` terms added to or taken from the query;
+        ``sort`` 'date' orders the hits by when they were taken; ``relevant`` keeps only what the
+        model itself calls a match."""
+        from ..query.hybrid import find
+
+        with self._query_lock:
+            if query and not (add or sub or text or relevant or min_score is not None) and sort == "score" \
+                    and not os.path.exists(query):  # fmt: skip
+                self.store.vectors()  # first: a text embedding on another thread (prefetch) finishes meanwhile
+                return self.searcher.search_vector(self.text_vector(query), k, filters=filters)
+            return find(self.searcher, query, words=text, k=k, min_score=min_score, add=add, sub=sub,
+                        filters=filters, sort=sort, relevant=relevant)  # fmt: skip
+
+    def similar(
+        self, path: str | os.PathLike[str], *, k: int = 10, page: int | None = None, time: float | None = None,
+        region: str | None = None, filters: Filters | None = None, min_score: float | None = None,
+        add: Sequence[str] = (), sub: Sequence[str] = (),
+    ) -> list[SearchResult]:  # fmt: skip
+        """Pictures that look like the one at ``path`` (which need not be indexed): ``page`` of a
+        PDF (``doc.pdf#page=3`` says the same), the frame at ``time`` seconds of a video
+        (``clip.mp4#t=12.5``); ``region``: compare only that region (``title-block``)."""
+        spec, in_page, in_time = parse_item_ref(os.fspath(path))
+        page, time = page if page is not None else in_page, time if time is not None else in_time
+        with self._query_lock:
+            return self.searcher.similar(spec, k, min_score, add, sub, page=page, filters=filters, region=region,
+                                         time=time)  # fmt: skip
+
+    def similar_to_item(self, item_id: int, *, k: int = 10, filters: Filters | None = None) -> list[SearchResult]:
+        """Items like the indexed item ``item_id`` (by its stored vector), itself left out."""
+        self.item(item_id)
+        vec = self.store.catalog.vectors([item_id], self.store.model.dim)[0]
+        with self._query_lock:
+            return self.searcher.search_vector(vec, k, exclude_ids=[item_id], filters=filters)
+
+    def similar_to_bytes(self, data: bytes, *, page: int = 1, k: int = 10, filters: Filters | None = None,
+                         max_megapixels: float = 50.0) -> list[SearchResult]:  # fmt: skip
+        """Items like a picture given as bytes (any format clipsearch indexes), or a PDF's ``page``."""
+        import io
+
+        from ..ingest.images import load_image
+        from ..ingest.pdf import render_pages
+
+        encoder = self.query_encoder()
+        document = data[:5] == b"%PDF-"  # a page of a PDF, as the indexer sees pages
+        if document:
+            image = next(render_pages(data, name="upload", pages=[page]))[1]
+        else:
+            image = load_image(io.BytesIO(data), encoder.info.image_size, max_megapixels, name="upload")
+        vec = encoder.encode_images(encoder.preprocess(image, letterbox=document)[None])[0]
+        with self._query_lock:
+            return self.searcher.search_vector(vec, k, filters=filters)
+
+    def item(self, item_id: int) -> ItemRow:
+        """The catalog row of item ``item_id`` (raises :class:`IndexNotFoundError` if there is none)."""
+        row = self.store.catalog.get([item_id]).get(item_id)
+        if row is None:
+            raise IndexNotFoundError(f"no item {item_id}")
+        return row
+
+    def open_file(self, row: ItemRow, *, follow_links: bool = False) -> tuple[int, os.stat_result]:
+        """The item's file opened for reading, if it is still the regular file that was indexed and
+        lies inside the indexed folders (see :func:`~.files.open_item_file`); the caller closes it."""
+        from .files import open_item_file
+
+        return open_item_file(self.store, row, follow_links=follow_links)
+
+    def thumbnail(self, row: ItemRow, *, follow_links: bool = False) -> bytes:
+        """A WebP thumbnail of the item, cached in the index folder, drawn from the checked file."""
+        from .files import thumbnail
+
+        return thumbnail(self.store, row, follow_links=follow_links)
+
+    def status(self) -> dict[str, Any]:
+        """What is indexed, with which model, how big, what still waits for its text (``status --json``)."""
+        return self.store.status()
+
+    @property
+    def categories(self) -> CategoriesView:
+        """The index's categories: list, add, show, remove (:class:`~.categories.CategoriesView`)."""
+        from .categories import CategoriesView
+
+        if self._categories is None:
+            self._categories = CategoriesView(self.searcher, self._writing)
+        return self._categories
+
+    # ------------------------------------------------------------------ duplicates
+    def duplicates(
+        self, *, by: Sequence[str] | None = None, max_distance: int | None = None,
+        min_similarity: float | None = None, filters: Filters | None = None,
+    ) -> list[Group]:  # fmt: skip
+        """Groups of the same picture saved several times, best evidence first; ``by``: the tiers
+        (exact, raw, perceptual, semantic; default: all that apply to the index)."""
+        from ..config import DEFAULT_MAX_DISTANCE
+        from ..query.duplicates import find_duplicates
+
+        distance = DEFAULT_MAX_DISTANCE if max_distance is None else max_distance
+        with self._query_lock:
+            return find_duplicates(self.store, by=by or None, max_distance=distance, min_similarity=min_similarity,
+                                   filters=filters)  # fmt: skip
+
+    def dismiss(self, group: Group) -> None:
+        """Remember that ``group`` is not duplicates: it is not reported again."""
+        from ..query.duplicates import dismiss
+
+        with self._writing():
+            dismiss(self.store, group)
+
+    def move_duplicates(self, groups: Sequence[Group], dest: str | os.PathLike[str]) -> tuple[str, int]:
+        """Move all but the keeper of each group under ``dest``; returns (the undo log, files moved)."""
+        from ..query.duplicates import move_duplicates
+
+        with self._writing():
+            log, moved = move_duplicates(self.store, groups, dest)
+        return str(log), moved
+
+    @staticmethod
+    def undo_moves(log: str | os.PathLike[str]) -> tuple[int, list[str]]:
+        """Put back what a :meth:`move_duplicates` moved; returns (files restored, problems)."""
+        from ..query.duplicates import undo_moves
+
+        return undo_moves(log)
+
+    @staticmethod
+    def write_duplicates(groups: Sequence[Group], *, csv: str | None = None, html: str | None = None) -> None:
+        """The groups as a CSV file and an HTML report with thumbnails."""
+        from ..query import reports
+
+        if csv:
+            reports.write_csv(csv, groups)
+        if html:
+            reports.write_html(html, groups)
+
+    # ------------------------------------------------------------------ upkeep
+    def check(self, *, repair: bool = False, deep: bool = False) -> CheckReport:
+        """Verify that catalog, vector index and files agree; with ``repair``, rebuild what is wrong
+        (see :func:`~.checking.check_at`). The index is reopened after a repair."""
+        from ..store.folder import IndexStore
+        from .checking import check_at
+
+        location = self.store.location
+        self.store.close()
+        try:
+            return check_at(
+                location,
+                repair=repair,
+                deep=deep,
+                device=self.run.device,
+                loader=self._loader,
+                reindex=_reindex(location, self._loader),
+            )
+        finally:
+            with contextlib.suppress(ClipsearchError):  # still damaged: every later call says so
+                self._attach(IndexStore.open(location))
+
+    def move_catalog(self, url: str) -> dict[str, object]:
+        """Move the SQLite catalog onto a PostgreSQL server (``postgresql://user@host/db``, a new
+        database): every row with its id, nothing embedded again. Returns the rows copied per table."""
+        from ..store.transfer import move_to_server
+
+        with self._writing():
+            return move_to_server(self.store, url)
+
+    @classmethod
+    def verify(
+        cls, name: str | None = None, home: str | os.PathLike[str] | None = None, *, repair: bool = False,
+        deep: bool = False, device: str | None = None, loader: EncoderLoader | None = None,
+    ) -> CheckReport:  # fmt: skip
+        """:meth:`check` of the index ``name`` without opening it first: its catalog may be too
+        damaged to open (``check --repair`` salvages it)."""
+        from .checking import check_at
+
+        location = cls.locate(name, home)
+        return check_at(
+            location, repair=repair, deep=deep, device=device, loader=loader, reindex=_reindex(location, loader)
+        )
+
+    def embed(self, texts: Sequence[str] = (), images: Sequence[str] = ()) -> list[dict[str, object]]:
+        """Unit vectors for ``texts`` (as queries embed them) and pictures (as the indexer does)."""
+        from .embedding import embed_with
+
+        if not texts and not images:
+            raise UsageError("give at least one --text or --image")
+        return embed_with(self.image_encoder(), self.query_encoder(), texts, images)
+
+
+def _reindex(location: IndexLocation, loader: EncoderLoader | None) -> Callable[[list[str]], IndexReport]:
+    """How a repair indexes the remembered folders again after a salvage."""
+
+    def again(roots: list[str]) -> IndexReport:
+        with Index.create(location.name, location.home, loader=loader) as ix:
+            return ix.add(roots)
+
+    return again

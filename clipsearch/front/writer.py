@@ -1,0 +1,171 @@
+"""Writing to an index: creating it, loading its model for images, and one index run in two phases.
+
+:class:`~.index.Index` is the only caller; the functions here hold no state of their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from ..config import ENV_CATALOG, ENV_DEVICE, IndexLocation, RuntimeChoice
+from ..errors import ModelMismatchError, UsageError
+from .settings import IndexSettings, precision_of
+
+if TYPE_CHECKING:
+    from ..ingest.options import IndexOptions, IndexReport
+    from ..models.encoder import Encoder
+    from ..models.registry import ModelRef
+    from ..store.folder import IndexStore
+
+EncoderLoader = Callable[["ModelRef", "str | None"], "Encoder"]
+#: Called with (files done, files to do) as an index run goes.
+ProgressFn = Callable[[int, int], None]
+
+
+@contextlib.contextmanager
+def writer_lock(store: IndexStore) -> Iterator[None]:
+    """Hold ``store``'s writer lock for a block, unless it is held already (then the outer block
+    releases it)."""
+    if store.holds_lock:
+        yield
+        return
+    store.acquire_lock()
+    try:
+        yield
+    finally:
+        store.release_lock()
+
+
+def loader_for(loader: EncoderLoader | None, runtime: str | None, precision: str | None,
+               queries: bool = False) -> EncoderLoader:  # fmt: skip
+    """``loader`` if given (tests, other front ends), else the real one at this runtime and precision."""
+    if loader is not None:
+        return loader
+
+    def load(ref: ModelRef, device: str | None) -> Encoder:
+        from ..models.runtimes import load_encoder
+
+        return load_encoder(ref, device, runtime=runtime, precision=precision, queries=queries)
+
+    return load
+
+
+def check_loaded(store: IndexStore, encoder: Encoder) -> None:
+    if encoder.info.dim != store.model.dim:
+        raise ModelMismatchError(
+            f"model {encoder.info.name} gives {encoder.info.dim}-dim vectors but index "
+            f"{store.location.name!r} holds {store.model.dim}-dim ones"
+        )
+
+
+def query_encoder_loader(store: IndexStore, run: RuntimeChoice, loader: EncoderLoader | None) -> Callable[[], Encoder]:
+    """A function that loads the index's own model for queries, at the index's precision (or the
+    one ``run`` asks), when first called (many queries never need it)."""
+    device = run.device or os.environ.get(ENV_DEVICE) or None
+    load_model = loader_for(loader, run.runtime, run.precision or precision_of(store), queries=True)
+
+    def load() -> Encoder:
+        encoder = load_model(store.model.ref, device)
+        check_loaded(store, encoder)
+        return encoder
+
+    return load
+
+
+def create_store(
+    location: IndexLocation, ref: ModelRef | None, run: RuntimeChoice, options: IndexOptions,
+    loader: EncoderLoader | None,
+) -> tuple[IndexStore, Encoder]:  # fmt: skip
+    """A new index at ``location`` with its model loaded for images; the writer lock is held."""
+    from ..models.registry import resolve_model_ref
+    from ..query.categories import Categories
+    from ..store.catalog import Catalog
+    from ..store.dialect import is_server_url
+    from ..store.folder import IndexStore
+
+    settings = IndexSettings.for_new(run, options)
+    catalog = options.catalog or os.environ.get(ENV_CATALOG) or None
+    if catalog is not None:  # a wrong or unreachable catalog is said before any model loads
+        if not is_server_url(catalog):
+            raise UsageError(f"--catalog takes a postgresql://USER@HOST/DB URL, not {catalog!r} "
+                             "(a SQLite catalog lives in the index folder: leave --catalog out)")  # fmt: skip
+        Catalog(catalog).close()
+    encoder = loader_for(loader, run.runtime, settings.precision)(ref or resolve_model_ref(), run.resolved_device)
+    prepare = getattr(encoder, "prepare_images", None)
+    if prepare is not None:  # a new index embeds something: compile while the catalog is made and the scan runs
+        prepare()
+    store = IndexStore.create(location, encoder.info, settings.index_type, catalog)
+    try:
+        store.acquire_lock()
+        settings.remember_encoding(store, encoder)
+        settings.remember(store)
+        Categories(store).ensure_builtin(encoder)
+    except BaseException:
+        store.close()
+        raise
+    return store, encoder
+
+
+def image_encoder(store: IndexStore, run: RuntimeChoice, loader: EncoderLoader | None) -> Encoder:
+    """The index's model loaded to embed images, at the precision asked, else the index's own."""
+    precision = IndexSettings.of(store, run).precision
+    encoder = loader_for(loader, run.runtime, precision)(store.model.ref, run.resolved_device)
+    check_loaded(store, encoder)
+    return encoder
+
+
+def begin_writing(store: IndexStore, run: RuntimeChoice, encoder: Encoder) -> None:
+    """What a writer records before its first batch: how images are embedded now, and the built-in
+    categories (a no-op, unless a salvaged catalog lost them). The caller holds the writer lock."""
+    from ..query.categories import Categories
+
+    IndexSettings.of(store, run).remember_encoding(store, encoder)
+    Categories(store).ensure_builtin(encoder)
+
+
+def index_run(
+    store: IndexStore, encoder: Encoder, paths: list[str | os.PathLike[str]], options: IndexOptions,
+    progress: ProgressFn | None, text_progress: ProgressFn | None = None,
+) -> IndexReport:  # fmt: skip
+    """Index, labelling every committed batch with the index's categories as it lands, then read
+    the text of the pictures that need it (``ingest/textpass.py``): phase one commits every vector
+    before phase two reads a line. The caller holds the writer lock.
+
+    The OCR mode and the region vectors asked for once are remembered and kept up to date on later
+    runs (:class:`IndexSettings`); region scope 'drawings' limits them to pages labelled technical drawing.
+    """
+    from ..ingest import gatecache
+    from ..ingest.indexer import index_paths  # the decoders, OCR and video: not for a cold query
+    from ..ingest.scan import check_roots
+    from ..ingest.textpass import read_texts
+    from ..query.categories import DRAWING, Categories
+
+    categories = Categories(store)
+    settings = IndexSettings.of(store, options=options)
+    settings.remember(store)
+    roots = check_roots(paths)
+    store.remember_roots(roots)
+    keep = str(store.path / gatecache.FOLDER) if settings.ocr != "none" else None
+    options = dataclasses.replace(options, regions=settings.regions, ocr=settings.ocr,
+                                  within=options.within or tuple(roots), gate_cache=keep)  # fmt: skip
+    region_filter = None
+    if settings.region_scope == "drawings":
+        region_filter = lambda vectors: categories.is_category(DRAWING, vectors)  # noqa: E731
+    report = index_paths(
+        store, encoder, paths, options, progress,
+        on_commit=lambda ids: categories.label(ids), region_filter=region_filter,
+    )  # fmt: skip
+    store.optimise()  # exact below 100k vectors, IVF above; retrained when outgrown
+    report.encoding = dict(store.manifest.get("encoding", {}))
+    report.phases["embed_s"] = report.seconds
+    # Phase two: every picture is searchable by meaning now; read the text of those that need it.
+    text = read_texts(store, settings.ocr, workers=options.workers, timeout=options.ocr_timeout,
+                      progress=text_progress)  # fmt: skip
+    report.text = text.to_dict()
+    report.phases["text_s"] = text.seconds
+    report.seconds = round(report.seconds + text.seconds, 3)
+    return report

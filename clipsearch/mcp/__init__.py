@@ -1,0 +1,1 @@
+"""``clipsearch mcp``: an index for AI assistants, over the Model Context Protocol."""
