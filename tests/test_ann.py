@@ -24,7 +24,19 @@ def _clustered(n: int, seed: int, centres: int = 50) -> np.ndarray:
 
 
 def _add(store: IndexStore, vecs: np.ndarray, start: int) -> None:
-    items = [NewItem(f"/v/{start + i}.jpg", 0, 1, 1, f"h{start + i}", 1, 1, v) for i, v in enumerate(vecs)]
+    items = [
+        NewItem(
+            path=f"/v/{start + i}.jpg",
+            page=0,
+            size=1,
+            mtime_ns=1,
+            content_hash=f"h{start + i}",
+            width=1,
+            height=1,
+            vector=v,
+        )
+        for i, v in enumerate(vecs)
+    ]
     store.catalog.commit_batch(add=items)
 
 
@@ -140,7 +152,16 @@ def test_a_sharded_index_folder_keeps_up_through_its_delta_and_folds_it_in(tmp_p
     gone = list(range(1, 101))
     store.catalog.commit_batch(remove=gone)
     fresh = normalise(np.random.default_rng(3).normal(size=DIM))
-    store.catalog.commit_batch(replace=[(500, NewItem("/v/499.jpg", 0, 1, 2, "new", 1, 1, fresh))])
+    store.catalog.commit_batch(
+        replace=[
+            (
+                500,
+                NewItem(
+                    path="/v/499.jpg", page=0, size=1, mtime_ns=2, content_hash="new", width=1, height=1, vector=fresh
+                ),
+            )
+        ]
+    )
     _add(store, _clustered(250, 4), 4_000)
     vi = store.vectors()
     assert isinstance(vi, shards.ShardedIndex) and vi.delta.ntotal == 251

@@ -114,7 +114,17 @@ def _texts_catalog(target, bodies: list[str]) -> Catalog:  # type: ignore[no-unt
     """A catalog at ``target`` (a SQLite path or a server URL) holding one item per text, ids 1..n."""
     catalog = Catalog(target)
     items = [
-        NewItem(f"/t/{i}.png", 0, 1, 1, f"{i:040x}", 1, 1, np.ones(4, np.float32) / 2, extras=Extras(text=b))
+        NewItem(
+            path=f"/t/{i}.png",
+            page=0,
+            size=1,
+            mtime_ns=1,
+            content_hash=f"{i:040x}",
+            width=1,
+            height=1,
+            vector=np.ones(4, np.float32) / 2,
+            extras=Extras(text=b),
+        )
         for i, b in enumerate(bodies)
     ]
     catalog.commit_batch(add=items)
@@ -248,10 +258,14 @@ def test_a_long_lived_reader_sees_other_processes_commits_through_its_filter_cac
 
     reader, writer = Catalog(pg_url), Catalog(pg_url)
     vec = np.ones(4, np.float32) / 2
-    writer.commit_batch(add=[NewItem("/a/1.png", 0, 1, 1, "1" * 40, 1, 1, vec)])
+    writer.commit_batch(
+        add=[NewItem(path="/a/1.png", page=0, size=1, mtime_ns=1, content_hash="1" * 40, width=1, height=1, vector=vec)]
+    )
     under_a = dialect.path_under(ITEMS.c.path, "/a")
     assert sorted(reader.ids_where(under_a).tolist()) == [1]
-    writer.commit_batch(add=[NewItem("/a/2.png", 0, 1, 1, "2" * 40, 1, 1, vec)])  # another "process"
+    writer.commit_batch(
+        add=[NewItem(path="/a/2.png", page=0, size=1, mtime_ns=1, content_hash="2" * 40, width=1, height=1, vector=vec)]
+    )  # another "process"
     assert sorted(reader.ids_where(under_a).tolist()) == [1, 2]
     assert reader.ids_where(dialect.path_under(ITEMS.c.path, "/a/1.png")).tolist() == []  # a file is no folder
     with reader.engine.connect() as conn:  # the folder filter can use the byte-order path index
@@ -408,7 +422,9 @@ def test_one_writer_across_machines_and_readers_during_a_write(tmp_path, pg_url,
 def test_a_reader_is_not_blocked_by_an_open_write_transaction(pg_url, tmp_path):
     catalog = Catalog(pg_url)
     vec = np.ones(4, np.float32) / 2
-    catalog.commit_batch(add=[NewItem("/a.png", 0, 1, 1, "a" * 40, 1, 1, vec)])
+    catalog.commit_batch(
+        add=[NewItem(path="/a.png", page=0, size=1, mtime_ns=1, content_hash="a" * 40, width=1, height=1, vector=vec)]
+    )
     engine = _engine(pg_url)
     with engine.connect() as conn:  # a writer mid-transaction, holding row locks
         conn.execute(text("UPDATE meta SET value = '99' WHERE key = 'seq'"))

@@ -21,7 +21,16 @@ INFO = ModelInfo("fake", "none", "arch", DIM, 32, (0.5,) * 3, (0.5,) * 3, "bicub
 
 
 def _item(i: int, rng) -> NewItem:
-    return NewItem(f"/pics/{i}.jpg", 0, 100 + i, i, f"hash{i}", 10, 10, normalise(rng.normal(size=DIM)))
+    return NewItem(
+        path=f"/pics/{i}.jpg",
+        page=0,
+        size=100 + i,
+        mtime_ns=i,
+        content_hash=f"hash{i}",
+        width=10,
+        height=10,
+        vector=normalise(rng.normal(size=DIM)),
+    )
 
 
 @pytest.fixture

@@ -329,7 +329,19 @@ def synthetic_index(work: Path, items: int, ref: Any = None, name: str = "home-s
         n = min(20_000, items - start)
         vecs = normalise(rng.normal(size=(n, encoder.info.dim)).astype(np.float32))
         store.catalog.commit_batch(
-            add=[NewItem(f"/synthetic/{start + i}.jpg", 0, 1, 1, f"h{start + i}", 1, 1, vecs[i]) for i in range(n)]
+            add=[
+                NewItem(
+                    path=f"/synthetic/{start + i}.jpg",
+                    page=0,
+                    size=1,
+                    mtime_ns=1,
+                    content_hash=f"h{start + i}",
+                    width=1,
+                    height=1,
+                    vector=vecs[i],
+                )
+                for i in range(n)
+            ]
         )
     store.vectors()
     store.save_vectors()

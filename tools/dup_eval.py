@@ -68,7 +68,10 @@ def speed(n: int, seed: int = 0) -> dict:
     pairs: dict = {}
     perceptual_pairs(ids, codes, 24, pairs)
     search_s = time.perf_counter() - started
-    rows = {int(i): ItemRow(int(i), f"/x/{i}.jpg", 0, 1, 1, "h", 1, 1) for i in {a for p in pairs for a in p}}
+    rows = {
+        int(i): ItemRow(id=int(i), path=f"/x/{i}.jpg", page=0, size=1, mtime_ns=1, content_hash="h", width=1, height=1)
+        for i in {a for p in pairs for a in p}
+    }
     groups = group_pairs(rows, pairs)
     total = time.perf_counter() - started
     return {"n": n, "planted_pairs": planted, "pairs_found": len(pairs), "groups": len(groups),

@@ -11,8 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ..store.catalog import NewItem
-from ..store.extras import Extras
+from ..store.catalog import Enrich, Move, NewItem, Replace, Skip
 from ..store.folder import IndexStore
 
 #: Called after each committed batch with the ids added or re-embedded (e.g. to label them).
@@ -34,12 +33,12 @@ class Batcher:
     def _reset(self) -> None:
         self.since = time.monotonic()  # when the oldest change not yet committed was made, at most
         self.add: list[NewItem] = []
-        self.replace: list[tuple[int, NewItem]] = []
-        self.move: list[tuple[int, str, int, int]] = []
+        self.replace: list[Replace] = []
+        self.move: list[Move] = []
         self.remove: list[int] = []
-        self.skip: list[tuple[str, int, int, str]] = []
+        self.skip: list[Skip] = []
         self.unskip: list[str] = []
-        self.enrich: list[tuple[int, Extras]] = []
+        self.enrich: list[Enrich] = []
 
     def pending(self) -> int:
         return len(self.add) + len(self.replace) + len(self.move) + len(self.remove) + len(self.skip) + len(self.enrich)

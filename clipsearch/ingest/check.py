@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..models.encoder import Encoder
-from ..store.catalog import NewItem
+from ..store.catalog import NewItem, Replace
 from ..store.folder import IndexStore
 from ..store.vectors import DEFAULT_INDEX_TYPE, VectorIndex
 from .picture import is_document, item_picture
@@ -183,22 +183,10 @@ def repair_index(
                     continue
                 letterbox = is_document(row.path, row.page)
                 vec = encoder.encode_images(encoder.preprocess(image, letterbox=letterbox)[None])[0]
-                replace.append(
-                    (
-                        item_id,
-                        NewItem(
-                            row.path,
-                            row.page,
-                            row.size,
-                            row.mtime_ns,
-                            row.content_hash,
-                            row.width,
-                            row.height,
-                            vec,
-                            time=row.time,
-                        ),
-                    )
-                )
+                item = NewItem(path=row.path, page=row.page, size=row.size, mtime_ns=row.mtime_ns,
+                               content_hash=row.content_hash, width=row.width, height=row.height, vector=vec,
+                               time=row.time)  # fmt: skip
+                replace.append(Replace(item_id, item))
             store.catalog.commit_batch(replace=replace, remove=drop)
             repaired["re_embedded"] = len(replace)
             repaired["dropped_unreadable"] = len(drop)

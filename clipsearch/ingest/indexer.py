@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from ..models.encoder import Encoder
-from ..store.catalog import ItemRow, NewItem
+from ..store.catalog import Enrich, ItemRow, Move, NewItem, Replace, Skip
 from ..store.extras import EXTRAS_VERSION, Extras
 from ..store.folder import IndexStore
 from .batcher import Batcher, CommitHook
@@ -154,13 +154,13 @@ class _Run:
         old = self.by_path.get(f.path, [])
         if prep.enrich:
             ids = {r.page: r.id for r in old}
-            self.batch.enrich.extend((ids[p.page], p.extras) for p in prep.pages if p.page in ids and p.extras)
+            self.batch.enrich.extend(Enrich(ids[p.page], p.extras) for p in prep.pages if p.page in ids and p.extras)
             self.report.enriched += not prep.reason
             self.batch.maybe_commit()
             return
         if prep.reason:
             self.note_skip(f.path, prep.reason)
-            self.batch.skip.append((f.path, f.size, f.mtime_ns, prep.reason))
+            self.batch.skip.append(Skip(f.path, f.size, f.mtime_ns, prep.reason))
             if old:  # its content changed into something unreadable: drop the stale items
                 self.batch.remove.extend(r.id for r in old)
                 self.report.removed += 1
@@ -188,13 +188,13 @@ class _Run:
         f, batch = prep.found, self.batch
         self.report.reused += 1
         if old and old[0].content_hash == prep.content_hash:
-            batch.move.extend((r.id, f.path, f.size, f.mtime_ns) for r in old)  # touched, same bytes
+            batch.move.extend(Move(r.id, f.path, f.size, f.mtime_ns) for r in old)  # touched, same bytes
             self.report.unchanged += 1
             return
         candidates = self.missing.get(prep.content_hash)
         if not old and candidates:
             gone = candidates.pop()
-            batch.move.extend((r.id, f.path, f.size, f.mtime_ns) for r in self.by_path[gone])
+            batch.move.extend(Move(r.id, f.path, f.size, f.mtime_ns) for r in self.by_path[gone])
             self.report.moved += 1
             return
         source = self.by_path[self.by_hash[prep.content_hash]]
@@ -205,8 +205,9 @@ class _Run:
         batch.remove.extend(r.id for r in old)
         for r, vec in zip(source, vectors, strict=True):
             batch.add.append(
-                NewItem(f.path, r.page, f.size, f.mtime_ns, prep.content_hash, r.width, r.height, vec,
-                        regions.get(r.id, {}), r.phash, _copy_extras(prep.extras, texts.get(r.id)), r.time)
+                NewItem(path=f.path, page=r.page, size=f.size, mtime_ns=f.mtime_ns, content_hash=prep.content_hash,
+                        width=r.width, height=r.height, vector=vec, regions=regions.get(r.id, {}), phash=r.phash,
+                        extras=_copy_extras(prep.extras, texts.get(r.id)), time=r.time)
             )  # fmt: skip
         if old:
             self.report.updated += 1
@@ -230,14 +231,15 @@ class _Run:
         self.report.embedded += len(pending)
         for (found, digest, page), vec, regions in zip(pending, vectors, region_vectors, strict=True):
             item = NewItem(
-                found.path, page.page, found.size, found.mtime_ns, digest, page.width, page.height, vec, regions,
-                page.phash, page.extras, page.time,
+                path=found.path, page=page.page, size=found.size, mtime_ns=found.mtime_ns, content_hash=digest,
+                width=page.width, height=page.height, vector=vec, regions=regions, phash=page.phash,
+                extras=page.extras, time=page.time,
             )  # fmt: skip
             old = {r.page: r for r in self.by_path.get(found.path, [])}.get(page.page)
             if old is None:
                 self.batch.add.append(item)
             else:
-                self.batch.replace.append((old.id, item))
+                self.batch.replace.append(Replace(old.id, item))
         pending.clear()
         self.batch.maybe_commit()
 

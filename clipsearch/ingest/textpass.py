@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImageLoadError
-from ..store.catalog import ItemRow
+from ..store.catalog import ItemRow, TextRead
 from ..store.folder import IndexStore
 from . import gatecache
 from .extract import read_text
@@ -90,7 +90,7 @@ def read_texts(
     set_threads(default_threads(workers))  # each worker's engine its share of the cores, no more
     pool = DaemonPool(workers, "clipsearch-text", initializer=engine)
     pending: deque[tuple[ItemRow, Any]] = deque()
-    batch: list[tuple[int, str, str | None, str, str | None]] = []
+    batch: list[TextRead] = []
     last = time.monotonic()
     it = iter(waiting)
 
@@ -115,7 +115,7 @@ def read_texts(
                 report.changed += 1
             else:
                 _count(report, result)
-                batch.append((row.id, row.content_hash, result.text, mode, result.error))
+                batch.append(TextRead(row.id, row.content_hash, result.text, mode, result.error))
                 gatecache.drop(gatecache.path_for(kept, row.content_hash, row.page))
             if len(batch) >= commit_every or (batch and time.monotonic() - last >= commit_seconds):
                 store.catalog.commit_texts(batch)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import delete, false, func, or_, select, text, update
@@ -31,8 +31,10 @@ from .fulltext import TextHit
 from .schema import ITEMS, META, METADATA, REGIONS, REMOVED, SKIPPED, TEXTS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ItemRow:
+    """One item as the catalog holds it: a picture, a page of a PDF or a frame of a video."""
+
     id: int
     path: str
     page: int
@@ -48,8 +50,10 @@ class ItemRow:
     taken: str | None = None  # ISO local time the picture was taken, where known
 
 
-@dataclass
+@dataclass(kw_only=True)
 class NewItem:
+    """One item to add, or to put in place of an existing one: its file, page, vector and what was read."""
+
     path: str
     page: int
     size: int
@@ -64,10 +68,53 @@ class NewItem:
     time: float | None = None
 
 
+class Replace(NamedTuple):
+    """An item embedded again in place: same id, new bytes and vector."""
+
+    id: int
+    item: NewItem
+
+
+class Move(NamedTuple):
+    """An item whose file moved or was touched with the same bytes: its vector is kept."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+
+
+class Skip(NamedTuple):
+    """A file that could not be indexed, remembered with why until its bytes change."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    reason: str
+
+
+class Enrich(NamedTuple):
+    """An unchanged item's text and metadata filled in (its vector untouched)."""
+
+    id: int
+    extras: Extras
+
+
+class TextRead(NamedTuple):
+    """What the text pass read of one item (``text`` None: none found; ``error``: unreadable, and why)."""
+
+    id: int
+    content_hash: str
+    text: str | None
+    mode: str
+    error: str | None = None
+
+
 def _row(r: Any) -> ItemRow:
     return ItemRow(
-        r.id, r.path, r.page, r.size, r.mtime_ns, r.content_hash, r.width, r.height, r.phash,
-        r.extras_version, r.ocr_mode, r.time, r.taken,
+        id=r.id, path=r.path, page=r.page, size=r.size, mtime_ns=r.mtime_ns, content_hash=r.content_hash,
+        width=r.width, height=r.height, phash=r.phash, extras_version=r.extras_version, ocr_mode=r.ocr_mode,
+        time=r.time, taken=r.taken,
     )  # fmt: skip
 
 
@@ -261,18 +308,18 @@ class Catalog:
         self,
         *,
         add: Iterable[NewItem] = (),
-        replace: Iterable[tuple[int, NewItem]] = (),
-        move: Iterable[tuple[int, str, int, int]] = (),
+        replace: Iterable[Replace] = (),
+        move: Iterable[Move] = (),
         remove: Iterable[int] = (),
-        skip: Iterable[tuple[str, int, int, str]] = (),
+        skip: Iterable[Skip] = (),
         unskip: Iterable[str] = (),
-        enrich: Iterable[tuple[int, Extras]] = (),
+        enrich: Iterable[Enrich] = (),
     ) -> int:
         """Apply one batch of changes atomically under a new ``seq``; returns that seq.
 
-        ``move``: (id, new path, size, mtime_ns) keeps the vector. ``replace``: (id, item) re-embedded
-        in place. ``skip``: (path, size, mtime_ns, reason). ``enrich``: (id, extras) text and metadata
-        of an unchanged item filled in (the vector is untouched).
+        ``move`` keeps the vector (:class:`Move`); ``replace`` re-embeds in place (:class:`Replace`);
+        ``skip`` remembers why a file was left out (:class:`Skip`); ``enrich`` fills in an unchanged
+        item's text and metadata (:class:`Enrich`).
         """
         now = time.time()
         with self.engine.begin() as conn:
@@ -337,8 +384,8 @@ class Catalog:
             failed = conn.execute(select(func.count()).select_from(ITEMS).where(ITEMS.c.text_error.is_not(None)))
             return int(waiting or 0), int(failed.scalar() or 0)
 
-    def commit_texts(self, results: Iterable[tuple[int, str, str | None, str, str | None]]) -> None:
-        """One transaction of the text pass: (id, content hash, text, mode, error) each. An item whose
+    def commit_texts(self, results: Iterable[TextRead]) -> None:
+        """One transaction of the text pass (:class:`TextRead` each). An item whose
         bytes changed meanwhile (another hash now) is left alone: the next run reads it again."""
         with self.engine.begin() as conn:
             for item_id, digest, body, mode, error in results:
