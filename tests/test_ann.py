@@ -63,7 +63,7 @@ def test_auto_switches_to_ivf_tunes_and_stays_correct(tmp_path, monkeypatch):
     _add(store, _clustered(2_500, 2), 1_500)
     new_type = store.optimise()
     assert new_type is not None and new_type.startswith("IVF") and new_type.endswith(",SQ8")
-    info = store.manifest["vectors"]
+    info = store.manifest.vectors_info()
     assert info["tuned_recall_at_10"] >= 0.95 and info["nprobe"] >= 1
     queries = _clustered(100, 9)
     assert _recall(store, queries) >= 0.9  # fresh queries, not the tuning set
@@ -143,7 +143,7 @@ def test_a_sharded_index_folder_keeps_up_through_its_delta_and_folds_it_in(tmp_p
     _add(store, _clustered(4_000, 1), 0)
     store.vectors()
     assert store.optimise() == "sharded:IVF64,SQ8"
-    info = store.manifest["vectors"]
+    info = store.manifest.vectors_info()
     built = store.path / info["sharded"]
     assert (built / shards.LISTS_FILE).is_file() and not (store.path / "vectors.faiss").exists()
     assert not (built / ".shards").exists()  # the shards written from the catalog are gone after the build
@@ -186,7 +186,7 @@ def test_a_sharded_index_folder_keeps_up_through_its_delta_and_folds_it_in(tmp_p
 
     monkeypatch.setattr(folder, "DELTA_MAX", 100)  # 251 in the delta > 5% of 4,150: fold it in
     assert store.optimise() == "sharded:IVF64,SQ8"
-    refolded = store.manifest["vectors"]["sharded"]
+    refolded = store.manifest.sharded
     assert refolded != built.name
     assert not built.exists() and store.vectors().delta.ntotal == 0
     assert _recall(store, _clustered(50, 8)) >= 0.9

@@ -73,7 +73,7 @@ class IndexSettings:
             ocr=_ocr(options.ocr or os.environ.get(ENV_OCR) or store.catalog.get_meta("ocr") or OLD_INDEX_OCR),
             regions=validate_regions(tuple(remembered.get("names", [])) + tuple(options.regions)),
             region_scope=_scope(options.region_scope or remembered.get("scope", "drawings")),
-            index_type=asked_type or str(store.manifest["vectors"].get("requested", "auto")),
+            index_type=asked_type or store.manifest.requested_index_type,
         )  # fmt: skip
 
     def remember(self, store: IndexStore) -> None:
@@ -81,18 +81,18 @@ class IndexSettings:
         store.catalog.set_meta("ocr", self.ocr)
         if self.regions:
             store.catalog.set_meta("regions", json.dumps({"names": list(self.regions), "scope": self.region_scope}))
-        store.manifest["vectors"]["requested"] = self.index_type
+        store.manifest.set_requested_index_type(self.index_type)
 
     def remember_encoding(self, store: IndexStore, encoder: Encoder) -> None:
         """The precision the images are embedded at now (queries use it), and what runs them and why."""
         note = dict(getattr(encoder, "run_note", None) or {})
         fallback = REMEMBERED_PRECISION if self.precision == NEW_INDEX_PRECISION else self.precision
-        store.manifest["encoding"] = {"precision": str(note.pop("precision", fallback)), **note}
+        store.manifest.set_encoding({"precision": str(note.pop("precision", fallback)), **note})
 
 
 def precision_of(store: IndexStore) -> str:
     """The precision the index's images were embedded at: fp32 unless it was indexed with bf16 or int8."""
-    return str(store.manifest.get("encoding", {}).get("precision", REMEMBERED_PRECISION))
+    return store.manifest.precision
 
 
 def _ocr(mode: str) -> str:

@@ -160,7 +160,7 @@ def index_run(
         on_commit=lambda ids: categories.label(ids), region_filter=region_filter,
     )  # fmt: skip
     store.optimise()  # exact below 100k vectors, IVF above; retrained when outgrown
-    report.encoding = dict(store.manifest.get("encoding", {}))
+    report.encoding = store.manifest.encoding
     report.phases["embed_s"] = report.seconds
     # Phase two: every picture is searchable by meaning now; read the text of those that need it.
     text = read_texts(store, settings.ocr, workers=options.workers, timeout=options.ocr_timeout,

@@ -75,7 +75,7 @@ def check_index(store: IndexStore, deep: bool = False) -> CheckReport:
         report.ok = False
         return report
     dim = store.model.dim
-    synced = int(store.manifest["vectors"].get("synced_seq", 0))
+    synced = store.manifest.synced_seq
     report.vectors_file_behind_by = max(0, store.catalog.seq() - synced)
 
     catalog_ids, report.bad_stored_vectors = _scan_stored(store)

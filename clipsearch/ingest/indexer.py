@@ -60,7 +60,7 @@ def index_paths(
     if run.opts.ray:  # decoded and embedded on a Ray cluster, committed here (distributed.py)
         from .distributed import ray_prepared
 
-        encoding = dict(store.manifest.get("encoding", {}))
+        encoding = store.manifest.encoding
         stream = ray_prepared(todo, encoder.info, store.model.ref, encoding, run.opts, known, enrich)
     else:
         stream = prepared(todo, encoder, run.opts, known, enrich)

@@ -36,8 +36,6 @@ from typing import Any
 
 import numpy as np
 
-from .._version import __version__
-from ..atomic import write_json_atomic
 from ..config import IndexLocation
 from ..errors import (
     CatalogDamagedError,
@@ -51,31 +49,29 @@ from ..errors import (
 from ..models.registry import ModelInfo, ModelRef
 from . import dialect
 from .catalog import Catalog
+from .manifest import FORMAT_VERSION, MANIFEST, VECTORS, Manifest
 from .shards import ShardedIndex, build_from_chunks
 from .vectors import DEFAULT_INDEX_TYPE, SHARDED, VectorIndex, choose_index_type, factory_of, trainable_type
 
-MANIFEST = "manifest.json"
 CATALOG = "catalog.sqlite"
-VECTORS = "vectors.faiss"
 #: A sharded index's changes since its build (its big files live in ``vectors-SEQ.sharded/``).
 DELTA = "vectors.delta.npz"
 #: Items a sharded index's delta (exact search, in memory) may hold before ``optimise`` rebuilds.
 DELTA_MAX = 200_000
 LOCK = "lock"
-FORMAT_VERSION = 1
 
 
 class IndexStore:
     """Open with :meth:`open` (existing) or :meth:`create`; use as a context manager to close."""
 
-    def __init__(self, location: IndexLocation, manifest: dict[str, Any], catalog_url: str | None = None) -> None:
+    def __init__(self, location: IndexLocation, manifest: Manifest, catalog_url: str | None = None) -> None:
         """``catalog_url``: the server catalog's URL as given (it may carry a password the manifest
         leaves out); by default the manifest's, or the folder's SQLite file."""
         self.location = location
         self.path = location.path
         self.manifest = manifest
-        self.model = ModelInfo.from_dict(manifest["model"])
-        self.catalog = Catalog(catalog_url or manifest.get("catalog") or self.path / CATALOG)
+        self.model = manifest.model
+        self.catalog = Catalog(catalog_url or manifest.catalog or self.path / CATALOG)
         self._vectors: VectorIndex | ShardedIndex | None = None
         self._synced = 0
         self._lock_fd: int | None = None
@@ -100,19 +96,15 @@ class IndexStore:
                 f"no index named {location.name!r} in {location.home} "
                 f"(create it with: clipsearch index --index {location.name} FOLDER)"
             )
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            ModelInfo.from_dict(manifest["model"])
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise IndexCorruptError(f"cannot read {manifest_path}: {err}") from err
-        if manifest.get("format", 0) > FORMAT_VERSION:
+        manifest = Manifest.read(manifest_path)
+        if manifest.format > FORMAT_VERSION:
             raise IndexCorruptError(
-                f"index {location.name!r} was written by a newer clipsearch (format {manifest['format']})"
+                f"index {location.name!r} was written by a newer clipsearch (format {manifest.format})"
             )
         asked = dialect.public_url(catalog) if catalog is not None else None
-        if asked is not None and asked != manifest.get("catalog"):
+        if asked is not None and asked != manifest.catalog:
             raise UsageError(
-                f"index {location.name!r} keeps its catalog in {manifest.get('catalog') or 'its folder (SQLite)'}, "
+                f"index {location.name!r} keeps its catalog in {manifest.catalog or 'its folder (SQLite)'}, "
                 f"not {asked}; use another --index for a new one"
             )
         return cls(location, manifest, catalog)
@@ -126,18 +118,12 @@ class IndexStore:
         ``catalog``: a ``postgresql://`` URL to keep the catalog on a server (else a SQLite file in
         the folder). A server catalog that holds an index already is joined, if its model is this
         one (the FAISS file is then built from its vectors); another model's is refused."""
-        manifest: dict[str, Any] = {
-            "format": FORMAT_VERSION,
-            "created_at": time.time(),
-            "clipsearch_version": __version__,
-            "model": model.to_dict(),
-            "vectors": {"index_type": DEFAULT_INDEX_TYPE, "requested": index_type, "synced_seq": 0, "file": VECTORS},
-        }
+        public = dialect.public_url(catalog) if catalog is not None else None
+        manifest = Manifest.new(location.path / MANIFEST, model, index_type, DEFAULT_INDEX_TYPE, public)
         if catalog is None:
             location.path.mkdir(parents=True, exist_ok=True)
             store = cls(location, manifest)
         else:  # opened before the folder is made: a refused catalog leaves no folder behind
-            manifest["catalog"] = dialect.public_url(catalog)
             store = cls(location, manifest, catalog)
             try:
                 store._check_shared(model)
@@ -147,7 +133,7 @@ class IndexStore:
             location.path.mkdir(parents=True, exist_ok=True)
         if store.catalog.get_meta("model") is None:
             store.catalog.set_meta("model", json.dumps(model.to_dict(), sort_keys=True))
-        write_json_atomic(location.path / MANIFEST, manifest)
+        manifest.save()
         return store
 
     def _check_shared(self, model: ModelInfo) -> None:
@@ -225,11 +211,11 @@ class IndexStore:
     # ------------------------------------------------------------------ vectors
     @property
     def index_type(self) -> str:
-        return str(self.manifest["vectors"]["index_type"])
+        return self.manifest.index_type
 
     @property
     def vectors_path(self) -> Path:
-        return self.path / self.manifest["vectors"].get("file", VECTORS)
+        return self.path / self.manifest.vectors_file
 
     def vectors(self, *, mmap: bool = False) -> VectorIndex | ShardedIndex:
         """The FAISS index, caught up with every change committed to the catalog."""
@@ -240,20 +226,18 @@ class IndexStore:
 
     def _load_vectors(self, mmap: bool) -> VectorIndex | ShardedIndex:
         dim = self.model.dim
-        sharded = self.manifest["vectors"].get("sharded")
+        sharded = self.manifest.sharded
         if self.index_type.startswith(SHARDED) and sharded:
             try:
-                vi = ShardedIndex.load(self.path / sharded, self.vectors_path, self.manifest["vectors"].get("nprobe"),
-                                       self.index_type)  # fmt: skip
-                self._synced = int(self.manifest["vectors"].get("synced_seq", 0))
+                vi = ShardedIndex.load(self.path / sharded, self.vectors_path, self.manifest.nprobe, self.index_type)
+                self._synced = self.manifest.synced_seq
                 return vi
             except IndexCorruptError:
                 pass  # exact search rebuilt from the catalog below; the next optimise builds shards again
         elif self.vectors_path.is_file():
             try:
-                vi = VectorIndex.load(self.vectors_path, dim, self.index_type, mmap=mmap,
-                                      nprobe=self.manifest["vectors"].get("nprobe"))  # fmt: skip
-                self._synced = int(self.manifest["vectors"].get("synced_seq", 0))
+                vi = VectorIndex.load(self.vectors_path, dim, self.index_type, mmap=mmap, nprobe=self.manifest.nprobe)
+                self._synced = self.manifest.synced_seq
                 return vi
             except IndexCorruptError:
                 pass  # rebuilt below from the catalog, which is the source of truth
@@ -267,8 +251,7 @@ class IndexStore:
         if self._synced == 0 and vi.ntotal == 0 and isinstance(vi, VectorIndex):
             fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), DEFAULT_INDEX_TYPE)
             vi.index, vi.index_type = fresh.index, fresh.index_type
-            self.manifest["vectors"].update(index_type=fresh.index_type, file=VECTORS)
-            self.manifest["vectors"].pop("sharded", None)
+            self.manifest.vectors_changed(index_type=fresh.index_type, file=VECTORS, drop=("sharded",))
         else:
             removed, ids, vecs = self.catalog.changes_since(self._synced, self.model.dim)
             vi.apply(removed, ids, vecs)
@@ -284,30 +267,28 @@ class IndexStore:
         # too few vectors left to train it (e.g. after deletions): exact search until there are
         index_type = trainable_type(index_type or self.index_type, self.catalog.count(), self.model.dim)
         seq = self.catalog.seq()
-        info = self.manifest["vectors"]
-        old_file = info.get("file", VECTORS)  # deleted once the manifest no longer names it
+        manifest = self.manifest
+        old_file = manifest.vectors_file  # deleted once the manifest no longer names it
         fresh: VectorIndex | ShardedIndex
         if index_type.startswith(SHARDED):
             name = f"vectors-{seq}-{time.time_ns() % 10**9:09d}.sharded"  # never the folder being replaced
             build_from_chunks(self.catalog.all_vectors(self.model.dim), factory_of(index_type), self.path / name)
             fresh = ShardedIndex(self.path / name, index_type=index_type)
-            info.update(sharded=name, file=DELTA)
+            manifest.vectors_changed(sharded=name, file=DELTA)
         else:
             fresh = VectorIndex.build(self.model.dim, self.catalog.all_vectors(self.model.dim), index_type)
-            info.pop("sharded", None)
-            info["file"] = VECTORS
-        info.update({"index_type": index_type, "trained_on": fresh.ntotal})
+            manifest.vectors_changed(file=VECTORS, drop=("sharded",))
+        manifest.vectors_changed(index_type=index_type, trained_on=fresh.ntotal)
         if fresh.index_type != DEFAULT_INDEX_TYPE and fresh.ntotal:
             queries, truth = self._tuning_set()
-            info["tuned_recall_at_10"] = round(fresh.tune(queries, truth), 4)
-            info["nprobe"] = fresh.nprobe
+            manifest.vectors_changed(tuned_recall_at_10=round(fresh.tune(queries, truth), 4), nprobe=fresh.nprobe)
         self._vectors = fresh
         self._synced = seq
         self.save_vectors()
         for stale in self.path.glob("vectors-*.sharded"):  # the one replaced, and any a crash left half built
-            if stale.name != info.get("sharded"):
+            if stale.name != manifest.sharded:
                 shutil.rmtree(stale, ignore_errors=True)
-        if old_file != info["file"]:
+        if old_file != manifest.vectors_file:
             (self.path / old_file).unlink(missing_ok=True)
         return fresh
 
@@ -333,13 +314,13 @@ class IndexStore:
 
         Rebuilds when the wanted type differs from the current one, or when an IVF index has grown
         to 8x the collection it was trained on. Returns the new type, or None when nothing changed."""
-        info = self.manifest["vectors"]
         count = self.catalog.count()
-        requested = info.get("requested", "auto")
+        requested = self.manifest.requested_index_type
         wanted = choose_index_type(count) if requested == "auto" else requested
         current = self.index_type
+        trained_on = self.manifest.trained_on or count
         if wanted == current and not (
-            current != DEFAULT_INDEX_TYPE and count > 8 * max(1, int(info.get("trained_on", count)))
+            current != DEFAULT_INDEX_TYPE and count > 8 * max(1, trained_on)
         ) and not self._delta_outgrown(count):  # fmt: skip
             return None
         wanted = trainable_type(wanted, count, self.model.dim)  # too few to train what was asked: stay exact
@@ -357,27 +338,18 @@ class IndexStore:
         if self._vectors is None:
             return
         self._vectors.save(self.vectors_path)
-        self.manifest["vectors"]["synced_seq"] = self._synced
-        self.manifest["vectors"]["ntotal"] = self._vectors.ntotal
-        self.manifest["updated_at"] = time.time()
-        write_json_atomic(self.path / MANIFEST, self.manifest)
+        self.manifest.synced(self._synced, self._vectors.ntotal)
 
     # ------------------------------------------------------------------ roots
     @property
     def roots(self) -> list[str]:
         """The folders (and files) this index was asked to index, as given (absolute): what the server
         may serve from, and what ``check --repair`` indexes again after salvaging a damaged catalog."""
-        return list(self.manifest.get("roots", []))
+        return self.manifest.roots
 
     def remember_roots(self, paths: list[str]) -> None:
         """Add ``paths`` (absolute) to :attr:`roots`; one inside a known root adds nothing."""
-        roots = self.roots
-        new = [p for p in paths if not any(p == r or p.startswith(r.rstrip(os.sep) + os.sep) for r in roots)]
-        if not new:
-            return
-        kept = [r for r in roots if not any(r.startswith(p.rstrip(os.sep) + os.sep) for p in new)]
-        self.manifest["roots"] = sorted({*kept, *new})
-        write_json_atomic(self.path / MANIFEST, self.manifest)
+        self.manifest.add_roots(paths)
 
     # ------------------------------------------------------------------ info
     def status(self) -> dict[str, Any]:
@@ -405,19 +377,19 @@ class IndexStore:
             "context_length": m.context_length,
             "dim": m.dim,
             "image_size": m.image_size,
-            "precision": self.manifest.get("encoding", {}).get("precision", "fp32"),
-            "encoding": dict(self.manifest.get("encoding", {"precision": "fp32"})),
+            "precision": self.manifest.precision,
+            "encoding": self.manifest.encoding,
             "index_type": self.index_type,
-            "index_type_requested": self.manifest["vectors"].get("requested", "auto"),
-            "nprobe": self.manifest["vectors"].get("nprobe"),
-            "tuned_recall_at_10": self.manifest["vectors"].get("tuned_recall_at_10"),
+            "index_type_requested": self.manifest.requested_index_type,
+            "nprobe": self.manifest.nprobe,
+            "tuned_recall_at_10": self.manifest.tuned_recall_at_10,
             "ocr": ocr,
             "with_text": self.catalog.texts_count(),
             "waiting_for_text": waiting,
             "text_unreadable": unreadable,
             "disk_bytes": size,
-            "created_at": self.manifest.get("created_at"),
-            "updated_at": self.manifest.get("updated_at"),
+            "created_at": self.manifest.created_at,
+            "updated_at": self.manifest.updated_at,
         }
 
 

@@ -10,7 +10,6 @@ can say it, and the files are indexed again for the items whose rows were lost.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import IndexLocation
-from ..errors import IndexCorruptError, UsageError
+from ..errors import UsageError
 
 #: Tables copied, parents before children (foreign keys), with the rowid column each is read by.
 TABLES = (
@@ -147,14 +146,12 @@ def salvage_catalog(location: IndexLocation) -> SalvageReport:
     """Replace the damaged SQLite catalog of the index at ``location`` by what can be read of it,
     holding the folder's writer lock. A server catalog is the server's to repair: refused."""
     from .catalog import Catalog
-    from .folder import CATALOG, MANIFEST, lock_folder
+    from .folder import CATALOG, lock_folder
+    from .manifest import MANIFEST, Manifest
 
-    try:
-        manifest = json.loads((location.path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise IndexCorruptError(f"cannot read {location.path / MANIFEST}: {err}") from err
-    if manifest.get("catalog"):
-        raise UsageError(f"the catalog of index {location.name!r} lives on {manifest['catalog']}: "
+    manifest = Manifest.read(location.path / MANIFEST)
+    if manifest.catalog:
+        raise UsageError(f"the catalog of index {location.name!r} lives on {manifest.catalog}: "
                          "repair it with the server's own tools (pg_dump, pg_amcheck)")  # fmt: skip
     damaged = location.path / CATALOG
     fresh = location.path / f"{CATALOG}.salvage"

@@ -13,11 +13,10 @@ from typing import Any
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 
-from ..atomic import write_json_atomic
 from ..errors import UsageError
 from .catalog import Catalog
 from .dialect import WriterLock, is_server_url, public_url
-from .folder import CATALOG, MANIFEST, IndexStore
+from .folder import CATALOG, IndexStore
 from .fulltext import terms_for
 from .schema import ITEMS, METADATA, TEXTS
 
@@ -104,8 +103,7 @@ def move_to_server(store: IndexStore, url: str) -> dict[str, Any]:
     finally:
         lock.release()
         destination.close()
-    store.manifest["catalog"] = public_url(url)
-    write_json_atomic(store.path / MANIFEST, store.manifest)
+    store.manifest.set_catalog(public_url(url))
     source.close()
     for suffix in ("", "-wal", "-shm"):
         (store.path / f"{CATALOG}{suffix}").unlink(missing_ok=True)
