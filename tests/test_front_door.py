@@ -68,3 +68,40 @@ def test_index_takes_the_writer_lock_only_while_it_writes(tmp_path, monkeypatch)
             other.store.release_lock()
         writer.categories.remove("warm")
         assert "warm" not in writer.categories.names()
+
+
+def test_two_callers_of_one_shared_encoder_keep_their_own_language():
+    """The process shares one encoder per model (sessions, text cache); a server answering a
+    Russian query and its watcher labelling pictures each embed texts in their own language."""
+    import threading
+    import time
+
+    from clipsearch.models.encoder import Abilities, EncoderHandle
+
+    class Shared:
+        info = None
+        language = None
+
+        def encode_texts(self, texts):
+            seen = self.language
+            time.sleep(0.001)  # another caller would change it meanwhile, if it could
+            return [seen] * len(texts)
+
+    shared = Shared()
+    russian, detected = EncoderHandle(shared, language="rus_Cyrl"), EncoderHandle(shared)
+    assert Abilities.of(russian).languages and not Abilities.of(russian).prepares
+    seen: dict[str, set] = {"rus_Cyrl": set(), "auto": set()}
+
+    def ask(handle, key):
+        for _ in range(50):
+            seen[key].update(handle.encode_texts(["a text"]))
+
+    threads = [
+        threading.Thread(target=ask, args=(russian, "rus_Cyrl")),
+        threading.Thread(target=ask, args=(detected, "auto")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"rus_Cyrl": {"rus_Cyrl"}, "auto": {None}} and shared.language is None

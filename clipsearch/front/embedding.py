@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..config import ModelChoice, RuntimeChoice
 from ..errors import ClipsearchError, UsageError
-from .writer import EncoderLoader, loader_for
+from .writer import EncoderLoader, handle_of, loader_for
 
 if TYPE_CHECKING:
     from ..models.encoder import Encoder
@@ -28,9 +28,8 @@ def embed_by_model(
     ref = requested_model(model)
     if ref is None:
         raise UsageError("name a model to embed with (--model), or an index")
-    encoder = loader_for(loader, run.runtime, run.precision)(ref, run.resolved_device)
-    if hasattr(encoder, "language"):
-        encoder.language = flores_code(language) if language else None
+    encoder = handle_of(loader_for(loader, run.runtime, run.precision)(ref, run.resolved_device))
+    encoder.language = flores_code(language) if language else None
     return embed_with(encoder, encoder, texts, images)
 
 

@@ -199,9 +199,10 @@ class Index:
             return self._query_encoder
 
     def _set_language(self, encoder: Encoder) -> None:
+        from ..models.encoder import EncoderHandle
         from ..models.language import flores_code
 
-        if hasattr(encoder, "language"):  # encoders are shared in a process: None clears an earlier caller's
+        if isinstance(encoder, EncoderHandle):  # this index's own handle: nobody else's language changes
             encoder.language = flores_code(self.language) if self.language else None
 
     def text_vector(self, text: str) -> np.ndarray:

@@ -19,7 +19,7 @@ from ..errors import ClipsearchError, UsageError
 
 if TYPE_CHECKING:
     from ..ingest.options import IndexOptions
-    from ..models.encoder import Encoder
+    from ..models.encoder import EncoderHandle
     from ..store.folder import IndexStore
 
 #: The OCR mode asked for by the environment, as ``--ocr`` would (the CLI's flag reads it too).
@@ -83,9 +83,9 @@ class IndexSettings:
             store.catalog.set_meta("regions", json.dumps({"names": list(self.regions), "scope": self.region_scope}))
         store.manifest.set_requested_index_type(self.index_type)
 
-    def remember_encoding(self, store: IndexStore, encoder: Encoder) -> None:
+    def remember_encoding(self, store: IndexStore, encoder: EncoderHandle) -> None:
         """The precision the images are embedded at now (queries use it), and what runs them and why."""
-        note = dict(getattr(encoder, "run_note", None) or {})
+        note = dict(encoder.run_note or {})
         fallback = REMEMBERED_PRECISION if self.precision == NEW_INDEX_PRECISION else self.precision
         store.manifest.set_encoding({"precision": str(note.pop("precision", fallback)), **note})
 

@@ -17,7 +17,7 @@ from .settings import IndexSettings, precision_of
 
 if TYPE_CHECKING:
     from ..ingest.options import IndexOptions, IndexReport
-    from ..models.encoder import Encoder
+    from ..models.encoder import Encoder, EncoderHandle
     from ..models.registry import ModelRef
     from ..store.folder import IndexStore
 
@@ -54,6 +54,13 @@ def loader_for(loader: EncoderLoader | None, runtime: str | None, precision: str
     return load
 
 
+def handle_of(encoder: Encoder) -> EncoderHandle:
+    """This caller's own handle on a (shared) encoder: its language and run note are its own."""
+    from ..models.encoder import EncoderHandle
+
+    return encoder if isinstance(encoder, EncoderHandle) else EncoderHandle(encoder)
+
+
 def check_loaded(store: IndexStore, encoder: Encoder) -> None:
     if encoder.info.dim != store.model.dim:
         raise ModelMismatchError(
@@ -69,7 +76,7 @@ def query_encoder_loader(store: IndexStore, run: RuntimeChoice, loader: EncoderL
     load_model = loader_for(loader, run.runtime, run.precision or precision_of(store), queries=True)
 
     def load() -> Encoder:
-        encoder = load_model(store.model.ref, device)
+        encoder = handle_of(load_model(store.model.ref, device))
         check_loaded(store, encoder)
         return encoder
 
@@ -94,10 +101,10 @@ def create_store(
             raise UsageError(f"--catalog takes a postgresql://USER@HOST/DB URL, not {catalog!r} "
                              "(a SQLite catalog lives in the index folder: leave --catalog out)")  # fmt: skip
         Catalog(catalog).close()
-    encoder = loader_for(loader, run.runtime, settings.precision)(ref or resolve_model_ref(), run.resolved_device)
-    prepare = getattr(encoder, "prepare_images", None)
-    if prepare is not None:  # a new index embeds something: compile while the catalog is made and the scan runs
-        prepare()
+    encoder = handle_of(loader_for(loader, run.runtime, settings.precision)(ref or resolve_model_ref(),
+                                                                        run.resolved_device))  # fmt: skip
+    if encoder.abilities.prepares:  # a new index embeds something: compile while the catalog is made and the scan runs
+        encoder.prepare_images()
     store = IndexStore.create(location, encoder.info, settings.index_type, catalog)
     try:
         store.acquire_lock()
@@ -113,7 +120,7 @@ def create_store(
 def image_encoder(store: IndexStore, run: RuntimeChoice, loader: EncoderLoader | None) -> Encoder:
     """The index's model loaded to embed images, at the precision asked, else the index's own."""
     precision = IndexSettings.of(store, run).precision
-    encoder = loader_for(loader, run.runtime, precision)(store.model.ref, run.resolved_device)
+    encoder = handle_of(loader_for(loader, run.runtime, precision)(store.model.ref, run.resolved_device))
     check_loaded(store, encoder)
     return encoder
 
@@ -123,7 +130,7 @@ def begin_writing(store: IndexStore, run: RuntimeChoice, encoder: Encoder) -> No
     categories (a no-op, unless a salvaged catalog lost them). The caller holds the writer lock."""
     from ..query.categories import Categories
 
-    IndexSettings.of(store, run).remember_encoding(store, encoder)
+    IndexSettings.of(store, run).remember_encoding(store, handle_of(encoder))
     Categories(store).ensure_builtin(encoder)
 
 

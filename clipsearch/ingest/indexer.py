@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ..models.encoder import Encoder
+from ..models.encoder import Abilities, Encoder
 from ..store.catalog import Enrich, ItemRow, Move, NewItem, Replace, Skip
 from ..store.extras import EXTRAS_VERSION, Extras
 from ..store.folder import IndexStore
@@ -51,9 +51,8 @@ def index_paths(
     started = time.perf_counter()
     run = _Run(store, encoder, options or IndexOptions(), on_commit, region_filter)
     todo = run.plan(check_roots(paths))
-    prepare = getattr(encoder, "prepare_images", None)
-    if todo and prepare is not None and not run.opts.ray:
-        prepare()  # the image tower loads while the first files are read and decoded
+    if todo and Abilities.of(encoder).prepares and not run.opts.ray:
+        encoder.prepare_images()  # type: ignore[attr-defined]  # the image tower loads while the first files decode
     if progress:
         progress(0, len(todo))
     known, enrich = frozenset(run.by_hash), frozenset(run.enrich)
