@@ -115,10 +115,8 @@ def pg_server():  # type: ignore[no-untyped-def]
     """One real PostgreSQL server for the session (tools/pgserver.py). Skipped where Debian's
     ``postgresql`` package is missing; under CI (.ci/run installs it) that is a failure instead."""
     import os
-    import sys
 
-    sys.path.insert(0, str(Path(__file__).parent.parent / "tools"))
-    import pgserver
+    from tools import pgserver
 
     if pgserver.bin_dir() is None:
         if os.environ.get("CI"):

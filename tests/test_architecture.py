@@ -172,3 +172,28 @@ def test_the_architecture_document_names_every_layer_and_subpackage():
         assert name in doc, name
     unnamed = [m for m in MODULES if m.count(".") >= 2 and f"`{m.rsplit('.', 1)[1]}`" not in doc]
     assert unnamed == [], f"docs/architecture.md does not say what these modules are: {unnamed}"
+
+
+def test_tools_import_downwards_only_and_edit_no_path():
+    """tools/ are scripts sharing ``benchlib``: no import circle among them, no ``sys.path`` edits,
+    nothing from tests/ (what both need lives in tools/ and tests import it from there)."""
+    tools = ROOT / "tools"
+    names = {p.stem for p in tools.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in sorted(tools.glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        assert "sys.path" not in source, f"{path.name} edits sys.path"
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                found |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                found.add(node.module.split(".")[0])
+        assert "tests" not in found and not found & {p.stem for p in (ROOT / "tests").glob("*.py")}, path.name
+        graph[path.stem] = found & names - {path.stem}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph[start])
+
+    circles = [name for name in graph if reaches(name, name, {name})]
+    assert not circles, f"tools importing themselves back: {circles}"

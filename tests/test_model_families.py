@@ -1,7 +1,7 @@
 """Every model family through the real loading code (``local-dir:``, a populated hub cache), on every
 runtime, against open_clip's own forward and open_clip's own tokenizers (transformers) as reference.
 
-Folders are built by ``families.py``: random weights, tokenizers trained on the spot in the real
+Folders are built by ``tools/families.py``: random weights, tokenizers trained on the spot in the real
 ones' shapes. Vectors must match open_clip's (cosine >= 0.999) for English, Russian, Chinese, emoji
 and 200-character texts, and for non-square pictures (SigLIP squashes, XLM-R crops the short side).
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import families as F
 import numpy as np
 import pytest
+
+from tools import families as F
 
 RUNTIMES = ["torch", "onnx", "openvino", "auto"]
 

@@ -66,49 +66,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-
-EXE = str(Path(sys.executable).parent / "clipsearch")
-MODEL = ["--model", "ViT-B-32-256", "--pretrained", "none"]
-
-
-def make_photos(folder: Path, n: int, size: tuple[int, int] = (4000, 3000)) -> list[Path]:
-    """Smooth gradients plus noise and shapes: decodes like a photo, not like a flat test card."""
-    from PIL import Image, ImageDraw
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    w, h = size
-    small = (w // 8, h // 8)
-    paths = []
-    # one full-size noise field, shifted per photo: the sensor-like grain (what makes a JPEG costly
-    # to decode) without drawing 12M random numbers per photo
-    grain = rng.normal(0, 6, (h, w, 1)).astype(np.int16)
-    for i in range(n):
-        yy, xx = np.mgrid[0 : small[1], 0 : small[0]]
-        base = np.stack([np.sin(xx / rng.uniform(20, 90) + i), np.cos(yy / rng.uniform(20, 90)),
-                         np.sin((xx + yy) / rng.uniform(30, 120))], -1)  # fmt: skip
-        arr = ((base + 1) * 110 + rng.normal(0, 12, base.shape)).clip(0, 255).astype(np.uint8)
-        img = Image.fromarray(arr).resize(size, Image.Resampling.BICUBIC)
-        draw = ImageDraw.Draw(img)
-        for _ in range(12):
-            x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
-            draw.ellipse([x, y, x + int(rng.integers(50, 600)), y + int(rng.integers(50, 600))],
-                         fill=tuple(int(c) for c in rng.integers(0, 255, 3)))  # fmt: skip
-        noise = np.roll(grain, (int(rng.integers(0, h)), int(rng.integers(0, w))), axis=(0, 1))
-        img = Image.fromarray((np.asarray(img, np.int16) + noise).clip(0, 255).astype(np.uint8))
-        path = folder / f"photo{i:04d}.jpg"
-        img.save(path, quality=90)
-        paths.append(path)
-    return paths
+from benchlib import EXE, MODEL, ROOT, make_photos, seconds_for, synthetic_index
+from benchlib import cold_query as bench_cold_query
 
 
 def bench_export() -> dict[str, Any]:
@@ -259,7 +222,7 @@ def bench_pipeline(work: Path, paths: list[Path], index_rate: float, batch: int)
         perceptual_code(im)
     rest = (time.process_time() - started) / len(sample)
     x = np.stack([enc.preprocess(im) for im in images[:batch]] * (batch // len(images[:batch]) + 1))[:batch]
-    model = cores * _seconds_for(len(x) * 2, len(x), enc.encode_images, x) / (len(x) * 2)
+    model = cores * seconds_for(len(x) * 2, len(x), enc.encode_images, x) / (len(x) * 2)
     bound = cores / (decode + model + rest)
     return {"decode_core_ms": round(decode * 1000, 1), "model_core_ms": round(model * 1000, 1),
             "rest_core_ms": round(rest * 1000, 1), "bound_images_per_s": round(bound, 2),
@@ -281,17 +244,6 @@ def bench_naive(paths: list[Path], batch: int) -> float:
     return time.perf_counter() - started
 
 
-def _seconds_for(n: int, batch: int, encode: Callable[[Any], object], x: Any) -> float:
-    """Time ``encode(x)`` on full batches until ``n`` images are done (after one warm-up call)."""
-    encode(x[:2])
-    started = time.perf_counter()
-    done = 0
-    while done < n:
-        encode(x)
-        done += batch
-    return (time.perf_counter() - started) * n / done
-
-
 def bench_ceiling(n: int, batch: int, precision: str, runtime: str | None = None) -> float:
     """The model alone in the runtime `index` uses at ``precision`` (or ``runtime``), same batch, all threads."""
     from clipsearch.models.registry import resolve_model_ref
@@ -299,7 +251,7 @@ def bench_ceiling(n: int, batch: int, precision: str, runtime: str | None = None
 
     enc = load_encoder(resolve_model_ref("ViT-B-32-256", "none"), "cpu", precision=precision, runtime=runtime)
     x = np.random.default_rng(0).normal(size=(batch, 3, 256, 256)).astype(np.float32)
-    return _seconds_for(n, batch, enc.encode_images, x)
+    return seconds_for(n, batch, enc.encode_images, x)
 
 
 def bench_ceiling_torch(n: int, batch: int) -> float:
@@ -308,46 +260,7 @@ def bench_ceiling_torch(n: int, batch: int) -> float:
 
     model = open_clip.create_model("ViT-B-32-256").eval()
     with torch.inference_mode():
-        return _seconds_for(n, batch, model.encode_image, torch.randn(batch, 3, 256, 256))
-
-
-def synthetic_index(work: Path, items: int, ref: Any = None, name: str = "home-synthetic") -> Path:
-    """An index of ``items`` random unit vectors under ``ref``'s manifest (default: ViT-B-32-256,
-    random weights)."""
-    from clipsearch.config import IndexLocation
-    from clipsearch.models.encoder import normalise
-    from clipsearch.models.registry import resolve_model_ref
-    from clipsearch.models.runtimes import load_encoder
-    from clipsearch.store.catalog import NewItem
-    from clipsearch.store.folder import IndexStore
-
-    home = work / name
-    encoder = load_encoder(ref or resolve_model_ref("ViT-B-32-256", "none"), "cpu")
-    store = IndexStore.create(IndexLocation(home, "default"), encoder.info)
-    rng = np.random.default_rng(1)
-    for start in range(0, items, 20_000):
-        n = min(20_000, items - start)
-        vecs = normalise(rng.normal(size=(n, encoder.info.dim)).astype(np.float32))
-        store.catalog.commit_batch(
-            add=[
-                NewItem(
-                    path=f"/synthetic/{start + i}.jpg",
-                    page=0,
-                    size=1,
-                    mtime_ns=1,
-                    content_hash=f"h{start + i}",
-                    width=1,
-                    height=1,
-                    vector=vecs[i],
-                )
-                for i in range(n)
-            ]
-        )
-    store.vectors()
-    store.save_vectors()
-    store.optimise()  # what `index` does at the end: IVF+SQ8 from 100k vectors
-    store.close()
-    return home
+        return seconds_for(n, batch, model.encode_image, torch.randn(batch, 3, 256, 256))
 
 
 def bench_relabel(home: Path) -> float:
@@ -365,20 +278,6 @@ def bench_relabel(home: Path) -> float:
     seconds = time.perf_counter() - started
     store.close()
     return seconds
-
-
-def bench_cold_query(home: Path, runs: int = 5) -> dict[str, float]:
-    """New processes: each with a text never embedded before, then one repeated text (cached)."""
-    fresh, cached = [], []
-    stamp = time.time_ns()
-    for i in range(runs):
-        for text, times in ((f"a dog on a beach number {stamp}-{i}", fresh), ("a dog on a beach", cached)):
-            started = time.perf_counter()
-            subprocess.run([EXE, "search", text, "--home", str(home), "--json"], check=True,
-                           stdout=subprocess.DEVNULL)  # fmt: skip
-            times.append(time.perf_counter() - started)
-    return {"cold_query_s": round(statistics.median(fresh), 3),
-            "cold_query_cached_s": round(statistics.median(cached), 3)}  # fmt: skip
 
 
 def bench_api(home: Path, queries: int = 40) -> dict[str, float]:

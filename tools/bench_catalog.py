@@ -28,8 +28,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
 
 EXE = str(Path(sys.executable).parent / "clipsearch")
 MODEL = ["--model", "ViT-B-32-256", "--pretrained", "none"]
@@ -105,7 +103,7 @@ if __name__ == "__main__":
         if len(sys.argv) > 1:
             folder = Path(sys.argv[1])
         else:  # the bench's generated ~12 MP photos
-            from bench import make_photos
+            from benchlib import make_photos
 
             folder = Path(tmp) / "photos"
             make_photos(folder, 160)

@@ -26,8 +26,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 EXE = str(Path(sys.executable).parent / "clipsearch")
 MODEL = ["--model", "ViT-B-32-256", "--pretrained", "none"]
 
@@ -72,7 +70,7 @@ def bench_raw(work: Path) -> dict[str, float]:
 
     import rawpy
     from PIL import Image
-    from test_raw import write_dng
+    from samples import write_dng
 
     dng = write_dng(work / "big.dng", width=6000, height=4000)
     preview = io.BytesIO()  # a camera's preview: a photo at full sensor size, JPEG quality 90

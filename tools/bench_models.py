@@ -4,7 +4,7 @@ ViT-B-32-256, in one run, on one CPU.
 
 Weights cannot be downloaded here, and a random-weight model costs exactly what a pretrained one
 costs, so each model is built from open_clip's own config (real tower sizes, random weights) with
-a stand-in tokenizer of the real one's shape (``tests/families.py``) and the tag's preprocessing,
+a stand-in tokenizer of the real one's shape (``tools/families.py``) and the tag's preprocessing,
 and loaded through ``local-dir:`` as a user's folder would be. Per model:
 - export_s: the one-time ONNX export (cached per machine);
 - index_images_per_s: `clipsearch index` end to end on generated ~12 MP JPEGs, export cache warm,
@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,10 +32,8 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / "tests"))
 
-import bench  # noqa: E402
+import benchlib  # noqa: E402
 
 #: name -> (open_clip config, pretrained tag whose preprocessing applies, tokenizer shape, images)
 MODELS: dict[str, tuple[str, str, str | None, int]] = {
@@ -97,23 +94,23 @@ def measure(work: Path, name: str, photos: Path, items: int) -> dict[str, Any]:
     args = ["--model", model] + (["--pretrained", "none"] if not model.startswith("local-dir:") else [])
     for run in ("first", "warm"):  # first: the model's first index here embeds the 78 built-in prompts
         started = time.perf_counter()
-        subprocess.run([bench.EXE, "index", str(photos), "--home", str(work / f"home-{name}-{run}"), *args,
+        subprocess.run([benchlib.EXE, "index", str(photos), "--home", str(work / f"home-{name}-{run}"), *args,
                         "--ocr", "none", "--json"], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
         out[f"index_{run}_images_per_s"] = round(n / (time.perf_counter() - started), 2)
     out["index_images_per_s"] = out["index_warm_images_per_s"]
     enc = load_encoder(ref, "cpu")
     size = enc.info.image_size
     x = np.random.default_rng(0).normal(size=(32, 3, size, size)).astype(np.float32)
-    out["model_images_per_s"] = round(32 / bench._seconds_for(32, 32, enc.encode_images, x), 2)
-    home = bench.synthetic_index(work, items, ref, f"home-synthetic-{name}")
-    out.update(bench.bench_cold_query(home))
+    out["model_images_per_s"] = round(32 / benchlib.seconds_for(32, 32, enc.encode_images, x), 2)
+    home = benchlib.synthetic_index(work, items, ref, f"home-synthetic-{name}")
+    out.update(benchlib.cold_query(home))
     out["dim"], out["text_context"] = enc.info.dim, enc.info.context_length
     return out
 
 
 def run(work: Path, images: int, items: int, names: list[str]) -> dict[str, Any]:
     os.environ["CLIPSEARCH_CACHE"] = str(work / "cache")  # exports measured from nothing, removed after
-    base = bench.make_photos(work / "photos-all", images)
+    base = benchlib.make_photos(work / "photos-all", images)
     result: dict[str, Any] = {}
     for name in names:
         photos = work / f"photos-{name}"

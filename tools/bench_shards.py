@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import json
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -24,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def write_shards(folder: Path, n: int, shards: int, dim: int = 512, seed: int = 3):

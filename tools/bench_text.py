@@ -21,14 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 CORPUS = ROOT / "tests" / "corpus"
 
 
@@ -180,7 +178,6 @@ def run(items: int, work: Path) -> dict[str, object]:
 
 def run_engines(items: int, work: Path) -> dict[str, object]:
     """The full-text and filter parts on SQLite and on PostgreSQL, the same synthetic catalog."""
-    sys.path.insert(0, str(ROOT / "tools"))
     import pgserver
 
     from clipsearch.models.planner import cpu_signature

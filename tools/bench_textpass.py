@@ -41,7 +41,7 @@ DRAWINGS = ROOT / "tests" / "corpus" / "drawings"
 
 def make_folder(folder: Path, n: int, every: int = 20) -> dict[str, str]:
     """``n`` photos, a sign on every ``every``-th; returns photo name -> the code on its sign."""
-    from bench import make_photos
+    from benchlib import make_photos
     from PIL import Image, ImageDraw, ImageFont
 
     paths = make_photos(folder, n)

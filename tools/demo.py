@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from clipsearch.errors import ModelUnavailableError  # noqa: E402
 from clipsearch.models.demo_shapes import generate_folder  # noqa: E402

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from clipsearch.query.dupeval import EDITS, build_set, pairwise  # noqa: E402
 from clipsearch.query.duplicates import group_pairs, perceptual_pairs  # noqa: E402

@@ -27,7 +27,6 @@ import io
 import json
 import math
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -37,7 +36,6 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from clipsearch.models.demo_shapes import COLOURS, SHAPES  # noqa: E402
 

@@ -1,0 +1,39 @@
+"""Sample files no package ships, written on the spot, for the tests and the benchmarks alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def write_dng(path: Path, width: int = 384, height: int = 256, orientation: int = 1) -> Path:
+    """A DNG (a TIFF with DNG's tags, written with tifffile) of a scene whose left half is red and
+    right half blue, as an RGGB Bayer mosaic: LibRaw reads it as any camera's DNG."""
+    import tifffile
+
+    scene = np.zeros((height, width, 3), np.uint16)
+    scene[:, : width // 2] = (60000, 8000, 8000)
+    scene[:, width // 2 :] = (8000, 8000, 60000)
+    mosaic = np.zeros((height, width), np.uint16)
+    mosaic[0::2, 0::2] = scene[0::2, 0::2, 0]
+    mosaic[0::2, 1::2] = scene[0::2, 1::2, 1]
+    mosaic[1::2, 0::2] = scene[1::2, 0::2, 1]
+    mosaic[1::2, 1::2] = scene[1::2, 1::2, 2]
+    identity = (10000, 10000, 0, 10000, 0, 10000, 0, 10000, 10000, 10000, 0, 10000, 0, 10000, 0, 10000, 10000, 10000)
+    tags = [
+        (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+        (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
+        (50708, "s", 0, "clipsearch test camera", True),  # UniqueCameraModel
+        (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
+        (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern: R G / G B
+        (50717, "I", 1, 65535, True),  # WhiteLevel
+        (50721, "2i", 9, identity, True),  # ColorMatrix1
+        (50728, "2I", 3, (1, 1, 1, 1, 1, 1), True),  # AsShotNeutral
+        (271, "s", 0, "Clipsearch", True),
+        (272, "s", 0, "TestCam 1", True),
+        (274, "H", 1, orientation, True),  # Orientation
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, mosaic, photometric=32803, extratags=tags)
+    return path
