@@ -10,8 +10,8 @@ from clipsearch.ingest.check import check_index
 from clipsearch.models.encoder import normalise
 from clipsearch.models.registry import ModelInfo
 from clipsearch.store import folder, shards, vectors
-from clipsearch.store.catalog import NewItem
 from clipsearch.store.folder import IndexStore
+from tools.samples import synthetic_item
 
 DIM = 16
 INFO = ModelInfo("fake", "none", "arch", DIM, 32, (0.5,) * 3, (0.5,) * 3, "bicubic", "shortest", 77)
@@ -24,19 +24,7 @@ def _clustered(n: int, seed: int, centres: int = 50) -> np.ndarray:
 
 
 def _add(store: IndexStore, vecs: np.ndarray, start: int) -> None:
-    items = [
-        NewItem(
-            path=f"/v/{start + i}.jpg",
-            page=0,
-            size=1,
-            mtime_ns=1,
-            content_hash=f"h{start + i}",
-            width=1,
-            height=1,
-            vector=v,
-        )
-        for i, v in enumerate(vecs)
-    ]
+    items = [synthetic_item(f"/v/{start + i}.jpg", v) for i, v in enumerate(vecs)]
     store.catalog.commit_batch(add=items)
 
 
@@ -156,9 +144,7 @@ def test_a_sharded_index_folder_keeps_up_through_its_delta_and_folds_it_in(tmp_p
         replace=[
             (
                 500,
-                NewItem(
-                    path="/v/499.jpg", page=0, size=1, mtime_ns=2, content_hash="new", width=1, height=1, vector=fresh
-                ),
+                synthetic_item("/v/499.jpg", fresh, mtime_ns=2, content_hash="new"),
             )
         ]
     )

@@ -18,12 +18,13 @@ import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
 from clipsearch.store import dialect
-from clipsearch.store.catalog import Catalog, NewItem
+from clipsearch.store.catalog import Catalog
 from clipsearch.store.extras import Extras
 from clipsearch.store.schema import METADATA, SCHEMA_HEAD, modelled
 from tests.conftest import CORPUS, Cli
 from tests.test_crash_safety import EXE, _make_folder, _wait_for
 from tests.test_text_search import exif_jpeg, names, text_pdf
+from tools.samples import synthetic_item
 
 #: The server answers loopback host names only (Starlette's test client says 'testserver').
 LOCAL = "http://127.0.0.1"
@@ -114,18 +115,7 @@ def _texts_catalog(target, bodies: list[str]) -> Catalog:  # type: ignore[no-unt
     """A catalog at ``target`` (a SQLite path or a server URL) holding one item per text, ids 1..n."""
     catalog = Catalog(target)
     items = [
-        NewItem(
-            path=f"/t/{i}.png",
-            page=0,
-            size=1,
-            mtime_ns=1,
-            content_hash=f"{i:040x}",
-            width=1,
-            height=1,
-            vector=np.ones(4, np.float32) / 2,
-            extras=Extras(text=b),
-        )
-        for i, b in enumerate(bodies)
+        synthetic_item(f"/t/{i}.png", np.ones(4, np.float32) / 2, extras=Extras(text=b)) for i, b in enumerate(bodies)
     ]
     catalog.commit_batch(add=items)
     return catalog
@@ -258,14 +248,10 @@ def test_a_long_lived_reader_sees_other_processes_commits_through_its_filter_cac
 
     reader, writer = Catalog(pg_url), Catalog(pg_url)
     vec = np.ones(4, np.float32) / 2
-    writer.commit_batch(
-        add=[NewItem(path="/a/1.png", page=0, size=1, mtime_ns=1, content_hash="1" * 40, width=1, height=1, vector=vec)]
-    )
+    writer.commit_batch(add=[synthetic_item("/a/1.png", vec)])
     under_a = dialect.path_under(ITEMS.c.path, "/a")
     assert sorted(reader.ids_where(under_a).tolist()) == [1]
-    writer.commit_batch(
-        add=[NewItem(path="/a/2.png", page=0, size=1, mtime_ns=1, content_hash="2" * 40, width=1, height=1, vector=vec)]
-    )  # another "process"
+    writer.commit_batch(add=[synthetic_item("/a/2.png", vec)])  # another "process"
     assert sorted(reader.ids_where(under_a).tolist()) == [1, 2]
     assert reader.ids_where(dialect.path_under(ITEMS.c.path, "/a/1.png")).tolist() == []  # a file is no folder
     with reader.engine.connect() as conn:  # the folder filter can use the byte-order path index
@@ -422,9 +408,7 @@ def test_one_writer_across_machines_and_readers_during_a_write(tmp_path, pg_url,
 def test_a_reader_is_not_blocked_by_an_open_write_transaction(pg_url, tmp_path):
     catalog = Catalog(pg_url)
     vec = np.ones(4, np.float32) / 2
-    catalog.commit_batch(
-        add=[NewItem(path="/a.png", page=0, size=1, mtime_ns=1, content_hash="a" * 40, width=1, height=1, vector=vec)]
-    )
+    catalog.commit_batch(add=[synthetic_item("/a.png", vec)])
     engine = _engine(pg_url)
     with engine.connect() as conn:  # a writer mid-transaction, holding row locks
         conn.execute(text("UPDATE meta SET value = '99' WHERE key = 'seq'"))

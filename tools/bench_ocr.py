@@ -86,8 +86,9 @@ def engines() -> dict[str, Callable[[], Callable[[Any], str]]]:
 
 def measure(name: str, build: Callable[[], Callable[[Any], str]], work: Path) -> dict[str, Any]:
     from PIL import Image
+    from samples import synthetic_item
 
-    from clipsearch.store.catalog import Catalog, NewItem
+    from clipsearch.store.catalog import Catalog
     from clipsearch.store.extras import Extras
 
     read = build()
@@ -95,14 +96,13 @@ def measure(name: str, build: Callable[[], Callable[[Any], str]], work: Path) ->
     pictures = sorted(p for p in DRAWINGS.iterdir() if p.suffix.lower() in (".jpg", ".png"))
     seconds = []
     items = []
-    for i, picture in enumerate(pictures):
+    for picture in pictures:
         image = Image.open(picture).convert("RGB")
         started = time.perf_counter()
         body = read(image)
         seconds.append(time.perf_counter() - started)
         extras = Extras(text=body, text_source="ocr", ocr_mode="all")
-        items.append(NewItem(path=str(picture), page=0, size=1, mtime_ns=1, content_hash=f"h{i}", width=1, height=1,
-                             vector=np.zeros(4, np.float32), extras=extras))  # fmt: skip
+        items.append(synthetic_item(str(picture), np.zeros(4, np.float32), extras=extras))
     catalog.commit_batch(add=items)
     ids = {r.path: r.id for r in catalog.items()}
     found: dict[str, list[int]] = {}

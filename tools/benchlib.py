@@ -69,11 +69,12 @@ def seconds_for(n: int, batch: int, encode: Callable[[Any], object], x: Any) -> 
 def synthetic_index(work: Path, items: int, ref: Any = None, name: str = "home-synthetic") -> Path:
     """An index of ``items`` random unit vectors under ``ref``'s manifest (default: ViT-B-32-256,
     random weights)."""
+    from samples import synthetic_item
+
     from clipsearch.config import IndexLocation
     from clipsearch.models.encoder import normalise
     from clipsearch.models.registry import resolve_model_ref
     from clipsearch.models.runtimes import load_encoder
-    from clipsearch.store.catalog import NewItem
     from clipsearch.store.folder import IndexStore
 
     home = work / name
@@ -83,21 +84,7 @@ def synthetic_index(work: Path, items: int, ref: Any = None, name: str = "home-s
     for start in range(0, items, 20_000):
         n = min(20_000, items - start)
         vecs = normalise(rng.normal(size=(n, encoder.info.dim)).astype(np.float32))
-        store.catalog.commit_batch(
-            add=[
-                NewItem(
-                    path=f"/synthetic/{start + i}.jpg",
-                    page=0,
-                    size=1,
-                    mtime_ns=1,
-                    content_hash=f"h{start + i}",
-                    width=1,
-                    height=1,
-                    vector=vecs[i],
-                )
-                for i in range(n)
-            ]
-        )
+        store.catalog.commit_batch(add=[synthetic_item(f"/synthetic/{start + i}.jpg", vecs[i]) for i in range(n)])
     store.vectors()
     store.save_vectors()
     store.optimise()  # what `index` does at the end: IVF+SQ8 from 100k vectors

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+
+def synthetic_item(path: str, vector: np.ndarray, **fields: Any) -> Any:
+    """A catalog row for a file that is not there: a one-byte 1x1 picture at ``path`` whose hash is
+    its path, unless ``fields`` say otherwise (``content_hash=``, ``mtime_ns=``, ``extras=``...).
+    The tests and the benchmarks that fill a catalog without pictures all build items so."""
+    from clipsearch.store.catalog import NewItem
+
+    row: dict[str, Any] = {"page": 0, "size": 1, "mtime_ns": 1, "content_hash": path, "width": 1, "height": 1}
+    return NewItem(path=path, vector=vector, **(row | fields))
 
 
 def write_dng(path: Path, width: int = 384, height: int = 256, orientation: int = 1) -> Path:

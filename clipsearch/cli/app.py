@@ -122,8 +122,9 @@ def _drawn(result: SearchResult, protocol: str) -> str:
 
 
 #: Commands that only read. Run as a program, they end with ``os._exit`` once their output is
-#: flushed: tearing down ONNX Runtime, FAISS and the interpreter costs a cold query ~0.15 s and
-#: there is nothing to save or release (the OS drops locks and mappings; SQLite readers hold none).
+#: flushed: tearing down ONNX Runtime, FAISS and the interpreter was a cost every cold query paid
+#: (`make bench`: cold_query_s) and there is nothing to save or release (the OS drops locks and
+#: mappings; SQLite readers hold none).
 _QUICK_EXIT = frozenset({"search", "similar", "status"})
 
 

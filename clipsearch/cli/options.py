@@ -4,8 +4,7 @@ command one value built from them (a :class:`ModelChoice`, a :class:`RuntimeChoi
 command takes two dozen parameters.
 
 Nothing here imports below the front door at load time: ``clipsearch search`` must start
-embedding its query before SQLAlchemy loads, so filters stay plain flags (:class:`FilterFlags`)
-until the command turns them into the library's ``Filters``.
+embedding its query before SQLAlchemy loads (``Filters`` imports it only to build a condition).
 """
 
 from __future__ import annotations
@@ -140,31 +139,13 @@ index_options = group("options", [
 ], _index_options)  # fmt: skip
 
 
-@dataclass(frozen=True, kw_only=True)
-class FilterFlags:
-    """A query's filter flags as given; ``Filters`` of the library once the command has started."""
+def _filters(**values: Any) -> Any:
+    from ..front import index as front
 
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    after: str | None = None
-    before: str | None = None
-    under: tuple[str, ...] = ()
-    place: str | None = None
-    camera: str | None = None
-    types: tuple[str, ...] = ()
-
-    def filters(self) -> Any:
-        from ..front import index as front
-
-        return front.Filters(include=self.include, exclude=self.exclude, after=self.after, before=self.before,
-                             under=self.under, place=self.place, camera=self.camera, types=self.types)  # fmt: skip
+    return front.Filters(**{k: tuple(v) if isinstance(v, tuple | list) else v for k, v in values.items()})
 
 
-def _filter_flags(**values: Any) -> FilterFlags:
-    return FilterFlags(**{k: tuple(v) if isinstance(v, tuple | list) else v for k, v in values.items()})
-
-
-#: Categories and metadata a query keeps to, as ``filters`` (:class:`FilterFlags`).
+#: Categories and metadata a query keeps to, as ``filters`` (the library's ``Filters``).
 filter_options = group("filters", [
     ("include", click.option("--category", "include", multiple=True, metavar="NAME", help="Only items in NAME.")),
     ("exclude", click.option("--not-category", "exclude", multiple=True, metavar="NAME", help="No items in NAME.")),
@@ -175,7 +156,7 @@ filter_options = group("filters", [
     ("place", click.option("--place", metavar="NAME", help="Taken at a place whose name contains NAME.")),
     ("camera", click.option("--camera", metavar="TEXT", help="Taken with a camera whose make/model contains TEXT.")),
     ("types", click.option("--type", "types", multiple=True, metavar="EXT", help="Only this file type (jpg, pdf...).")),
-], _filter_flags)  # fmt: skip
+], _filters)  # fmt: skip
 
 PREVIEW_HELP = (
     "Draw each result in the terminal (kitty, iTerm2, sixel, or colour blocks; CLIPSEARCH_PREVIEW forces one)."

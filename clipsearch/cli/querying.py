@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from ..config import REGIONS
 from .app import cli, print_results
-from .options import FilterFlags, Ranking, Where, filter_options, location_options, ranking_options
+from .options import Ranking, Where, filter_options, location_options, ranking_options
+
+if TYPE_CHECKING:
+    from ..front.index import Filters
 
 DEVICE_HELP = "auto, cpu, cuda, mps."
 
@@ -26,7 +30,7 @@ DEVICE_HELP = "auto, cpu, cuda, mps."
 @filter_options
 @click.option("--device", default=None, help=DEVICE_HELP)
 def search_cmd(query: str | None, words: str | None, relevant: bool, sort: str, lang: str | None, where: Where,
-               ranking: Ranking, filters: FilterFlags, device: str | None) -> None:  # fmt: skip
+               ranking: Ranking, filters: Filters, device: str | None) -> None:  # fmt: skip
     """Find images matching a description (or an image path), text in them, or metadata, best first.
 
     QUERY and --text together rank by both (reciprocal rank fusion); QUERY may be left out when
@@ -37,7 +41,7 @@ def search_cmd(query: str | None, words: str | None, relevant: bool, sort: str, 
     Index.prefetch(*where, [query] if query and not os.path.exists(query) else [], device)
     with Index.open(*where, device=device, language=lang) as ix:
         results = ix.search(query, text=words, k=ranking.top, min_score=ranking.min_score, add=ranking.add,
-                            sub=ranking.sub, filters=filters.filters(), sort=sort, relevant=relevant)  # fmt: skip
+                            sub=ranking.sub, filters=filters, sort=sort, relevant=relevant)  # fmt: skip
     print_results(results, ranking.as_json, ranking.preview)
 
 
@@ -52,11 +56,11 @@ def search_cmd(query: str | None, words: str | None, relevant: bool, sort: str, 
 @filter_options
 @click.option("--device", default=None, help=DEVICE_HELP)
 def similar_cmd(path: str, page: int | None, at: float | None, region: str | None, where: Where, ranking: Ranking,
-                filters: FilterFlags, device: str | None) -> None:  # fmt: skip
+                filters: Filters, device: str | None) -> None:  # fmt: skip
     """Find images that look like the image at PATH (which need not be indexed)."""
     from ..front.index import Index
 
     with Index.open(*where, device=device) as ix:
-        results = ix.similar(path, k=ranking.top, page=page, time=at, region=region, filters=filters.filters(),
+        results = ix.similar(path, k=ranking.top, page=page, time=at, region=region, filters=filters,
                              min_score=ranking.min_score, add=ranking.add, sub=ranking.sub)  # fmt: skip
     print_results(results, ranking.as_json, ranking.preview)

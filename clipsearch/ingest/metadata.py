@@ -115,7 +115,7 @@ def place_name(lat: float, lon: float) -> str | None:
         import reverse_geocode
     except ImportError:  # pragma: no cover - a declared dependency
         return None
-    with _PLACES_LOCK:  # the first call builds the KD-tree (~1 s); later ones take microseconds
+    with _PLACES_LOCK:  # the first call builds the KD-tree (the slow one); later ones are lookups
         found = reverse_geocode.get((lat, lon))
     parts: list[str] = []
     for key in ("city", "county", "state", "country"):

@@ -7,7 +7,8 @@ drawings (``tools/bench_ocr.py``; the figures, their CPU and how to rerun them: 
   lines also say *where* the text is: a photo's sign is then read crop by crop, not as a page.
 - **The reader**: PP-OCRv6 small, detector and recogniser (``rapidocr`` 3.10, inside its wheel,
   Apache-2.0). Against v4 on the corpus drawings it finds more labels (its dictionary has ⌀ and
-  ∅, it keeps the spaces between words, it reads rotated text better) for ~1.5x the time.
+  ∅, it keeps the spaces between words, it reads rotated text better) for more time a page
+  (`make bench`: the ocr labels found and ms a page, docs/text-search.md).
 - **A second look** a quarter turn round, for pages with many lines (drawings, scans): vertical
   dimensions are printed turned 90° and the 0/180° classifier cannot turn them.
 - **Tesseract** (Debian's ``tesseract-ocr`` with ``tesseract-ocr-rus``), where installed, reads again
@@ -74,7 +75,7 @@ class OcrEngine:
     @property
     def _reader(self) -> Any:
         """PP-OCRv6's detector and recogniser, loaded on the first picture that has text to read
-        (most photos never need it: its ~1 s start would be most of a text pass's cost)."""
+        (most photos never need it: its start would be most of a text pass's cost)."""
         if self._reader_instance is None:
             from rapidocr import RapidOCR
 
@@ -194,8 +195,9 @@ def _doubtful(text: str, score: float) -> bool:
     return score < RETRY_BELOW or "  " in text or text != text.strip()
 
 
-#: Whether the gate may run in bfloat16 where the CPU has it: 2.5x ONNX Runtime's speed on AMX, but
-#: it sees "text" in grain that fp32 does not (a corpus photo): off, fp32 in OpenVINO instead (1.4x).
+#: Whether the gate may run in bfloat16 where the CPU has it: fastest on AMX (`make bench`:
+#: stages_ms.gate), but it sees "text" in grain that fp32 does not (a corpus photo): off, fp32 in
+#: OpenVINO instead, still faster than ONNX Runtime.
 BF16_GATE = False
 
 
@@ -280,7 +282,7 @@ def set_threads(threads: int | None) -> None:
 
 
 def engine() -> OcrEngine:
-    """This thread's OCR engine, loaded on first use (~0.5 s)."""
+    """This thread's OCR engine, loaded on first use (its models take a while to open)."""
     current = getattr(_LOCAL, "engine", None)
     if current is None or getattr(_LOCAL, "threads", None) != _THREADS:
         current = _LOCAL.engine = OcrEngine(_THREADS)

@@ -1,9 +1,10 @@
 """Camera RAW files (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2) as pictures, through LibRaw (``rawpy``).
 
 A RAW file carries the camera's own JPEG preview, usually full size: when it is at least as large as
-the model needs, it is used (a JPEG decode, ~10-50 ms) instead of demosaicing the sensor data
-(~0.5-2 s a 24 MP file). Otherwise the sensor data is demosaiced at half size, which is still far
-more than a model sees. The picture is turned upright by the orientation LibRaw reads from the file.
+the model needs, it is used (a JPEG decode) instead of demosaicing the sensor data, tens of times
+slower (`make bench`: raw_preview_ms against raw_demosaic_ms). Otherwise the sensor data is
+demosaiced at half size, which is still far more than a model sees. The picture is turned upright
+by the orientation LibRaw reads from the file.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """An exported model (``onnx_export``): the shared part of every runtime that runs its graphs.
 
-Texts always run in ONNX Runtime, whatever runs the images: it opens a tower in ~0.25 s, so a text
-query never pays OpenVINO's compile, and text vectors and their cache are the same for every image
-runtime and precision. Each tower gets its own session, created on first use, so a text query never
-loads the image tower. Preprocessing and tokenising are torch-free re-implementations checked
+Texts always run in ONNX Runtime, whatever runs the images: it opens a tower faster than OpenVINO
+compiles one, so a text query never pays OpenVINO's compile, and text vectors and their cache are
+the same for every image runtime and precision. Each tower gets its own session, created on first
+use, so a text query never loads the image tower. Preprocessing and tokenising are torch-free re-implementations checked
 against open_clip (``preprocess.py``, ``tokenizer.py``). The image tower is the subclass's
 (``onnx_runtime``, ``openvino_runtime``).
 """
@@ -79,8 +79,8 @@ class ExportedEncoder:
                 if tower != "visual":
                     # Prepacking copies every weight matrix into the kernels' layout when the session
                     # opens: worth it over many image batches, not for a query of one text. Off, a
-                    # SigLIP2 text graph opens in 0.11 s instead of 0.38 s and runs one text in
-                    # 0.09 s instead of 0.06 s (make bench: cold_text_query_s).
+                    # SigLIP2 text graph opens in under a third of the time and runs one text a
+                    # little slower (make bench: cold_query_s).
                     options.add_session_config_entry("session.disable_prepacking", "1")
                 path = self.folder / self.meta["files"][self.precision][tower]
                 try:
@@ -106,7 +106,7 @@ class ExportedEncoder:
     def _load_images_quietly(self) -> None:
         with contextlib.suppress(Exception):  # encode_images loads again and reports it
             self._image_runner()
-            # the first inference initialises kernels (0.13 s for OpenVINO bf16 here): off the main path too
+            # the first inference initialises kernels (OpenVINO bf16 most): off the main path too
             size = self.info.image_size
             self.encode_images(np.zeros((1, 3, size, size), np.float32))
 

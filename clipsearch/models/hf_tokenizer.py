@@ -43,7 +43,7 @@ def basic_clean(text: str) -> str:
     """open_clip's ``basic_clean``: ftfy repairs, HTML entities twice, outer whitespace.
 
     Printable ASCII without '&' is left as it is by ftfy (no mojibake, entities, control characters
-    or widths to fix), so a cold English query skips ftfy's ~65 ms import (as ``tokenizer`` does)."""
+    or widths to fix), so a cold English query skips ftfy's import (as ``tokenizer`` does)."""
     if not (text.isascii() and text.isprintable()) or "&" in text:
         import ftfy
 

@@ -255,7 +255,8 @@ def open_clip_name(ref: ModelRef) -> str:
 
 
 def gpu_possible() -> bool:
-    """Whether asking PyTorch about GPUs is worth its import (~3 s): a CUDA driver or a Mac."""
+    """Whether asking PyTorch about GPUs is worth its import (seconds, which `make bench`'s
+    cold_query_s never pays): a CUDA driver or a Mac."""
     return os.path.exists("/proc/driver/nvidia/version") or sys.platform == "darwin"
 
 

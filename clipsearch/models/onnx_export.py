@@ -5,7 +5,7 @@ open_clip stays the one source of the model: the towers are traced from the very
 ``encode_text(normalize=True)``). What the exported files were made from is written next to them
 (``export.json``: the :class:`ModelInfo`, the tokenizer, versions), so a cache entry is never used
 for another model. Weights are stored as external data, which ONNX Runtime memory-maps: a text
-query opens the 250 MB text tower in ~0.1 s instead of ~0.4 s.
+query opens the 250 MB text tower several times faster (`make bench`: cold_query_s).
 
 ``int8`` files are made from the fp32 ones by dynamic quantisation (``quantise.py``: int8 weights,
 activations quantised at run time); ``tests/test_runtime.py``, ``tests/test_openvino.py`` and

@@ -4,7 +4,8 @@ OpenVINO compiles the ONNX files ``onnx_export`` wrote from the open_clip model 
 On the 2-core AVX-512 machines ``make bench`` runs on, its fp32 runs the ViT ~1.2x faster than ONNX
 Runtime; with a bfloat16 precision hint (CPUs with AVX512_BF16 or AMX) about twice as fast, at
 cosine >= 0.9999 to fp32; at int8 (``quantise.py``: int8 weights, activations quantised per group
-at run time) about twice as fast too, 1.3x ONNX Runtime's int8. Texts stay in ONNX Runtime
+at run time) faster again, and than ONNX Runtime's int8 on VNNI
+CPUs (`make bench`: planner.candidates). Texts stay in ONNX Runtime
 (``exported.py``): a text query never imports OpenVINO, and text vectors and
 their cache are the fp32 ones whatever the image precision.
 """
@@ -29,9 +30,8 @@ log = logging.getLogger(__name__)
 #: Image precisions OpenVINO runs, and the inference precision hint each one sets.
 HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 #: Activations quantised at run time per group of this many values (int8: see ``quantise.py``).
-#: Measured on the ViT-B-32-256 image tower, batch 32, 2 threads, AVX-512 VNNI: 64 -> 79.6
-#: images/s, 128 -> 84.1, 256 -> 78.2, 384 -> 75.1; 0 (off) -> 37.2, the speed of fp32. On an
-#: AVX2-only CPU 32 beat 128 (9.8 vs 7.3): the planner (``planner.py``) times both per machine.
+#: 128 was the fastest on an AVX-512 VNNI CPU (off runs at fp32's speed); on an AVX2-only CPU 32
+#: beat it, so the planner (``planner.py``) times both per machine (`make bench`: planner.candidates).
 INT8_GROUP = 128
 
 
@@ -85,13 +85,13 @@ class OpenVinoEncoder(ExportedEncoder):
                     "INFERENCE_NUM_THREADS": self.threads,
                     "INFERENCE_PRECISION_HINT": hint,
                     "PERFORMANCE_HINT": "LATENCY",
-                    # Pinned threads fight the decoding threads for their cores (measured: fp32
-                    # indexing 11.9 s pinned vs 8.8 s unpinned for 160 photos, sys time 3.8 s vs 1.2 s).
+                    # Pinned threads fight the decoding threads for their cores (measured: pinned
+                    # fp32 indexing was slower, with three times the sys time; `make bench`: index).
                     "ENABLE_CPU_PINNING": False,
                 }
                 if self.compile_cache and os.environ.get("CLIPSEARCH_OV_CACHE", "1") != "0":
-                    # the compiled model beside the export: a later run's compile is a read (a one-photo
-                    # index 1.37 -> 1.10 s here), for ~340 MB of disk per model (the planned one only)
+                    # the compiled model beside the export: a later run's compile is a read
+                    # (`make bench`: one_photo_new_index_s), for ~340 MB of disk per model (the planned one only)
                     config["CACHE_DIR"] = str(self.folder / "openvino-cache")
                 if self.image_precision == "int8":
                     config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = self.group

@@ -1,7 +1,8 @@
 """Which runtime and precision run a model fastest on *this* CPU, chosen by measurement, once.
 
 A choice tuned on one CPU is wrong on the next: on an AVX-512 VNNI machine OpenVINO's int8 ran
-1.4x ONNX Runtime's, on an AVX2-only one it ran at 0.54x, slower than its own fp32, while ONNX
+faster than ONNX Runtime's, on an AVX2-only one slower than its own fp32 (`make bench`:
+planner.candidates, docs/benchmarks.md has both CPUs), while ONNX
 Runtime's int8 there lost parity (cosine 0.9836: u8s8 products saturate without VNNI). So on a
 model's first use on a machine (when its export happens anyway) each candidate configuration
 

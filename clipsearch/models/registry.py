@@ -21,8 +21,8 @@ from ..errors import UsageError
 
 #: SigLIP2 at ViT-B/32 cost: ImageNet 74.0 vs 72.8 and COCO text->image R@1 47.2 vs 39.9 for
 #: ViT-B-32-256 datacomp (open_clip's results tables), and multilingual (Gemma tokenizer). Chosen
-#: by `make bench` (tools/bench_models.py): indexing at 1.02x ViT-B-32-256's and a cold text query
-#: of 0.50 s at 100k items (README, "Models"). Existing indexes keep their own model.
+#: by `make bench` (tools/bench_models.py): indexing as fast as ViT-B-32-256 and a cold text query
+#: under a second at 100k items (docs/models.md). Existing indexes keep their own model.
 DEFAULT_MODEL = "ViT-B-32-SigLIP2-256"
 #: Preferred weights per architecture where open_clip lists several (best zero-shot at equal cost).
 PREFERRED_TAGS: dict[str, str] = {

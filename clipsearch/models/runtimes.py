@@ -47,8 +47,8 @@ def query_plan(runtime: str | None, device: str | None, precision: str) -> tuple
     """(runtime, device, precision) for queries on an index at ``precision``.
 
     A query embeds one text or a few images, so start-up counts, not throughput: under ``auto``,
-    ONNX Runtime opens a tower in ~0.25 s where OpenVINO compiles one in ~0.4 s (a cold `similar`
-    measured 0.74 s against 0.90 s), and a bf16 or int8 index's query images and texts are embedded
+    ONNX Runtime opens a tower faster than OpenVINO compiles one (`make bench`: cold_query_s),
+    and a bf16 or int8 index's query images and texts are embedded
     at fp32 (cosine >= 0.9998 to those precisions on the corpus). A runtime asked for by name is
     used as asked.
     """

@@ -3,7 +3,7 @@
 SigLIP2's Gemma vocabulary (256k x 768), XLM-R's (250k x 768) and MetaCLIP 2's XLM-V (900k x 1024)
 make the embedding table most of a text tower: 0.8-3.7 GB in fp32. ONNX Runtime reads every
 initializer when it opens a session, so one query of a few words would pay for the whole table
-(0.41 s to open SigLIP2's text graph against 0.20 s for CLIP's, measured on this project's CPUs).
+(SigLIP2's text graph opened in twice the time of CLIP's; `make bench`: cold_query_s).
 Instead the export writes the table as a float16 ``.npy`` file and traces the text graph with
 the looked-up rows as an input (``embedded``) beside the tokens (still needed for positions,
 attention masks and pooling). A query memory-maps the file and gathers only its tokens' rows: a

@@ -4,7 +4,7 @@ ones in ``hf_tokenizer``, and :func:`text_tokenizer`, which picks by open_clip's
 CLIP's byte-pair tokenizer is for the cold text-query path.
 
 open_clip's ``SimpleTokenizer`` imports torch (it returns a tensor); a text query run through ONNX
-Runtime must not pay ~3 s for that. This is the same algorithm (OpenAI CLIP, MIT licence), reading
+Runtime must not pay seconds for that. This is the same algorithm (OpenAI CLIP, MIT licence), reading
 open_clip's own vocabulary file (``bpe_simple_vocab_16e6.txt.gz``, found without importing
 open_clip), cleaning text the way its default ``clean='lower'`` does, and returning int64 arrays.
 ``tests/test_runtime.py`` compares it token for token with open_clip's tokenizer.
@@ -97,8 +97,8 @@ class ClipTokenizer:
     def __init__(
         self, context_length: int = 77, vocab_path: str | Path | None = None, tables: Path | None = None
     ) -> None:
-        """``tables``: a pickle of the built lookup tables (written on first use, read after: ~4x
-        faster than parsing the vocabulary, which matters to a cold query)."""
+        """``tables``: a pickle of the built lookup tables (written on first use, read after:
+        faster than parsing the vocabulary, which matters to a cold query; `make bench`: cold_query_s)."""
         import regex
 
         self.encoder, self.bpe_ranks = _tables(Path(vocab_path) if vocab_path else default_vocab_path(), tables)

@@ -3,6 +3,9 @@
 Filters become one SQL condition on ``items`` (:meth:`Filters.clause`), used inside the vector search
 (as a FAISS ID selector over the ids it selects) and inside the full-text query, so a filtered query
 returns every match there is, never a filtered top-k that came up short.
+
+SQLAlchemy is imported only when a condition is built: a command builds its ``Filters`` from its
+flags before the catalog is open, and a cold ``search`` must not wait for SQLAlchemy to do that.
 """
 
 from __future__ import annotations
@@ -12,14 +15,11 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.sql.elements import ColumnElement
-
 from ..errors import UsageError
-from ..store.dialect import path_under
-from ..store.schema import ITEMS, LABELS
 
 if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import ColumnElement
+
     from .categories import Categories
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
@@ -72,6 +72,11 @@ class Filters:
 
     def clause(self, categories: Categories | None = None) -> ColumnElement[bool] | None:
         """The condition on ``items`` these filters mean (None: no filter)."""
+        from sqlalchemy import and_, or_
+
+        from ..store.dialect import path_under
+        from ..store.schema import ITEMS
+
         parts: list[ColumnElement[bool]] = []
         if self.after:
             parts.append(ITEMS.c.taken >= date_bound(self.after, "--after"))
@@ -92,6 +97,10 @@ class Filters:
         return and_(*parts) if parts else None
 
     def _category_parts(self, categories: Categories) -> list[ColumnElement[bool]]:
+        from sqlalchemy import select
+
+        from ..store.schema import ITEMS, LABELS
+
         parts: list[ColumnElement[bool]] = []
         by_facet: dict[str, list[int]] = {}
         for name in self.include:

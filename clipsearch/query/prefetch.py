@@ -1,7 +1,7 @@
 """Start a cold query's slow parts on background threads before the catalog layer is imported.
 
-A new ``clipsearch search`` process spends most of its time loading things: SQLAlchemy (~0.25 s),
-the ONNX text tower (~0.25 s), the FAISS file (~0.1 s at 100k items). Only the first is Python
+A new ``clipsearch search`` process spends most of its time loading things: SQLAlchemy,
+the ONNX text tower, the FAISS file (`make bench`: startup, cold_query_s). Only the first is Python
 work that holds the GIL; ONNX Runtime and FAISS load in C++. So the CLI reads the manifest (plain
 JSON), starts embedding the query text and reading the FAISS file on two threads, then imports
 and opens the catalog; the query path picks up both results (``onnx_runtime.shared_encoder``,

@@ -416,7 +416,7 @@ class Catalog:
         """The end of a writer's run. SQLite: fold the WAL into the main file so a copied index folder
         is complete on its own. PostgreSQL: refresh the planner's statistics once the catalog has
         grown by a tenth (autovacuum does it only a while after a bulk load; until then a filtered
-        full-text query at 1M items was planned 20x slower)."""
+        full-text query at 1M items got a far slower plan; `make bench`: catalog)."""
         if self.on_server:
             self._analyze_if_grown()
             return

@@ -153,7 +153,7 @@ def _server_engine(target: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _settings(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         """A search's queries return a handful of rows: starting parallel workers for them costs
-        more (~5 ms) than the scan they would share."""
+        more than the scan they would share (`make bench`: catalog)."""
         with dbapi_conn.cursor() as cur:
             cur.execute("SET max_parallel_workers_per_gather = 0")
         dbapi_conn.commit()

@@ -190,7 +190,7 @@ def _search_fts5(conn: Connection, terms: list[str], limit: int, where: ColumnEl
         .where(literal_column("texts_fts").op("MATCH")(expression))
     )
     # FTS5 scores every match before sorting: for a query whose every word is in more than
-    # COMMON texts that is most of the index (~1 s at 1M items). Such a query is answered with
+    # COMMON texts that is most of the index (`make bench`: catalog, at 1M items). Such a query is answered with
     # the newest matches (highest ids) instead, which FTS5 streams; rarer words are ranked by BM25.
     query = query.order_by(_FTS.c.rowid.desc()) if _rarest(conn, expression) > COMMON else query.order_by(rank)
     if where is not None:

@@ -24,8 +24,8 @@ from sqlalchemy import (
 SCHEMA_HEAD = "0006_text_errors"
 
 
-#: The schema, as SQLAlchemy Core tables (not ORM classes: importing the ORM would cost a cold
-#: query ~0.1 s, and every statement here is Core anyway). Alembic migrations mirror it.
+#: The schema, as SQLAlchemy Core tables (not ORM classes: importing the ORM would slow a cold
+#: query (`make bench`: cold_query_s), and every statement here is Core anyway). Alembic migrations mirror it.
 METADATA = MetaData()
 
 #: A 64-bit integer: BIGINT on PostgreSQL (a file's size past 2 GB, mtime in nanoseconds, ids of a

@@ -40,7 +40,7 @@ from .vectors import SHARDED, VectorIndex, smallest_nprobe
 #: Rows read from a shard at a time when adding: bounds a task's memory (512-d fp32: 100 MB).
 CHUNK = 50_000
 #: Training points per inverted list: FAISS's guidelines ask 30-256 x nlist; k-means on more costs
-#: time (4096 lists x 40 x 512-d: ~35 s on 2 cores) for recall the tuned nprobe buys back anyway.
+#: time (tools/gpu_check.py: kmeans_s) for recall the tuned nprobe buys back anyway.
 POINTS_PER_LIST = 40
 INDEX_FILE = "populated.index"
 LISTS_FILE = "lists.ivfdata"
