@@ -165,6 +165,27 @@ def test_a_part_code_that_exists_only_as_pixels_is_found_letter_for_letter(cli, 
     assert sorted(names(hits)) == ["bracket-scan.png", "scanned.pdf#1"]
     assert all("[KX-2291-B]" in h["text_snippet"] for h in hits)
     assert "KX-2291-C" in cli.json("search", "--text", "kx-2291-c")[0]["text_snippet"]  # any case
+    # where: the box of the line holding the code covers where it was drawn (and only that line)
+    drawn = _drawn_box("Part number KX-2291-B", line=1)
+    for hit in hits:
+        assert len(hit["text_boxes"]) == 1, hit
+        assert _overlap(hit["text_boxes"][0], drawn) >= 0.5, (hit["text_boxes"], drawn)
+
+
+def _drawn_box(text: str, line: int, size: tuple[int, int] = (1400, 1000)) -> list[float]:
+    """Where :func:`scan` drew ``text`` as its ``line``-th line, in fractions of the page."""
+    x0, y0, x1, y1 = ImageDraw.Draw(Image.new("RGB", size)).textbbox(
+        (70, 80 + 90 * line), text, font=ImageFont.truetype(str(DEJAVU), 38)
+    )
+    return [x0 / size[0], y0 / size[1], x1 / size[0], y1 / size[1]]
+
+
+def _overlap(a: list[float], b: list[float]) -> float:
+    """Intersection over union of two boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union else 0.0
 
 
 def test_russian_and_chinese_text_in_pictures(cli, tmp_path):
@@ -201,7 +222,7 @@ def test_an_ocr_failure_leaves_the_text_unknown_and_the_run_goes_on(cli, tmp_pat
     from clipsearch.ingest import ocr
 
     scan(tmp_path / "s" / "page.png", ["Text nobody will read"])
-    monkeypatch.setattr(ocr.OcrEngine, "read", lambda self, image, name=None: 1 / 0)
+    monkeypatch.setattr(ocr.OcrEngine, "read_lines", lambda self, *args, **kwargs: 1 / 0)
     cli.ocr = "all"
     report = cli.json("index", str(tmp_path / "s"), "--model", "tiny-shapes")
     assert report["added"] == 1 and report["skipped"] == 0

@@ -51,16 +51,19 @@ def search_cmd(query: str | None, words: str | None, relevant: bool, sort: str, 
 @click.option("--time", "at", type=click.FloatRange(0), default=None, metavar="SECONDS",
               help="Frame of a video to query by (default: its first); PATH#t=SECONDS says the same.")  # fmt: skip
 @click.option("--region", type=click.Choice(sorted(REGIONS)), default=None, help="Compare only this region.")
+@click.option("--box", metavar="X0,Y0,X1,Y1", default=None,
+              help="Search by this part of the picture only (fractions of its width and height: "
+                   "0.5,0,1,1 is the right half).")  # fmt: skip
 @location_options
 @ranking_options
 @filter_options
 @click.option("--device", default=None, help=DEVICE_HELP)
-def similar_cmd(path: str, page: int | None, at: float | None, region: str | None, where: Where, ranking: Ranking,
-                filters: Filters, device: str | None) -> None:  # fmt: skip
+def similar_cmd(path: str, page: int | None, at: float | None, region: str | None, box: str | None, where: Where,
+                ranking: Ranking, filters: Filters, device: str | None) -> None:  # fmt: skip
     """Find images that look like the image at PATH (which need not be indexed)."""
     from ..front.index import Index
 
     with Index.open(*where, device=device) as ix:
-        results = ix.similar(path, k=ranking.top, page=page, time=at, region=region, filters=filters,
+        results = ix.similar(path, k=ranking.top, page=page, time=at, region=region, box=box, filters=filters,
                              min_score=ranking.min_score, add=ranking.add, sub=ranking.sub)  # fmt: skip
     print_results(results, ranking.as_json, ranking.preview)

@@ -312,40 +312,66 @@ class Index:
 
     def similar(
         self, path: str | os.PathLike[str], *, k: int = 10, page: int | None = None, time: float | None = None,
-        region: str | None = None, filters: Filters | None = None, min_score: float | None = None,
-        add: Sequence[str] = (), sub: Sequence[str] = (),
+        region: str | None = None, box: str | Sequence[float] | None = None, filters: Filters | None = None,
+        min_score: float | None = None, add: Sequence[str] = (), sub: Sequence[str] = (),
     ) -> list[SearchResult]:  # fmt: skip
         """Pictures that look like the one at ``path`` (which need not be indexed): ``page`` of a
         PDF (``doc.pdf#page=3`` says the same), the frame at ``time`` seconds of a video
-        (``clip.mp4#t=12.5``); ``region``: compare only that region (``title-block``)."""
+        (``clip.mp4#t=12.5``); ``region``: compare only that region (``title-block``); ``box``:
+        only that part of the picture, ``"X0,Y0,X1,Y1"`` in fractions of its width and height."""
+        from ..ingest.regions import parse_box
+
         spec, in_page, in_time = parse_item_ref(os.fspath(path))
         page, time = page if page is not None else in_page, time if time is not None else in_time
+        part = parse_box(box) if box is not None else None
         with self._query_lock:
             return self.searcher.similar(spec, k, min_score, add, sub, page=page, filters=filters, region=region,
-                                         time=time)  # fmt: skip
+                                         time=time, box=part)  # fmt: skip
 
-    def similar_to_item(self, item_id: int, *, k: int = 10, filters: Filters | None = None) -> list[SearchResult]:
-        """Items like the indexed item ``item_id`` (by its stored vector), itself left out."""
-        self.item(item_id)
+    def similar_to_item(
+        self, item_id: int, *, k: int = 10, filters: Filters | None = None, box: str | Sequence[float] | None = None,
+        follow_links: bool = False,
+    ) -> list[SearchResult]:  # fmt: skip
+        """Items like the indexed item ``item_id`` (by its stored vector), itself left out; with
+        ``box``, like that part of it (read from its file, as :meth:`open_file` serves it)."""
+        row = self.item(item_id)
+        if box is not None:
+            if row.time is not None:  # a video frame: decoded from the video at its time
+                return self.similar(row.path, time=row.time, box=box, k=k, filters=filters)
+            fd, _ = self.open_file(row, follow_links=follow_links)
+            with os.fdopen(fd, "rb") as f:
+                data = f.read()
+            hits = self.similar_to_bytes(data, page=row.page or 1, k=k + 1, filters=filters, box=box)
+            return [h for h in hits if h.id != item_id][:k]
         vec = self.store.catalog.vectors([item_id], self.store.model.dim)[0]
         with self._query_lock:
             return self.searcher.search_vector(vec, k, exclude_ids=[item_id], filters=filters)
 
-    def similar_to_bytes(self, data: bytes, *, page: int = 1, k: int = 10, filters: Filters | None = None,
-                         max_megapixels: float = 50.0) -> list[SearchResult]:  # fmt: skip
-        """Items like a picture given as bytes (any format clipsearch indexes), or a PDF's ``page``."""
+    def similar_to_bytes(
+        self, data: bytes, *, page: int = 1, k: int = 10, filters: Filters | None = None,
+        max_megapixels: float = 50.0, box: str | Sequence[float] | None = None,
+    ) -> list[SearchResult]:  # fmt: skip
+        """Items like a picture given as bytes (any format clipsearch indexes), or a PDF's ``page``;
+        ``box``: like that part of it (see :meth:`similar`)."""
         import io
 
         from ..ingest.images import load_image
         from ..ingest.pdf import render_pages
+        from ..ingest.regions import crop_box, parse_box
 
+        part = parse_box(box) if box is not None else None
         encoder = self.query_encoder()
         document = data[:5] == b"%PDF-"  # a page of a PDF, as the indexer sees pages
+        need = encoder.info.image_size
+        if part is not None:  # decoded large enough that the part alone fills the model's input
+            need = min(4096, int(need / min(part[2] - part[0], part[3] - part[1])) + 1)
         if document:
             image = next(render_pages(data, name="upload", pages=[page]))[1]
         else:
-            image = load_image(io.BytesIO(data), encoder.info.image_size, max_megapixels, name="upload")
-        vec = encoder.encode_images(encoder.preprocess(image, letterbox=document)[None])[0]
+            image = load_image(io.BytesIO(data), need, max_megapixels, name="upload")
+        if part is not None:
+            image = crop_box(image, part, base=None)
+        vec = encoder.encode_images(encoder.preprocess(image, letterbox=document or part is not None)[None])[0]
         with self._query_lock:
             return self.searcher.search_vector(vec, k, filters=filters)
 

@@ -17,14 +17,15 @@ from typing import Any
 from ..errors import ImageLoadError
 from ..store.extras import Extras
 from .metadata import metadata
-from .ocr import engine, looks_like_a_page
+from .ocr import TextLine, engine, looks_like_a_page
 from .pdf import document_facts
 
 log = logging.getLogger(__name__)
 
 
-def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> str:
-    """What OCR reads under ``mode`` ('auto' or 'all'): '' when the gate finds no line of text.
+def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> list[TextLine]:
+    """The lines OCR reads under ``mode`` ('auto' or 'all'), with their boxes: none when the gate
+    finds no line of text.
 
     ``seen``: the picture at least :data:`~.ocr.GATE_SIDE` on its longest side, for the gate;
     ``full``: decodes it again large enough to read small print, called only when needed. Raises
@@ -32,8 +33,8 @@ def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> st
     try:
         regions = engine().find_lines(seen)
         if mode == "auto" and not regions:
-            return ""
-        return engine().read(full(), name, regions or None, page=looks_like_a_page(seen))
+            return []
+        return engine().read_lines(full(), name, regions or None, page=looks_like_a_page(seen))
     except ImageLoadError:
         raise
     except Exception as err:  # an engine fault on one picture: that picture's reason

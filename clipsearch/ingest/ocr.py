@@ -62,6 +62,8 @@ _CYRILLIC = frozenset(chr(c) for c in range(0x0400, 0x0500))
 Region = tuple[float, float, float, float]
 #: A line read: its corner points in the read picture's pixels, its text, its confidence.
 Line = tuple[list[tuple[float, float]], str, float]
+#: A line as read: its text and where it stands (a :data:`Region` of the picture).
+TextLine = tuple[str, Region]
 
 
 class OcrEngine:
@@ -112,7 +114,14 @@ class OcrEngine:
     def read(
         self, image: Any, name: object = None, regions: list[Region] | None = None, page: bool | None = None
     ) -> str:
-        """The text of ``image``, line by line, top to bottom.
+        """The text of ``image``, line by line, top to bottom (see :meth:`read_lines`)."""
+        return "\n".join(text for text, _ in self.read_lines(image, name, regions, page))
+
+    def read_lines(
+        self, image: Any, name: object = None, regions: list[Region] | None = None, page: bool | None = None
+    ) -> list[TextLine]:
+        """The lines of ``image`` top to bottom, each with where it stands: (text, (x0, y0, x1, y1)
+        in fractions of the picture's width and height), so a result can show where its words are.
 
         ``page``: whether it is a page (a drawing, a scan: :func:`looks_like_a_page`; None: look). A
         page is read whole, then a quarter turned for its vertical labels. A picture that is no page
@@ -136,7 +145,7 @@ class OcrEngine:
                 if sum(c in _CYRILLIC for c in text) >= 3:  # a word of Russian, not one look-alike
                     lines[i] = (lines[i][0], text, 1.0)
         lines.sort(key=lambda line: (round(min(p[1] for p in line[0]) / 20), min(p[0] for p in line[0])))
-        return "\n".join(text for _, text, _ in lines if text.strip())
+        return [(text, _fractions(box, big.size)) for box, text, _ in lines if text.strip()]
 
     def _lines(self, picture: Any) -> list[Line]:
         # every call says use_det: RapidOCR keeps the last call's setting on itself
@@ -261,6 +270,14 @@ def _padded(regions: list[Region], width: int, height: int) -> list[tuple[int, i
         boxes.append((int(max(0, x0 * width - pad)), int(max(0, y0 * height - pad)),
                       int(min(width, x1 * width + pad)), int(min(height, y1 * height + pad))))  # fmt: skip
     return boxes
+
+
+def _fractions(box: Any, size: tuple[int, int]) -> Region:
+    """A line's corner points as (x0, y0, x1, y1), fractions of a ``size`` picture, within 0..1."""
+    w, h = size
+    xs, ys = [p[0] for p in box], [p[1] for p in box]
+    clip = lambda v: round(min(1.0, max(0.0, v)), 4)  # noqa: E731
+    return (clip(min(xs) / w), clip(min(ys) / h), clip(max(xs) / w), clip(max(ys) / h))
 
 
 def _new_lines(seen: list[Line], second: list[Line]) -> list[Line]:

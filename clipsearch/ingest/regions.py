@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 from ..config import REGIONS, SCOPES
 from ..errors import UsageError
 
-__all__ = ["REGIONS", "SCOPES", "crop", "validate"]
+__all__ = ["REGIONS", "SCOPES", "Box", "crop", "crop_box", "parse_box", "validate"]
+
+#: A part of a picture: (x0, y0, x1, y1), fractions of its width and height, x0 < x1, y0 < y1.
+Box = tuple[float, float, float, float]
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -29,14 +32,38 @@ def validate(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def parse_box(value: str | Box | list[float]) -> Box:
+    """A box given as ``"X0,Y0,X1,Y1"`` (or four numbers), checked: every edge within 0..1 and the
+    box not empty. A wrong box is the user's mistake (:class:`UsageError`), said with what was given."""
+    try:
+        parts = [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
+    except (TypeError, ValueError):
+        parts = []
+    if len(parts) != 4:
+        raise UsageError(f"--box takes X0,Y0,X1,Y1 (fractions of the width and height, 0 to 1), not {value!r}")
+    x0, y0, x1, y1 = parts
+    if not all(0.0 <= v <= 1.0 for v in parts):
+        raise UsageError(f"--box {value!r} reaches outside the picture: each edge is a fraction from 0 to 1")
+    if x1 <= x0 or y1 <= y0:
+        raise UsageError(f"--box {value!r} is empty: X1 must exceed X0 and Y1 exceed Y0")
+    return (x0, y0, x1, y1)
+
+
 def crop(image: Image.Image, region: str) -> Image.Image:
+    """The named ``region`` of ``image`` (see :data:`REGIONS`)."""
+    return crop_box(image, REGIONS[region])
+
+
+def crop_box(image: Image.Image, box: Box, base: int | None = REGION_BASE) -> Image.Image:
+    """The part ``box`` of ``image``, taken from the page brought to ``base`` pixels on its longest
+    side first (stored regions: the same pixels whatever the source's resolution); None: as it is."""
     from PIL import Image
 
-    scale = REGION_BASE / max(image.size)
+    scale = base / max(image.size) if base else 1.0
     if scale < 1:
         image = image.resize(
             (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BOX
         )
-    x0, y0, x1, y1 = REGIONS[region]
+    x0, y0, x1, y1 = box
     w, h = image.size
     return image.crop((int(x0 * w), int(y0 * h), max(int(x1 * w), int(x0 * w) + 1), max(int(y1 * h), int(y0 * h) + 1)))

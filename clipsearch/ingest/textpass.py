@@ -17,6 +17,7 @@ reason (``text_error``): read, not retried until its bytes change, and it never 
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 from collections import deque
@@ -31,7 +32,7 @@ from ..store.folder import IndexStore
 from . import gatecache
 from .extract import read_text
 from .images import load_image
-from .ocr import GATE_SIDE, READ_SIDE, default_threads, engine, set_threads
+from .ocr import GATE_SIDE, READ_SIDE, TextLine, default_threads, engine, set_threads
 from .pdf import RENDER_LONG_SIDE, is_pdf_path, render_pages
 from .pool import DaemonPool
 
@@ -62,6 +63,8 @@ class _Result:
     row: ItemRow
     text: str | None = None
     error: str | None = None
+    #: Each line's text and box, as the catalog keeps them (``store/extras.py``: JSON).
+    boxes: str | None = None
     changed: bool = False
 
 
@@ -115,7 +118,7 @@ def read_texts(
                 report.changed += 1
             else:
                 _count(report, result)
-                batch.append(TextRead(row.id, row.content_hash, result.text, mode, result.error))
+                batch.append(TextRead(row.id, row.content_hash, result.text, mode, result.error, result.boxes))
                 gatecache.drop(gatecache.path_for(kept, row.content_hash, row.page))
             if len(batch) >= commit_every or (batch and time.monotonic() - last >= commit_seconds):
                 store.catalog.commit_texts(batch)
@@ -142,6 +145,14 @@ def _count(report: TextReport, result: _Result) -> None:
         row = result.row
         path = f"{row.path}#page={row.page}" if row.page else row.path
         report.unreadable_files.append({"path": path, "reason": result.error})
+
+
+def _lines_read(row: ItemRow, lines: list[TextLine]) -> _Result:
+    if not lines:
+        return _Result(row, text="")
+    return _Result(
+        row, text="\n".join(text for text, _ in lines), boxes=json.dumps([[*box, text] for text, box in lines])
+    )
 
 
 def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
@@ -172,7 +183,7 @@ def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
             def full() -> Any:
                 return load_image(io.BytesIO(data), READ_SIDE, 0, name=row.path)
 
-        return _Result(row, text=read_text(mode, seen, full, name))
+        return _lines_read(row, read_text(mode, seen, full, name))
     except ImageLoadError as err:
         return _Result(row, error=err.reason)
     except MemoryError:

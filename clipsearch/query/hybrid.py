@@ -80,7 +80,9 @@ def _text(searcher: Searcher, words: str, limit: int, filters: Filters) -> list[
     catalog = searcher.store.catalog
     hits = catalog.search_text(words, limit, filters.clause(Categories(searcher.store)))
     snippets = {h.item_id: snippet(h.body, words) for h in hits}
-    return searcher.results([(h.item_id, round(-h.rank, 4)) for h in hits], snippets)
+    boxes = catalog.text_boxes([h.item_id for h in hits], words)
+    results = searcher.results([(h.item_id, round(-h.rank, 4)) for h in hits], snippets)
+    return [replace(r, text_boxes=boxes[r.id]) if r.id in boxes else r for r in results]
 
 
 def _fuse(vector: list[SearchResult], text: list[SearchResult]) -> list[SearchResult]:

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from ..config import REGIONS
 from ..errors import ImageLoadError, IndexCorruptError, UsageError
 from ..ingest.images import load_image
 from ..ingest.pdf import is_pdf_path, render_pages
-from ..ingest.regions import REGION_BASE
+from ..ingest.regions import REGION_BASE, Box, crop_box
 from ..ingest.regions import crop as crop_region
 from ..ingest.regions import validate as validate_regions
 from ..ingest.scan import absolute
@@ -80,6 +81,9 @@ class SearchResult:
     taken: str | None = None
     #: A video frame's time in seconds (``page`` then numbers the frames kept).
     time: float | None = None
+    #: Where the words searched for stand (text queries): boxes ``[x0, y0, x1, y1]`` in fractions
+    #: of the picture's width and height, one per OCR line that holds them.
+    text_boxes: list[list[float]] | None = None
 
     @property
     def display_path(self) -> str:
@@ -87,7 +91,7 @@ class SearchResult:
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
-        for key in ("page", "text_snippet", "taken"):
+        for key in ("page", "text_snippet", "taken", "text_boxes"):
             if not data[key] or (key == "page" and self.time is not None):
                 data.pop(key)
         if self.time is None:
@@ -210,6 +214,26 @@ class Searcher:
         image = _query_picture(path, full, page, REGION_BASE)
         return enc.encode_images(enc.preprocess(crop_region(image, region), letterbox=True)[None])[0]
 
+    def box_vector(self, path: str, box: Box, page: int | None = None, time: float | None = None) -> np.ndarray:
+        """Vector of the part ``box`` of a picture (a PDF ``page``, a video's frame at ``time``),
+        embedded with the model's own preprocessing, letterboxed so the whole box is seen. The
+        title block's box is the stored title-block region where the page has one."""
+        full = absolute(path)
+        enc = self.encoder
+        if time is not None or is_video_path(full):
+            try:
+                image = frame_at(full, time or 0.0, name=path)
+            except ImageLoadError as err:
+                raise UsageError(f"cannot use {path} as a query: {err.reason}") from err
+        else:
+            page = _page_for(full, page)
+            if tuple(box) == REGIONS["title-block"]:
+                return self.region_vector(full, "title-block", page)
+            # decoded large enough that the box alone still fills the model's input
+            need = min(4096, int(enc.info.image_size / min(box[2] - box[0], box[3] - box[1])) + 1)
+            image = _query_picture(path, full, page, need)
+        return enc.encode_images(enc.preprocess(crop_box(image, box, base=None), letterbox=True)[None])[0]
+
     def region_index(self, region: str) -> VectorIndex:
         if region not in self._region_indexes:
             ids, vecs = self.store.catalog.region_vectors(region, self.store.model.dim)
@@ -308,14 +332,25 @@ class Searcher:
         filters: Filters | None = None,
         region: str | None = None,
         time: float | None = None,
+        box: Box | None = None,
     ) -> list[SearchResult]:
         """Pictures like the one at ``path`` (``page`` of a PDF, the frame at ``time`` seconds of a
         video); if it is indexed, it is left out.
 
-        ``region``: compare only that region (e.g. ``title-block``) of pages that have one stored."""
+        ``region``: compare only that region (e.g. ``title-block``) of pages that have one stored.
+        ``box``: compare only that part of the query picture (see :meth:`box_vector`) with whole
+        pictures."""
         full = absolute(path)
         if not os.path.isfile(full):
             raise UsageError(f"no such image file: {path}")
+        if box is not None:
+            if region is not None:
+                raise UsageError("give --box or --region, not both")
+            video = time is not None or is_video_path(full)
+            at = None if video else _page_for(full, page)
+            own = [r.id for r in self.store.catalog.find_path(full) if video or r.page == at]
+            return self.search_vector(self.box_vector(full, box, page, time), k, min_score, exclude_ids=own,
+                                      filters=filters)  # fmt: skip
         if time is not None or is_video_path(full):
             query, own = self._frame_vector(path, full, time or 0.0)
             return self.search_vector(query, k, min_score, exclude_ids=own, filters=filters)

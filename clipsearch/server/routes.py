@@ -97,9 +97,10 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
         page: int = Query(1, ge=1, le=100_000),
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
+        box: str | None = Query(None, description="X0,Y0,X1,Y1: search by this part only (fractions)"),
     ) -> list[dict[str, Any]]:
         """The request body is the image file itself (any picture format clipsearch indexes), or a
-        PDF, whose ``page`` (default 1) is the query."""
+        PDF, whose ``page`` (default 1) is the query; ``box``: only that part of it."""
         declared = int(request.headers.get("content-length") or 0)
         if declared > max_upload_bytes:
             raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
@@ -111,7 +112,7 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
 
         def run() -> list[SearchResult]:
             return state.index.similar_to_bytes(bytes(body), page=page, k=k, filters=_filters(category, not_category),
-                                                max_megapixels=UPLOAD_MAX_MEGAPIXELS)  # fmt: skip
+                                                max_megapixels=UPLOAD_MAX_MEGAPIXELS, box=box)  # fmt: skip
 
         return [_result(r) for r in await run_in_threadpool(run)]
 
@@ -137,8 +138,10 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
         k: int = Query(24, ge=1, le=500),
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
+        box: str | None = Query(None, description="X0,Y0,X1,Y1: like this part of the item only (fractions)"),
     ) -> list[dict[str, Any]]:
-        hits = state.index.similar_to_item(item_id, k=k, filters=_filters(category, not_category))
+        filters = _filters(category, not_category)
+        hits = state.index.similar_to_item(item_id, k=k, filters=filters, box=box, follow_links=state.follow_links)
         return [_result(r) for r in hits]
 
     @app.get("/api/items/{item_id}/thumbnail", dependencies=guard)

@@ -108,6 +108,8 @@ class TextRead(NamedTuple):
     text: str | None
     mode: str
     error: str | None = None
+    #: The lines' boxes as JSON, ``[[x0, y0, x1, y1, text], ...]`` in fractions of the picture.
+    boxes: str | None = None
 
 
 def _row(r: Any) -> ItemRow:
@@ -277,6 +279,20 @@ class Catalog:
         with self.engine.connect() as conn:
             return fulltext.search(conn, words, limit, where)
 
+    def text_boxes(self, ids: Sequence[int], words: str) -> dict[int, list[list[float]]]:
+        """For each of ``ids``, the boxes of its OCR lines that hold a term of ``words`` (as
+        ``search --text`` matches them), in fractions of the picture; items without any left out."""
+        out: dict[int, list[list[float]]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids), 900):
+                query = select(TEXTS.c.item_id, TEXTS.c.boxes).where(
+                    TEXTS.c.item_id.in_(chunk), TEXTS.c.boxes.is_not(None)
+                )
+                for r in conn.execute(query):
+                    if found := fulltext.boxes_holding(r.boxes, words):
+                        out[int(r.item_id)] = found
+        return out
+
     def ids_where(self, where: ColumnElement[bool]) -> np.ndarray:
         """Ids of the items meeting ``where`` (a condition on ``items``), for vector-search filters.
 
@@ -388,10 +404,10 @@ class Catalog:
         """One transaction of the text pass (:class:`TextRead` each). An item whose
         bytes changed meanwhile (another hash now) is left alone: the next run reads it again."""
         with self.engine.begin() as conn:
-            for item_id, digest, body, mode, error in results:
+            for item_id, digest, body, mode, error, boxes in results:
                 still = conn.execute(select(ITEMS.c.content_hash).where(ITEMS.c.id == item_id)).scalar()
                 if still == digest:
-                    extras.write_text(conn, item_id, body, mode, error)
+                    extras.write_text(conn, item_id, body, mode, error, boxes)
 
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:

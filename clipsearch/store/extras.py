@@ -63,14 +63,16 @@ def write(conn: Connection, item_id: int, extras: Extras) -> None:
         )
 
 
-def write_text(conn: Connection, item_id: int, text: str | None, mode: str, error: str | None = None) -> None:
+def write_text(
+    conn: Connection, item_id: int, text: str | None, mode: str, error: str | None = None, boxes: str | None = None
+) -> None:
     """What the text pass read of ``item_id`` under OCR ``mode`` ('' or None: no text; ``error``: why
-    it could not be read). Its metadata stays as it is."""
+    it could not be read; ``boxes``: where each line stands, JSON). Its metadata stays as it is."""
     conn.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(ocr_mode=mode, text_error=error))
     conn.execute(delete(TEXTS).where(TEXTS.c.item_id == item_id))
     body = (text or "").strip()
     if body:
-        conn.execute(TEXTS.insert(), [{"item_id": item_id, "source": "ocr", "body": body,
+        conn.execute(TEXTS.insert(), [{"item_id": item_id, "source": "ocr", "body": body, "boxes": boxes,
                                        "terms": terms_for(conn, body)}])  # fmt: skip
 
 

@@ -285,6 +285,22 @@ def _letters(text: str) -> str:
     return "".join(text.casefold().translate(_DIAMETER).split())
 
 
+def boxes_holding(boxes: str, words: str) -> list[list[float]]:
+    """The boxes (``[x0, y0, x1, y1]``) of the lines in ``boxes`` (``texts.boxes`` JSON) that hold a
+    term of ``words``, compared as codes are (any case, no spaces, the diameter sign aside), so a
+    word glued to its neighbours by OCR is found in its line too."""
+    import json
+
+    terms = [_letters(_folded(t)) for t in split_query(words)]
+    terms = [t for t in terms if t]
+    try:
+        lines = json.loads(boxes)
+    except ValueError:
+        return []
+    return [[float(v) for v in line[:4]] for line in lines
+            if any(t in _letters(_folded(searchable(str(line[4])))) for t in terms)]  # fmt: skip
+
+
 def snippet(body: str, words: str, width: int = 120) -> str:
     """A one-line excerpt of ``body`` around the first term of ``words`` found, the match in [brackets]."""
     flat = " ".join(body.split())

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 #: The Alembic revision this code's models correspond to (a test checks it equals the script head).
-SCHEMA_HEAD = "0006_text_errors"
+SCHEMA_HEAD = "0007_text_boxes"
 
 
 #: The schema, as SQLAlchemy Core tables (not ORM classes: importing the ORM would slow a cold
@@ -176,6 +176,9 @@ TEXTS = Table(
     Column("source", String, nullable=False),
     Column("body", String, nullable=False),
     Column("terms", String, nullable=False),
+    #: Where each line stands (OCR text only): JSON ``[[x0, y0, x1, y1, line], ...]``, fractions of
+    #: the picture, so a text match can show its words in place (migration 0007).
+    Column("boxes", String, nullable=True),
 )
 #: Objects of the full-text index that SQLAlchemy's models do not describe (SQLite: the FTS5 virtual
 #: table, its shadow tables, triggers; PostgreSQL: the GIN index over ``to_tsvector(terms)``):
