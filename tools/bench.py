@@ -286,7 +286,7 @@ def bench_api(home: Path, queries: int = 40) -> dict[str, float]:
     from clipsearch.config import IndexLocation
     from clipsearch.server import create_app
 
-    client = TestClient(create_app(IndexLocation(home, "default")))
+    client = TestClient(create_app(IndexLocation(home, "default")), base_url="http://127.0.0.1:8000")  # a host served
     client.get("/api/search", params={"q": "warm up", "k": 24})
     cached, fresh = [], []
     for i in range(queries):

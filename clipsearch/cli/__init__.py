@@ -5,7 +5,7 @@ Importing this package registers every command on :data:`cli`; ``main`` is the c
 
 from __future__ import annotations
 
-from . import categories, duplicates, embedding, indexing, querying, serving  # noqa: F401  (they register commands)
+from . import categories, duplicates, embedding, indexing, mapping, querying, serving  # noqa: F401  (they register commands)
 from .app import cli, main
 
 __all__ = ["cli", "main"]

@@ -156,6 +156,8 @@ filter_options = group("filters", [
     ("place", click.option("--place", metavar="NAME", help="Taken at a place whose name contains NAME.")),
     ("camera", click.option("--camera", metavar="TEXT", help="Taken with a camera whose make/model contains TEXT.")),
     ("types", click.option("--type", "types", multiple=True, metavar="EXT", help="Only this file type (jpg, pdf...).")),
+    ("cluster", click.option("--cluster", type=click.IntRange(min=0), default=None, metavar="ID",
+                             help="Only items of this group of the map (`clipsearch map`).")),
 ], _filters)  # fmt: skip
 
 PREVIEW_HELP = (

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ..models.encoder import Encoder
     from ..query.duplicates import Group
     from ..query.filters import Filters
+    from ..query.maps import LibraryMap
     from ..query.search import Searcher, SearchResult
     from ..store.catalog import ItemRow
     from ..store.folder import IndexStore
@@ -353,27 +354,19 @@ class Index:
     ) -> list[SearchResult]:  # fmt: skip
         """Items like a picture given as bytes (any format clipsearch indexes), or a PDF's ``page``;
         ``box``: like that part of it (see :meth:`similar`)."""
-        import io
+        from .pictures import bytes_vector
 
-        from ..ingest.images import load_image
-        from ..ingest.pdf import render_pages
-        from ..ingest.regions import crop_box, parse_box
-
-        part = parse_box(box) if box is not None else None
-        encoder = self.query_encoder()
-        document = data[:5] == b"%PDF-"  # a page of a PDF, as the indexer sees pages
-        need = encoder.info.image_size
-        if part is not None:  # decoded large enough that the part alone fills the model's input
-            need = min(4096, int(need / min(part[2] - part[0], part[3] - part[1])) + 1)
-        if document:
-            image = next(render_pages(data, name="upload", pages=[page]))[1]
-        else:
-            image = load_image(io.BytesIO(data), need, max_megapixels, name="upload")
-        if part is not None:
-            image = crop_box(image, part, base=None)
-        vec = encoder.encode_images(encoder.preprocess(image, letterbox=document or part is not None)[None])[0]
+        vec = bytes_vector(self.query_encoder(), data, page=page, box=box, max_megapixels=max_megapixels)
         with self._query_lock:
             return self.searcher.search_vector(vec, k, filters=filters)
+
+    def map(self, *, rebuild: bool = False) -> LibraryMap:
+        """The library as a map: items placed in 2-D, grouped, each group named (``query/maps.py``).
+        Kept in the index and brought up to date as items change; ``rebuild`` draws it anew."""
+        from .library_map import map_of
+
+        with self._query_lock:  # one drawing at a time: a second caller gets the first one's map
+            return map_of(self, rebuild=rebuild)
 
     def item(self, item_id: int) -> ItemRow:
         """The catalog row of item ``item_id`` (raises :class:`IndexNotFoundError` if there is none)."""

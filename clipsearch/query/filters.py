@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,8 @@ class Filters:
     match); ``exclude``: items labelled with none of these. ``after`` / ``before``: taken on or after
     the start of / before the start of a date (YYYY, YYYY-MM or YYYY-MM-DD). ``under``: in these
     folders (recursively). ``place`` / ``camera``: the place name / camera contains this (any case).
-    ``types``: file types (``jpg``, ``pdf``...)."""
+    ``types``: file types (``jpg``, ``pdf``...). ``cluster``: items of this group of the library's
+    map (``clipsearch map``)."""
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -64,14 +66,18 @@ class Filters:
     place: str | None = None
     camera: str | None = None
     types: tuple[str, ...] = ()
+    cluster: int | None = None
 
     @property
     def active(self) -> bool:
         return any((self.include, self.exclude, self.after, self.before, self.under, self.place, self.camera,
-                    self.types))  # fmt: skip
+                    self.types)) or self.cluster is not None  # fmt: skip
 
-    def clause(self, categories: Categories | None = None) -> ColumnElement[bool] | None:
-        """The condition on ``items`` these filters mean (None: no filter)."""
+    def clause(
+        self, categories: Categories | None = None, members: Callable[[int], Sequence[int]] | None = None
+    ) -> ColumnElement[bool] | None:
+        """The condition on ``items`` these filters mean (None: no filter). ``members`` gives the
+        item ids of a map's group (``cluster``)."""
         from sqlalchemy import and_, or_
 
         from ..store.dialect import path_under
@@ -94,6 +100,13 @@ class Filters:
             parts.append(ITEMS.c.file_type.in_(sorted(names)))
         if categories is not None and (self.include or self.exclude):
             parts.extend(self._category_parts(categories))
+        if self.cluster is not None:
+            if members is None:
+                raise UsageError("a map group filter needs the index's map: run `clipsearch map` first")
+            from sqlalchemy import text
+
+            ids = ",".join(str(int(i)) for i in members(self.cluster)) or "NULL"  # integers only: inlined
+            parts.append(text(f"items.id IN ({ids})"))
         return and_(*parts) if parts else None
 
     def _category_parts(self, categories: Categories) -> list[ColumnElement[bool]]:

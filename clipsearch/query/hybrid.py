@@ -21,7 +21,6 @@ from sqlalchemy import select
 from ..errors import UsageError
 from ..store.fulltext import snippet
 from ..store.schema import ITEMS
-from .categories import Categories
 from .filters import Filters
 from .search import Searcher, SearchResult
 
@@ -78,7 +77,7 @@ def find(
 
 def _text(searcher: Searcher, words: str, limit: int, filters: Filters) -> list[SearchResult]:
     catalog = searcher.store.catalog
-    hits = catalog.search_text(words, limit, filters.clause(Categories(searcher.store)))
+    hits = catalog.search_text(words, limit, searcher.clause(filters))
     snippets = {h.item_id: snippet(h.body, words) for h in hits}
     boxes = catalog.text_boxes([h.item_id for h in hits], words)
     results = searcher.results([(h.item_id, round(-h.rank, 4)) for h in hits], snippets)
@@ -102,7 +101,7 @@ def _with_score(r: SearchResult, score: float) -> SearchResult:
 
 
 def _filtered(searcher: Searcher, filters: Filters, k: int) -> list[SearchResult]:
-    clause = filters.clause(Categories(searcher.store))
+    clause = searcher.clause(filters)
     query = select(ITEMS.c.id).order_by(ITEMS.c.taken.desc().nulls_last(), ITEMS.c.id.desc()).limit(k)
     if clause is not None:
         query = query.where(clause)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -289,10 +289,30 @@ class Searcher:
         if filters is None or not filters.active:
             return None, no
         cats = Categories(self.store)
-        if filters.clause() is None:  # categories alone: label lookups, exclusions as a deny list
+        if not replace(filters, include=(), exclude=(), cluster=None).active:
+            # categories and a map group alone: label lookups and the map's ids, exclusions as a deny list
             allow = cats.ids_in(filters.include) if filters.include else None
+            if filters.cluster is not None:
+                group = np.asarray(self.members(filters.cluster), np.int64)
+                allow = group if allow is None else np.intersect1d(allow, group)
             return allow, cats.ids_in(filters.exclude) if filters.exclude else no
-        return self.store.catalog.ids_where(filters.clause(cats)), no  # type: ignore[arg-type]
+        return self.store.catalog.ids_where(self.clause(filters)), no  # type: ignore[arg-type]
+
+    def clause(self, filters: Filters) -> Any:
+        """``filters`` as a condition on ``items``, categories and map groups resolved."""
+        return filters.clause(Categories(self.store), self.members)
+
+    def members(self, cluster: int) -> np.ndarray:
+        """Item ids of group ``cluster`` of the index's map, as it was last drawn."""
+        from .maps import cached
+
+        library = cached(self.store.path)
+        if library is None:
+            raise UsageError("this index has no map yet: run `clipsearch map` (or open the Map view) first")
+        if not any(c.id == cluster for c in library.clusters):
+            known = ", ".join(str(c.id) for c in library.clusters) or "none"
+            raise UsageError(f"the map has no group {cluster} (groups: {known})")
+        return library.members(cluster)
 
     def results(self, hits: Sequence[tuple[int, float]], snippets: dict[int, str] | None = None) -> list[SearchResult]:
         """Rows, labels and dates for ranked (id, score) pairs; ids gone meanwhile are left out."""

@@ -62,20 +62,27 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
     def page() -> str:
         return resources.files(__package__).joinpath("static", "index.html").read_text(encoding="utf-8")
 
+    @app.get("/map.js", include_in_schema=False)
+    def map_script() -> Response:
+        script = resources.files(__package__).joinpath("static", "map.js").read_text(encoding="utf-8")
+        return Response(script, media_type="text/javascript")
+
     @app.get("/api/status", dependencies=guard)
     def status() -> dict[str, Any]:
         return state.index.status()
 
     @app.get("/api/search", dependencies=guard)
     def search(
-        q: str = Query(..., min_length=1, max_length=1000),
+        q: str = Query("", max_length=1000),
         k: int = Query(24, ge=1, le=500),
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
         relevant: bool = Query(False),
         sort: str = Query("score", pattern="^(score|date)$"),
+        cluster: int | None = Query(None, ge=0, description="only items of this group of the map"),
     ) -> list[dict[str, Any]]:
-        """``q`` is the search box's line (``query/syntax.py``): words, ``text:``, filters, ``-NAME``."""
+        """``q`` is the search box's line (``query/syntax.py``): words, ``text:``, filters, ``-NAME``;
+        it may be empty with a filter (a map's group: its newest items)."""
         ix = state.index
         parsed = front.parse_line(q, ix.categories.names())
         relative = [u for u in parsed.filters.under if not os.path.isabs(os.path.expanduser(u))]
@@ -85,6 +92,7 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
             parsed.filters,
             include=parsed.filters.include + tuple(category),
             exclude=parsed.filters.exclude + tuple(not_category),
+            cluster=cluster,
         )
         hits = ix.search(parsed.query, text=parsed.words, k=k, sub=parsed.subtract, filters=filters, sort=sort,
                          relevant=relevant)  # fmt: skip
@@ -159,6 +167,14 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
     @app.get("/api/categories", dependencies=guard)
     def categories() -> list[dict[str, Any]]:
         return state.index.categories.list()
+
+    @app.get("/api/map", dependencies=guard)
+    def library_map(rebuild: bool = Query(False), items: bool = Query(True)) -> dict[str, Any]:
+        """The map of the library (``clipsearch map --json``): drawn once, then kept up to date."""
+        from ..front.library_map import as_dict
+
+        ix = state.index
+        return as_dict(ix, ix.map(rebuild=rebuild), items=items)
 
     @app.get("/api/duplicates", dependencies=guard)
     def duplicates() -> list[dict[str, Any]]:

@@ -172,6 +172,11 @@ class Catalog:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(ITEMS)).scalar() or 0)
 
+    def item_ids(self) -> np.ndarray:
+        """Every item's id, in id order (int64)."""
+        with self.engine.connect() as conn:
+            return np.fromiter(conn.execute(select(ITEMS.c.id).order_by(ITEMS.c.id)).scalars(), np.int64)
+
     def texts_count(self) -> int:
         """Items with a text (a PDF text layer, or text OCR read)."""
         with self.engine.connect() as conn:

@@ -1,0 +1,123 @@
+"""`clipsearch map`: the library laid out in 2-D, grouped and named, kept up to date, and searchable
+by group; on shapes drawn by other code than the model was trained on (``demo_shapes``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from clipsearch.models.demo_shapes import generate_folder
+from tests.conftest import Cli
+
+
+def _label(path: str) -> tuple[str, str]:
+    colour, shape, _ = Path(path).stem.split("_")
+    return colour, shape
+
+
+@pytest.fixture(scope="module")
+def mapped(tmp_path_factory):
+    """An index of 6 colours x 5 shapes x 4 pictures, and its map."""
+    root = tmp_path_factory.mktemp("map")
+    folder = root / "shapes"
+    generate_folder(folder, per_class=4, seed=3)
+    cli = Cli(root / "home")
+    cli.json("index", str(folder), "--model", "tiny-shapes")
+    return cli, folder, cli.json("map", "--json")
+
+
+def test_groups_are_pure_and_named_after_what_they_hold(mapped):
+    _, _, data = mapped
+    items = data["items"]
+    assert data["count"] == len(items) == 120 and data["method"] == "umap"
+    assert all(0 <= it["x"] <= 1 and 0 <= it["y"] <= 1 for it in items)
+    by_group: dict[int, list[tuple[str, str]]] = {}
+    for it in items:
+        by_group.setdefault(it["cluster"], []).append(_label(it["path"]))
+    grouped = {g: labels for g, labels in by_group.items() if g >= 0}
+    assert len(grouped) >= 4 and sum(len(v) for v in grouped.values()) >= 0.8 * len(items)
+    pure = named = 0
+    for cluster in data["clusters"]:
+        labels = grouped[cluster["id"]]
+        assert cluster["size"] == len(labels)
+        colour, n_colour = Counter(c for c, _ in labels).most_common(1)[0]
+        shape, n_shape = Counter(s for _, s in labels).most_common(1)[0]
+        pure += max(n_colour, n_shape)
+        words = " ".join(cluster["phrases"][:2])
+        named += (colour in words and n_colour >= n_shape) or (shape in words and n_shape >= n_colour)
+        rep = next(it for it in items if it["id"] == cluster["representative"]["id"])
+        assert rep["cluster"] == cluster["id"]
+    purity = pure / sum(len(v) for v in grouped.values())
+    print(f"map purity (majority colour or shape per group): {purity:.3f}; "
+          f"groups named after their majority: {named}/{len(data['clusters'])}")  # fmt: skip
+    assert purity >= 0.8
+    assert named >= 0.75 * len(data["clusters"])
+
+
+def test_the_map_is_kept_and_brought_up_to_date_not_redrawn(mapped, tmp_path):
+    cli, folder, first = mapped
+    again = cli.json("map", "--json")
+    assert again == first  # nothing changed: the kept map, as it was
+    new = tmp_path / "new"
+    generate_folder(new, per_class=1, seed=99)  # one more of each colour x shape
+    stars = [p for p in new.iterdir() if p.stem.startswith("blue_star")]
+    for p in new.iterdir():
+        if p not in stars:
+            p.unlink()
+    added = folder / "added"
+    added.mkdir()
+    for p in stars:
+        shutil.copy(p, added / p.name)
+    gone = next(p for p in folder.iterdir() if p.name.startswith("red_circle"))
+    gone.unlink()
+    cli.json("index", str(folder))
+    updated = cli.json("map", "--json")
+    assert updated["count"] == 120 and updated["method"] == first["method"]
+    assert updated["placed_by_neighbours"] == 1
+    place = {it["path"]: it for it in updated["items"]}
+    assert str(gone) not in place
+    star = place[str(added / stars[0].name)]
+    blue_star_groups = Counter(it["cluster"] for it in first["items"] if _label(it["path"]) == ("blue", "star"))
+    assert star["cluster"] == blue_star_groups.most_common(1)[0][0]  # placed among its kind
+
+
+def test_search_by_group_returns_that_group_only(mapped):
+    cli, _, data = mapped
+    group = max(data["clusters"], key=lambda c: c["size"])
+    inside = {it["id"] for it in cli.json("map", "--json")["items"] if it["cluster"] == group["id"]}
+    hits = cli.json("search", "a shape", "--cluster", str(group["id"]), "-k", "500")
+    assert hits and {h["id"] for h in hits} <= inside
+    newest = cli.json("search", "--cluster", str(group["id"]), "-k", "500")  # no query: the group, newest first
+    assert {h["id"] for h in newest} == inside
+    missing = cli("search", "a shape", "--cluster", "999", ok=False)
+    assert missing.exit_code == 2 and "no group 999" in missing.stderr
+
+
+def test_html_map_is_one_file_with_its_pictures(mapped, tmp_path):
+    cli, _, data = mapped
+    target = tmp_path / "map.html"
+    table = cli("map", "--html", str(target)).stdout
+    assert f"{data['count']} items" in table and "group" in table
+    html = target.read_text(encoding="utf-8")
+    assert "clipMap(" in html and html.count("data:image/webp;base64,") >= len(data["clusters"])
+    payload = json.loads(html.split("const payload = ", 1)[1].split(";\nconst m", 1)[0])
+    assert len(payload["map"]["items"]) == data["count"]
+
+
+def test_an_empty_index_and_a_single_item_make_trivial_maps(tmp_path):
+    cli = Cli(tmp_path / "home")
+    folder = tmp_path / "one"
+    folder.mkdir()
+    cli.json("index", str(folder), "--model", "tiny-shapes")
+    empty = cli.json("map", "--json")
+    assert empty["count"] == 0 and empty["clusters"] == [] and empty["items"] == [] and empty["method"] == "empty"
+    generate_folder(folder, per_class=1, seed=1)
+    for p in sorted(folder.iterdir())[1:]:
+        p.unlink()
+    cli.json("index", str(folder))
+    single = cli.json("map", "--json")
+    assert single["count"] == 1 and single["method"] == "single" and single["items"][0]["x"] == 0.5
