@@ -18,7 +18,8 @@ import pytest
 from clipsearch.config import IndexLocation
 from clipsearch.models.demo_shapes import generate_folder
 from clipsearch.server import create_app
-from tests.test_text_search import text_pdf
+from tests.test_text_search import scan, text_pdf
+from tests.test_tiny_shapes import _pair
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -45,8 +46,10 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     generate_folder(root / "shapes", per_class=3, seed=8)
     text_pdf(root / "shapes" / "spec.pdf", ["Bracket specification ZX-9 steel"])
+    _pair(root / "shapes" / "pair.png")  # a red circle left, a blue star right: a search by a part
+    scan(root / "shapes" / "bracket-scan.png", ["Bracket, steel", "Part number KX-2291-B", "Scale 1:2"])
     home = root / "home"
-    args = ["index", str(root / "shapes"), "--home", str(home), "--model", "tiny-shapes", "--ocr", "none"]
+    args = ["index", str(root / "shapes"), "--home", str(home), "--model", "tiny-shapes", "--ocr", "auto"]
     assert CliRunner().invoke(cli, args).exit_code == 0
     port = _free_port()
     app = create_app(IndexLocation(home, "default"))
@@ -143,3 +146,109 @@ def test_the_search_lives_in_the_address_and_shows_the_text_found(server, browse
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid .card .snippet mark"))
     assert browser.find_element(By.ID, "q").get_attribute("value") == 'text:"ZX-9"'
     assert browser.find_element(By.CSS_SELECTOR, "#grid .card .taken").text[:2] in ("19", "20")
+
+
+def _api(server: str, path: str) -> object:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(server + path.lstrip("/"), timeout=30) as response:
+        return json.load(response)
+
+
+def test_the_map_view_draws_and_a_group_click_filters_the_search(server, browser):
+    from urllib.parse import parse_qs, urlparse
+
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    browser.get(server)
+    wait.until(lambda d: "items" in d.find_element(By.ID, "status").text)
+    browser.find_element(By.ID, "mapbtn").click()
+    wait.until(lambda d: "groups" in d.find_element(By.ID, "status").text)
+    assert "view=map" in browser.current_url
+    painted = """const c = document.getElementById('mapcanvas'), x = c.getContext('2d');
+        const px = x.getImageData(0, 0, c.width, c.height).data; let n = 0;
+        for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++; return n;"""
+    wait.until(lambda d: d.execute_script(painted) > 2000)  # points and group names drawn
+    labels = browser.execute_script("return drawn.labels().map(([c, b]) => [c.id, c.label, b])")
+    assert labels
+    group, _, (bx, by, bw, bh) = max(labels, key=lambda lab: lab[2][2])
+    ratio = browser.execute_script("return window.devicePixelRatio || 1")
+    canvas = browser.find_element(By.ID, "mapcanvas")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", canvas)  # all of it in view
+    size = canvas.size
+    ActionChains(browser).move_to_element_with_offset(
+        canvas, (bx + bw / 2) / ratio - size["width"] / 2, (by + bh / 2) / ratio - size["height"] / 2
+    ).click().perform()
+    wait.until(lambda d: "cluster=" in d.current_url and d.find_elements(By.CSS_SELECTOR, "#grid .card"))
+    assert parse_qs(urlparse(browser.current_url).query)["cluster"] == [str(group)]
+    members = {it["id"] for it in _api(server, "api/map")["items"] if it["cluster"] == group}
+    shown = {int(c.get_attribute("data-id")) for c in browser.find_elements(By.CSS_SELECTOR, "#grid .card")}
+    assert shown and shown <= members
+    assert browser.find_element(By.ID, "chip").is_displayed()
+    browser.get(server + "?view=map")
+    wait.until(lambda d: d.execute_script(painted) > 2000)
+    browser.save_screenshot(str(ARTIFACTS / "browser-map.png"))
+
+
+def test_a_dragged_box_runs_a_crop_search_whose_address_can_be_shared(server, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    pair = next(it for it in _api(server, "api/map")["items"] if it["path"].endswith("pair.png"))
+    browser.get(server)
+    wait.until(lambda d: "items" in d.find_element(By.ID, "status").text)
+    browser.execute_script(
+        "open({id: arguments[0], path: 'pair.png', thumbnail: `/api/items/${arguments[0]}/thumbnail`,"
+        " file: `/api/items/${arguments[0]}/file`})", pair["id"])  # fmt: skip
+    big = browser.find_element(By.ID, "big")
+    wait.until(
+        lambda d: d.execute_script("const i = document.getElementById('big'); return i.complete && i.naturalWidth > 0")
+    )
+    w, h = big.size["width"], big.size["height"]
+    (
+        ActionChains(browser)
+        .move_to_element_with_offset(big, w * 0.05, -h * 0.45)
+        .click_and_hold()
+        .move_to_element_with_offset(big, w * 0.3, 0)
+        .move_to_element_with_offset(big, w * 0.48, h * 0.45)
+        .release()
+        .perform()
+    )  # fmt: skip  (offsets from the centre: the right half)
+    wait.until(lambda d: "box=" in d.current_url and "similar to a part" in d.find_element(By.ID, "status").text)
+    shared = browser.current_url
+    first = browser.find_elements(By.CSS_SELECTOR, "#grid .card")[0].get_attribute("title")
+    assert "blue_star" in first
+    browser.get(shared)  # the address alone runs the same search
+    wait.until(lambda d: "similar to a part" in d.find_element(By.ID, "status").text)
+    assert browser.find_elements(By.CSS_SELECTOR, "#grid .card")[0].get_attribute("title") == first
+
+
+def test_a_text_match_shows_where_its_words_are(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    browser.get(server)
+    wait.until(lambda d: "items" in d.find_element(By.ID, "status").text)
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys('text:"KX-2291-B"', Keys.ENTER)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid .card .snippet mark"))
+    browser.find_element(By.CSS_SELECTOR, "#grid .card").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#stage .tbox"))
+    wait.until(
+        lambda d: d.execute_script("const i = document.getElementById('big'); return i.complete && i.naturalWidth > 0")
+    )
+    marked = browser.find_element(By.CSS_SELECTOR, "#stage .tbox").rect
+    picture = browser.find_element(By.ID, "big").rect
+    # the line "Part number KX-2291-B" was drawn from x=70 of 1400 and y=170 of 1000
+    assert abs((marked["x"] - picture["x"]) / picture["width"] - 70 / 1400) < 0.03
+    assert abs((marked["y"] - picture["y"]) / picture["height"] - 170 / 1000) < 0.04
+    browser.save_screenshot(str(ARTIFACTS / "browser-text-boxes.png"))

@@ -293,23 +293,24 @@ class Index:
     def search(
         self, query: str | None = None, *, text: str | None = None, filters: Filters | None = None, k: int = 10,
         min_score: float | None = None, add: Sequence[str] = (), sub: Sequence[str] = (), sort: str = "score",
-        relevant: bool = False,
+        relevant: bool = False, explain: bool = False,
     ) -> list[SearchResult]:  # fmt: skip
         """The one search: ``query`` by meaning (a description, or a picture's path), ``text`` in the
         pictures (OCR, PDF text layers; "quoted phrases", codes letter for letter), ``filters``
         (categories, dates, places, folders, types); given together, ranked by rank fusion.
         ``add``/``sub``: ``[WEIGHT:]TEXT_OR_IMAGE`` terms added to or taken from the query;
         ``sort`` 'date' orders the hits by when they were taken; ``relevant`` keeps only what the
-        model itself calls a match."""
+        model itself calls a match; ``explain``: meaning hits carry the cosine that takes
+        (``relevance_cutoff``), text hits carry where their words are (``text_boxes``)."""
         from ..query.hybrid import find
 
         with self._query_lock:
-            if query and not (add or sub or text or relevant or min_score is not None) and sort == "score" \
+            if query and not (add or sub or text or relevant or explain or min_score is not None) and sort == "score" \
                     and not os.path.exists(query):  # fmt: skip
                 self.store.vectors()  # first: a text embedding on another thread (prefetch) finishes meanwhile
                 return self.searcher.search_vector(self.text_vector(query), k, filters=filters)
             return find(self.searcher, query, words=text, k=k, min_score=min_score, add=add, sub=sub,
-                        filters=filters, sort=sort, relevant=relevant)  # fmt: skip
+                        filters=filters, sort=sort, relevant=relevant, explain=explain)  # fmt: skip
 
     def similar(
         self, path: str | os.PathLike[str], *, k: int = 10, page: int | None = None, time: float | None = None,

@@ -6,7 +6,8 @@
   a BM25 score, and an item found by both ranks above one found by either alone. The candidate lists
   are longer than ``k`` (:data:`POOL`), so an item ranked modestly in both still surfaces.
 - Neither, with a filter: every item the filters select, newest first.
-- ``relevant``: only results the model calls a match (``relevance.py``); ``sort='date'``: newest first.
+- ``relevant``: only results the model calls a match (``relevance.py``); ``explain``: each meaning hit
+  says the cosine it needs for that; ``sort='date'``: newest first.
 
 Filters apply inside both searches (``filters.py``).
 """
@@ -43,8 +44,10 @@ def find(
     filters: Filters | None = None,
     sort: str = "score",
     relevant: bool = False,
+    explain: bool = False,
 ) -> list[SearchResult]:
-    """The unified search; see the module docstring."""
+    """The unified search; see the module docstring. ``explain``: meaning hits carry the cosine
+    they need to be a match (``relevance_cutoff``)."""
     if sort not in SORTS:
         raise UsageError(f"--sort must be one of {', '.join(SORTS)}")
     filters = filters or Filters()
@@ -62,6 +65,10 @@ def find(
             from .relevance import matches
 
             vector_hits = matches(searcher, query, vector_hits)
+        if explain:
+            from .relevance import explained
+
+            vector_hits = explained(searcher, query, vector_hits)
     text_hits = _text(searcher, words, pool, filters) if words else []
     if query is None:
         results = text_hits

@@ -14,6 +14,7 @@ Image queries and text-only hits are kept as they are: there is no caption to we
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -27,14 +28,26 @@ def matches(searcher: Searcher, query: str, hits: list[SearchResult]) -> list[Se
     """``hits`` that the model calls a match for the text ``query`` (see the module docstring)."""
     if not hits or os.path.isfile(query):
         return hits
+    cos, cut = _cosines_and_cutoffs(searcher, query, hits)
+    return [h for h, c, k in zip(hits, cos, cut, strict=True) if c > k]
+
+
+def explained(searcher: Searcher, query: str, hits: list[SearchResult]) -> list[SearchResult]:
+    """``hits`` with the cosine each would need to be a match (``relevance_cutoff``): the line
+    ``--relevant`` draws, shown beside the score so a person sees why a result made it or not."""
+    if not hits or os.path.isfile(query):
+        return hits
+    _, cut = _cosines_and_cutoffs(searcher, query, hits)
+    return [replace(h, relevance_cutoff=round(float(k), 4)) for h, k in zip(hits, cut, strict=True)]
+
+
+def _cosines_and_cutoffs(searcher: Searcher, query: str, hits: list[SearchResult]) -> tuple[np.ndarray, np.ndarray]:
+    """Each hit's cosine to the text ``query``, and the cosine the model's rule asks of it."""
     store = searcher.store
     images = store.catalog.vectors([h.id for h in hits], store.model.dim)
-    q = searcher.text_vector(query)
-    cos = images @ q
+    cos = images @ searcher.text_vector(query)
     model = store.model
-    if model.sigmoid:  # sigmoid-trained: the model's own probability
-        keep = 1.0 / (1.0 + np.exp(-(model.logit_scale * cos + model.logit_bias))) > 0.5
-    else:
-        neutral = searcher.encoder.encode_texts(list(NEUTRAL))
-        keep = cos > (images @ neutral.T).max(axis=1)
-    return [h for h, k in zip(hits, keep, strict=True) if k]
+    if model.sigmoid:  # sigmoid-trained: p > 0.5 where scale * cos + bias > 0
+        return cos, np.full(len(hits), -model.logit_bias / model.logit_scale, np.float32)
+    neutral = searcher.encoder.encode_texts(list(NEUTRAL))
+    return cos, (images @ neutral.T).max(axis=1)

@@ -84,6 +84,9 @@ class SearchResult:
     #: Where the words searched for stand (text queries): boxes ``[x0, y0, x1, y1]`` in fractions
     #: of the picture's width and height, one per OCR line that holds them.
     text_boxes: list[list[float]] | None = None
+    #: The cosine this result needs to be what the model calls a match (``--relevant``'s line), when
+    #: asked (``explain``): a text query's meaning hits.
+    relevance_cutoff: float | None = None
 
     @property
     def display_path(self) -> str:
@@ -94,8 +97,9 @@ class SearchResult:
         for key in ("page", "text_snippet", "taken", "text_boxes"):
             if not data[key] or (key == "page" and self.time is not None):
                 data.pop(key)
-        if self.time is None:
-            data.pop("time")
+        for key in ("time", "relevance_cutoff"):
+            if data[key] is None:
+                data.pop(key)
         return data
 
 

@@ -80,6 +80,7 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
         relevant: bool = Query(False),
         sort: str = Query("score", pattern="^(score|date)$"),
         cluster: int | None = Query(None, ge=0, description="only items of this group of the map"),
+        explain: bool = Query(False, description="meaning hits carry the cosine they need to be a match"),
     ) -> list[dict[str, Any]]:
         """``q`` is the search box's line (``query/syntax.py``): words, ``text:``, filters, ``-NAME``;
         it may be empty with a filter (a map's group: its newest items)."""
@@ -95,7 +96,7 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
             cluster=cluster,
         )
         hits = ix.search(parsed.query, text=parsed.words, k=k, sub=parsed.subtract, filters=filters, sort=sort,
-                         relevant=relevant)  # fmt: skip
+                         relevant=relevant, explain=explain)  # fmt: skip
         return [_result(r) for r in hits]
 
     @app.post("/api/similar", dependencies=guard)
