@@ -143,5 +143,13 @@ REGIONS: dict[str, tuple[float, float, float, float]] = {
     # bottom-right corner, where ISO 7200 and most house styles put the title block
     "title-block": (0.45, 0.72, 1.0, 1.0),
 }
+#: ``--region tiles``: a grid of overlapping crops per page, 3 x 3 tiles each half the page's width
+#: and height, a quarter apart, so any detail up to a quarter of the page lies whole inside one
+#: tile; ``similar --box`` then finds a detail inside other pages, not only pages that look like it.
+TILES: dict[str, tuple[float, float, float, float]] = {
+    f"tile:{r}{c}": (c * 0.25, r * 0.25, c * 0.25 + 0.5, r * 0.25 + 0.5) for r in range(3) for c in range(3)
+}
+#: Names ``--region`` takes that stand for several regions.
+REGION_GROUPS: dict[str, tuple[str, ...]] = {"tiles": tuple(TILES)}
 #: Which pages get region vectors: those labelled as technical drawings, or every page.
 SCOPES = ("drawings", "all")

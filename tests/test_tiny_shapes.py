@@ -119,3 +119,44 @@ def test_a_box_outside_the_picture_or_empty_is_a_usage_error(cli, shapes_folder,
     result = cli("similar", str(_pair(tmp_path / "pair.png")), "--box", box, ok=False)
     assert result.exit_code == 2, result.output
     assert "--box" in result.stderr and "Traceback" not in result.output
+
+
+def _sheet(path: Path, detail: tuple[str, str] | None, at: tuple[float, float], seed: int) -> Path:
+    """A big white sheet with, at ``at`` (fractions), one small ``detail`` shape."""
+    import numpy as np
+    from PIL import Image
+
+    from clipsearch.models.demo_shapes import draw
+
+    sheet = Image.new("RGB", (900, 640), (250, 250, 248))
+    if detail:
+        shape = draw(*detail, np.random.default_rng(seed)).resize((170, 170))
+        sheet.paste(shape, (int(at[0] * 900) - 85, int(at[1] * 640) - 85))
+    sheet.save(path)
+    return path
+
+
+def test_tiles_find_a_detail_inside_other_pages(cli, tmp_path):
+    """A blue star cut out of one sheet (`similar --box`) finds the other sheets that hold a small
+    blue star somewhere, by the tile that holds it, and says where (``box``)."""
+    sheets = tmp_path / "sheets"
+    sheets.mkdir()
+    spots = [(0.2, 0.25), (0.75, 0.3), (0.3, 0.75), (0.7, 0.7), (0.5, 0.5)]
+    for i, at in enumerate(spots):
+        _sheet(sheets / f"star-{i}.png", ("blue", "star"), at, seed=i)
+        _sheet(sheets / f"circle-{i}.png", ("red", "circle"), spots[-1 - i], seed=10 + i)
+        _sheet(sheets / f"square-{i}.png", ("green", "square"), spots[i - 2], seed=20 + i)
+    query = _sheet(tmp_path / "query.png", ("blue", "star"), (0.5, 0.5), seed=99)
+    box = "0.35,0.3,0.65,0.7"  # the star, and white around it
+    cli.json("index", str(sheets), "--model", "tiny-shapes", "--index", "plain")
+    plain = cli.json("similar", str(query), "--box", box, "-k", "5", "--index", "plain")
+    cli.json("index", str(sheets), "--model", "tiny-shapes", "--region", "tiles", "--region-scope", "all")
+    found = cli.json("similar", str(query), "--box", box, "-k", "5")
+    assert sorted(Path(r["path"]).name for r in found) == [f"star-{i}.png" for i in range(5)]
+    stars_plain = sum(Path(r["path"]).name.startswith("star") for r in plain)
+    print(f"a detail's sheets in the top 5: {stars_plain} by whole pages, 5 with tiles")
+    assert stars_plain < 5 and all("box" not in r for r in plain)
+    for r in found:  # each says which tile held it, and that tile holds the star
+        i = int(Path(r["path"]).stem.split("-")[1])
+        x0, y0, x1, y1 = r["box"]
+        assert x0 <= spots[i][0] <= x1 and y0 <= spots[i][1] <= y1, (r["path"], r["box"])

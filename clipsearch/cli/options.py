@@ -22,6 +22,7 @@ from ..config import (
     ENV_HOME,
     OCR_MODES,
     PRECISION_CHOICES,
+    REGION_GROUPS,
     REGIONS,
     RUNTIMES,
     SCOPES,
@@ -119,9 +120,11 @@ index_options = group("options", [
     ("ocr_timeout", click.option("--ocr-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
                                  help="Seconds the text pass may spend on one picture before marking its text "
                                       "unreadable.")),
-    ("regions", click.option("--region", "regions", multiple=True, type=click.Choice(sorted(REGIONS)),
-                             help="Also store a vector of this page region (title-block), remembered for later "
-                                  "runs.")),
+    ("regions", click.option("--region", "regions", multiple=True,
+                             type=click.Choice(sorted([*REGIONS, *REGION_GROUPS])),
+                             help="Also store a vector of this page region (title-block), or of each of 9 "
+                                  "overlapping tiles (tiles: similar --box then finds details inside pages); "
+                                  "remembered for later runs.")),
     ("region_scope", click.option("--region-scope", type=click.Choice(SCOPES), default=None,
                                   help="Pages that get regions [drawings].")),
     ("index_type", click.option("--index-type", default=None, metavar="auto|FACTORY",

@@ -359,7 +359,12 @@ class Index:
 
         vec = bytes_vector(self.query_encoder(), data, page=page, box=box, max_megapixels=max_megapixels)
         with self._query_lock:
-            return self.searcher.search_vector(vec, k, filters=filters)
+            hits = self.searcher.search_vector(vec, k, filters=filters)
+            if box is None:
+                return hits
+            from ..query.tiles import with_tiles
+
+            return with_tiles(self.searcher, hits, vec, k, None, (), filters)
 
     def map(self, *, rebuild: bool = False) -> LibraryMap:
         """The library as a map: items placed in 2-D, grouped, each group named (``query/maps.py``).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..config import REGIONS, SCOPES
+from ..config import REGION_GROUPS, REGIONS, SCOPES, TILES
 from ..errors import UsageError
 
 __all__ = ["REGIONS", "SCOPES", "Box", "crop", "crop_box", "parse_box", "validate"]
@@ -26,10 +26,21 @@ REGION_BASE = 1024
 
 
 def validate(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The regions named (``tiles`` stands for each of its tiles), each once, in order."""
+    out: list[str] = []
     for name in names:
-        if name not in REGIONS:
-            raise UsageError(f"unknown region {name!r} (known: {', '.join(REGIONS)})")
-    return tuple(dict.fromkeys(names))
+        if name in REGION_GROUPS:
+            out.extend(REGION_GROUPS[name])
+        elif name in REGIONS or name in TILES:
+            out.append(name)
+        else:
+            raise UsageError(f"unknown region {name!r} (known: {', '.join([*REGIONS, *REGION_GROUPS])})")
+    return tuple(dict.fromkeys(out))
+
+
+def box_of(region: str) -> Box:
+    """The box of a stored region (a named one, or a tile)."""
+    return REGIONS.get(region) or TILES[region]
 
 
 def parse_box(value: str | Box | list[float]) -> Box:
@@ -50,8 +61,8 @@ def parse_box(value: str | Box | list[float]) -> Box:
 
 
 def crop(image: Image.Image, region: str) -> Image.Image:
-    """The named ``region`` of ``image`` (see :data:`REGIONS`)."""
-    return crop_box(image, REGIONS[region])
+    """The named ``region`` of ``image`` (see :data:`REGIONS`, :data:`TILES`)."""
+    return crop_box(image, box_of(region))
 
 
 def crop_box(image: Image.Image, box: Box, base: int | None = REGION_BASE) -> Image.Image:

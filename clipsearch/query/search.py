@@ -87,6 +87,8 @@ class SearchResult:
     #: The cosine this result needs to be what the model calls a match (``--relevant``'s line), when
     #: asked (``explain``): a text query's meaning hits.
     relevance_cutoff: float | None = None
+    #: The part of the picture that matched (a region's or a tile's box, fractions), when a part did.
+    box: list[float] | None = None
 
     @property
     def display_path(self) -> str:
@@ -97,7 +99,7 @@ class SearchResult:
         for key in ("page", "text_snippet", "taken", "text_boxes"):
             if not data[key] or (key == "page" and self.time is not None):
                 data.pop(key)
-        for key in ("time", "relevance_cutoff"):
+        for key in ("time", "relevance_cutoff", "box"):
             if data[key] is None:
                 data.pop(key)
         return data
@@ -373,8 +375,11 @@ class Searcher:
             video = time is not None or is_video_path(full)
             at = None if video else _page_for(full, page)
             own = [r.id for r in self.store.catalog.find_path(full) if video or r.page == at]
-            return self.search_vector(self.box_vector(full, box, page, time), k, min_score, exclude_ids=own,
-                                      filters=filters)  # fmt: skip
+            from .tiles import with_tiles
+
+            query = self.box_vector(full, box, page, time)
+            whole = self.search_vector(query, k, min_score, exclude_ids=own, filters=filters)
+            return with_tiles(self, whole, query, k, min_score, own, filters)
         if time is not None or is_video_path(full):
             query, own = self._frame_vector(path, full, time or 0.0)
             return self.search_vector(query, k, min_score, exclude_ids=own, filters=filters)
@@ -383,7 +388,8 @@ class Searcher:
         if region is not None:
             query = self.region_vector(full, region, page)
             index = self.region_index(region)
-            return self.search_vector(query, k, min_score, exclude_ids=own, filters=filters, index=index)
+            hits = self.search_vector(query, k, min_score, exclude_ids=own, filters=filters, index=index)
+            return [replace(h, box=list(REGIONS[region])) for h in hits]
         query = self.image_vector(full, page)
         extra = [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
         if extra:
