@@ -36,7 +36,7 @@ def test_an_assistant_lists_the_tools_and_searches(cli, tmp_path):
         return tools, found, writable, missing
 
     tools, found, writable, missing = asyncio.run(talk())
-    assert tools == {"search", "similar", "status", "duplicates"}  # read-only unless --allow-index
+    assert tools == {"search", "similar", "status", "duplicates", "library_map"}  # read-only unless --allow-index
     assert writable == tools | {"index"}
     assert not found.is_error
     results = json.loads(found.content[0].text)

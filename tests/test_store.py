@@ -145,3 +145,32 @@ def test_corrupt_vector_file_is_rebuilt_from_the_catalog(store):
     assert reopened.vectors().ntotal == 4
     reopened.close()
     assert os.path.exists(store.path / "catalog.sqlite")
+
+
+def test_a_writer_ending_does_not_refuse_the_next_but_one_writing_does(tmp_path):
+    """The lock's holder writes its pid right after taking it and erases it just before letting go:
+    a lock held with no pid is a writer starting or ending, waited for (briefly); one with a pid is
+    a writer at work, and the next is refused at once, told which process."""
+    import fcntl
+    import threading
+    import time
+
+    from clipsearch.store.folder import LOCK, lock_folder
+
+    location = IndexLocation(tmp_path, "t")
+    location.path.mkdir(parents=True)
+    other = os.open(location.path / LOCK, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other, fcntl.LOCK_EX)  # held, no pid written: a writer just ending
+    threading.Timer(0.3, lambda: os.close(other)).start()
+    started = time.monotonic()
+    os.close(lock_folder(location))
+    assert 0.2 < time.monotonic() - started < 2.0
+    busy = os.open(location.path / LOCK, os.O_RDWR)
+    fcntl.flock(busy, fcntl.LOCK_EX)
+    os.ftruncate(busy, 0)
+    os.pwrite(busy, b"4242", 0)  # a writer at work
+    started = time.monotonic()
+    with pytest.raises(IndexLockedError, match="process 4242"):
+        lock_folder(location)
+    assert time.monotonic() - started < 0.5
+    os.close(busy)

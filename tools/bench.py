@@ -51,7 +51,9 @@ name, ISA flags, cores): no figure means anything without it.
   photos, 8 of 160 with a sign, and the text pass's cost per picture, stage by stage, now and
   through the previous reader (``tools/bench_textpass.py``); ocr: labels found on the corpus
   drawings per OCR engine and kind of label, ms per page (``tools/bench_ocr.py``);
-- duplicates_1m_s: perceptual duplicate search over 1M synthetic 128-bit codes (--dups-n).
+- duplicates_1m_s: perceptual duplicate search over 1M synthetic 128-bit codes (--dups-n);
+- map: the library's map at --map-n synthetic items (build, peak memory, an update after 1,000 new
+  items) and what page tiles cost on the corpus drawings (``tools/bench_map.py``).
 
 Prints one JSON object last.
 """
@@ -354,12 +356,13 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=48, help="photos for the model-family part (0: skip)")
     parser.add_argument("--shards-n", type=int, default=2_000_000, help="vectors for the sharded build (0: skip)")
     parser.add_argument("--textpass", type=int, default=1, help="the text pass and the drawings' OCR (0: skip)")
+    parser.add_argument("--map-n", type=int, default=100_000, help="items for the map part, and tiles (0: skip)")
     args = parser.parse_args()
     if args.scale:
         args.ann_n, args.dups_n, args.text_items = [100_000, 1_000_000], 1_000_000, 1_000_000
     if args.quick:
         args.images, args.rounds, args.items, args.ann_n = 32, 1, 10_000, [100_000]
-        args.dups_n = args.media = args.text_items = args.models = args.shards_n = args.textpass = 0
+        args.dups_n = args.media = args.text_items = args.models = args.shards_n = args.textpass = args.map_n = 0
     from clipsearch.models.planner import cpu_signature
 
     started = time.perf_counter()
@@ -474,6 +477,12 @@ def bench_parts(args: argparse.Namespace, took: dict[str, float]) -> dict[str, o
             out[key] = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"{key}:", out[key], flush=True)
         lap("textpass")
+    if args.map_n:  # a process of its own: its peak memory is the map's
+        done = subprocess.run([sys.executable, str(ROOT / "tools" / "bench_map.py"), "--n", str(args.map_n)],
+                              check=True, capture_output=True, text=True)  # fmt: skip
+        out["map"] = json.loads(done.stdout.strip().splitlines()[-1])
+        print("map:", out["map"], flush=True)
+        lap("map")
     if args.models:
         import bench_models
 

@@ -67,11 +67,22 @@ def create_server(location: IndexLocation, *, allow_index: bool = False, device:
                                                         relevant=relevant, sort=sort)))  # fmt: skip
 
     @server.tool(structured_output=False)
-    def similar(path: str, page: int | None = None, k: int = 10, category: list[str] | None = None) -> list[Any]:
+    def similar(
+        path: str, page: int | None = None, k: int = 10, category: list[str] | None = None, box: str | None = None
+    ) -> list[Any]:
         """Pictures that look like the picture at `path` (a file on this machine; `page` of a PDF),
-        e.g. other drawings like this one. Returns JSON results and thumbnails of the first few."""
+        e.g. other drawings like this one; `box` "X0,Y0,X1,Y1" (fractions of its width and height)
+        compares only that part of it. Returns JSON results and thumbnails of the first few."""
         filters = front.Filters(include=tuple(category or ()))
-        return answer(lambda: with_thumbnails(ix.similar(path, page=page, k=min(k, 100), filters=filters)))
+        return answer(lambda: with_thumbnails(ix.similar(path, page=page, k=min(k, 100), filters=filters, box=box)))
+
+    @server.tool(structured_output=False)
+    def library_map() -> str:
+        """The library as a map: its groups of similar pictures, each named, with its size and one
+        representative file (JSON). Search one group with `search`'s results in mind."""
+        from ..front.library_map import as_dict
+
+        return answer(lambda: json.dumps(as_dict(ix, ix.map(), items=False)))
 
     @server.tool(structured_output=False)
     def status() -> str:

@@ -59,6 +59,9 @@ DELTA = "vectors.delta.npz"
 #: Items a sharded index's delta (exact search, in memory) may hold before ``optimise`` rebuilds.
 DELTA_MAX = 200_000
 LOCK = "lock"
+#: How long taking the lock waits on a holder that has written no pid: one that is taking or
+#: releasing it (the pid is written just after the lock is taken, and erased just before release).
+LOCK_SETTLE_S = 2.0
 
 
 class IndexStore:
@@ -405,16 +408,23 @@ def lock_folder(location: IndexLocation) -> int:
             f"index {location.name!r} ({location.path}) is read-only for this user: searches work, "
             "changes need write access"
         ) from err
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as err:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            raise IndexLockedError(
-                f"index {location.name!r} is being updated by process {holder}; try again when it ends"
-            ) from err
-        raise
+    deadline = time.monotonic() + LOCK_SETTLE_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as err:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK) and not holder \
+                    and time.monotonic() < deadline:  # fmt: skip
+                time.sleep(0.02)  # no pid yet, or none any more: a writer starting or ending, not writing
+                continue
+            os.close(fd)
+            if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise IndexLockedError(
+                    f"index {location.name!r} is being updated by process {holder or '?'}; try again when it ends"
+                ) from err
+            raise
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd
