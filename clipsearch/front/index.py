@@ -268,26 +268,16 @@ class Index:
         Catches up first (incrementally, as :meth:`add`), then indexes each burst of changes once it
         has settled. Holds the writer lock throughout: a second writer is refused. ``on_batch`` sees
         each run's report. A KeyboardInterrupt stops it between runs or keeps a run's committed work."""
-        import dataclasses
-
         from ..ingest.options import IndexOptions
         from ..ingest.scan import check_roots
         from ..ingest.watch import Watcher, WatchSettings
-        from .writer import index_run
+        from .writer import watch_runs
 
         options = options or IndexOptions()
         roots = check_roots(list(paths))
         watcher = Watcher(roots, settings or WatchSettings(), options, ignore=[str(self.store.path)])
         with self._writing(), watcher:
-            encoder = self._writer_encoder()
-            report = index_run(self.store, encoder, list(roots), options, None)
-            if on_batch:
-                on_batch(report)
-            inside = dataclasses.replace(options, within=tuple(roots))  # a changed link may not lead outside them
-            for changed in watcher.batches(stop or threading.Event()):
-                report = index_run(self.store, encoder, changed, inside, None)
-                if on_batch:
-                    on_batch(report)
+            watch_runs(self.store, self._writer_encoder(), roots, options, watcher, stop, on_batch)
 
     # ------------------------------------------------------------------ reading
     def search(
@@ -338,13 +328,9 @@ class Index:
         ``box``, like that part of it (read from its file, as :meth:`open_file` serves it)."""
         row = self.item(item_id)
         if box is not None:
-            if row.time is not None:  # a video frame: decoded from the video at its time
-                return self.similar(row.path, time=row.time, box=box, k=k, filters=filters)
-            fd, _ = self.open_file(row, follow_links=follow_links)
-            with os.fdopen(fd, "rb") as f:
-                data = f.read()
-            hits = self.similar_to_bytes(data, page=row.page or 1, k=k + 1, filters=filters, box=box)
-            return [h for h in hits if h.id != item_id][:k]
+            from .pictures import like_part_of
+
+            return like_part_of(self, row, box, k=k, filters=filters, follow_links=follow_links)
         vec = self.store.catalog.vectors([item_id], self.store.model.dim)[0]
         with self._query_lock:
             return self.searcher.search_vector(vec, k, exclude_ids=[item_id], filters=filters)
@@ -372,7 +358,7 @@ class Index:
         from .library_map import map_of
 
         with self._query_lock:  # one drawing at a time: a second caller gets the first one's map
-            return map_of(self, rebuild=rebuild)
+            return map_of(self, self.categories.names(), rebuild=rebuild)
 
     def item(self, item_id: int) -> ItemRow:
         """The catalog row of item ``item_id`` (raises :class:`IndexNotFoundError` if there is none)."""
@@ -464,14 +450,8 @@ class Index:
         location = self.store.location
         self.store.close()
         try:
-            return check_at(
-                location,
-                repair=repair,
-                deep=deep,
-                device=self.run.device,
-                loader=self._loader,
-                reindex=_reindex(location, self._loader),
-            )
+            return check_at(location, repair=repair, deep=deep, device=self.run.device, loader=self._loader,
+                            reindex=_reindex(location, self._loader))  # fmt: skip
         finally:
             with contextlib.suppress(ClipsearchError):  # still damaged: every later call says so
                 self._attach(IndexStore.open(location))

@@ -3,23 +3,31 @@ too, items with their paths (``clipsearch map``, ``GET /api/map``, the Map view)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from ..models.encoder import Encoder
     from ..query.maps import LibraryMap
-    from .index import Index
+    from ..store.folder import IndexStore
 
 
-def map_of(ix: Index, *, rebuild: bool = False) -> LibraryMap:
+class _Index(Protocol):
+    """What this module needs of an ``Index`` (which calls it: no import back)."""
+
+    store: IndexStore
+    query_encoder: Callable[[], Encoder]
+
+
+def map_of(ix: _Index, categories: frozenset[str], *, rebuild: bool = False) -> LibraryMap:
     """The index's map as its catalog is now (cached, brought up to date, or drawn; see
-    ``query/maps.py``); the names of its categories name groups beside the built-in vocabulary."""
+    ``query/maps.py``); the names of its ``categories`` name groups beside the built-in vocabulary."""
     from ..query.maps import current
 
-    categories = sorted(ix.categories.names())
-    return current(ix.store, ix.query_encoder, categories, rebuild=rebuild)
+    return current(ix.store, ix.query_encoder, sorted(categories), rebuild=rebuild)
 
 
-def as_dict(ix: Index, library: LibraryMap, *, items: bool = True) -> dict[str, Any]:
+def as_dict(ix: _Index, library: LibraryMap, *, items: bool = True) -> dict[str, Any]:
     """The JSON of a map: how it was drawn, its groups (each with a representative item), and,
     with ``items``, every item's place and group (``x``, ``y`` in 0..1, ``cluster`` -1: none)."""
     from ..query.search import display_path

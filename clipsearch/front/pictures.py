@@ -4,12 +4,41 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..models.encoder import Encoder
+    from ..query.filters import Filters
+    from ..query.search import SearchResult
+    from ..store.catalog import ItemRow
+
+
+class _Index(Protocol):
+    """What :func:`like_part_of` needs of an ``Index`` (which calls it: no import back)."""
+
+    def similar(self, path: str, **kw: Any) -> list[SearchResult]: ...
+
+    def similar_to_bytes(self, data: bytes, **kw: Any) -> list[SearchResult]: ...
+
+    def open_file(self, row: ItemRow, *, follow_links: bool = False) -> tuple[int, Any]: ...
+
+
+def like_part_of(
+    ix: _Index, row: ItemRow, box: str | Sequence[float], *, k: int, filters: Filters | None, follow_links: bool
+) -> list[SearchResult]:
+    """Items like the part ``box`` of the indexed item ``row``, itself left out: its picture read
+    from its file as the server serves it (opened safely), a video's frame decoded at its time."""
+    import os
+
+    if row.time is not None:
+        return ix.similar(row.path, time=row.time, box=box, k=k, filters=filters)
+    fd, _ = ix.open_file(row, follow_links=follow_links)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read()
+    hits = ix.similar_to_bytes(data, page=row.page or 1, k=k + 1, filters=filters, box=box)
+    return [h for h in hits if h.id != row.id][:k]
 
 
 def bytes_vector(

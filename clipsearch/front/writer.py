@@ -8,7 +8,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from ..config import ENV_CATALOG, ENV_DEVICE, IndexLocation, RuntimeChoice
@@ -17,6 +18,7 @@ from .settings import IndexSettings, precision_of
 
 if TYPE_CHECKING:
     from ..ingest.options import IndexOptions, IndexReport
+    from ..ingest.watch import Watcher
     from ..models.encoder import Encoder, EncoderHandle
     from ..models.registry import ModelRef
     from ..store.folder import IndexStore
@@ -132,6 +134,22 @@ def begin_writing(store: IndexStore, run: RuntimeChoice, encoder: Encoder) -> No
 
     IndexSettings.of(store, run).remember_encoding(store, handle_of(encoder))
     Categories(store).ensure_builtin(encoder)
+
+
+def watch_runs(
+    store: IndexStore, encoder: Encoder, roots: Sequence[str], options: IndexOptions, watcher: Watcher,
+    stop: threading.Event | None, on_batch: Callable[[IndexReport], None] | None,
+) -> None:  # fmt: skip
+    """``watch``'s work, the writer lock held: catch up on ``roots``, then index each settled burst
+    of changes until ``stop`` is set (a changed link may not lead outside the roots)."""
+    report = index_run(store, encoder, list(roots), options, None)
+    if on_batch:
+        on_batch(report)
+    inside = dataclasses.replace(options, within=tuple(roots))
+    for changed in watcher.batches(stop or threading.Event()):
+        report = index_run(store, encoder, changed, inside, None)
+        if on_batch:
+            on_batch(report)
 
 
 def index_run(

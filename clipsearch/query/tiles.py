@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -18,10 +18,21 @@ from ..config import TILES
 from ..store.vectors import VectorIndex
 
 if TYPE_CHECKING:
+    from ..store.folder import IndexStore
     from .filters import Filters
-    from .search import Searcher, SearchResult
 
 _NAMES = tuple(TILES)
+
+
+class Searcher(Protocol):
+    """What this module needs of ``search.Searcher`` (which calls it: no import back)."""
+
+    store: IndexStore
+    _region_indexes: dict[str, Any]
+
+    def selection(self, filters: Filters | None) -> tuple[np.ndarray | None, np.ndarray]: ...
+
+    def results(self, hits: Sequence[tuple[int, float]]) -> list[Any]: ...
 
 
 def tile_index(searcher: Searcher) -> VectorIndex | None:
@@ -64,9 +75,9 @@ def best_tiles(
 
 
 def with_tiles(
-    searcher: Searcher, whole: list[SearchResult], query: np.ndarray, k: int, min_score: float | None,
+    searcher: Searcher, whole: list[Any], query: np.ndarray, k: int, min_score: float | None,
     exclude_ids: Sequence[int], filters: Filters | None,
-) -> list[SearchResult]:  # fmt: skip
+) -> list[Any]:  # fmt: skip
     """``whole`` (hits by whole pictures) merged with the hits by tiles: each item at its better
     score; an item found by a tile says which (``box``)."""
     tiles = best_tiles(searcher, query, k, exclude_ids, filters)
