@@ -128,7 +128,7 @@ def test_the_search_lives_in_the_address_and_shows_the_text_found(server, browse
 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     wait = WebDriverWait(browser, 30)
     browser.get(server)
@@ -146,6 +146,13 @@ def test_the_search_lives_in_the_address_and_shows_the_text_found(server, browse
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#grid .card .snippet mark"))
     assert browser.find_element(By.ID, "q").get_attribute("value") == 'text:"ZX-9"'
     assert browser.find_element(By.CSS_SELECTOR, "#grid .card .taken").text[:2] in ("19", "20")
+    # the toggles live in the address too: newest first, only what the model calls a match
+    Select(browser.find_element(By.ID, "sort")).select_by_value("date")
+    browser.find_element(By.ID, "relevant").click()
+    wait.until(lambda d: "sort=date" in d.current_url and "relevant=1" in d.current_url)
+    browser.get(browser.current_url)
+    wait.until(lambda d: d.find_element(By.ID, "relevant").is_selected())
+    assert browser.find_element(By.ID, "sort").get_attribute("value") == "date"
 
 
 def _api(server: str, path: str) -> object:

@@ -85,6 +85,23 @@ def test_the_map_is_kept_and_brought_up_to_date_not_redrawn(mapped, tmp_path):
     assert star["cluster"] == blue_star_groups.most_common(1)[0][0]  # placed among its kind
 
 
+def test_groups_named_in_another_language_keep_their_places(mapped):
+    cli, _, _ = mapped
+    english = cli.json("map", "--json")
+    russian = cli.json("map", "--json", "--lang", "ru")
+    assert [(i["id"], i["x"], i["y"], i["cluster"]) for i in russian["items"]] == [
+        (i["id"], i["x"], i["y"], i["cluster"]) for i in english["items"]
+    ]  # the same map, named again
+    from clipsearch.query.naming import vocabulary
+
+    names = {row["name"] for facet in cli.json("category", "list") for row in facet["categories"]}
+    phrases = [p for c in russian["clusters"] for p in c["phrases"]]
+    assert set(phrases) <= set(vocabulary("ru")) | names  # Russian words, and the index's own categories
+    assert sum(p in vocabulary("ru") for p in phrases) > len(phrases) / 2
+    unknown = cli("map", "--lang", "xx", ok=False)
+    assert unknown.exit_code == 2 and "no map vocabulary in 'xx'" in unknown.stderr
+
+
 def test_search_by_group_returns_that_group_only(mapped):
     cli, _, data = mapped
     group = max(data["clusters"], key=lambda c: c["size"])

@@ -22,7 +22,16 @@ HTML_THUMBNAILS = 300
 @click.option("--groups-only", is_flag=True, help="JSON without the items (the groups and how the map was drawn).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Also write the map as one HTML file.")
 @click.option("--rebuild", is_flag=True, help="Draw the map anew instead of bringing the kept one up to date.")
-def map_cmd(where: Where, as_json: bool, groups_only: bool, html_file: str | None, rebuild: bool) -> None:
+@click.option(
+    "--lang",
+    "language",
+    default="en",
+    show_default=True,
+    metavar="LANG",
+    help="Name the groups in this language: en, de, es, fr, ru, zh (a multilingual model reads them).",
+)
+def map_cmd(where: Where, as_json: bool, groups_only: bool, html_file: str | None, rebuild: bool,
+            language: str) -> None:  # fmt: skip
     """Draw the whole library as a map: similar pictures near each other, in named groups.
 
     The map is kept in the index and brought up to date as items come and go; `search --cluster ID`
@@ -31,7 +40,7 @@ def map_cmd(where: Where, as_json: bool, groups_only: bool, html_file: str | Non
     from ..front.library_map import as_dict
 
     with Index.open(*where) as ix:
-        library = ix.map(rebuild=rebuild)
+        library = ix.map(rebuild=rebuild, language=language)
         data = as_dict(ix, library, items=bool(html_file) or not groups_only)
         if html_file:
             _write_html(ix, data, html_file)

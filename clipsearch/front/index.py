@@ -352,13 +352,14 @@ class Index:
 
             return with_tiles(self.searcher, hits, vec, k, None, (), filters)
 
-    def map(self, *, rebuild: bool = False) -> LibraryMap:
-        """The library as a map: items placed in 2-D, grouped, each group named (``query/maps.py``).
-        Kept in the index and brought up to date as items change; ``rebuild`` draws it anew."""
+    def map(self, *, rebuild: bool = False, language: str = "en") -> LibraryMap:
+        """The library as a map: items placed in 2-D, grouped, each group named in ``language``
+        (``query/maps.py``). Kept in the index and brought up to date as items change; ``rebuild``
+        draws it anew."""
         from .library_map import map_of
 
         with self._query_lock:  # one drawing at a time: a second caller gets the first one's map
-            return map_of(self, self.categories.names(), rebuild=rebuild)
+            return map_of(self, self.categories.names(), rebuild=rebuild, language=language)
 
     def item(self, item_id: int) -> ItemRow:
         """The catalog row of item ``item_id`` (raises :class:`IndexNotFoundError` if there is none)."""

@@ -19,12 +19,13 @@ class _Index(Protocol):
     query_encoder: Callable[[], Encoder]
 
 
-def map_of(ix: _Index, categories: frozenset[str], *, rebuild: bool = False) -> LibraryMap:
+def map_of(ix: _Index, categories: frozenset[str], *, rebuild: bool = False, language: str = "en") -> LibraryMap:
     """The index's map as its catalog is now (cached, brought up to date, or drawn; see
-    ``query/maps.py``); the names of its ``categories`` name groups beside the built-in vocabulary."""
+    ``query/maps.py``); the names of its ``categories`` name groups beside the built-in vocabulary
+    in ``language``."""
     from ..query.maps import current
 
-    return current(ix.store, ix.query_encoder, sorted(categories), rebuild=rebuild)
+    return current(ix.store, ix.query_encoder, sorted(categories), rebuild=rebuild, language=language)
 
 
 def as_dict(ix: _Index, library: LibraryMap, *, items: bool = True) -> dict[str, Any]:

@@ -253,7 +253,10 @@ def _openvino_detector(threads: int | None) -> _OpenVinoSession | None:
 
         model = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_det_infer.onnx"
         bf16 = BF16_GATE and bool({"avx512_bf16", "amx_bf16"} & set(cpu_signature()["flags"]))
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32"}
+        # not pinned: the text pass runs one detector per worker thread, and OpenVINO pins each
+        # compiled model's threads from the first core on, so two detectors shared one core
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
+                                  "ENABLE_CPU_PINNING": False}  # fmt: skip
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         core = ov.Core()

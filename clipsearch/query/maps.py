@@ -69,14 +69,18 @@ class LibraryMap:
     placed: int = 0
     built_at: float = 0.0
     seconds: float = 0.0
+    #: The model the layout is of (another model's map is drawn anew).
     key: str = ""
+    #: The phrases the groups are named from (other phrases: the same map, named again).
+    names_key: str = ""
 
     def members(self, cluster_id: int) -> np.ndarray:
         return self.ids[self.cluster == cluster_id]
 
     def meta(self) -> dict[str, Any]:
         return {"version": MAP_VERSION, "method": self.method, "placed": self.placed, "built_at": self.built_at,
-                "seconds": self.seconds, "key": self.key, "clusters": [asdict(c) for c in self.clusters]}  # fmt: skip
+                "seconds": self.seconds, "key": self.key, "names_key": self.names_key,
+                "clusters": [asdict(c) for c in self.clusters]}  # fmt: skip
 
 
 def cached(folder: Path) -> LibraryMap | None:
@@ -91,7 +95,7 @@ def cached(folder: Path) -> LibraryMap | None:
         return None
     clusters = [Cluster(**c) for c in meta["clusters"]]
     return LibraryMap(ids, xy, groups, clusters, meta["method"], meta["placed"], meta["built_at"], meta["seconds"],
-                      meta["key"])  # fmt: skip
+                      meta["key"], meta.get("names_key", ""))  # fmt: skip
 
 
 def save(folder: Path, library: LibraryMap) -> None:
@@ -105,27 +109,34 @@ def save(folder: Path, library: LibraryMap) -> None:
 
 
 def current(
-    store: IndexStore, encoder: Callable[[], Encoder], extra_phrases: Sequence[str] = (), *, rebuild: bool = False
+    store: IndexStore,
+    encoder: Callable[[], Encoder],
+    extra_phrases: Sequence[str] = (),
+    *,
+    rebuild: bool = False,
+    language: str = "en",
 ) -> LibraryMap:
     """The map of ``store`` as its catalog is now: the cached one, brought up to date, or a new one.
-    ``encoder`` is called only when groups are (re)named; ``extra_phrases`` (the index's
-    categories) name groups beside the built-in vocabulary."""
-    phrases = list(dict.fromkeys([*naming.vocabulary(), *extra_phrases]))
-    key = f"{store.model.ref.label}/{naming.vocabulary_key(phrases)}"
+    ``encoder`` is called only when groups are (re)named; groups are named from the built-in
+    vocabulary in ``language`` and ``extra_phrases`` (the index's categories)."""
+    phrases = list(dict.fromkeys([*naming.vocabulary(language), *extra_phrases]))
+    key, names_key = store.model.ref.label, naming.vocabulary_key(phrases)
     ids = store.catalog.item_ids()
     old = None if rebuild else cached(store.path)
     if old is not None and old.key == key:
-        if len(ids) == len(old.ids) and np.array_equal(np.sort(ids), np.sort(old.ids)):
-            return old
+        same = len(ids) == len(old.ids) and np.array_equal(np.sort(ids), np.sort(old.ids))
         new = np.setdiff1d(ids, old.ids)
         kept = np.isin(old.ids, ids)
-        if kept.any() and len(new) <= RELAYOUT_SHARE * int(kept.sum()):
+        if same and old.names_key == names_key:
+            return old
+        if same or (kept.any() and len(new) <= RELAYOUT_SHARE * int(kept.sum())):
             library = _updated(store, old, kept, new, encoder, phrases)
+            library.names_key = names_key
             save(store.path, library)
             return library
     started = time.perf_counter()
     library = _built(store, ids, encoder, phrases)
-    library.key, library.seconds = key, round(time.perf_counter() - started, 3)
+    library.key, library.names_key, library.seconds = key, names_key, round(time.perf_counter() - started, 3)
     save(store.path, library)
     return library
 

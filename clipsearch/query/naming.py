@@ -2,7 +2,8 @@
 
 A group's centroid (its items' vectors averaged, renormalised) is compared with every phrase of the
 built-in vocabulary (``vocabulary/en.txt``: everyday, document and drawing subjects, colours and
-shapes) and with the index's own categories, each phrase embedded through the categories' prompt
+shapes; its common subjects in German, Spanish, French, Russian and Chinese beside it, for
+multilingual models) and with the index's own categories, each phrase embedded through the categories' prompt
 ensemble. A phrase that matches every group (a model's favourite words) names none: a phrase
 scores by how much better it fits this group than the average group, so "blue" names the blue
 shapes and not the whole library.
@@ -17,6 +18,7 @@ from importlib import resources
 
 import numpy as np
 
+from ..errors import UsageError
 from ..models.encoder import Encoder, normalise
 from .categories import TEMPLATES
 
@@ -24,9 +26,17 @@ from .categories import TEMPLATES
 NAMES_PER_GROUP = 3
 
 
-@lru_cache(maxsize=4)
+def languages() -> tuple[str, ...]:
+    """The languages the built-in vocabulary is written in (ISO 639-1: ``en``, ``de``, ``ru``...)."""
+    folder = resources.files(__package__).joinpath("vocabulary")
+    return tuple(sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".txt")))
+
+
+@lru_cache(maxsize=8)
 def vocabulary(language: str = "en") -> tuple[str, ...]:
-    """The built-in phrases, in file order, without comments or repeats."""
+    """The built-in phrases in ``language``, in file order, without comments or repeats."""
+    if language not in languages():
+        raise UsageError(f"no map vocabulary in {language!r} (there is: {', '.join(languages())})")
     text = resources.files(__package__).joinpath("vocabulary", f"{language}.txt").read_text(encoding="utf-8")
     lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
     return tuple(dict.fromkeys(line for line in lines if line))

@@ -170,12 +170,15 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
         return state.index.categories.list()
 
     @app.get("/api/map", dependencies=guard)
-    def library_map(rebuild: bool = Query(False), items: bool = Query(True)) -> dict[str, Any]:
-        """The map of the library (``clipsearch map --json``): drawn once, then kept up to date."""
+    def library_map(
+        rebuild: bool = Query(False), items: bool = Query(True), lang: str = Query("en", max_length=8)
+    ) -> dict[str, Any]:
+        """The map of the library (``clipsearch map --json``): drawn once, then kept up to date;
+        groups named in ``lang``."""
         from ..front.library_map import as_dict
 
         ix = state.index
-        return as_dict(ix, ix.map(rebuild=rebuild), items=items)
+        return as_dict(ix, ix.map(rebuild=rebuild, language=lang), items=items)
 
     @app.get("/api/duplicates", dependencies=guard)
     def duplicates() -> list[dict[str, Any]]:
