@@ -60,6 +60,11 @@ def test_search_and_item_endpoints(client):
     assert all(m["thumbnail"].endswith("/thumbnail") and "path" in m for g in groups for m in g["items"])
     empty = client.get("/api/search", params={"q": ""})  # nothing to search for: said, not a crash
     assert empty.status_code == 400 and "give a query" in empty.json()["error"]
+    part = client.get(f"/api/items/{first['id']}/similar", params={"k": 3, "box": "0,0,1,1"}).json()
+    assert first["id"] not in [h["id"] for h in part] and _name(part[0]) == "blue_star"  # the whole, as a box
+    for box in ("0.2,0,1.5,1", "0.5,0.5,0.5,0.9", "left half"):  # outside the picture, empty, not numbers
+        wrong = client.get(f"/api/items/{first['id']}/similar", params={"box": box})
+        assert wrong.status_code == 400 and wrong.json()["error"].startswith("box "), box
 
 
 def test_thumbnail_is_generated_once_and_file_is_the_original(client, served):

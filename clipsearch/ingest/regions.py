@@ -51,13 +51,14 @@ def parse_box(value: str | Box | list[float]) -> Box:
     except (TypeError, ValueError):
         parts = []
     if len(parts) != 4:
-        raise UsageError(f"--box takes X0,Y0,X1,Y1 (fractions of the width and height, 0 to 1), not {value!r}")
-    x0, y0, x1, y1 = parts
-    if not all(0.0 <= v <= 1.0 for v in parts):
-        raise UsageError(f"--box {value!r} reaches outside the picture: each edge is a fraction from 0 to 1")
-    if x1 <= x0 or y1 <= y0:
-        raise UsageError(f"--box {value!r} is empty: X1 must exceed X0 and Y1 exceed Y0")
-    return (x0, y0, x1, y1)
+        why = f"takes X0,Y0,X1,Y1 (fractions of the width and height, 0 to 1), not {value!r}"
+    elif not all(0.0 <= v <= 1.0 for v in parts):
+        why = f"{value!r} reaches outside the picture: each edge is a fraction from 0 to 1"
+    elif parts[2] <= parts[0] or parts[3] <= parts[1]:
+        why = f"{value!r} is empty: X1 must exceed X0 and Y1 exceed Y0"
+    else:
+        return (parts[0], parts[1], parts[2], parts[3])
+    raise UsageError(f"--box {why}", web=f"box {why}")
 
 
 def crop(image: Image.Image, region: str) -> Image.Image:
