@@ -160,3 +160,27 @@ def test_tiles_find_a_detail_inside_other_pages(cli, tmp_path):
         i = int(Path(r["path"]).stem.split("-")[1])
         x0, y0, x1, y1 = r["box"]
         assert x0 <= spots[i][0] <= x1 and y0 <= spots[i][1] <= y1, (r["path"], r["box"])
+
+
+def test_a_reader_open_before_new_pages_came_finds_their_tiles(tmp_path):
+    """A long-lived reader (the server) sees the tiles of pages indexed after it opened."""
+    from clipsearch import Index
+    from clipsearch.front.index import IndexOptions
+
+    sheets = tmp_path / "sheets"
+    sheets.mkdir()
+    _sheet(sheets / "circle.png", ("red", "circle"), (0.3, 0.3), seed=1)
+    options = IndexOptions(regions=("tiles",), region_scope="all", ocr="none")
+    home = tmp_path / "home"
+    with Index.create("t", home, model="tiny-shapes", options=options) as writer:
+        writer.add([sheets], options=options)
+    query = _sheet(tmp_path / "query.png", ("blue", "star"), (0.5, 0.5), seed=99)
+    with Index.open("t", home) as reader:
+        assert [Path(r.path).name for r in reader.similar(query, box="0.35,0.3,0.65,0.7")] == ["circle.png"]
+        _sheet(sheets / "star.png", ("blue", "star"), (0.75, 0.7), seed=3)
+        with Index.open("t", home) as writer:
+            writer.add([sheets], options=options)
+        first = reader.similar(query, box="0.35,0.3,0.65,0.7", k=1)[0]
+    assert Path(first.path).name == "star.png" and first.box is not None
+    x0, y0, x1, y1 = first.box
+    assert x0 <= 0.75 <= x1 and y0 <= 0.7 <= y1  # the tile that holds the star

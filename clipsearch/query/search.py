@@ -142,7 +142,8 @@ class Searcher:
         self.store = store
         self._encoder_source = encoder
         self._encoder: Encoder | None = None
-        self._region_indexes: dict[str, VectorIndex] = {}
+        self._region_indexes: dict[str, Any] = {}
+        self._regions_seen: tuple[int, ...] | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -240,8 +241,16 @@ class Searcher:
             image = _query_picture(path, full, page, need)
         return enc.encode_images(enc.preprocess(crop_box(image, box, base=None), letterbox=True)[None])[0]
 
+    def region_cache(self) -> dict[str, Any]:
+        """Region and tile indexes built from the catalog, dropped when anything commits to it (a
+        long-lived server sees the regions of pages indexed after it started)."""
+        token = self.store.catalog.change_token()
+        if token != self._regions_seen:
+            self._region_indexes, self._regions_seen = {}, token
+        return self._region_indexes
+
     def region_index(self, region: str) -> VectorIndex:
-        if region not in self._region_indexes:
+        if region not in self.region_cache():
             ids, vecs = self.store.catalog.region_vectors(region, self.store.model.dim)
             vi = VectorIndex.create(self.store.model.dim)
             vi.add(ids, vecs)

@@ -28,7 +28,8 @@ class Searcher(Protocol):
     """What this module needs of ``search.Searcher`` (which calls it: no import back)."""
 
     store: IndexStore
-    _region_indexes: dict[str, Any]
+
+    def region_cache(self) -> dict[str, Any]: ...
 
     def selection(self, filters: Filters | None) -> tuple[np.ndarray | None, np.ndarray]: ...
 
@@ -37,8 +38,8 @@ class Searcher(Protocol):
 
 def tile_index(searcher: Searcher) -> VectorIndex | None:
     """Every stored tile vector in one index, ids ``item * 9 + tile``; None when no page has tiles.
-    Built once per searcher (as region indexes are)."""
-    cache = searcher._region_indexes
+    Kept until the catalog changes (as region indexes are)."""
+    cache = searcher.region_cache()
     if "tiles" not in cache:
         store = searcher.store
         vi = VectorIndex.create(store.model.dim)

@@ -305,7 +305,7 @@ class Catalog:
         are kept until the catalog changes (any commit, by any process, touches the WAL file)."""
         statement = select(ITEMS.c.id).where(where)
         compiled = statement.compile(self.engine, compile_kwargs={"literal_binds": True})
-        key = (str(compiled), self._version())
+        key = (str(compiled), self.change_token())
         cached = self._ids_cache.get(key)
         if cached is not None:
             return cached
@@ -316,7 +316,7 @@ class Catalog:
         self._ids_cache[key] = ids
         return ids
 
-    def _version(self) -> tuple[int, ...]:
+    def change_token(self) -> tuple[int, ...]:
         """Changes whenever anything commits to the catalog, from any process."""
         return dialect.change_token(self.engine, self.path)
 
