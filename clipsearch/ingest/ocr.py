@@ -185,10 +185,16 @@ class OcrEngine:
 #: A picture this much near-white (grey level above 200) is paper: a drawing, a scan, a page. Measured
 #: on the corpus: drawings 0.89-0.96, photos 0.00-0.31 (a dark horse on white, 0.66).
 PAGE_WHITE = 0.75
+#: A page is at least this large on its longest side: smaller pictures on white (icons, logos,
+#: clip-art, the tests' shapes) hold no small print, and reading them as pages (whole, then a quarter
+#: turned) cost 0.7 s each and read a circle as an "O".
+PAGE_MIN_SIDE = 400
 
 
 def looks_like_a_page(image: Any) -> bool:
-    """Whether ``image`` (PIL, any size) is mostly white paper."""
+    """Whether ``image`` (PIL, any size) is mostly white paper, and large enough to be a page."""
+    if max(image.size) < PAGE_MIN_SIDE:
+        return False
     small = image.convert("L")
     if max(small.size) > GATE_SIDE:
         small = small.copy()
