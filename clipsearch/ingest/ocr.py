@@ -187,7 +187,7 @@ class OcrEngine:
 PAGE_WHITE = 0.75
 #: A page is at least this large on its longest side: smaller pictures on white (icons, logos,
 #: clip-art, the tests' shapes) hold no small print, and reading them as pages (whole, then a quarter
-#: turned) cost 0.7 s each and read a circle as an "O".
+#: turned) cost several times a read by the gate's lines, for glyphs ("●" for a circle) either way.
 PAGE_MIN_SIDE = 400
 
 
