@@ -133,8 +133,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         cli.main(args=args, prog_name="clipsearch")
     except SystemExit as done:
-        if argv is None and args and args[0] in _QUICK_EXIT:
-            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        # A failed run, its error said: every `with` and `finally` has run on the way out, and what
+        # is left is tearing down native threads (ONNX Runtime's, OpenVINO's) that may still run a
+        # batch, which can abort the process ("terminate called...") after the one clean line.
+        if argv is None and args and (args[0] in _QUICK_EXIT or code not in (0, None)):
             try:
                 sys.stdout.flush()
                 sys.stderr.flush()
