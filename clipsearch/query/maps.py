@@ -146,6 +146,10 @@ def _built(store: IndexStore, ids: np.ndarray, encoder: Callable[[], Encoder], p
     if n == 0:
         return LibraryMap(ids, np.zeros((0, 2), np.float32), np.zeros(0, np.int32), built_at=time.time())
     vectors = store.catalog.vectors(ids.tolist(), store.model.dim)
+    # laid out in an order of their own (UMAP depends on the order it is given): the same pictures make
+    # the same map, whatever ids their indexing gave them
+    order = np.argsort(vectors[:, 0] + 1e-3 * vectors[:, 1], kind="stable")
+    ids, vectors = ids[order], vectors[order]
     if n == 1:
         xy, method = np.full((1, 2), 0.5, np.float32), "single"
     elif n < SMALL:
