@@ -470,24 +470,23 @@ def bench_parts(args: argparse.Namespace, took: dict[str, float]) -> dict[str, o
         out["duplicates_1m_s"] = dup["total_s"] if args.dups_n == 1_000_000 else None
         out["duplicates"] = dup
         lap("duplicates")
-    if args.shards_n:  # a process of its own: its peak memory is the build's, not this run's
-        done = subprocess.run([sys.executable, str(ROOT / "tools" / "bench_shards.py"), "--n", str(args.shards_n)],
-                              check=True, capture_output=True, text=True)  # fmt: skip
-        out["shards"] = json.loads(done.stdout.strip().splitlines()[-1])
-        print("shards:", out["shards"], flush=True)
+
+    def tool(key: str, script: str, *flags: str) -> None:
+        """A part run as a process of its own (its peak memory is its own); its last line is its JSON."""
+        done = subprocess.run([sys.executable, str(ROOT / "tools" / script), *flags], check=True,
+                              capture_output=True, text=True)  # fmt: skip
+        out[key] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"{key}:", out[key], flush=True)
+
+    if args.shards_n:
+        tool("shards", "bench_shards.py", "--n", str(args.shards_n))
         lap("shards")
-    if args.textpass:  # processes of their own (tools/bench_textpass.py, tools/bench_ocr.py)
-        for key, tool in (("textpass", "bench_textpass.py"), ("ocr", "bench_ocr.py")):
-            done = subprocess.run([sys.executable, str(ROOT / "tools" / tool)], check=True, capture_output=True,
-                                  text=True)  # fmt: skip
-            out[key] = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"{key}:", out[key], flush=True)
+    if args.textpass:
+        tool("textpass", "bench_textpass.py")
+        tool("ocr", "bench_ocr.py")
         lap("textpass")
-    if args.map_n:  # a process of its own: its peak memory is the map's
-        done = subprocess.run([sys.executable, str(ROOT / "tools" / "bench_map.py"), "--n", str(args.map_n)],
-                              check=True, capture_output=True, text=True)  # fmt: skip
-        out["map"] = json.loads(done.stdout.strip().splitlines()[-1])
-        print("map:", out["map"], flush=True)
+    if args.map_n:
+        tool("map", "bench_map.py", "--n", str(args.map_n))
         lap("map")
     if args.models:
         import bench_models

@@ -50,13 +50,11 @@ def bytes_vector(
     large enough that the part alone fills the model's input, letterboxed so all of it is seen."""
     from ..ingest.images import load_image
     from ..ingest.pdf import render_pages
-    from ..ingest.regions import crop_box, parse_box
+    from ..ingest.regions import crop_box, decode_side, parse_box
 
     part = parse_box(box) if box is not None else None
     document = data[:5] == b"%PDF-"
-    need = encoder.info.image_size
-    if part is not None:
-        need = min(4096, int(need / min(part[2] - part[0], part[3] - part[1])) + 1)
+    need = encoder.info.image_size if part is None else decode_side(part, encoder.info.image_size)
     if document:
         image = next(render_pages(data, name="upload", pages=[page]))[1]
     else:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..config import REGION_GROUPS, REGIONS, SCOPES, TILES
 from ..errors import UsageError
 
-__all__ = ["REGIONS", "SCOPES", "Box", "crop", "crop_box", "parse_box", "validate"]
+__all__ = ["REGIONS", "SCOPES", "Box", "crop", "crop_box", "decode_side", "parse_box", "validate"]
 
 #: A part of a picture: (x0, y0, x1, y1), fractions of its width and height, x0 < x1, y0 < y1.
 Box = tuple[float, float, float, float]
@@ -59,6 +59,12 @@ def parse_box(value: str | Box | list[float]) -> Box:
     else:
         return (parts[0], parts[1], parts[2], parts[3])
     raise UsageError(f"--box {why}", web=f"box {why}")
+
+
+def decode_side(box: Box, model_side: int) -> int:
+    """The shortest side a picture is decoded at so that the part ``box`` alone still fills a
+    model input of ``model_side`` pixels (at most 4096)."""
+    return min(4096, int(model_side / min(box[2] - box[0], box[3] - box[1])) + 1)
 
 
 def crop(image: Image.Image, region: str) -> Image.Image:

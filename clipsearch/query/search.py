@@ -19,7 +19,7 @@ from ..config import REGIONS
 from ..errors import ImageLoadError, IndexCorruptError, UsageError
 from ..ingest.images import load_image
 from ..ingest.pdf import is_pdf_path, render_pages
-from ..ingest.regions import REGION_BASE, Box, crop_box
+from ..ingest.regions import REGION_BASE, Box, crop_box, decode_side
 from ..ingest.regions import crop as crop_region
 from ..ingest.regions import validate as validate_regions
 from ..ingest.scan import absolute
@@ -237,7 +237,7 @@ class Searcher:
             if tuple(box) == REGIONS["title-block"]:
                 return self.region_vector(full, "title-block", page)
             # decoded large enough that the box alone still fills the model's input
-            need = min(4096, int(enc.info.image_size / min(box[2] - box[0], box[3] - box[1])) + 1)
+            need = decode_side(box, enc.info.image_size)
             image = _query_picture(path, full, page, need)
         return enc.encode_images(enc.preprocess(crop_box(image, box, base=None), letterbox=True)[None])[0]
 
