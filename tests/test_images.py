@@ -40,6 +40,16 @@ def test_large_jpeg_is_drafted_but_covers_the_model_input(tmp_path):
     assert out.info["original_size"] == (4000, 3000)
 
 
+def test_ocr_decodes_a_large_jpeg_by_its_longest_side(tmp_path):
+    """The text pass reads a 12 MP photo's sign at 2000 px: half the photo's DCT scale, not all of
+    it decoded and then shrunk (which cost more than reading the sign)."""
+    path = tmp_path / "big.jpg"
+    path.write_bytes(_jpeg_bytes(Image.new("RGB", (4000, 3000), (10, 120, 200)), quality=80))
+    assert load_image(path, long_side=2000).size == (2000, 1500)
+    assert load_image(path, long_side=1999).size == (2000, 1500)  # never smaller than asked
+    assert load_image(path, long_side=2001).size == (4000, 3000)
+
+
 @pytest.mark.parametrize(
     "make",
     [

@@ -77,11 +77,15 @@ def load_image(
     min_size: int | None = None,
     max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
     name: object = None,
+    *,
+    long_side: int | None = None,
 ) -> Image.Image:
     """Open ``source`` (a path or a binary file object) as an upright RGB image.
 
     ``min_size``: the shortest side the caller needs (the model input); JPEGs are decoded at the
-    smallest DCT scale that still covers it. ``image.info["original_size"]`` keeps the upright size
+    smallest DCT scale that still covers it. ``long_side``, instead: the longest side it needs (OCR
+    reads a picture at most this large: decoding a 12 MP photo whole, then shrinking it, cost more
+    than reading its sign). ``image.info["original_size"]`` keeps the upright size
     of the full image. Raises :class:`ImageLoadError` with a short reason, naming ``name`` or the path.
     """
     path = name if name is not None else source
@@ -103,13 +107,15 @@ def load_image(
             full_size = image.size
             if getattr(image, "is_animated", False):
                 image.seek(0)
-            if min_size and image.format == "JPEG":
-                want = int(min_size * DRAFT_MARGIN)
+            if (min_size or long_side) and image.format == "JPEG":
+                want = int((long_side or min_size or 0) * DRAFT_MARGIN)
                 # draft keeps both sides >= the request; the request keeps the aspect ratio so the
                 # shortest side still covers the model input after the EXIF rotation below.
-                scale = want / max(1, min(image.width, image.height))
-                if scale < 1:
-                    image.draft("RGB", (int(image.width * scale) + 1, int(image.height * scale) + 1))
+                side = max if long_side else min
+                scale = want / max(1, side(image.width, image.height))
+                if scale < 1:  # (a longest side asked for is met exactly: 2000 of a 4000 px photo is 1/2)
+                    pad = 0 if long_side else 1
+                    image.draft("RGB", (int(image.width * scale) + pad, int(image.height * scale) + pad))
             image.load()
             image = ImageOps.exif_transpose(image) or image
             rgb = to_rgb(image)

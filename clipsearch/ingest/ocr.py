@@ -43,7 +43,7 @@ READ_SIDE = 2000
 #: (a sign in a photo, a label on a box): the gate's lines recognised alone, no second detection.
 CROP_LINES = 12
 #: A crop's reading below this confidence is the gate's false alarm (grain, a texture): dropped, not
-#: offered to Tesseract. Noise on the bench photos reads at 0.28-0.49; a Cyrillic line PP-OCR
+#: offered to Tesseract (and see ``_kept_crop``). Noise on the bench photos reads at 0.28-0.49; a Cyrillic line PP-OCR
 #: cannot spell at 0.74, a sign at 0.98-1.0.
 CROP_SCORE = 0.6
 #: From this many lines a picture gets a second look turned a quarter round, page or not.
@@ -93,16 +93,13 @@ class OcrEngine:
     # ------------------------------------------------------------------ the gate
     def find_lines(self, image: Any) -> list[Region]:
         """Where the detector finds lines of text in ``image`` (PIL, any size), as fractions."""
-        from PIL import Image
-
-        scale = GATE_SIDE / max(image.size)  # up or down: the detector needs text of a readable size
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        array = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BILINEAR))[:, :, ::-1]
-        self._gate.limit_side_len = max(32, min(array.shape[:2]))
-        boxes, _ = self._gate(np.ascontiguousarray(array))
-        if boxes is None:
+        array = _gate_input(image)
+        preds = self._gate.infer(array)[0]
+        h, w = array.shape[2:]
+        boxes, _ = self._gate.postprocess_op(preds, (h, w))
+        boxes = self._gate.filter_tag_det_res(boxes, (h, w))
+        if boxes is None or not len(boxes):
             return []
-        h, w = array.shape[:2]
         return [(float(b[:, 0].min()) / w, float(b[:, 1].min()) / h, float(b[:, 0].max()) / w,
                  float(b[:, 1].max()) / h) for b in np.asarray(boxes)]  # fmt: skip
 
@@ -127,8 +124,7 @@ class OcrEngine:
         page is read whole, then a quarter turned for its vertical labels. A picture that is no page
         with a few small ``regions`` (the gate's lines: a sign in a photo) has just those read."""
         page = looks_like_a_page(image) if page is None else page
-        big = image.convert("RGB")
-        big.thumbnail((READ_SIDE, READ_SIDE))
+        big = _at_most(image.convert("RGB") if image.mode != "RGB" else image, READ_SIDE)
         try:
             if not page and regions and len(regions) <= CROP_LINES:
                 lines = self._read_crops(big, regions)
@@ -167,7 +163,7 @@ class OcrEngine:
                 crop = crop.transpose(Image.Transpose.ROTATE_270)
             out = self._reader(np.ascontiguousarray(np.asarray(crop)[:, :, ::-1]), use_det=False)
             for text, score in zip(out.txts or (), out.scores or (), strict=False):
-                if str(text).strip() and score >= CROP_SCORE:
+                if _kept_crop(str(text), float(score)):
                     lines.append(([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], str(text), float(score)))
         return lines
 
@@ -175,8 +171,7 @@ class OcrEngine:
         """The lines of ``big`` turned 90° clockwise, their boxes put back in ``big``'s pixels."""
         from PIL import Image
 
-        small = big.copy()
-        small.thumbnail((SECOND_LOOK_SIDE, SECOND_LOOK_SIDE))
+        small = _at_most(big, SECOND_LOOK_SIDE)
         turned = self._lines(small.transpose(Image.Transpose.ROTATE_270))  # a quarter turn clockwise
         k = big.height / small.height
         return [([(y * k, big.height - 1 - x * k) for x, y in box], text, score) for box, text, score in turned]
@@ -202,6 +197,14 @@ def looks_like_a_page(image: Any) -> bool:
     return float(np.mean(np.asarray(small) > 200)) >= PAGE_WHITE
 
 
+def _kept_crop(text: str, score: float) -> bool:
+    """Whether a crop's reading is text, not the gate's false alarm: confident enough, and two
+    letters or digits, or one read with :data:`RETRY_BELOW` confidence (a "P" sign). Grain read as a
+    lone glyph ("：" at 0.90, "一" at 0.77 on the bench photos) is dropped."""
+    letters = sum(c.isalnum() for c in text)
+    return score >= CROP_SCORE and (letters >= 2 or (letters == 1 and score >= RETRY_BELOW))
+
+
 def _doubtful(text: str, score: float) -> bool:
     """Whether Tesseract should read a line again: PP-OCR was unsure, or left gaps where it had no
     letter for what it saw (PP-OCRv6 reads a Cyrillic word as blanks: "Масштаб 1:2" -> " 1:2")."""
@@ -210,33 +213,43 @@ def _doubtful(text: str, score: float) -> bool:
     return score < RETRY_BELOW or "  " in text or text != text.strip()
 
 
-#: Whether the gate may run in bfloat16 where the CPU has it: fastest on AMX (`make bench`:
-#: stages_ms.gate), but it sees "text" in grain that fp32 does not (a corpus photo): off, fp32 in
-#: OpenVINO instead, still faster than ONNX Runtime.
-BF16_GATE = False
+#: Whether the gate runs in bfloat16 where the CPU does it natively (AVX-512 BF16, AMX): faster
+#: (`make bench`: stages_ms.photo_gate) and, on the bench's signs and on text drawn 7-10 px high at
+#: the gate's size, it finds what fp32 finds. Its false alarms differ (grain in a corpus photo, where
+#: fp32 has others): the crops they give are read and dropped below :data:`CROP_SCORE`.
+BF16_GATE = True
 
 
 def _gate_detector(threads: int | None) -> Any:
-    """PP-OCRv4's detector alone (its recogniser and classifier are never used here), sized by us
-    (limit_type 'min' at the picture's own side), run by OpenVINO where it can be."""
+    """PP-OCRv4's detector alone (its recogniser and classifier are never used here), fed by
+    :func:`_gate_input`, run by OpenVINO where it can be; its ONNX Runtime session is only made where
+    OpenVINO cannot run it."""
     from rapidocr_onnxruntime.ch_ppocr_det import TextDetector
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess
     from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
     from rapidocr_onnxruntime.utils import read_yaml
     from rapidocr_onnxruntime.utils.parse_parameters import update_model_path
 
     config = update_model_path(read_yaml(DEFAULT_CFG_PATH))["Det"]
     config.update(intra_op_num_threads=threads or -1, inter_op_num_threads=1, limit_type="min")
-    detector = TextDetector(config)
     faster = _openvino_detector(threads)
-    if faster is not None:
-        detector.infer = faster
+    if faster is None:
+        return TextDetector(config)
+    # what find_lines uses of a TextDetector, less its ONNX Runtime session (never used with OpenVINO)
+    detector = object.__new__(TextDetector)
+    detector.postprocess_op = DBPostProcess(
+        thresh=config.get("thresh", 0.3), box_thresh=config.get("box_thresh", 0.5),
+        max_candidates=config.get("max_candidates", 1000), unclip_ratio=config.get("unclip_ratio", 1.6),
+        use_dilation=config.get("use_dilation", True), score_mode=config.get("score_mode", "fast"),
+    )  # fmt: skip
+    detector.infer = faster
     return detector
 
 
 class _OpenVinoSession:
     """The gate's detector compiled by OpenVINO, in place of its ONNX Runtime session (same call:
     an input array in, a list holding the output out). On this project's CPUs (docs/benchmarks.md,
-    ``stages_ms``) it runs the detector faster than ONNX Runtime, bf16 on AMX most of all."""
+    ``stages_ms``) it runs the detector faster than ONNX Runtime, bf16 most of all."""
 
     def __init__(self, compiled: Any) -> None:
         self._request = compiled.create_infer_request()
@@ -247,14 +260,16 @@ class _OpenVinoSession:
 
 
 def _openvino_detector(threads: int | None) -> _OpenVinoSession | None:
-    """PP-OCRv4's detector in OpenVINO (fp32, see :data:`BF16_GATE`), or None where OpenVINO is
-    missing or fails to compile."""
+    """PP-OCRv4's detector in OpenVINO (bf16 where native, see :data:`BF16_GATE`, else fp32), or
+    None where OpenVINO is missing or fails to compile. The compiled model is kept in the user's
+    cache (as the image model's is), so a later run's engine start reads it instead of compiling."""
     try:
         from pathlib import Path
 
         import openvino as ov
         import rapidocr_onnxruntime
 
+        from ..models.onnx_export import cache_root
         from ..models.planner import cpu_signature
 
         model = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_det_infer.onnx"
@@ -266,9 +281,46 @@ def _openvino_detector(threads: int | None) -> _OpenVinoSession | None:
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         core = ov.Core()
+        if os.environ.get("CLIPSEARCH_OV_CACHE", "1") != "0":
+            try:
+                cached = {**config, "CACHE_DIR": str(cache_root() / "openvino-ocr")}
+                return _OpenVinoSession(core.compile_model(str(model), "CPU", cached))
+            except Exception:  # a cache that cannot be written or read: compile afresh
+                pass
         return _OpenVinoSession(core.compile_model(core.read_model(model), "CPU", config))
     except Exception:  # ONNX Runtime's session stays: slower, never wrong
         return None
+
+
+def _gate_input(image: Any) -> np.ndarray:
+    """``image`` as the detector takes it, in one resize: longest side :data:`GATE_SIDE` (up or
+    down: the detector needs text of a readable size), both sides multiples of 32, BGR, normalised
+    to -1..1, NCHW. RapidOCR's own preprocessing resized a second time and normalised in float64,
+    a fifth of a gate. Bicubic in one step finds small text as often as the two resizes did (text
+    8-9 px high at this size: 56 of 72 against 51); a large picture is averaged down instead, so
+    thin strokes are not sampled away."""
+    import cv2
+
+    rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+    scale = GATE_SIDE / max(rgb.shape[:2])
+    h, w = (max(32, round(side * scale / 32) * 32) for side in rgb.shape[:2])
+    how = cv2.INTER_CUBIC if scale > 0.5 else cv2.INTER_AREA
+    array = cv2.resize(rgb, (w, h), interpolation=how)[:, :, ::-1].astype(np.float32)
+    array *= 1 / 127.5
+    array -= 1.0
+    return np.ascontiguousarray(array.transpose(2, 0, 1)[None])
+
+
+def _at_most(image: Any, side: int) -> Any:
+    """``image`` itself where its longest side is at most ``side``, else a shrunk copy (the
+    caller's picture is never changed)."""
+    from PIL import Image
+
+    if max(image.size) <= side:
+        return image
+    scale = side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
 def _padded(regions: list[Region], width: int, height: int) -> list[tuple[int, int, int, int]]:
@@ -351,7 +403,7 @@ def _tesseract_lines(image: Any, boxes: list[Any]) -> list[str]:
     for crop, top in crops:
         sheet.paste(crop, (10, top))
     buf = io.BytesIO()
-    sheet.save(buf, "PNG")
+    sheet.save(buf, "PNG", compress_level=1)  # Tesseract decodes it at once: no time spent packing it
     try:
         done = subprocess.run(
             ["tesseract", "stdin", "stdout", "-l", "rus+eng", "--psm", "4", "tsv"],

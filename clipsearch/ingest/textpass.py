@@ -181,7 +181,7 @@ def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
             seen = small or load_image(io.BytesIO(data), GATE_SIDE, 0, name=row.path)
 
             def full() -> Any:
-                return load_image(io.BytesIO(data), READ_SIDE, 0, name=row.path)
+                return load_image(io.BytesIO(data), None, 0, name=row.path, long_side=READ_SIDE)
 
         return _lines_read(row, read_text(mode, seen, full, name))
     except ImageLoadError as err:
