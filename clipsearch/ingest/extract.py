@@ -27,7 +27,7 @@ def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> li
     """The lines OCR reads under ``mode`` ('auto' or 'all'), with their boxes: none when the gate
     finds no line of text.
 
-    ``seen``: the picture at least :data:`~.ocr.GATE_SIDE` on its longest side, for the gate;
+    ``seen``: the picture at least :data:`~.gate.GATE_SIDE` on its longest side, for the gate;
     ``full``: decodes it again large enough to read small print, called only when needed. Raises
     ImageLoadError with the reason when the engine fails on this picture."""
     try:

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .ocr import GATE_SIDE
+from .gate import GATE_SIDE
 
 FOLDER = "text-pending"
 #: The shortest side phase one decodes at while OCR is on: a 4:3 picture's longest side is then the

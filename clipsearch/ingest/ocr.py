@@ -1,10 +1,9 @@
 """Reading the text in pictures and scanned pages, offline; engines chosen by measurement on our
 drawings (``tools/bench_ocr.py``; the figures, their CPU and how to rerun them: docs/benchmarks.md).
 
-- **The gate**: PaddleOCR's PP-OCRv4 mobile detector (``rapidocr-onnxruntime``, inside its wheel)
-  on the picture shrunk to :data:`GATE_SIDE`. It is the cheapest detector that still finds every
-  corpus drawing's text at that size, so a photo without text costs one small detection. Its
-  lines also say *where* the text is: a photo's sign is then read crop by crop, not as a page.
+- **The gate** (``gate.py``): PaddleOCR's PP-OCRv4 mobile detector on the picture shrunk to
+  :data:`~.gate.GATE_SIDE`, so a photo without text costs one small detection. Its lines also say
+  *where* the text is: a photo's sign is then read crop by crop, not as a page.
 - **The reader**: PP-OCRv6 small, detector and recogniser (``rapidocr`` 3.10, inside its wheel,
   Apache-2.0). Against v4 on the corpus drawings it finds more labels (its dictionary has ⌀ and
   ∅, it keeps the spaces between words, it reads rotated text better) for more time a page
@@ -33,10 +32,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageLoadError
+from .gate import GATE_SIDE, detector, gate_input
 
-#: Longest side the gate's detector sees: drawings and pages still show text boxes at this size
-#: (every corpus drawing did; at 320 px most did not).
-GATE_SIDE = 480
 #: Longest side read: small print on a drawing needs it; larger scans are shrunk to it.
 READ_SIDE = 2000
 #: A picture that is no page and whose gate finds at most this many lines is read region by region
@@ -71,7 +68,7 @@ class OcrEngine:
 
     def __init__(self, threads: int | None = None) -> None:
         self._threads = threads
-        self._gate = _gate_detector(threads)
+        self._gate = detector(threads)
         self._reader_instance: Any = None
 
     @property
@@ -93,7 +90,7 @@ class OcrEngine:
     # ------------------------------------------------------------------ the gate
     def find_lines(self, image: Any) -> list[Region]:
         """Where the detector finds lines of text in ``image`` (PIL, any size), as fractions."""
-        array = _gate_input(image)
+        array = gate_input(image)
         preds = self._gate.infer(array)[0]
         h, w = array.shape[2:]
         boxes, _ = self._gate.postprocess_op(preds, (h, w))
@@ -211,104 +208,6 @@ def _doubtful(text: str, score: float) -> bool:
     if not text.strip():
         return False
     return score < RETRY_BELOW or "  " in text or text != text.strip()
-
-
-#: Whether the gate runs in bfloat16 where the CPU does it natively (AVX-512 BF16, AMX): faster
-#: (`make bench`: stages_ms.photo_gate) and, on the bench's signs and on text drawn 7-10 px high at
-#: the gate's size, it finds what fp32 finds. Its false alarms differ (grain in a corpus photo, where
-#: fp32 has others): the crops they give are read and dropped below :data:`CROP_SCORE`.
-BF16_GATE = True
-
-
-def _gate_detector(threads: int | None) -> Any:
-    """PP-OCRv4's detector alone (its recogniser and classifier are never used here), fed by
-    :func:`_gate_input`, run by OpenVINO where it can be; its ONNX Runtime session is only made where
-    OpenVINO cannot run it."""
-    from rapidocr_onnxruntime.ch_ppocr_det import TextDetector
-    from rapidocr_onnxruntime.ch_ppocr_det.utils import DBPostProcess
-    from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
-    from rapidocr_onnxruntime.utils import read_yaml
-    from rapidocr_onnxruntime.utils.parse_parameters import update_model_path
-
-    config = update_model_path(read_yaml(DEFAULT_CFG_PATH))["Det"]
-    config.update(intra_op_num_threads=threads or -1, inter_op_num_threads=1, limit_type="min")
-    faster = _openvino_detector(threads)
-    if faster is None:
-        return TextDetector(config)
-    # what find_lines uses of a TextDetector, less its ONNX Runtime session (never used with OpenVINO)
-    detector = object.__new__(TextDetector)
-    detector.postprocess_op = DBPostProcess(
-        thresh=config.get("thresh", 0.3), box_thresh=config.get("box_thresh", 0.5),
-        max_candidates=config.get("max_candidates", 1000), unclip_ratio=config.get("unclip_ratio", 1.6),
-        use_dilation=config.get("use_dilation", True), score_mode=config.get("score_mode", "fast"),
-    )  # fmt: skip
-    detector.infer = faster
-    return detector
-
-
-class _OpenVinoSession:
-    """The gate's detector compiled by OpenVINO, in place of its ONNX Runtime session (same call:
-    an input array in, a list holding the output out). On this project's CPUs (docs/benchmarks.md,
-    ``stages_ms``) it runs the detector faster than ONNX Runtime, bf16 most of all."""
-
-    def __init__(self, compiled: Any) -> None:
-        self._request = compiled.create_infer_request()
-
-    def __call__(self, array: np.ndarray) -> list[np.ndarray]:
-        self._request.infer({0: array})
-        return [self._request.get_output_tensor(0).data.copy()]
-
-
-def _openvino_detector(threads: int | None) -> _OpenVinoSession | None:
-    """PP-OCRv4's detector in OpenVINO (bf16 where native, see :data:`BF16_GATE`, else fp32), or
-    None where OpenVINO is missing or fails to compile. The compiled model is kept in the user's
-    cache (as the image model's is), so a later run's engine start reads it instead of compiling."""
-    try:
-        from pathlib import Path
-
-        import openvino as ov
-        import rapidocr_onnxruntime
-
-        from ..models.onnx_export import cache_root
-        from ..models.planner import cpu_signature
-
-        model = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_det_infer.onnx"
-        bf16 = BF16_GATE and bool({"avx512_bf16", "amx_bf16"} & set(cpu_signature()["flags"]))
-        # not pinned: the text pass runs one detector per worker thread, and OpenVINO pins each
-        # compiled model's threads from the first core on, so two detectors shared one core
-        config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
-                                  "ENABLE_CPU_PINNING": False}  # fmt: skip
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = threads
-        core = ov.Core()
-        if os.environ.get("CLIPSEARCH_OV_CACHE", "1") != "0":
-            try:
-                cached = {**config, "CACHE_DIR": str(cache_root() / "openvino-ocr")}
-                return _OpenVinoSession(core.compile_model(str(model), "CPU", cached))
-            except Exception:  # a cache that cannot be written or read: compile afresh
-                pass
-        return _OpenVinoSession(core.compile_model(core.read_model(model), "CPU", config))
-    except Exception:  # ONNX Runtime's session stays: slower, never wrong
-        return None
-
-
-def _gate_input(image: Any) -> np.ndarray:
-    """``image`` as the detector takes it, in one resize: longest side :data:`GATE_SIDE` (up or
-    down: the detector needs text of a readable size), both sides multiples of 32, BGR, normalised
-    to -1..1, NCHW. RapidOCR's own preprocessing resized a second time and normalised in float64,
-    a fifth of a gate. Bicubic in one step finds small text as often as the two resizes did (text
-    8-9 px high at this size: 56 of 72 against 51); a large picture is averaged down instead, so
-    thin strokes are not sampled away."""
-    import cv2
-
-    rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
-    scale = GATE_SIDE / max(rgb.shape[:2])
-    h, w = (max(32, round(side * scale / 32) * 32) for side in rgb.shape[:2])
-    how = cv2.INTER_CUBIC if scale > 0.5 else cv2.INTER_AREA
-    array = cv2.resize(rgb, (w, h), interpolation=how)[:, :, ::-1].astype(np.float32)
-    array *= 1 / 127.5
-    array -= 1.0
-    return np.ascontiguousarray(array.transpose(2, 0, 1)[None])
 
 
 def _at_most(image: Any, side: int) -> Any:

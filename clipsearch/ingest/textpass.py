@@ -7,7 +7,7 @@ weaker than the mode; see ``Catalog.text_waiting``), and commits what it read in
 transactions. Interrupted (Ctrl-C, SIGTERM, a crash), it loses no vector and at most a few seconds
 of text; the next ``index``, ``watch`` or ``serve --watch`` carries on with what still waits.
 
-The gate (the text detector on :data:`~.ocr.GATE_SIDE`) looks at the small copy phase one kept
+The gate (the text detector on :data:`~.gate.GATE_SIDE`) looks at the small copy phase one kept
 (``gatecache.py``); a picture is decoded large only when the gate found text. A picture that OCR
 fails on, or that takes longer than ``timeout`` seconds, keeps its vector and is marked with its
 reason (``text_error``): read, not retried until its bytes change, and it never holds up the pass
@@ -31,8 +31,9 @@ from ..store.catalog import ItemRow, TextRead
 from ..store.folder import IndexStore
 from . import gatecache
 from .extract import read_text
+from .gate import GATE_SIDE
 from .images import load_image
-from .ocr import GATE_SIDE, READ_SIDE, TextLine, default_threads, engine, set_threads
+from .ocr import READ_SIDE, TextLine, default_threads, engine, set_threads
 from .pdf import RENDER_LONG_SIDE, is_pdf_path, render_pages
 from .pool import DaemonPool
 
