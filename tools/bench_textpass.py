@@ -10,6 +10,9 @@ pretrained ones); every 20th carries a sign with a part code, so 8 of 160 hold t
   exit, text included; their ratios to ocr_none_s (targets: <= 1.3 and <= 2.0);
 - rclip_s and default_vs_rclip: rclip 4.0.8 on the same folder (tools/rclip_ref.py; target >= 1.5);
 - codes_found: the signs' codes found by `search --text`, on their own photo;
+- small_pictures: 30 tiny-shapes pictures (64-160 px shapes on white, as icons and clip-art are)
+  through a default `index`: its text pass in seconds and ms a picture (a small picture on white is
+  no page, so only its gate's lines are read);
 - stages_ms: per photo without text (the gate's copy read, the gate), per sign photo (its crops
   read), per drawing page (read whole and a quarter turned), now; ``before_*``: the same pictures
   through the previous reader (PP-OCRv4 whole at 2400 px, the photo decoded again at 480 px, one
@@ -123,6 +126,18 @@ def runs(work: Path, folder: Path, rounds: int, rclip: bool) -> dict[str, Any]:
 CODES: dict[str, str] = {}
 
 
+def small_pictures(work: Path) -> dict[str, float]:
+    """A default `index` of small pictures on white: what its text pass costs."""
+    from clipsearch.models.demo_shapes import generate_folder
+
+    folder = work / "shapes"
+    n = len(generate_folder(folder, per_class=1))
+    done = subprocess.run([EXE, "index", str(folder), "--home", str(work / "home-shapes"), "--model", "tiny-shapes",
+                           "--json"], capture_output=True, text=True, check=True)  # fmt: skip
+    seconds = json.loads(done.stdout)["phases"]["text_s"]
+    return {"pictures": n, "text_s": seconds, "ms_per_picture": round(1000 * seconds / n, 1)}
+
+
 def _ms(fn: Any, repeat: int = 3) -> float:
     fn()
     times = []
@@ -199,6 +214,7 @@ def main() -> None:
         CODES.update(make_folder(folder, args.photos))
         result["photos_with_text"] = len(CODES)
         result.update(runs(work, folder, args.rounds, not args.no_rclip))
+        result["small_pictures"] = small_pictures(work)
         result["stages_ms"] = stages(work, folder)
     print(json.dumps(result))
 
