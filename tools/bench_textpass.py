@@ -157,6 +157,7 @@ def stages(work: Path, folder: Path) -> dict[str, float]:
     from clipsearch.ingest import gatecache, ocr
     from clipsearch.ingest.extract import read_text
     from clipsearch.ingest.images import load_image
+    from clipsearch.ingest.textpass import decode_for_reading
 
     plain = next(p for p in sorted(folder.iterdir()) if p.name not in CODES)
     sign = next(folder / name for name in CODES)
@@ -172,7 +173,7 @@ def stages(work: Path, folder: Path) -> dict[str, float]:
     data = sign.read_bytes()
 
     def full() -> Any:
-        return load_image(io.BytesIO(data), ocr.READ_SIDE)
+        return decode_for_reading(data, sign.name)
 
     out = {
         "photo_gate_copy_read": _ms(lambda: gatecache.load(copy)),

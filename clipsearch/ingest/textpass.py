@@ -156,6 +156,12 @@ def _lines_read(row: ItemRow, lines: list[TextLine]) -> _Result:
     )
 
 
+def decode_for_reading(data: bytes, name: str) -> Any:
+    """A picture file's bytes decoded for OCR: :data:`~.ocr.READ_SIDE` on its longest side at most,
+    a JPEG at the DCT scale that gives it (a 12 MP photo at 1/2, never decoded whole to be shrunk)."""
+    return load_image(io.BytesIO(data), None, 0, name=name, long_side=READ_SIDE)
+
+
 def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
     """The text of one item, read from its file as it is now (a file that changed since phase one
     is left for the next run, which embeds it again). The gate looks at phase one's small copy
@@ -182,7 +188,7 @@ def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
             seen = small or load_image(io.BytesIO(data), GATE_SIDE, 0, name=row.path)
 
             def full() -> Any:
-                return load_image(io.BytesIO(data), None, 0, name=row.path, long_side=READ_SIDE)
+                return decode_for_reading(data, row.path)
 
         return _lines_read(row, read_text(mode, seen, full, name))
     except ImageLoadError as err:
