@@ -66,9 +66,9 @@ def test_csv_html_and_dismiss(cli, dup_set, tmp_path):
     _index(cli, folder)
     out_csv, out_html = tmp_path / "d.csv", tmp_path / "d.html"
     groups = cli.json("duplicates", "--csv", str(out_csv), "--html", str(out_html))
-    rows = list(csv.DictReader(out_csv.open()))
+    rows = list(csv.DictReader(out_csv.open(encoding="utf-8")))
     assert len(rows) == sum(len(g["items"]) for g in groups)
-    assert "<img" in out_html.read_text() and groups[0]["group"] in out_html.read_text()
+    assert "<img" in out_html.read_text(encoding="utf-8") and groups[0]["group"] in out_html.read_text(encoding="utf-8")
 
     key = groups[0]["group"]
     cli("duplicates", "--dismiss", key)

@@ -138,7 +138,8 @@ def test_dimension_texts_of_the_drawings_are_found_on_the_right_drawing(drawings
     found, total, per_drawing = 0, 0, {}
     for sidecar in sorted(folder.glob("*.csv")):
         picture = next(p for p in folder.glob(sidecar.stem + ".*") if p.suffix in (".jpg", ".png"))
-        labels = {row[8] for row in csv.reader(sidecar.open()) if len(row) > 8 and row[8] != "other_info"}
+        rows = csv.reader(sidecar.open(encoding="utf-8"))  # ⌀ in the labels: never the locale's codec
+        labels = {row[8] for row in rows if len(row) > 8 and row[8] != "other_info"}
         hits = 0
         for label in sorted(labels):
             results = cli.json("search", "--text", label, "-k", "10")
