@@ -22,7 +22,7 @@ GATE_SIDE = 480
 #: Whether the gate runs in bfloat16 where the CPU does it natively (AVX-512 BF16, AMX): faster
 #: (`make bench`: stages_ms.photo_gate) and, on the bench's signs and on text drawn 7-10 px high at
 #: the gate's size, it finds what fp32 finds. Its false alarms differ (grain in a corpus photo, where
-#: fp32 has others): the crops they give are read and dropped below :data:`CROP_SCORE`.
+#: fp32 has others): the crops they give are read and dropped (``ocr._kept_crop``).
 BF16_GATE = True
 
 

@@ -40,8 +40,8 @@ READ_SIDE = 2000
 #: (a sign in a photo, a label on a box): the gate's lines recognised alone, no second detection.
 CROP_LINES = 12
 #: A crop's reading below this confidence is the gate's false alarm (grain, a texture): dropped, not
-#: offered to Tesseract (and see ``_kept_crop``). Noise on the bench photos reads at 0.28-0.49; a Cyrillic line PP-OCR
-#: cannot spell at 0.74, a sign at 0.98-1.0.
+#: offered to Tesseract (and see ``_kept_crop``). Noise on the bench photos reads at 0.28-0.49; a
+#: Cyrillic line PP-OCR cannot spell at 0.74, a sign at 0.98-1.0.
 CROP_SCORE = 0.6
 #: From this many lines a picture gets a second look turned a quarter round, page or not.
 SECOND_LOOK_LINES = 15
@@ -187,10 +187,7 @@ def looks_like_a_page(image: Any) -> bool:
     """Whether ``image`` (PIL, any size) is mostly white paper, and large enough to be a page."""
     if max(image.size) < PAGE_MIN_SIDE:
         return False
-    small = image.convert("L")
-    if max(small.size) > GATE_SIDE:
-        small = small.copy()
-        small.thumbnail((GATE_SIDE, GATE_SIDE))
+    small = _at_most(image.convert("L"), GATE_SIDE)
     return float(np.mean(np.asarray(small) > 200)) >= PAGE_WHITE
 
 
