@@ -227,6 +227,107 @@ def test_a_photo_without_text_is_gated_and_costs_little(tmp_path):
     ]
 
 
+def _photo_with_sign(text: str, glyph_px: int, side: int = 2000) -> Image.Image:
+    """A photo-like picture (grey noise, no paper) with ``text`` on a light sign, its letters
+    ``glyph_px`` high at ``side`` px wide."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    height = side * 3 // 4
+    noise = rng.normal(110, 25, (height // 8, side // 8, 3)).clip(0, 255).astype("uint8")
+    image = Image.fromarray(noise).resize((side, height), Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(image)
+    face = ImageFont.truetype(str(DEJAVU), glyph_px)
+    x0, y0, x1, y1 = draw.textbbox((side // 5, height // 3), text, font=face)
+    draw.rectangle((x0 - glyph_px, y0 - glyph_px, x1 + glyph_px, y1 + glyph_px), fill=(240, 240, 235))
+    draw.text((side // 5, height // 3), text, font=face, fill=(15, 15, 15))
+    return image
+
+
+def test_large_lettering_is_read_from_the_small_copy_and_small_print_from_the_file():
+    """The text pass reads a photo's lines from the gate's 480 px copy when they are large enough
+    there (no second decode of a 12 MP file), and decodes the file again for small print."""
+    from clipsearch.ingest.extract import read_text
+    from clipsearch.ingest.gate import GATE_SIDE
+
+    for text, glyph_px, decoded in (("EXIT 42", 360, False), ("KX-2291-B", 70, True)):
+        full = _photo_with_sign(text, glyph_px)
+        seen = full.copy()
+        seen.thumbnail((GATE_SIDE, GATE_SIDE))
+        calls: list[int] = []
+
+        def decode(full: Image.Image = full, calls: list[int] = calls) -> Image.Image:
+            calls.append(1)
+            return full
+
+        lines = read_text("auto", seen, decode, text)
+        assert [t for t, _ in lines] == [text], (text, lines)
+        assert bool(calls) is decoded, text
+
+
+def test_the_reader_runs_on_openvino_and_reads_the_same_on_onnx_runtime(tmp_path, monkeypatch):
+    """PP-OCR's models run on OpenVINO; where OpenVINO cannot compile them, ONNX Runtime reads
+    the same page."""
+    import threading
+
+    from clipsearch.ingest import ocr, ocr_runtime
+
+    page = Image.open(scan(tmp_path / "page.png", ["Part number KX-2291-B", "Scale 1:2"]))
+    out: dict[str, object] = {}
+
+    def read(key: str) -> None:  # each thread has its own engine
+        engine = ocr.engine()
+        out[key] = (engine.read(page), type(engine._reader.text_rec.session), type(engine._reader.text_det.session))
+
+    for key in ("openvino", "onnxruntime"):
+        if key == "onnxruntime":
+            monkeypatch.setattr(ocr_runtime, "session", lambda *a, **k: None)
+        thread = threading.Thread(target=read, args=(key,))
+        thread.start()
+        thread.join()
+    text, rec, det = out["openvino"]
+    assert text == "Part number KX-2291-B\nScale 1:2" and rec is det is ocr_runtime.Session
+    text, rec, det = out["onnxruntime"]
+    assert text == "Part number KX-2291-B\nScale 1:2" and rec.__name__ == det.__name__ == "OrtInferSession"
+
+
+def test_the_first_openvino_call_of_a_process_runs_alone(monkeypatch):
+    """Two threads' first OpenVINO calls at once can deadlock inside its Python binding (seen: two
+    text-pass workers' first gates): the first call of the process runs alone, later ones at once."""
+    import threading
+
+    from clipsearch.models import openvino_runtime
+
+    monkeypatch.setattr(openvino_runtime, "_INFERRED", threading.Event())
+    running, most = [0], [0]
+    lock = threading.Lock()
+    started = threading.Barrier(4)
+
+    class Request:
+        def infer(self, inputs: object) -> None:
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.2)
+            with lock:
+                running[0] -= 1
+
+    def call() -> None:
+        started.wait()
+        openvino_runtime.infer(Request(), {})
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.1)
+    with lock:
+        assert running[0] == 1  # the first call alone, the others wait for it
+    for thread in threads:
+        thread.join()
+    assert openvino_runtime._INFERRED.is_set()
+    assert most[0] >= 2  # after the first, calls run side by side
+
+
 def test_a_lone_glyph_read_from_grain_is_dropped_but_a_sign_is_kept():
     """What a crop the detector flagged must read as to count as text."""
     from clipsearch.ingest.ocr import _kept_crop

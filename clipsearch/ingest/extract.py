@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import ImageLoadError
 from ..store.extras import Extras
 from .metadata import metadata
-from .ocr import TextLine, engine, looks_like_a_page
+from .ocr import TextLine, engine, looks_like_a_page, readable_as_seen
 from .pdf import document_facts
 
 log = logging.getLogger(__name__)
@@ -28,13 +28,16 @@ def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> li
     finds no line of text.
 
     ``seen``: the picture at least :data:`~.gate.GATE_SIDE` on its longest side, for the gate;
-    ``full``: decodes it again large enough to read small print, called only when needed. Raises
+    ``full``: decodes it again large enough to read small print, called only when needed (not
+    when the gate's lines are large enough in ``seen`` already: :func:`~.ocr.readable_as_seen`). Raises
     ImageLoadError with the reason when the engine fails on this picture."""
     try:
         regions = engine().find_lines(seen)
         if mode == "auto" and not regions:
             return []
-        return engine().read_lines(full(), name, regions or None, page=looks_like_a_page(seen))
+        page = looks_like_a_page(seen)
+        picture = seen if readable_as_seen(seen, regions, page) else full()
+        return engine().read_lines(picture, name, regions or None, page=page)
     except ImageLoadError:
         raise
     except Exception as err:  # an engine fault on one picture: that picture's reason

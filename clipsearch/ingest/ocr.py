@@ -76,15 +76,9 @@ class OcrEngine:
         """PP-OCRv6's detector and recogniser, loaded on the first picture that has text to read
         (most photos never need it: its start would be most of a text pass's cost)."""
         if self._reader_instance is None:
-            from rapidocr import RapidOCR
+            from .ocr_runtime import reader
 
-            cores = self._threads or -1
-            self._reader_instance = RapidOCR(params={
-                "Global.log_level": "error",
-                "Global.max_side_len": READ_SIDE,
-                "EngineConfig.onnxruntime.intra_op_num_threads": cores,
-                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-            })  # fmt: skip
+            self._reader_instance = reader(self._threads, READ_SIDE)
         return self._reader_instance
 
     # ------------------------------------------------------------------ the gate
@@ -189,6 +183,22 @@ def looks_like_a_page(image: Any) -> bool:
         return False
     small = _at_most(image.convert("L"), GATE_SIDE)
     return float(np.mean(np.asarray(small) > 200)) >= PAGE_WHITE
+
+
+#: The recogniser reads a line scaled to this height (PP-OCR's 48 px).
+REC_HEIGHT = 48
+
+
+def readable_as_seen(seen: Any, regions: list[Region], page: bool) -> bool:
+    """Whether the gate's lines are read from ``seen`` itself: a picture that is no page, read
+    line by line (:data:`CROP_LINES`), each line so high already that its padded crop is at least
+    the recogniser's :data:`REC_HEIGHT` (a larger decode would only be shrunk back). Large
+    lettering, and most of the gate's false alarms on photos (blobs of grain, texture), then cost
+    no second decode of the file."""
+    if page or not regions or len(regions) > CROP_LINES:
+        return False
+    shortest = min(min((x1 - x0) * seen.width, (y1 - y0) * seen.height) for x0, y0, x1, y1 in regions)
+    return shortest * 1.5 >= REC_HEIGHT  # _padded adds a quarter of the line's height on each side
 
 
 def _kept_crop(text: str, score: float) -> bool:

@@ -42,6 +42,24 @@ def _core() -> Any:
     return ov.Core()
 
 
+_FIRST_INFER = threading.Lock()
+_INFERRED = threading.Event()
+
+
+def infer(request: Any, inputs: dict[int, np.ndarray]) -> None:
+    """``request.infer(inputs)``, the process's first such call made alone. OpenVINO's first
+    conversion of a numpy array takes a lock inside its Python binding (pybind11's once-only numpy
+    setup) in an order that two threads doing it at once can deadlock (seen here: two text-pass
+    workers' first gates, each waiting on the other, for good)."""
+    if not _INFERRED.is_set():
+        with _FIRST_INFER:
+            if not _INFERRED.is_set():
+                request.infer(inputs)
+                _INFERRED.set()
+                return
+    request.infer(inputs)
+
+
 def bf16_supported() -> bool:
     """Whether this CPU does bfloat16 arithmetic (OpenVINO reports it as an optimisation capability)."""
     return "BF16" in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
@@ -108,6 +126,6 @@ class OpenVinoEncoder(ExportedEncoder):
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
         request = self._image_runner()
         with self._infer_lock:
-            request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
+            infer(request, {0: np.ascontiguousarray(batch, dtype=np.float32)})
             out = normalise(request.get_output_tensor(0).data)  # a new array: the request's buffer is reused
         return out
