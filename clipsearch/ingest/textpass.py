@@ -37,6 +37,11 @@ from .ocr import READ_SIDE, TextLine, default_threads, engine, set_threads
 from .pdf import RENDER_LONG_SIDE, is_pdf_path, render_pages
 from .pool import DaemonPool
 
+#: Pictures handed to each worker ahead of the oldest not yet done. Results are taken in order, so a
+#: slow picture (the reader's first start, a drawing page) holds up the commits behind it, not the
+#: other workers: with two ahead, a worker that had finished its few sat idle until the slow one
+#: was done (py-spy: a second of a core at the start of a pass over photos).
+AHEAD = 16
 #: Called with (pictures read, pictures to read) as the pass goes.
 TextProgress = Callable[[int, int], None]
 
@@ -103,7 +108,7 @@ def read_texts(
         if row is not None:
             pending.append((row, pool.submit(_read_one, row, mode, kept)))
 
-    for _ in range(2 * workers):
+    for _ in range(AHEAD * workers):
         submit()
     try:
         done = 0
@@ -162,35 +167,52 @@ def decode_for_reading(data: bytes, name: str) -> Any:
     return load_image(io.BytesIO(data), None, 0, name=name, long_side=READ_SIDE)
 
 
-def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
-    """The text of one item, read from its file as it is now (a file that changed since phase one
-    is left for the next run, which embeds it again). The gate looks at phase one's small copy
-    where there is one."""
+class _Changed(Exception):
+    """The file changed or vanished since phase one: left for the next run, which embeds it again."""
+
+
+def _unchanged_bytes(row: ItemRow) -> bytes:
+    """The file's bytes, as long as it is the file phase one embedded (its size and mtime)."""
     try:
         with open(row.path, "rb") as f:
             st = os.fstat(f.fileno())
             if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
-                return _Result(row, changed=True)
-            data = f.read()
+                raise _Changed
+            return f.read()
+    except OSError as err:
+        raise _Changed from err
+
+
+def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
+    """The text of one item, read from its file as it is now (a file that changed since phase one
+    is left for the next run). The gate looks at phase one's small copy where there is one; the
+    file itself is read only when the gate found lines too small in that copy (or there is none)."""
+    try:
+        st = os.stat(row.path)
     except OSError:
+        return _Result(row, changed=True)
+    if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
         return _Result(row, changed=True)
     name = f"{row.path}#page={row.page}" if row.page else row.path
     small = gatecache.load(gatecache.path_for(kept, row.content_hash, row.page))
+    page = [row.page or 1]
     try:
         if is_pdf_path(row.path):
-            seen = (
-                small or next(render_pages(data, name=row.path, pages=[row.page or 1], long_side=RENDER_LONG_SIDE))[1]
-            )
 
             def full() -> Any:
-                return next(render_pages(data, name=row.path, pages=[row.page or 1], long_side=READ_SIDE))[1]
+                return next(render_pages(_unchanged_bytes(row), name=row.path, pages=page, long_side=READ_SIDE))[1]
+
+            seen = small or next(render_pages(_unchanged_bytes(row), name=row.path, pages=page,
+                                              long_side=RENDER_LONG_SIDE))[1]  # fmt: skip
         else:
-            seen = small or load_image(io.BytesIO(data), GATE_SIDE, 0, name=row.path)
 
             def full() -> Any:
-                return decode_for_reading(data, row.path)
+                return decode_for_reading(_unchanged_bytes(row), row.path)
 
+            seen = small or load_image(io.BytesIO(_unchanged_bytes(row)), GATE_SIDE, 0, name=row.path)
         return _lines_read(row, read_text(mode, seen, full, name))
+    except _Changed:
+        return _Result(row, changed=True)
     except ImageLoadError as err:
         return _Result(row, error=err.reason)
     except MemoryError:
