@@ -291,6 +291,24 @@ def test_the_reader_runs_on_openvino_and_reads_the_same_on_onnx_runtime(tmp_path
     assert text == "Part number KX-2291-B\nScale 1:2" and rec.__name__ == det.__name__ == "OrtInferSession"
 
 
+def test_rapidocr_model_table_parsed_by_libyaml_holds_what_omegaconf_reads():
+    """The reader's start parses rapidocr's model table once with libyaml (ocr_runtime.py): the
+    same values as rapidocr's own OmegaConf parse, and OmegaConf is left as it was."""
+    from pathlib import Path as P
+
+    import rapidocr
+    from omegaconf import OmegaConf
+
+    from clipsearch.ingest.ocr_runtime import _model_table_parsed_once
+
+    table = P(rapidocr.__file__).parent / "default_models.yaml"
+    own = OmegaConf.load
+    with _model_table_parsed_once():
+        ours = OmegaConf.to_container(OmegaConf.load(table))
+    assert OmegaConf.load is own
+    assert ours == OmegaConf.to_container(OmegaConf.load(table))
+
+
 def test_the_first_openvino_call_of_a_process_runs_alone(monkeypatch):
     """Two threads' first OpenVINO calls at once can deadlock inside its Python binding (seen: two
     text-pass workers' first gates): the first call of the process runs alone, later ones at once."""

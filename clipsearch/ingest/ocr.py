@@ -7,7 +7,10 @@ drawings (``tools/bench_ocr.py``; the figures, their CPU and how to rerun them: 
 - **The reader**: PP-OCRv6 small, detector and recogniser (``rapidocr`` 3.10, inside its wheel,
   Apache-2.0). Against v4 on the corpus drawings it finds more labels (its dictionary has ⌀ and
   ∅, it keeps the spaces between words, it reads rotated text better) for more time a page
-  (`make bench`: the ocr labels found and ms a page, docs/text-search.md).
+  (`make bench`: the ocr labels found and ms a page, docs/text-search.md). Its models run on
+  OpenVINO (``ocr_runtime.py``), the recogniser in bf16 where the CPU has it. A photo's sign is read
+  from the gate's small copy when its letters are large there (:func:`readable_as_seen`), else
+  from the file decoded again at :data:`READ_SIDE`.
 - **A second look** a quarter turn round, for pages with many lines (drawings, scans): vertical
   dimensions are printed turned 90° and the 0/180° classifier cannot turn them.
 - **Tesseract** (Debian's ``tesseract-ocr`` with ``tesseract-ocr-rus``), where installed, reads again
@@ -15,8 +18,7 @@ drawings (``tools/bench_ocr.py``; the figures, their CPU and how to rerun them: 
   look-alikes ("Чертёж" -> "HepTéx"). All such lines of a page go to one Tesseract process.
 
 One engine per thread (a RapidOCR instance is not thread-safe), each with a share of the cores
-(:func:`set_threads`): ONNX Runtime's default takes every core per session, and two such
-sessions fight.
+(:func:`set_threads`): a runtime's default takes every core per model, and two such fight.
 """
 
 from __future__ import annotations

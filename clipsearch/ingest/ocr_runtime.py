@@ -11,10 +11,11 @@ run's engine start reads them instead of compiling again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,8 @@ def reader(threads: int | None, read_side: int) -> Any:
     """PP-OCRv6's reader (``rapidocr`` 3.10: detector, angle classifier, recogniser) for one
     thread, reading pictures up to ``read_side`` on their longest side, its models on OpenVINO
     where they compile (each on ONNX Runtime where not)."""
-    from rapidocr import RapidOCR
+    with _model_table_parsed_once():
+        from rapidocr import RapidOCR
 
     ocr = RapidOCR(params={
         "Global.log_level": "error",
@@ -145,6 +147,35 @@ def reader(threads: int | None, read_side: int) -> Any:
     })  # fmt: skip
     _load_parts(ocr, threads)
     return ocr
+
+
+@contextlib.contextmanager
+def _model_table_parsed_once() -> Iterator[None]:
+    """While rapidocr is imported: its table of downloadable models (``default_models.yaml``, 85 KB,
+    never used offline but to name the files in its wheel) is parsed by OmegaConf at import, twice,
+    in pure Python holding the GIL: most of the import's time, during which the other text worker's
+    gates starved (py-spy, the start of a pass). Parsed once here, by libyaml (the same values:
+    ``tests/test_text_search.py``)."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    own = OmegaConf.load
+    parsed: dict[str, Any] = {}
+
+    def load(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(file, str | os.PathLike) or Path(file).name != "default_models.yaml":
+            return own(file, *args, **kwargs)
+        if str(file) not in parsed:
+            with open(file, encoding="utf-8") as f:
+                parsed[str(file)] = OmegaConf.create(yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+        return parsed[str(file)]
+
+    with _BUILDING:
+        OmegaConf.load = load  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            OmegaConf.load = own  # type: ignore[method-assign]
 
 
 def _load_parts(ocr: Any, threads: int | None) -> None:
