@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..errors import ImageLoadError
 from ..store.extras import Extras
 from .metadata import metadata
@@ -27,7 +29,8 @@ def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> li
     """The lines OCR reads under ``mode`` ('auto' or 'all'), with their boxes: none when the gate
     finds no line of text.
 
-    ``seen``: the picture at least :data:`~.gate.GATE_SIDE` on its longest side, for the gate;
+    ``seen``: the picture at least :data:`~.gate.GATE_SIDE` on its longest side, for the gate
+    (PIL, or a BGR array: ``gatecache.load``);
     ``full``: decodes it again large enough to read small print, called only when needed (not
     when the gate's lines are large enough in ``seen`` already: :func:`~.ocr.readable_as_seen`). Raises
     ImageLoadError with the reason when the engine fails on this picture."""
@@ -35,6 +38,10 @@ def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> li
         regions = engine().find_lines(seen)
         if mode == "auto" and not regions:
             return []
+        if isinstance(seen, np.ndarray):  # phase one's copy as the gate took it (BGR)
+            from PIL import Image
+
+            seen = Image.fromarray(np.ascontiguousarray(seen[:, :, ::-1]))
         page = looks_like_a_page(seen)
         picture = seen if readable_as_seen(seen, regions, page) else full()
         return engine().read_lines(picture, name, regions or None, page=page)

@@ -50,7 +50,8 @@ def detector(threads: int | None) -> Any:
 
 
 def gate_input(image: Any) -> np.ndarray:
-    """``image`` as the detector takes it, in one resize: longest side :data:`GATE_SIDE` (up or
+    """``image`` (PIL, or an array in OpenCV's BGR order: phase one's copy as ``gatecache.load``
+    reads it) as the detector takes it, in one resize: longest side :data:`GATE_SIDE` (up or
     down: the detector needs text of a readable size), both sides multiples of 32, BGR, normalised
     to -1..1, NCHW. RapidOCR's own preprocessing resized a second time and normalised in float64,
     a fifth of a gate. Bicubic in one step finds small text as often as the two resizes did (text
@@ -58,11 +59,12 @@ def gate_input(image: Any) -> np.ndarray:
     thin strokes are not sampled away."""
     import cv2
 
-    rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
-    scale = GATE_SIDE / max(rgb.shape[:2])
-    h, w = (max(32, round(side * scale / 32) * 32) for side in rgb.shape[:2])
+    if isinstance(image, np.ndarray):
+        pixels, swap = image, False
+    else:
+        pixels, swap = np.asarray(image if image.mode == "RGB" else image.convert("RGB")), True
+    scale = GATE_SIDE / max(pixels.shape[:2])
+    h, w = (max(32, round(side * scale / 32) * 32) for side in pixels.shape[:2])
     how = cv2.INTER_CUBIC if scale > 0.5 else cv2.INTER_AREA
-    array = cv2.resize(rgb, (w, h), interpolation=how)[:, :, ::-1].astype(np.float32)
-    array *= 1 / 127.5
-    array -= 1.0
-    return np.ascontiguousarray(array.transpose(2, 0, 1)[None])
+    resized = cv2.resize(pixels, (w, h), interpolation=how)
+    return cv2.dnn.blobFromImage(resized, 1 / 127.5, None, (127.5, 127.5, 127.5), swapRB=swap)

@@ -16,6 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .gate import GATE_SIDE
 
 FOLDER = "text-pending"
@@ -46,15 +48,15 @@ def save(image: Any, path: Path) -> None:
         os.replace(tmp, path)
 
 
-def load(path: Path) -> Any | None:
-    """The kept copy, or None when there is none (or it cannot be read)."""
-    from PIL import Image
+def load(path: Path) -> np.ndarray | None:
+    """The kept copy as OpenCV decodes it (BGR, what the gate takes without converting: most
+    pictures need nothing else), or None when there is none (or it cannot be read)."""
+    import cv2
 
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (OSError, ValueError):
+    if not path.exists():
         return None
+    pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return pixels if pixels is not None and pixels.size else None
 
 
 def drop(path: Path) -> None:

@@ -199,17 +199,22 @@ def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
     try:
         if is_pdf_path(row.path):
 
-            def full() -> Any:
-                return next(render_pages(_unchanged_bytes(row), name=row.path, pages=page, long_side=READ_SIDE))[1]
+            def render(side: int) -> Any:
+                return next(render_pages(_unchanged_bytes(row), name=row.path, pages=page, long_side=side))[1]
 
-            seen = small or next(render_pages(_unchanged_bytes(row), name=row.path, pages=page,
-                                              long_side=RENDER_LONG_SIDE))[1]  # fmt: skip
+            def full() -> Any:
+                return render(READ_SIDE)
+
+            seen = small if small is not None else render(RENDER_LONG_SIDE)
         else:
 
             def full() -> Any:
                 return decode_for_reading(_unchanged_bytes(row), row.path)
 
-            seen = small or load_image(io.BytesIO(_unchanged_bytes(row)), GATE_SIDE, 0, name=row.path)
+            def decoded_small() -> Any:
+                return load_image(io.BytesIO(_unchanged_bytes(row)), GATE_SIDE, 0, name=row.path)
+
+            seen = small if small is not None else decoded_small()
         return _lines_read(row, read_text(mode, seen, full, name))
     except _Changed:
         return _Result(row, changed=True)
