@@ -19,7 +19,7 @@ from clipsearch.config import IndexLocation
 from clipsearch.models.demo_shapes import generate_folder
 from clipsearch.server import create_app
 from tests.test_text_search import scan, text_pdf
-from tests.test_tiny_shapes import _pair
+from tools.samples import two_shapes
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -46,7 +46,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     generate_folder(root / "shapes", per_class=3, seed=8)
     text_pdf(root / "shapes" / "spec.pdf", ["Bracket specification ZX-9 steel"])
-    _pair(root / "shapes" / "pair.png")  # a red circle left, a blue star right: a search by a part
+    two_shapes(root / "shapes" / "pair.png")  # a red circle left, a blue star right: a search by a part
     scan(root / "shapes" / "bracket-scan.png", ["Bracket, steel", "Part number KX-2291-B", "Scale 1:2"])
     home = root / "home"
     args = ["index", str(root / "shapes"), "--home", str(home), "--model", "tiny-shapes", "--ocr", "auto"]

@@ -15,6 +15,7 @@ import pytest
 from clipsearch.models.demo_shapes import COLOURS, SHAPES, evaluate, generate_folder
 from clipsearch.models.registry import package_file, resolve_model_ref
 from clipsearch.models.runtimes import load_encoder
+from tools.samples import two_shapes
 
 
 @pytest.fixture(scope="module")
@@ -86,27 +87,11 @@ def test_tiny_shapes_refuses_pretrained(cli, shapes_folder):
     assert result.exit_code == 2 and "ships its own weights" in result.stderr
 
 
-def _pair(path: Path, seed: int = 5) -> Path:
-    """One picture: a red circle in its left half, a blue star in its right half."""
-    import numpy as np
-    from PIL import Image
-
-    from clipsearch.models.demo_shapes import draw
-
-    rng = np.random.default_rng(seed)
-    left, right = draw("red", "circle", rng).resize((120, 120)), draw("blue", "star", rng).resize((120, 120))
-    both = Image.new("RGB", (240, 120), (255, 255, 255))
-    both.paste(left, (0, 0))
-    both.paste(right, (120, 0))
-    both.save(path)
-    return path
-
-
 def test_similar_by_a_box_searches_by_that_part_only(cli, shapes_folder, tmp_path):
     """`similar --box`: the right half of a red-circle-and-blue-star picture finds blue stars,
     the left half red circles; the whole picture finds neither first so clearly."""
     cli.json("index", str(shapes_folder), "--model", "tiny-shapes")
-    pair = _pair(tmp_path / "pair.png")
+    pair = two_shapes(tmp_path / "pair.png")
     right = cli.json("similar", str(pair), "--box", "0.5,0,1,1", "-k", "3")
     left = cli.json("similar", str(pair), "--box", "0,0,0.5,1", "-k", "3")
     assert [_label(r["path"]) for r in right] == [("blue", "star")] * 3
@@ -116,7 +101,7 @@ def test_similar_by_a_box_searches_by_that_part_only(cli, shapes_folder, tmp_pat
 @pytest.mark.parametrize("box", ["0.5,0,1.2,1", "0.5,0.5,0.5,1", "1,2,3", "a,b,c,d", "0.6,0,0.4,1"])
 def test_a_box_outside_the_picture_or_empty_is_a_usage_error(cli, shapes_folder, tmp_path, box):
     cli.json("index", str(shapes_folder), "--model", "tiny-shapes")
-    result = cli("similar", str(_pair(tmp_path / "pair.png")), "--box", box, ok=False)
+    result = cli("similar", str(two_shapes(tmp_path / "pair.png")), "--box", box, ok=False)
     assert result.exit_code == 2, result.output
     assert "--box" in result.stderr and "Traceback" not in result.output
 

@@ -48,3 +48,19 @@ def write_dng(path: Path, width: int = 384, height: int = 256, orientation: int 
     path.parent.mkdir(parents=True, exist_ok=True)
     tifffile.imwrite(path, mosaic, photometric=32803, extratags=tags)
     return path
+
+
+def two_shapes(path: Path, seed: int = 5) -> Path:
+    """One picture: a red circle in its left half, a blue star in its right half."""
+    import numpy as np
+    from PIL import Image
+
+    from clipsearch.models.demo_shapes import draw
+
+    rng = np.random.default_rng(seed)
+    left, right = draw("red", "circle", rng).resize((120, 120)), draw("blue", "star", rng).resize((120, 120))
+    both = Image.new("RGB", (240, 120), (255, 255, 255))
+    both.paste(left, (0, 0))
+    both.paste(right, (120, 0))
+    both.save(path)
+    return path
