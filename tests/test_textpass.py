@@ -185,3 +185,23 @@ def test_the_text_pass_reads_the_file_only_of_pictures_whose_text_it_reads(cli, 
     assert report["added"] == 5 and report["text"]["read"] == 5
     assert read == ["sign.jpg"]
     assert names(cli.json("search", "--text", "KX-4471-B")) == ["sign.jpg"]
+
+
+def test_a_file_changed_while_its_text_is_read_is_left_for_the_next_run(cli, tmp_path, monkeypatch):
+    """Edited between the gate and the second decode: not marked unreadable, still waiting."""
+    from clipsearch.ingest import textpass
+
+    sign = Image.new("RGB", (1600, 1200), (100, 110, 105))
+    draw = ImageDraw.Draw(sign)
+    draw.rectangle((500, 500, 1000, 600), fill=(240, 240, 235))
+    draw.text((520, 515), "KX-4471-B", font=ImageFont.truetype(str(DEJAVU), 60), fill=(15, 15, 15))
+    sign.save(tmp_path / "sign.jpg", quality=92)
+
+    def edited(row: object) -> bytes:
+        raise textpass._Changed
+
+    monkeypatch.setattr(textpass, "_unchanged_bytes", edited)
+    cli.ocr = "auto"
+    report = cli.json("index", str(tmp_path), "--model", "tiny-shapes")
+    assert report["text"]["changed"] == 1 and report["text"]["unreadable"] == 0
+    assert cli.json("status")["waiting_for_text"] == 1

@@ -36,19 +36,28 @@ def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> li
     ImageLoadError with the reason when the engine fails on this picture."""
     try:
         regions = engine().find_lines(seen)
-        if mode == "auto" and not regions:
-            return []
-        if isinstance(seen, np.ndarray):  # phase one's copy as the gate took it (BGR)
-            from PIL import Image
+    except Exception as err:
+        raise _engine_fault(name, err) from err
+    if mode == "auto" and not regions:
+        return []
+    if isinstance(seen, np.ndarray):  # phase one's copy as the gate took it (BGR)
+        from PIL import Image
 
-            seen = Image.fromarray(np.ascontiguousarray(seen[:, :, ::-1]))
-        page = looks_like_a_page(seen)
-        picture = seen if readable_as_seen(seen, regions, page) else full()
+        seen = Image.fromarray(np.ascontiguousarray(seen[:, :, ::-1]))
+    page = looks_like_a_page(seen)
+    # decoding again is the caller's: its faults (and a file changed meanwhile) are its own to say
+    picture = seen if readable_as_seen(seen, regions, page) else full()
+    try:
         return engine().read_lines(picture, name, regions or None, page=page)
     except ImageLoadError:
         raise
-    except Exception as err:  # an engine fault on one picture: that picture's reason
-        raise ImageLoadError(name, f"OCR failed: {type(err).__name__}: {str(err)[:120]}") from err
+    except Exception as err:
+        raise _engine_fault(name, err) from err
+
+
+def _engine_fault(name: object, err: Exception) -> ImageLoadError:
+    """An engine fault on one picture, as that picture's reason (the pass goes on)."""
+    return ImageLoadError(name, f"OCR failed: {type(err).__name__}: {str(err)[:120]}")
 
 
 def image_extras(path: str, data: bytes, mtime_ns: int) -> Extras:
