@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models.openvino_runtime import infer
+from ..models.openvino_runtime import bf16_supported, infer
 
 #: Whether PP-OCR runs in bfloat16 where the CPU does it natively (AVX-512 BF16, AMX), for the
 #: models that keep their results in it (:data:`BF16_MODELS`). Measured on the corpus drawings
@@ -78,10 +78,9 @@ class Session:
 
 
 def uses_bf16(path: Path) -> bool:
-    """Whether ``path``'s model runs in bfloat16 on this CPU (see :data:`BF16`)."""
-    from ..models.planner import cpu_signature
-
-    return BF16 and path.name in BF16_MODELS and bool({"avx512_bf16", "amx_bf16"} & set(cpu_signature()["flags"]))
+    """Whether ``path``'s model runs in bfloat16 on this CPU (see :data:`BF16`): the image model's
+    own test of the CPU (OpenVINO's BF16 capability)."""
+    return BF16 and path.name in BF16_MODELS and bf16_supported()
 
 
 def session(path: Path, threads: int | None, *, static: bool = False, dictionary: bool = False) -> Session | None:
