@@ -119,7 +119,7 @@ class OcrEngine:
         page = looks_like_a_page(image) if page is None else page
         big = _at_most(image.convert("RGB") if image.mode != "RGB" else image, READ_SIDE)
         try:
-            if not page and regions and len(regions) <= CROP_LINES:
+            if _read_by_lines(regions, page):
                 lines = self._read_crops(big, regions)
             else:
                 lines = self._lines(big)
@@ -189,6 +189,8 @@ def looks_like_a_page(image: Any) -> bool:
 
 #: The recogniser reads a line scaled to this height (PP-OCR's 48 px).
 REC_HEIGHT = 48
+#: A line's crop is padded by this much of its height on each side, so no letter is cut.
+CROP_PAD = 0.25
 
 
 def readable_as_seen(seen: Any, regions: list[Region], page: bool) -> bool:
@@ -197,10 +199,16 @@ def readable_as_seen(seen: Any, regions: list[Region], page: bool) -> bool:
     the recogniser's :data:`REC_HEIGHT` (a larger decode would only be shrunk back). Large
     lettering, and most of the gate's false alarms on photos (blobs of grain, texture), then cost
     no second decode of the file."""
-    if page or not regions or len(regions) > CROP_LINES:
+    if not _read_by_lines(regions, page):
         return False
     shortest = min(min((x1 - x0) * seen.width, (y1 - y0) * seen.height) for x0, y0, x1, y1 in regions)
-    return shortest * 1.5 >= REC_HEIGHT  # _padded adds a quarter of the line's height on each side
+    return shortest * (1 + 2 * CROP_PAD) >= REC_HEIGHT
+
+
+def _read_by_lines(regions: list[Region] | None, page: bool) -> bool:
+    """Whether a picture is read line by line where the gate found its lines (a sign in a photo,
+    a label on a box), not whole: no page, and a few lines (:data:`CROP_LINES`)."""
+    return not page and 0 < len(regions or ()) <= CROP_LINES
 
 
 def _kept_crop(text: str, score: float) -> bool:
@@ -232,10 +240,10 @@ def _at_most(image: Any, side: int) -> Any:
 
 
 def _padded(regions: list[Region], width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """Pixel boxes around ``regions``, padded by a quarter of a line's height (at least 4 px)."""
+    """Pixel boxes around ``regions``, padded by :data:`CROP_PAD` of a line's height (at least 4 px)."""
     boxes = []
     for x0, y0, x1, y1 in regions:
-        pad = max(4.0, 0.25 * min((x1 - x0) * width, (y1 - y0) * height))
+        pad = max(4.0, CROP_PAD * min((x1 - x0) * width, (y1 - y0) * height))
         boxes.append((int(max(0, x0 * width - pad)), int(max(0, y0 * height - pad)),
                       int(min(width, x1 * width + pad)), int(min(height, y1 * height + pad))))  # fmt: skip
     return boxes
