@@ -16,6 +16,7 @@ reason (``text_error``): read, not retried until its bytes change, and it never 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -196,11 +197,12 @@ def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
     name = f"{row.path}#page={row.page}" if row.page else row.path
     small = gatecache.load(gatecache.path_for(kept, row.content_hash, row.page))
     page = [row.page or 1]
+    data = functools.cache(lambda: _unchanged_bytes(row))  # read once, and only if a decode needs it
     try:
         if is_pdf_path(row.path):
 
             def render(side: int) -> Any:
-                return next(render_pages(_unchanged_bytes(row), name=row.path, pages=page, long_side=side))[1]
+                return next(render_pages(data(), name=row.path, pages=page, long_side=side))[1]
 
             def full() -> Any:
                 return render(READ_SIDE)
@@ -209,12 +211,9 @@ def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
         else:
 
             def full() -> Any:
-                return decode_for_reading(_unchanged_bytes(row), row.path)
+                return decode_for_reading(data(), row.path)
 
-            def decoded_small() -> Any:
-                return load_image(io.BytesIO(_unchanged_bytes(row)), GATE_SIDE, 0, name=row.path)
-
-            seen = small if small is not None else decoded_small()
+            seen = small if small is not None else load_image(io.BytesIO(data()), GATE_SIDE, 0, name=row.path)
         return _lines_read(row, read_text(mode, seen, full, name))
     except _Changed:
         return _Result(row, changed=True)
