@@ -88,9 +88,10 @@ def session(path: Path, threads: int | None, *, static: bool = False, dictionary
     OpenVINO's choice), or None where OpenVINO is missing or cannot compile it. ``dictionary``: a
     recogniser's, whose characters are read from the file."""
     try:
-        import openvino as ov
-
         from ..models.onnx_export import cache_root
+        from ..models.openvino_runtime import openvino
+
+        ov = openvino()
 
         # not pinned: the text pass runs one engine per worker thread, and OpenVINO pins each
         # compiled model's threads from the first core on, so two workers shared one core

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from functools import lru_cache
 from typing import Any
@@ -35,11 +36,31 @@ HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 INT8_GROUP = 128
 
 
+_IMPORTING = threading.Lock()
+
+
+def openvino() -> Any:
+    """The ``openvino`` module, imported without its usage telemetry. Imported plainly, OpenVINO
+    (2026.4, ``openvino.tools.ovc``) sends an event to Google Analytics from a forked process on
+    every import, unless the user ran its opt-out script, and counts runs in ``~/intel``: a photo
+    library's tool must not report on its user, and the fork cost each run ~0.1 s of a core. Its
+    telemetry module is hidden while OpenVINO imports, so OpenVINO takes its own stand-in (made for
+    installs without it); a program that imports the real one later still can."""
+    with _IMPORTING:
+        hide = "openvino_telemetry" not in sys.modules
+        if hide:
+            sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # import raises ImportError
+        try:
+            import openvino as ov
+        finally:
+            if hide and sys.modules.get("openvino_telemetry", False) is None:
+                del sys.modules["openvino_telemetry"]
+    return ov
+
+
 @lru_cache(maxsize=1)
 def _core() -> Any:
-    import openvino as ov
-
-    return ov.Core()
+    return openvino().Core()
 
 
 _FIRST_INFER = threading.Lock()
