@@ -10,6 +10,7 @@ the query on another thread. The commands live beside this module, by part (``in
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import os
 import sys
@@ -144,4 +145,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             except OSError:  # e.g. the reader of a pipe went away
                 code = code or 1
             os._exit(code)
+        if argv is None:
+            # Every `with` and `finally` has run; what is left is the interpreter's own teardown,
+            # whose garbage collections walked every object a run made (0.3-0.5 s after an
+            # `index` of 160 photos, measured from its output to its exit). Frozen objects are
+            # left out of those collections: the process still exits cleanly (atexit handlers,
+            # buffers flushed, modules torn down), it only skips walking a heap about to vanish.
+            gc.freeze()
         raise
