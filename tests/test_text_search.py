@@ -277,11 +277,14 @@ def test_the_reader_runs_on_openvino_and_reads_the_same_on_onnx_runtime(tmp_path
 
     def read(key: str) -> None:  # each thread has its own engine
         engine = ocr.engine()
-        out[key] = (engine.read(page), type(engine._reader.text_rec.session), type(engine._reader.text_det.session))
+        text = engine.read(page)
+        with ocr.READERS.borrow(engine._threads) as reader:
+            out[key] = (text, type(reader.text_rec.session), type(reader.text_det.session))
 
     for key in ("openvino", "onnxruntime"):
         if key == "onnxruntime":
             monkeypatch.setattr(ocr_runtime, "session", lambda *a, **k: None)
+            monkeypatch.setattr(ocr, "READERS", ocr.Readers())  # no reader started on OpenVINO to reuse
         thread = threading.Thread(target=read, args=(key,))
         thread.start()
         thread.join()
@@ -344,6 +347,54 @@ def test_the_first_openvino_call_of_a_process_runs_alone(monkeypatch):
         thread.join()
     assert openvino_runtime._INFERRED.is_set()
     assert most[0] >= 2  # after the first, calls run side by side
+
+
+def test_workers_share_a_reader_until_one_waits_for_it(monkeypatch):
+    """Reading a sign's lines takes tens of ms and starting a reader a quarter second of a core, so
+    the text pass's workers share one reader: taking turns starts one, and a worker that comes while
+    the first is still starting waits for it. A worker kept waiting past ``READER_WAIT`` (the other
+    reads a drawing page, seconds) starts its own instead of waiting the page out."""
+    import threading
+    import time
+
+    from clipsearch.ingest import ocr, ocr_runtime
+
+    started: list[int] = []
+
+    def start(threads, side):  # a reader as slow to start as a real one
+        time.sleep(0.3)
+        started.append(threads)
+        return object()
+
+    monkeypatch.setattr(ocr_runtime, "reader", start)
+    readers = ocr.Readers()
+
+    def read(seconds: float, out: list | None = None) -> None:
+        began = time.monotonic()
+        with readers.borrow(1):
+            if out is not None:
+                out.append(time.monotonic() - began)
+            time.sleep(seconds)
+
+    def photos() -> None:  # a sign now and then between gates
+        for _ in range(10):
+            read(0.02)
+            time.sleep(0.03)
+
+    signs = [threading.Thread(target=photos) for _ in range(2)]
+    for t in signs:
+        t.start()
+    for t in signs:
+        t.join()
+    assert started == [1]  # the second came while the first started, then they took turns
+
+    page = threading.Thread(target=read, args=(3.0,))
+    page.start()
+    time.sleep(0.1)
+    waited: list[float] = []
+    read(0.0, waited)
+    page.join()
+    assert started == [1, 1] and waited[0] < 1.5  # its own reader, not the page's end
 
 
 def test_a_lone_glyph_read_from_grain_is_dropped_but_a_sign_is_kept():

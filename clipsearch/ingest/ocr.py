@@ -17,18 +17,22 @@ drawings (``tools/bench_ocr.py``; the figures, their CPU and how to rerun them: 
   the lines PP-OCR read with low confidence: PP-OCR has no Cyrillic, and turns Russian into Latin
   look-alikes ("Чертёж" -> "HepTéx"). All such lines of a page go to one Tesseract process.
 
-One engine per thread (a RapidOCR instance is not thread-safe), each with a share of the cores
-(:func:`set_threads`): a runtime's default takes every core per model, and two such fight.
+One gate per thread, each with a share of the cores (:func:`set_threads`): a runtime's default
+takes every core per model, and two such fight. Readers are shared, one thread at a time each
+(:class:`Readers`: a RapidOCR instance is not thread-safe).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
 import shutil
 import subprocess
 import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -66,22 +70,12 @@ TextLine = tuple[str, Region]
 
 
 class OcrEngine:
-    """The gate's detector and the reader, for one thread (:func:`engine` gives each thread its own)."""
+    """The gate's detector, for one thread (:func:`engine` gives each thread its own), and reading
+    with a reader borrowed from :data:`READERS`."""
 
     def __init__(self, threads: int | None = None) -> None:
         self._threads = threads
         self._gate = detector(threads)
-        self._reader_instance: Any = None
-
-    @property
-    def _reader(self) -> Any:
-        """PP-OCRv6's detector and recogniser, loaded on the first picture that has text to read
-        (most photos never need it: its start would be most of a text pass's cost)."""
-        if self._reader_instance is None:
-            from .ocr_runtime import reader
-
-            self._reader_instance = reader(self._threads, READ_SIDE)
-        return self._reader_instance
 
     # ------------------------------------------------------------------ the gate
     def find_lines(self, image: Any) -> list[Region]:
@@ -119,12 +113,13 @@ class OcrEngine:
         page = looks_like_a_page(image) if page is None else page
         big = _at_most(image.convert("RGB") if image.mode != "RGB" else image, READ_SIDE)
         try:
-            if _read_by_lines(regions, page):
-                lines = self._read_crops(big, regions)
-            else:
-                lines = self._lines(big)
-                if page or len(lines) >= SECOND_LOOK_LINES:
-                    lines += _new_lines(lines, self._quarter_turned(big))
+            with READERS.borrow(self._threads) as reader:
+                if _read_by_lines(regions, page):
+                    lines = _read_crops(reader, big, regions)
+                else:
+                    lines = _lines(reader, big)
+                    if page or len(lines) >= SECOND_LOOK_LINES:
+                        lines += _new_lines(lines, _quarter_turned(reader, big))
         except Exception as err:  # the engine's own failure on this picture: skip its text only
             raise ImageLoadError(name, f"OCR failed: {str(err)[:120]}") from err
         retry = [i for i, (_, text, score) in enumerate(lines) if _doubtful(text, score)]
@@ -136,38 +131,41 @@ class OcrEngine:
         lines.sort(key=lambda line: (round(min(p[1] for p in line[0]) / 20), min(p[0] for p in line[0])))
         return [(text, _fractions(box, big.size)) for box, text, _ in lines if text.strip()]
 
-    def _lines(self, picture: Any) -> list[Line]:
-        # every call says use_det: RapidOCR keeps the last call's setting on itself
-        out = self._reader(np.ascontiguousarray(np.asarray(picture)[:, :, ::-1]), use_det=True)
-        if out.boxes is None or not out.txts:
-            return []
-        return [([(float(x), float(y)) for x, y in box], str(text), float(score))
-                for box, text, score in zip(out.boxes, out.txts, out.scores, strict=True)]  # fmt: skip
 
-    def _read_crops(self, big: Any, regions: list[Region]) -> list[Line]:
-        """Each region's line recognised alone (the gate found it already: no second detection),
-        padded so no letter is cut, turned upright when it stands tall; in ``big``'s pixels."""
-        from PIL import Image
+def _lines(reader: Any, picture: Any) -> list[Line]:
+    # every call says use_det: RapidOCR keeps the last call's setting on itself
+    out = reader(np.ascontiguousarray(np.asarray(picture)[:, :, ::-1]), use_det=True)
+    if out.boxes is None or not out.txts:
+        return []
+    return [([(float(x), float(y)) for x, y in box], str(text), float(score))
+            for box, text, score in zip(out.boxes, out.txts, out.scores, strict=True)]  # fmt: skip
 
-        lines: list[Line] = []
-        for x0, y0, x1, y1 in _padded(regions, big.width, big.height):
-            crop = big.crop((x0, y0, x1, y1))
-            if crop.height > 1.5 * crop.width:
-                crop = crop.transpose(Image.Transpose.ROTATE_270)
-            out = self._reader(np.ascontiguousarray(np.asarray(crop)[:, :, ::-1]), use_det=False)
-            for text, score in zip(out.txts or (), out.scores or (), strict=False):
-                if _kept_crop(str(text), float(score)):
-                    lines.append(([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], str(text), float(score)))
-        return lines
 
-    def _quarter_turned(self, big: Any) -> list[Line]:
-        """The lines of ``big`` turned 90° clockwise, their boxes put back in ``big``'s pixels."""
-        from PIL import Image
+def _read_crops(reader: Any, big: Any, regions: list[Region]) -> list[Line]:
+    """Each region's line recognised alone (the gate found it already: no second detection),
+    padded so no letter is cut, turned upright when it stands tall; in ``big``'s pixels."""
+    from PIL import Image
 
-        small = _at_most(big, SECOND_LOOK_SIDE)
-        turned = self._lines(small.transpose(Image.Transpose.ROTATE_270))  # a quarter turn clockwise
-        k = big.height / small.height
-        return [([(y * k, big.height - 1 - x * k) for x, y in box], text, score) for box, text, score in turned]
+    lines: list[Line] = []
+    for x0, y0, x1, y1 in _padded(regions, big.width, big.height):
+        crop = big.crop((x0, y0, x1, y1))
+        if crop.height > 1.5 * crop.width:
+            crop = crop.transpose(Image.Transpose.ROTATE_270)
+        out = reader(np.ascontiguousarray(np.asarray(crop)[:, :, ::-1]), use_det=False)
+        for text, score in zip(out.txts or (), out.scores or (), strict=False):
+            if _kept_crop(str(text), float(score)):
+                lines.append(([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], str(text), float(score)))
+    return lines
+
+
+def _quarter_turned(reader: Any, big: Any) -> list[Line]:
+    """The lines of ``big`` turned 90° clockwise, their boxes put back in ``big``'s pixels."""
+    from PIL import Image
+
+    small = _at_most(big, SECOND_LOOK_SIDE)
+    turned = _lines(reader, small.transpose(Image.Transpose.ROTATE_270))  # a quarter turn clockwise
+    k = big.height / small.height
+    return [([(y * k, big.height - 1 - x * k) for x, y in box], text, score) for box, text, score in turned]
 
 
 #: A picture this much near-white (grey level above 200) is paper: a drawing, a scan, a page. Measured
@@ -282,6 +280,72 @@ def engine() -> OcrEngine:
         current = _LOCAL.engine = OcrEngine(_THREADS)
         _LOCAL.threads = _THREADS
     return current
+
+
+#: A thread that needs a reader while every one made is busy waits this long for one to come free
+#: before it starts another: a photo's lines read in tens of ms, a reader starts in ~0.25 s of a core
+#: (the process's first in ~0.65 s: rapidocr's import), a drawing page reads in seconds.
+READER_WAIT = 0.25
+
+
+class Readers:
+    """PP-OCRv6 readers, shared by the threads that read text (a RapidOCR instance serves one thread
+    at a time). Most pictures a pass over photos reads are a sign's few lines, read in tens of ms:
+    one reader serves both workers, where each worker starting its own cost the pass its start
+    (py-spy: a worker's gates stopped for 0.55-0.9 s while its reader started). A thread that waited
+    :data:`READER_WAIT` for the readers made starts one more, so pages (seconds each) get one per
+    worker. Readers are started on first need (most photos need none) and kept for later passes
+    (``watch``, ``serve``), for the cores per engine of the latest :func:`set_threads`."""
+
+    def __init__(self) -> None:
+        self._free = threading.Condition()
+        self._idle: list[Any] = []
+        self._made = 0  # started or being started, for ``_threads`` cores each
+        self._starting = 0
+        self._threads: int | None = None
+
+    @contextlib.contextmanager
+    def borrow(self, threads: int | None) -> Iterator[Any]:
+        """A reader with ``threads`` cores, this thread's alone until the block ends."""
+        reader = self._take(threads)
+        try:
+            yield reader
+        finally:
+            with self._free:
+                if threads == self._threads:
+                    self._idle.append(reader)
+                    self._free.notify()
+
+    def _take(self, threads: int | None) -> Any:
+        with self._free:
+            if threads != self._threads:  # another width: the readers of the old one are let go
+                self._idle, self._made, self._threads = [], 0, threads
+            waited = 0.0
+            while not self._idle and self._made and (self._starting or waited < READER_WAIT):
+                began, starting = time.monotonic(), self._starting
+                self._free.wait(None if starting else READER_WAIT - waited)
+                if not starting:  # the time a reader took to start is no wait for a busy one
+                    waited += time.monotonic() - began
+            if self._idle:
+                return self._idle.pop()
+            self._made += 1
+            self._starting += 1
+        try:
+            from .ocr_runtime import reader
+
+            return reader(threads, READ_SIDE)
+        except BaseException:  # not started: the next picture that needs one tries again
+            with self._free:
+                if threads == self._threads:
+                    self._made -= 1
+            raise
+        finally:
+            with self._free:
+                self._starting -= 1
+                self._free.notify_all()
+
+
+READERS = Readers()
 
 
 def default_threads(workers: int) -> int:
