@@ -147,8 +147,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             os._exit(code)
         if argv is None:
             # Every `with` and `finally` has run; what is left is the interpreter's own teardown,
-            # whose garbage collections walked every object a run made (0.3-0.5 s after an
-            # `index` of 160 photos, measured from its output to its exit). Frozen objects are
+            # whose garbage collections walked every object a run made (most of the time from an
+            # `index`'s output to its exit: docs/benchmarks.md, fifth session). Frozen objects are
             # left out of those collections: the process still exits cleanly (atexit handlers,
             # buffers flushed, modules torn down), it only skips walking a heap about to vanish.
             gc.freeze()

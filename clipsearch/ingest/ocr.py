@@ -283,16 +283,16 @@ def engine() -> OcrEngine:
 
 
 #: A thread that needs a reader while every one made is busy waits this long for one to come free
-#: before it starts another: a photo's lines read in tens of ms, a reader starts in ~0.25 s of a core
-#: (the process's first in ~0.65 s: rapidocr's import), a drawing page reads in seconds.
+#: before it starts another: a photo's few lines read in a fraction of it, a reader's start costs
+#: a core more than twice it (docs/benchmarks.md, fifth session), a drawing page reads in seconds.
 READER_WAIT = 0.25
 
 
 class Readers:
     """PP-OCRv6 readers, shared by the threads that read text (a RapidOCR instance serves one thread
-    at a time). Most pictures a pass over photos reads are a sign's few lines, read in tens of ms:
+    at a time). Most pictures a pass over photos reads are a sign's few lines, read in a moment:
     one reader serves both workers, where each worker starting its own cost the pass its start
-    (py-spy: a worker's gates stopped for 0.55-0.9 s while its reader started). A thread that waited
+    (py-spy: each worker's gates stopped while its reader started; docs/benchmarks.md). A thread that waited
     :data:`READER_WAIT` for the readers made starts one more, so pages (seconds each) get one per
     worker. Readers are started on first need (most photos need none) and kept for later passes
     (``watch``, ``serve``), for the cores per engine of the latest :func:`set_threads`."""

@@ -43,7 +43,7 @@ def openvino() -> Any:
     """The ``openvino`` module, imported without its usage telemetry. Imported plainly, OpenVINO
     (2026.4, ``openvino.tools.ovc``) sends an event to Google Analytics from a forked process on
     every import, unless the user ran its opt-out script, and counts runs in ``~/intel``: a photo
-    library's tool must not report on its user, and the fork cost each run ~0.1 s of a core. Its
+    library's tool must not report on its user, and the fork cost each run a little (docs/benchmarks.md). Its
     telemetry module is hidden while OpenVINO imports, so OpenVINO takes its own stand-in (made for
     installs without it); a program that imports the real one later still can."""
     with _IMPORTING:
