@@ -177,20 +177,17 @@ def test_a_runtime_that_cannot_run_the_precision_is_one_line_and_exit_2(photos, 
 def test_openvino_runs_without_reporting_on_its_user(tmp_path):
     """Imported plainly, OpenVINO sends a usage event to Google Analytics from a forked process on
     every import and counts runs in ``~/intel`` unless the user opted out. Through clipsearch (the
-    image model and the OCR gate, in a fresh process with its own home, outside any CI) nothing is
-    written there and OpenVINO's telemetry module is never loaded."""
+    image model's OpenVINO core and the OCR gate, in a fresh process with its own home, outside any
+    CI) nothing is written there and OpenVINO's telemetry module is never loaded."""
     import os
     import subprocess
     import sys
 
     code = """if True:
         import sys
-        import numpy as np
-        from clipsearch.ingest import gate, ocr
-        from clipsearch.models.registry import resolve_model_ref
-        from clipsearch.models.runtimes import load_encoder
-        enc = load_encoder(resolve_model_ref("tiny-shapes"), "cpu", precision="fp32", runtime="openvino")
-        enc.encode_images(np.zeros((1, 3, 64, 64), np.float32))
+        from clipsearch.ingest import ocr
+        from clipsearch.models import openvino_runtime
+        openvino_runtime.bf16_supported()  # the image model's OpenVINO, as every encoder opens it
         assert type(ocr.OcrEngine(1)._gate.infer).__name__ == "function"  # the gate on OpenVINO
         print("openvino_telemetry" in sys.modules)
     """
