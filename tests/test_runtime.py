@@ -89,11 +89,16 @@ _TOKENIZERS: dict[str, object] = {}
 
 
 def _ours():
-    return _TOKENIZERS.setdefault("ours", ClipTokenizer())
+    # built once: ``setdefault(key, ClipTokenizer())`` built one per example (150 x 0.12 s)
+    if "ours" not in _TOKENIZERS:
+        _TOKENIZERS["ours"] = ClipTokenizer()
+    return _TOKENIZERS["ours"]
 
 
 def _theirs(cls):
-    return _TOKENIZERS.setdefault("theirs", cls())
+    if "theirs" not in _TOKENIZERS:
+        _TOKENIZERS["theirs"] = cls()
+    return _TOKENIZERS["theirs"]
 
 
 @pytest.fixture(scope="module")
