@@ -89,9 +89,7 @@ def session(path: Path, threads: int | None, *, static: bool = False, dictionary
     recogniser's, whose characters are read from the file."""
     try:
         from ..models.onnx_export import cache_root
-        from ..models.openvino_runtime import openvino
-
-        ov = openvino()
+        from ..models.openvino_runtime import core, keeps_compiled
 
         # not pinned: the text pass runs one engine per worker thread, and OpenVINO pins each
         # compiled model's threads from the first core on, so two workers shared one core
@@ -99,21 +97,21 @@ def session(path: Path, threads: int | None, *, static: bool = False, dictionary
                                   "INFERENCE_PRECISION_HINT": "bf16" if uses_bf16(path) else "f32"}  # fmt: skip
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
-        if os.environ.get("CLIPSEARCH_OV_CACHE", "1") != "0":
+        if keeps_compiled():
             config["CACHE_DIR"] = str(cache_root() / "openvino-ocr")
-        core = ov.Core()
+        ov = core()
 
         def compile_for(shape: tuple[int, ...] | None) -> Any:
             graph: Any = str(path)  # from its path, a cached graph is read without the model
             if shape is not None:  # a graph of its own for this shape (the one for any shape stays)
-                graph = core.read_model(path)
+                graph = ov.read_model(path)
                 graph.reshape(list(shape))
             try:
-                return core.compile_model(graph, "CPU", config)
+                return ov.compile_model(graph, "CPU", config)
             except Exception:  # a cache that cannot be written or read: compile afresh
-                return core.compile_model(graph, "CPU", {k: v for k, v in config.items() if k != "CACHE_DIR"})
+                return ov.compile_model(graph, "CPU", {k: v for k, v in config.items() if k != "CACHE_DIR"})
 
-        return Session(compile_for, static, _characters(core.read_model(path)) if dictionary else [])
+        return Session(compile_for, static, _characters(ov.read_model(path)) if dictionary else [])
     except Exception:  # ONNX Runtime's session stays: slower, never wrong
         return None
 

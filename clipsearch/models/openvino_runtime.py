@@ -59,8 +59,15 @@ def openvino() -> Any:
 
 
 @lru_cache(maxsize=1)
-def _core() -> Any:
+def core() -> Any:
+    """The process's OpenVINO core, shared by the image model and PP-OCR's models (``ocr_runtime``)."""
     return openvino().Core()
+
+
+def keeps_compiled() -> bool:
+    """Whether compiled models are kept on disk for the next run (``CLIPSEARCH_OV_CACHE=0``: not),
+    the image model's and PP-OCR's alike."""
+    return os.environ.get("CLIPSEARCH_OV_CACHE", "1") != "0"
 
 
 _FIRST_INFER = threading.Lock()
@@ -83,7 +90,7 @@ def infer(request: Any, inputs: dict[int, np.ndarray]) -> None:
 
 def bf16_supported() -> bool:
     """Whether this CPU does bfloat16 arithmetic (OpenVINO reports it as an optimisation capability)."""
-    return "BF16" in _core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 class OpenVinoEncoder(ExportedEncoder):
@@ -128,14 +135,14 @@ class OpenVinoEncoder(ExportedEncoder):
                     # fp32 indexing was slower, with three times the sys time; `make bench`: index).
                     "ENABLE_CPU_PINNING": False,
                 }
-                if self.compile_cache and os.environ.get("CLIPSEARCH_OV_CACHE", "1") != "0":
+                if self.compile_cache and keeps_compiled():
                     # the compiled model beside the export: a later run's compile is a read
                     # (`make bench`: one_photo_new_index_s), for ~340 MB of disk per model (the planned one only)
                     config["CACHE_DIR"] = str(self.folder / "openvino-cache")
                 if self.image_precision == "int8":
                     config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = self.group
                 try:
-                    compiled = _core().compile_model(str(path), "CPU", config)
+                    compiled = core().compile_model(str(path), "CPU", config)
                 except Exception as err:  # a damaged cache entry or an unsupported CPU: say what to do
                     raise ModelError(
                         f"OpenVINO cannot compile {path} ({str(err).strip()[:160]}); "
