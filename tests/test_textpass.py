@@ -161,6 +161,13 @@ def test_a_picture_that_takes_too_long_keeps_its_vector_and_its_reason(cli, tmp_
     assert "1 unreadable" in human
 
 
+def _draw_sign(picture: Image.Image) -> None:
+    """A light sign with the part code KX-4471-B, its letters 60 px high, on a 1600 x 1200 picture."""
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle((500, 500, 1000, 600), fill=(240, 240, 235))
+    draw.text((520, 515), "KX-4471-B", font=ImageFont.truetype(str(DEJAVU), 60), fill=(15, 15, 15))
+
+
 def test_the_text_pass_reads_the_file_only_of_pictures_whose_text_it_reads(cli, tmp_path, monkeypatch):
     """The gate looks at phase one's small copy: a photo without text is never read from disk again
     (a library on a network drive pays for each read), a photo with small print is."""
@@ -173,9 +180,7 @@ def test_the_text_pass_reads_the_file_only_of_pictures_whose_text_it_reads(cli, 
         small = rng.integers(40, 200, (6, 8, 3)).astype("uint8")
         Image.fromarray(small).resize((1600, 1200), Image.Resampling.BICUBIC).save(tmp_path / f"plain{i}.jpg")
     sign = Image.fromarray(rng.integers(90, 130, (6, 8, 3)).astype("uint8")).resize((1600, 1200))
-    draw = ImageDraw.Draw(sign)
-    draw.rectangle((500, 500, 1000, 600), fill=(240, 240, 235))
-    draw.text((520, 515), "KX-4471-B", font=ImageFont.truetype(str(DEJAVU), 60), fill=(15, 15, 15))
+    _draw_sign(sign)
     sign.save(tmp_path / "sign.jpg", quality=92)
     read: list[str] = []
     real = textpass._unchanged_bytes
@@ -192,9 +197,7 @@ def test_a_file_changed_while_its_text_is_read_is_left_for_the_next_run(cli, tmp
     from clipsearch.ingest import textpass
 
     sign = Image.new("RGB", (1600, 1200), (100, 110, 105))
-    draw = ImageDraw.Draw(sign)
-    draw.rectangle((500, 500, 1000, 600), fill=(240, 240, 235))
-    draw.text((520, 515), "KX-4471-B", font=ImageFont.truetype(str(DEJAVU), 60), fill=(15, 15, 15))
+    _draw_sign(sign)
     sign.save(tmp_path / "sign.jpg", quality=92)
 
     def edited(row: object) -> bytes:
