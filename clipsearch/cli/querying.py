@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 import click
 
 from ..config import REGIONS
-from .app import cli, print_results
+from .app import cli, print_results, show
 from .options import Ranking, Where, filter_options, location_options, ranking_options
 
 if TYPE_CHECKING:
-    from ..front.index import Filters
+    from ..front.index import Filters, SearchResult
 
 DEVICE_HELP = "auto, cpu, cuda, mps."
+DOCUMENTS_HELP = ("Each document once (a PDF, or a picture: one page): its best page, its score, and how many of its "
+                  "pages match (reach --min-score, else the last document's score).")  # fmt: skip
+
+
+def print_listing(results: list[SearchResult], ranking: Ranking) -> None:
+    """Results as ``print_results`` shows them; documents with ``3/5 pages`` (matched of indexed)
+    and their best page."""
+    if ranking.as_json or not results or not hasattr(results[0], "pages_matched"):
+        print_results(results, ranking.as_json, ranking.preview)
+        return
+    from .app import _drawn
+    from .preview import detect
+
+    protocol = (detect(is_terminal=sys.stdout.isatty()) or "blocks") if ranking.preview else None
+    click.echo(f"{'rank':>4}  {'score':>7}  {'pages':>11}  {'taken':<10}  path")
+    for rank, r in enumerate(results, 1):
+        pages = f"{getattr(r, 'pages_matched', 1)}/{getattr(r, 'pages', 1)} pages"
+        best = f"  (best page {r.page})" if r.page and r.time is None else ""
+        labels = "  [" + ", ".join(r.categories.values()) + "]" if r.categories else ""
+        click.echo(f"{rank:>4}  {r.score:7.3f}  {pages:>11}  {(r.taken or '')[:10]:<10}  {show(r.path)}{best}{labels}")
+        if r.text_snippet:
+            click.echo(f"{'':>4}  {'':>7}  {'':>11}  {'':<10}  {show(r.text_snippet)}")
+        if protocol:
+            click.echo(_drawn(r, protocol), nl=False, color=True)
 
 
 @cli.command("search")
@@ -22,6 +47,7 @@ DEVICE_HELP = "auto, cpu, cuda, mps."
 @click.option("--text", "words", metavar="WORDS", help="Words in the picture or page (OCR, PDF text); "
               "\"quoted phrases\"; codes like KX-2291-B match letter for letter.")  # fmt: skip
 @click.option("--relevant", is_flag=True, help="Only results the model itself calls a match.")
+@click.option("--documents", is_flag=True, help=DOCUMENTS_HELP)
 @click.option("--sort", type=click.Choice(["score", "date"]), default="score", show_default=True)
 @click.option("--lang", default=None, metavar="CODE", help="The query's language (ru, zh, rus_Cyrl) for models that "
               "take one (NLLB); default: detected.")  # fmt: skip
@@ -29,8 +55,8 @@ DEVICE_HELP = "auto, cpu, cuda, mps."
 @ranking_options
 @filter_options
 @click.option("--device", default=None, help=DEVICE_HELP)
-def search_cmd(query: str | None, words: str | None, relevant: bool, sort: str, lang: str | None, where: Where,
-               ranking: Ranking, filters: Filters, device: str | None) -> None:  # fmt: skip
+def search_cmd(query: str | None, words: str | None, relevant: bool, documents: bool, sort: str, lang: str | None,
+               where: Where, ranking: Ranking, filters: Filters, device: str | None) -> None:  # fmt: skip
     """Find images matching a description (or an image path), text in them, or metadata, best first.
 
     QUERY and --text together rank by both (reciprocal rank fusion); QUERY may be left out when
@@ -41,13 +67,17 @@ def search_cmd(query: str | None, words: str | None, relevant: bool, sort: str, 
     Index.prefetch(*where, [query] if query and not os.path.exists(query) else [], device)
     with Index.open(*where, device=device, language=lang) as ix:
         results = ix.search(query, text=words, k=ranking.top, min_score=ranking.min_score, add=ranking.add,
-                            sub=ranking.sub, filters=filters, sort=sort, relevant=relevant)  # fmt: skip
-    print_results(results, ranking.as_json, ranking.preview)
+                            sub=ranking.sub, filters=filters, sort=sort, relevant=relevant,
+                            documents=documents)  # fmt: skip
+    print_listing(results, ranking)
 
 
 @cli.command("similar")
 @click.argument("path", type=click.Path())
-@click.option("--page", type=int, default=None, help="Page of a PDF to query by (1-based; default 1).")
+@click.option("--page", type=int, default=None, help="Page of a PDF to query by (1-based); without it a PDF's "
+              "pages all make the query and documents are ranked (see --documents).")  # fmt: skip
+@click.option("--documents/--pages", default=None, help=DOCUMENTS_HELP + " Default: for a PDF given with no "
+              "--page; --pages ranks pages (a PDF's page 1 then).")  # fmt: skip
 @click.option("--time", "at", type=click.FloatRange(0), default=None, metavar="SECONDS",
               help="Frame of a video to query by (default: its first); PATH#t=SECONDS says the same.")  # fmt: skip
 @click.option("--region", type=click.Choice(sorted(REGIONS)), default=None, help="Compare only this region.")
@@ -58,12 +88,18 @@ def search_cmd(query: str | None, words: str | None, relevant: bool, sort: str, 
 @ranking_options
 @filter_options
 @click.option("--device", default=None, help=DEVICE_HELP)
-def similar_cmd(path: str, page: int | None, at: float | None, region: str | None, box: str | None, where: Where,
-                ranking: Ranking, filters: Filters, device: str | None) -> None:  # fmt: skip
-    """Find images that look like the image at PATH (which need not be indexed)."""
+def similar_cmd(path: str, page: int | None, documents: bool | None, at: float | None, region: str | None,
+                box: str | None, where: Where, ranking: Ranking, filters: Filters,
+                device: str | None) -> None:  # fmt: skip
+    """Find images that look like the image at PATH (which need not be indexed).
+
+    A PDF with no --page (nor PATH#page=N) is compared by all its pages (the first 50): each
+    indexed document is listed once, with the best page-to-page cosine, its best page and how many
+    of its pages match; the queried file itself is left out."""
     from ..front.index import Index
 
     with Index.open(*where, device=device) as ix:
         results = ix.similar(path, k=ranking.top, page=page, time=at, region=region, box=box, filters=filters,
-                             min_score=ranking.min_score, add=ranking.add, sub=ranking.sub)  # fmt: skip
-    print_results(results, ranking.as_json, ranking.preview)
+                             min_score=ranking.min_score, add=ranking.add, sub=ranking.sub,
+                             documents=documents)  # fmt: skip
+    print_listing(results, ranking)

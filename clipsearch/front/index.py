@@ -283,7 +283,7 @@ class Index(DuplicatesMixin):
     def search(
         self, query: str | None = None, *, text: str | None = None, filters: Filters | None = None, k: int = 10,
         min_score: float | None = None, add: Sequence[str] = (), sub: Sequence[str] = (), sort: str = "score",
-        relevant: bool = False, explain: bool = False,
+        relevant: bool = False, explain: bool = False, documents: bool = False,
     ) -> list[SearchResult]:  # fmt: skip
         """The one search: ``query`` by meaning (a description, or a picture's path), ``text`` in the
         pictures (OCR, PDF text layers; "quoted phrases", codes letter for letter), ``filters``
@@ -291,10 +291,16 @@ class Index(DuplicatesMixin):
         ``add``/``sub``: ``[WEIGHT:]TEXT_OR_IMAGE`` terms added to or taken from the query;
         ``sort`` 'date' orders the hits by when they were taken; ``relevant`` keeps only what the
         model itself calls a match; ``explain``: meaning hits carry the cosine that takes
-        (``relevance_cutoff``), text hits carry where their words are (``text_boxes``)."""
+        (``relevance_cutoff``), text hits carry where their words are (``text_boxes``);
+        ``documents``: each document (PDF) once, its best page's hit (``query/documents.py``)."""
         from ..query.hybrid import find
 
         with self._query_lock:
+            if documents:
+                from ..query.documents import search_documents
+
+                return search_documents(self.searcher, query, words=text, k=k, min_score=min_score, add=add, sub=sub,
+                                        filters=filters, sort=sort, relevant=relevant, explain=explain)  # fmt: skip
             if query and not (add or sub or text or relevant or explain or min_score is not None) and sort == "score" \
                     and not os.path.exists(query):  # fmt: skip
                 self.store.vectors()  # first: a text embedding on another thread (prefetch) finishes meanwhile
@@ -306,27 +312,40 @@ class Index(DuplicatesMixin):
         self, path: str | os.PathLike[str], *, k: int = 10, page: int | None = None, time: float | None = None,
         region: str | None = None, box: str | Sequence[float] | None = None, filters: Filters | None = None,
         min_score: float | None = None, add: Sequence[str] = (), sub: Sequence[str] = (),
+        documents: bool | None = None,
     ) -> list[SearchResult]:  # fmt: skip
         """Pictures that look like the one at ``path`` (which need not be indexed): ``page`` of a
         PDF (``doc.pdf#page=3`` says the same), the frame at ``time`` seconds of a video
         (``clip.mp4#t=12.5``); ``region``: compare only that region (``title-block``); ``box``:
-        only that part of the picture, ``"X0,Y0,X1,Y1"`` in fractions of its width and height."""
+        only that part of the picture, ``"X0,Y0,X1,Y1"`` in fractions of its width and height.
+        ``documents``: each document once (default: for a PDF given with no page, by all its pages)."""
         from ..ingest.regions import parse_box
+        from ..query import documents as docs
 
         spec, in_page, in_time = parse_item_ref(os.fspath(path))
         page, time = page if page is not None else in_page, time if time is not None else in_time
+        whole = docs.whole_document(spec, page, time, region, box) if documents is None else documents
         part = parse_box(box) if box is not None else None
         with self._query_lock:
+            if whole:
+                return docs.similar_documents(self.searcher, spec, k=k, page=page, time=time, min_score=min_score,
+                                              add=add, sub=sub, filters=filters, region=region, box=part)  # fmt: skip
             return self.searcher.similar(spec, k, min_score, add, sub, page=page, filters=filters, region=region,
                                          time=time, box=part)  # fmt: skip
 
     def similar_to_item(
         self, item_id: int, *, k: int = 10, filters: Filters | None = None, box: str | Sequence[float] | None = None,
-        follow_links: bool = False,
+        follow_links: bool = False, documents: bool = False,
     ) -> list[SearchResult]:  # fmt: skip
         """Items like the indexed item ``item_id`` (by its stored vector), itself left out; with
-        ``box``, like that part of it (read from its file, as :meth:`open_file` serves it)."""
+        ``box``, like that part of it (read from its file, as :meth:`open_file` serves it);
+        ``documents``: documents like the item's whole document, its file left out."""
         row = self.item(item_id)
+        if documents:
+            from ..query.documents import documents_like_item
+
+            with self._query_lock:
+                return documents_like_item(self.searcher, row, k=k, filters=filters, box=box)
         if box is not None:
             from .pictures import like_part_of
 
@@ -336,15 +355,24 @@ class Index(DuplicatesMixin):
             return self.searcher.search_vector(vec, k, exclude_ids=[item_id], filters=filters)
 
     def similar_to_bytes(
-        self, data: bytes, *, page: int = 1, k: int = 10, filters: Filters | None = None,
-        max_megapixels: float = 50.0, box: str | Sequence[float] | None = None,
+        self, data: bytes, *, page: int | None = None, k: int = 10, filters: Filters | None = None,
+        max_megapixels: float = 50.0, box: str | Sequence[float] | None = None, documents: bool = False,
     ) -> list[SearchResult]:  # fmt: skip
-        """Items like a picture given as bytes (any format clipsearch indexes), or a PDF's ``page``;
-        ``box``: like that part of it (see :meth:`similar`)."""
+        """Items like a picture given as bytes (any format clipsearch indexes), or a PDF's ``page``
+        (default 1); ``box``: like that part of it (see :meth:`similar`); ``documents``: each
+        document once, like the picture, the ``page``, or a PDF given with no page by all its pages."""
+        from ..query import documents as docs
         from .pictures import bytes_vector
 
-        vec = bytes_vector(self.query_encoder(), data, page=page, box=box, max_megapixels=max_megapixels)
+        if documents and box is not None:
+            raise UsageError("documents are compared by whole pages: not with a box")
+        if documents and page is None and data[:5] == b"%PDF-":  # a whole PDF: by all its pages
+            vec = docs.page_vectors(self.query_encoder(), data, "upload")
+        else:
+            vec = bytes_vector(self.query_encoder(), data, page=page or 1, box=box, max_megapixels=max_megapixels)
         with self._query_lock:
+            if documents:
+                return docs.documents_like(self.searcher, vec, k=k, filters=filters)
             hits = self.searcher.search_vector(vec, k, filters=filters)
             if box is None:
                 return hits

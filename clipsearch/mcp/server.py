@@ -51,30 +51,31 @@ def create_server(location: IndexLocation, *, allow_index: bool = False, device:
         return out
 
     @server.tool(structured_output=False)
-    def search(query: str | None = None, text: str | None = None, category: list[str] | None = None,
+    def search(query: str | None = None, text: str | None = None, category: list[str] | None = None, k: int = 10,
                not_category: list[str] | None = None, after: str | None = None, before: str | None = None,
                under: list[str] | None = None, place: str | None = None, file_type: list[str] | None = None,
-               k: int = 10, relevant: bool = False, sort: str = "score") -> list[Any]:  # fmt: skip
+               relevant: bool = False, sort: str = "score", documents: bool = False) -> list[Any]:  # fmt: skip
         """Find pictures by a description (`query`), by words printed in them (`text`, e.g. a part
         code or a sign), and by filters; dates are YYYY, YYYY-MM or YYYY-MM-DD, `under` takes
         absolute folders. `relevant` keeps only what the model calls a match; `sort` 'date'
-        orders by when they were taken. Returns JSON results (path, score, page, snippet)
-        and thumbnails of the first few."""
-        filters = front.Filters(include=tuple(category or ()), exclude=tuple(not_category or ()), after=after,
-                                before=before, under=tuple(under or ()), place=place,
-                                types=tuple(file_type or ()))  # fmt: skip
-        return answer(lambda: with_thumbnails(ix.search(query, text=text, filters=filters, k=min(k, 100),
-                                                        relevant=relevant, sort=sort)))  # fmt: skip
+        orders by when they were taken; `documents` lists each PDF once (best_page, pages_matched
+        of pages). Returns JSON results (path, score, page, snippet), thumbnails of the first few."""
+        filters, k = _filters(category, not_category, after, before, under, place, file_type), min(k, 100)
+        return answer(lambda: with_thumbnails(ix.search(query, text=text, filters=filters, k=k, relevant=relevant,
+                                                        sort=sort, documents=documents)))  # fmt: skip
 
     @server.tool(structured_output=False)
     def similar(
-        path: str, page: int | None = None, k: int = 10, category: list[str] | None = None, box: str | None = None
-    ) -> list[Any]:
-        """Pictures that look like the picture at `path` (a file on this machine; `page` of a PDF),
-        e.g. other drawings like this one; `box` "X0,Y0,X1,Y1" (fractions of its width and height)
-        compares only that part of it. Returns JSON results and thumbnails of the first few."""
+        path: str, page: int | None = None, k: int = 10, category: list[str] | None = None, box: str | None = None,
+        documents: bool | None = None,
+    ) -> list[Any]:  # fmt: skip
+        """Pictures that look like the picture at `path` (a file on this machine; `page` of a PDF);
+        `box` "X0,Y0,X1,Y1" (fractions of its width and height) compares only that part of it. A PDF
+        with no `page` is compared by all its pages, each document listed once (best_page,
+        pages_matched of pages; `documents` false: pages). JSON results, thumbnails of the first few."""
         filters = front.Filters(include=tuple(category or ()))
-        return answer(lambda: with_thumbnails(ix.similar(path, page=page, k=min(k, 100), filters=filters, box=box)))
+        return answer(lambda: with_thumbnails(ix.similar(path, page=page, k=min(k, 100), filters=filters, box=box,
+                                                         documents=documents)))  # fmt: skip
 
     @server.tool(structured_output=False)
     def library_map() -> str:
@@ -104,6 +105,14 @@ def create_server(location: IndexLocation, *, allow_index: bool = False, device:
             return answer(lambda: json.dumps(ix.add(paths).to_dict()))
 
     return server
+
+
+def _filters(
+    category: list[str] | None, not_category: list[str] | None, after: str | None, before: str | None,
+    under: list[str] | None, place: str | None, file_type: list[str] | None,
+) -> Any:  # fmt: skip
+    return front.Filters(include=tuple(category or ()), exclude=tuple(not_category or ()), after=after, before=before,
+                         under=tuple(under or ()), place=place, types=tuple(file_type or ()))  # fmt: skip
 
 
 def _result(r: Any) -> dict[str, Any]:

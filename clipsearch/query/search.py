@@ -283,20 +283,29 @@ class Searcher:
         ``index``: search these vectors (e.g. a region index) instead of the whole-item vectors."""
         if k < 1:
             raise UsageError("--top must be at least 1")
+        scores, ids = self.nearest(query[None, :], k, exclude_ids, filters, index)
+        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        if min_score is not None:
+            hits = [(i, s) for i, s in hits if s >= min_score]
+        return self.results(hits)
+
+    def nearest(
+        self, queries: np.ndarray, k: int, exclude_ids: Sequence[int] = (), filters: Filters | None = None,
+        index: VectorIndex | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """(scores, ids), one row per query (rows of ``queries``), unfilled slots id -1; a damaged
+        vector index (cosines no unit vectors give) raises :class:`IndexCorruptError`."""
         vi = index if index is not None else self.store.vectors()
         allow, deny = self.selection(filters)
         deny = np.concatenate([np.asarray(exclude_ids, np.int64), deny])
-        scores, ids = vi.search(query[None, :], k, allow=allow, deny=deny)
-        found = scores[0][ids[0] >= 0]
+        scores, ids = vi.search(queries, k, allow=allow, deny=deny)
+        found = scores[ids >= 0]
         if found.size and not (np.all(np.isfinite(found)) and float(np.abs(found).max()) <= MAX_COSINE):
             raise IndexCorruptError(
                 f"the vector index of {self.store.location.name!r} is damaged (a cosine of {float(found.max()):.3g}): "
                 "run `clipsearch check --repair`"
             )
-        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-        if min_score is not None:
-            hits = [(i, s) for i, s in hits if s >= min_score]
-        return self.results(hits)
+        return scores, ids
 
     def selection(self, filters: Filters | None) -> tuple[np.ndarray | None, np.ndarray]:
         """(ids allowed or None for all, ids denied) for the vector search under ``filters``."""

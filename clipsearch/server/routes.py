@@ -81,6 +81,7 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
         sort: str = Query("score", pattern="^(score|date)$"),
         cluster: int | None = Query(None, ge=0, description="only items of this group of the map"),
         explain: bool = Query(False, description="meaning hits carry the cosine they need to be a match"),
+        documents: bool = Query(False, description="each document (PDF) once: its best page, pages_matched of pages"),
     ) -> list[dict[str, Any]]:
         """``q`` is the search box's line (``query/syntax.py``): words, ``text:``, filters, ``-NAME``;
         it may be empty with a filter (a map's group: its newest items)."""
@@ -96,20 +97,22 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
             cluster=cluster,
         )
         hits = ix.search(parsed.query, text=parsed.words, k=k, sub=parsed.subtract, filters=filters, sort=sort,
-                         relevant=relevant, explain=explain)  # fmt: skip
+                         relevant=relevant, explain=explain, documents=documents)  # fmt: skip
         return [_result(r) for r in hits]
 
     @app.post("/api/similar", dependencies=guard)
     async def similar_upload(
         request: Request,
         k: int = Query(24, ge=1, le=500),
-        page: int = Query(1, ge=1, le=100_000),
+        page: int | None = Query(None, ge=1, le=100_000, description="a PDF's page to search by (default 1)"),
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
         box: str | None = Query(None, description="X0,Y0,X1,Y1: search by this part only (fractions)"),
+        documents: bool = Query(False, description="each document (PDF) once: its best page, pages_matched of pages"),
     ) -> list[dict[str, Any]]:
         """The request body is the image file itself (any picture format clipsearch indexes), or a
-        PDF, whose ``page`` (default 1) is the query; ``box``: only that part of it."""
+        PDF, whose ``page`` (default 1) is the query; ``box``: only that part of it. ``documents``:
+        each document once; a PDF sent with no ``page`` is then compared by all its pages."""
         declared = int(request.headers.get("content-length") or 0)
         if declared > max_upload_bytes:
             raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
@@ -121,7 +124,8 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
 
         def run() -> list[SearchResult]:
             return state.index.similar_to_bytes(bytes(body), page=page, k=k, filters=_filters(category, not_category),
-                                                max_megapixels=UPLOAD_MAX_MEGAPIXELS, box=box)  # fmt: skip
+                                                max_megapixels=UPLOAD_MAX_MEGAPIXELS, box=box,
+                                                documents=documents)  # fmt: skip
 
         return [_result(r) for r in await run_in_threadpool(run)]
 
@@ -148,9 +152,11 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
         box: str | None = Query(None, description="X0,Y0,X1,Y1: like this part of the item only (fractions)"),
+        documents: bool = Query(False, description="documents like the item's whole document, each once"),
     ) -> list[dict[str, Any]]:
         filters = _filters(category, not_category)
-        hits = state.index.similar_to_item(item_id, k=k, filters=filters, box=box, follow_links=state.follow_links)
+        hits = state.index.similar_to_item(item_id, k=k, filters=filters, box=box, follow_links=state.follow_links,
+                                           documents=documents)  # fmt: skip
         return [_result(r) for r in hits]
 
     @app.get("/api/items/{item_id}/thumbnail", dependencies=guard)
