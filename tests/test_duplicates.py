@@ -85,11 +85,11 @@ def test_move_to_and_undo(cli, tmp_path):
     groups = cli.json("duplicates", "--by", "exact", "--by", "perceptual")
     keepers = {g["keeper"] for g in groups}
     dest = tmp_path / "dupes"
-    result = cli("duplicates", "--by", "exact", "--by", "perceptual", "--move-to", str(dest))
+    result = cli("duplicates", "--by", "exact", "--by", "perceptual", "--move-to", str(dest), "--yes")
     log = result.stderr.split("--undo ")[1].strip()
-    moved = [json.loads(line) for line in Path(log).read_text().splitlines()]
+    moved = [m for m in map(json.loads, Path(log).read_text().splitlines()) if "from" in m]  # after the header
     assert moved and all(Path(m["to"]).is_file() and not Path(m["from"]).exists() for m in moved)
-    assert all(Path(m["to"]) == dest / m["from"].lstrip("/") for m in moved)  # folder structure kept
+    assert all(Path(m["to"]) == dest / Path(m["from"]).relative_to(folder) for m in moved)  # folders kept
     assert all(Path(k).exists() for k in keepers)  # keepers never move
     assert cli.json("duplicates") == []  # the catalog followed the files
     assert cli.json("status")["items"] == len(truth) - len(moved)
@@ -97,8 +97,8 @@ def test_move_to_and_undo(cli, tmp_path):
     undone = cli.json("duplicates", "--undo", log)
     assert undone["restored"] == len(moved) and undone["problems"] == []
     assert all(Path(m["from"]).is_file() for m in moved)
-    report = cli.json("index", str(folder))  # restored files come back into the index
-    assert report["items"] == len(truth) and report["added"] == len(moved)
+    assert cli.json("status")["items"] == len(truth)  # restored files come back into the index
+    assert cli.json("index", str(folder))["added"] == 0  # nothing left for the next run to find
     assert len(cli.json("duplicates", "--by", "exact", "--by", "perceptual")) == len(groups)
 
 

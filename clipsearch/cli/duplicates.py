@@ -1,71 +1,181 @@
-"""``clipsearch duplicates``: report groups, write CSV/HTML, move all but the keeper, undo, dismiss."""
+"""``clipsearch duplicates``: report groups, write CSV/HTML, move all but the keeper (a plan shown
+and confirmed first), undo, dismiss."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from ..config import DEFAULT_MAX_DISTANCE, DUPLICATE_TIERS
 from ..errors import UsageError
 from .app import cli, show
-from .options import Where, location_options
+from .options import Where, group, location_options
+
+if TYPE_CHECKING:
+    from ..front.duplicates import MovePlan
+    from ..front.index import Group, Index
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Which groups: the tiers named (empty: all that apply), their thresholds, the categories."""
+
+    tiers: tuple[str, ...]
+    max_distance: int
+    min_similarity: float | None
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+
+
+#: ``--by``, ``--max-distance``, ``--min-similarity``, ``--category``, ``--not-category`` as ``finding``.
+finding_options = group("finding", [
+    ("tiers", click.option("--by", "tiers", multiple=True, type=click.Choice(DUPLICATE_TIERS),
+                           help="Tiers to use [all that apply]. With --move-to: the tiers whose matches move "
+                                "(without --by: exact, perceptual and document copies move).")),
+    ("max_distance", click.option("--max-distance", default=DEFAULT_MAX_DISTANCE, show_default=True,
+                                  type=click.IntRange(0, 128), help="Perceptual tier: most differing bits of 128.")),
+    ("min_similarity", click.option("--min-similarity", type=float, default=None,
+                                    help="Semantic tier: least cosine [per model].")),
+    ("include", click.option("--category", "include", multiple=True, metavar="NAME", help="Only items in NAME.")),
+    ("exclude", click.option("--not-category", "exclude", multiple=True, metavar="NAME", help="No items in NAME.")),
+], lambda tiers, max_distance, min_similarity, include, exclude: Finding(
+    tuple(tiers), max_distance, min_similarity, tuple(include), tuple(exclude)))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Acting:
+    """What to do with the groups besides reporting them."""
+
+    move_to: str | None
+    undo_log: str | None
+    yes: bool
+    dismiss_key: str | None
+
+
+#: ``--move-to``, ``--undo``, ``--yes``, ``--dismiss`` as ``acting``.
+acting_options = group("acting", [
+    ("move_to", click.option("--move-to", type=click.Path(file_okay=False),
+                             help="Move all but the keeper of each group here, to the path relative to its "
+                                  "indexed folder; shows the plan and asks first.")),
+    ("undo_log", click.option("--undo", "undo_log", type=click.Path(dir_okay=False),
+                              help="Reverse a --move-to using its log, and index the files again.")),
+    ("yes", click.option("--yes", "-y", is_flag=True, help="Move without asking (needed without a terminal).")),
+    ("dismiss_key", click.option("--dismiss", "dismiss_key", metavar="GROUP",
+                                 help="Remember that GROUP is not duplicates.")),
+], Acting)  # fmt: skip
 
 
 @cli.command("duplicates")
 @location_options
-@click.option("--by", "tiers", multiple=True, type=click.Choice(DUPLICATE_TIERS), help="Tiers to use [all that apply].")
-@click.option("--max-distance", default=DEFAULT_MAX_DISTANCE, show_default=True, type=click.IntRange(0, 128),
-              help="Perceptual tier: most differing bits of 128.")  # fmt: skip
-@click.option("--min-similarity", type=float, default=None, help="Semantic tier: least cosine [per model].")
-@click.option("--category", "include", multiple=True, metavar="NAME", help="Only items in NAME.")
-@click.option("--not-category", "exclude", multiple=True, metavar="NAME", help="No items in NAME.")
+@finding_options
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Also write the groups as CSV.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Also write an HTML report.")
-@click.option("--move-to", type=click.Path(file_okay=False), help="Move all but the keeper of each group here.")
-@click.option("--undo", "undo_log", type=click.Path(dir_okay=False), help="Reverse a --move-to using its log.")
-@click.option("--dismiss", "dismiss_key", metavar="GROUP", help="Remember that GROUP is not duplicates.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of groups.")
+@acting_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of groups (with --move-to: the plan).")
 def duplicates_cmd(
-    where: Where,
-    tiers: Sequence[str],
-    max_distance: int,
-    min_similarity: float | None,
-    include: Sequence[str],
-    exclude: Sequence[str],
-    csv_file: str | None,
-    html_file: str | None,
-    move_to: str | None,
-    undo_log: str | None,
-    dismiss_key: str | None,
-    as_json: bool,
+    where: Where, finding: Finding, csv_file: str | None, html_file: str | None, acting: Acting, as_json: bool
 ) -> None:
     """Find groups of the same picture saved several times (report only, unless asked to act)."""
     from ..front import index as front
 
-    if undo_log:
-        restored, problems = front.Index.undo_moves(undo_log)
-        for p in problems:
-            click.echo(f"  not restored: {show(p)}", err=True)
-        click.echo(
-            json.dumps({"restored": restored, "problems": problems}) if as_json else f"restored {restored} files"
-        )
+    if acting.undo_log:
+        _undo(where, acting.undo_log, as_json)
         return
-    filters = front.Filters(tuple(include), tuple(exclude))
+    filters = front.Filters(finding.include, finding.exclude)
     with front.Index.open(*where) as ix:
-        groups = ix.duplicates(by=tiers, max_distance=max_distance, min_similarity=min_similarity, filters=filters)
-        if dismiss_key:
-            match = [g for g in groups if g.key == dismiss_key]
-            if not match:
-                raise UsageError(f"no duplicate group {dismiss_key!r} now (see `clipsearch duplicates`)")
-            ix.dismiss(match[0])
-            click.echo(f"group {dismiss_key} dismissed: it will not be reported again", err=True)
-            groups = [g for g in groups if g.key != dismiss_key]
-        if move_to:
-            log, moved = ix.move_duplicates(groups, move_to)
-            click.echo(f"moved {moved} files to {move_to}; undo with: clipsearch duplicates --undo {log}", err=True)
-    front.Index.write_duplicates(groups, csv=csv_file, html=html_file)
+        groups = ix.duplicates(by=finding.tiers, max_distance=finding.max_distance,
+                               min_similarity=finding.min_similarity, filters=filters)  # fmt: skip
+        if acting.dismiss_key:
+            groups = _dismiss(ix, groups, acting.dismiss_key)
+        front.Index.write_duplicates(groups, csv=csv_file, html=html_file)  # before any move: the files are there
+        if acting.move_to:
+            _move(ix, groups, finding.tiers, acting, as_json)
+            return
+    _print_groups(groups, as_json)
+
+
+def _dismiss(ix: Index, groups: list[Group], key: str) -> list[Group]:
+    match = [g for g in groups if g.key == key]
+    if not match:
+        raise UsageError(f"no duplicate group {key!r} now (see `clipsearch duplicates`)")
+    ix.dismiss(match[0])
+    click.echo(f"group {key} dismissed: it will not be reported again", err=True)
+    return [g for g in groups if g.key != key]
+
+
+def _undo(where: Where, log: str, as_json: bool) -> None:
+    from ..front import index as front
+
+    with front.Index.open(*where) as ix:
+        restored, problems = ix.undo_moves(log)
+    for p in problems:
+        click.echo(f"  {show(p)}", err=True)
+    click.echo(
+        json.dumps({"restored": restored, "problems": problems})
+        if as_json
+        else f"restored {restored} files, indexed again"
+    )
+
+
+def _move(ix: Index, groups: list[Group], tiers: Sequence[str], acting: Acting, as_json: bool) -> None:
+    """Show the plan; move on --yes or when a person at a terminal says so; without either, refuse."""
+    assert acting.move_to is not None
+    plan = ix.plan_moves(groups, acting.move_to, tiers=tiers)
+    count, dest = len(plan.moving), show(plan.dest)
+    if not as_json:
+        _print_plan(plan)
+    click.echo(f"{count} files to move to {dest}, {len(plan.entries) - count} left in place", err=True)
+    report = None
+    if count and not acting.yes:
+        if not _can_ask():
+            if as_json:
+                click.echo(json.dumps({**plan.to_dict(), "moved": 0, "log": None, "problems": []}))
+            raise UsageError(f"nothing moved: no terminal to ask on; pass --yes to move these {count} files")
+        if not click.confirm(f"Move {count} files to {dest}?", default=False, err=True):
+            click.echo("nothing moved", err=True)
+            count = 0
+    if count:
+        report = ix.move_duplicates(plan)
+        for p in report.problems:
+            click.echo(f"  {show(p)}", err=True)
+        click.echo(f"moved {report.moved} files to {dest}; undo with: clipsearch duplicates --undo {report.log}",
+                   err=True)  # fmt: skip
+    if as_json:
+        done = report.to_dict() if report else {"moved": 0, "log": None, "problems": []}
+        click.echo(json.dumps({**plan.to_dict(), **done}))
+
+
+def _can_ask() -> bool:
+    """Whether a person can answer a question: stdin is a terminal."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _print_plan(plan: MovePlan) -> None:
+    """Each group's members: kept, moved (with the evidence and the target) or left, and why."""
+    from ..front import index as front
+
+    shown_group = None
+    for e in plan.entries:
+        if e.group != shown_group:
+            click.echo(f"group {e.group}")
+            shown_group = e.group
+        name = show(front.display_path(e.source, e.page, e.time))
+        if e.moves:
+            click.echo(f"  move  {e.tier:<11} {name}  ->  {show(e.target or '')}")
+        elif e.why == "keeper":
+            click.echo(f"  keep  {'':<11} {name}")
+        else:
+            click.echo(f"  stay  {e.tier:<11} {name}  ({show(e.why or '')})")
+
+
+def _print_groups(groups: list[Group], as_json: bool) -> None:
+    from ..front import index as front
+
     if as_json:
         click.echo(json.dumps([g.to_dict() for g in groups]))
         return

@@ -1,7 +1,7 @@
 """The duplicates part of :class:`~clipsearch.front.index.Index`: find groups, dismiss, move, undo, report.
 
-A mixin so that ``Index`` stays one readable door; it uses only ``self.store``, ``self._query_lock``
-and ``self._writing()``, which ``Index`` provides.
+A mixin so that ``Index`` stays one readable door; it uses only ``self.store``, ``self._query_lock``,
+``self._writing()`` and ``self.add()`` (an undo indexes the restored files again), which ``Index`` provides.
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..query.duplicates import Group
     from ..query.filters import Filters
+    from ..query.moves import MovePlan, MoveReport
     from ..store.folder import IndexStore
 
 
@@ -25,6 +26,9 @@ class DuplicatesMixin:
     _query_lock: threading.RLock
 
     def _writing(self) -> contextlib.AbstractContextManager[None]:  # provided by Index
+        raise NotImplementedError
+
+    def add(self, paths: Iterable[str | os.PathLike[str]]) -> object:  # provided by Index
         raise NotImplementedError
 
     def duplicates(
@@ -48,20 +52,36 @@ class DuplicatesMixin:
         with self._writing():
             dismiss(self.store, group)
 
-    def move_duplicates(self, groups: Sequence[Group], dest: str | os.PathLike[str]) -> tuple[str, int]:
-        """Move all but the keeper of each group under ``dest``; returns (the undo log, files moved)."""
-        from ..query.duplicates import move_duplicates
+    def plan_moves(
+        self, groups: Sequence[Group], dest: str | os.PathLike[str], *, tiers: Iterable[str] = ()
+    ) -> MovePlan:
+        """What :meth:`move_duplicates` would do with ``groups``: each member's target under ``dest``
+        (its path relative to the indexed folder holding it), or why it stays. ``tiers``: the tiers
+        the user named; with none, only byte copies of a keeper move (``query/moves.py``)."""
+        from ..query.moves import plan_moves
+
+        with self._query_lock:
+            return plan_moves(self.store, groups, dest, tiers)
+
+    def move_duplicates(self, plan: MovePlan) -> MoveReport:
+        """Make the moves of ``plan`` (from :meth:`plan_moves`), each logged before it happens; the
+        moved files' items leave the index. The report names the log :meth:`undo_moves` takes."""
+        from ..query.moves import apply_moves
 
         with self._writing():
-            log, moved = move_duplicates(self.store, groups, dest)
-        return str(log), moved
+            return apply_moves(self.store, plan)
 
-    @staticmethod
-    def undo_moves(log: str | os.PathLike[str]) -> tuple[int, list[str]]:
-        """Put back what a :meth:`move_duplicates` moved; returns (files restored, problems)."""
-        from ..query.duplicates import undo_moves
+    def undo_moves(self, log: str | os.PathLike[str]) -> tuple[int, list[str]]:
+        """Put back what :meth:`move_duplicates` moved and index those files again, so the index
+        counts them as before; returns (files restored, problems). A log from another index is
+        refused (``UsageError``) before anything moves."""
+        from ..query.moves import undo_moves
 
-        return undo_moves(log)
+        with self._writing():
+            restored, again, problems = undo_moves(self.store, log)
+            if again:
+                self.add(again)
+        return restored, problems
 
     @staticmethod
     def write_duplicates(groups: Sequence[Group], *, csv: str | None = None, html: str | None = None) -> None:
