@@ -48,7 +48,11 @@ def export_precision(precision: str) -> str:
 
 #: Evidence kinds of the duplicate finder, cheapest first.
 #: raw-pair: a RAW file and the JPEG (or HEIC) the camera wrote beside it for the same shot.
-DUPLICATE_TIERS = ("exact", "raw-pair", "perceptual", "semantic")
+#: What ``duplicates --by`` takes, strongest evidence first: copies found by their bytes, a RAW file
+#: and its JPEG, by perceptual code, by meaning; then what is reported beside copies: pages that
+#: look the same but whose text differs in a few words (revisions, never moved as copies), and
+#: whole PDFs whose pages are copies, in order, of another's.
+DUPLICATE_TIERS = ("exact", "raw-pair", "perceptual", "semantic", "document", "revision")
 _INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 

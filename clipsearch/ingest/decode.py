@@ -27,7 +27,7 @@ from .images import load_image
 from .metadata import metadata
 from .options import IndexOptions
 from .pdf import is_pdf_path, page_count, render_pages
-from .phash import perceptual_code
+from .phash import signature
 from .pool import DaemonPool, Task
 from .regions import REGION_BASE, crop
 from .scan import FoundFile
@@ -71,7 +71,7 @@ def page_of(number: int, image: Any, encoder: Encoder, opts: IndexOptions, docum
     width, height = image.info.get("original_size", image.size)
     regions = {name: encoder.preprocess(crop(image, name), letterbox=True) for name in opts.regions}
     array = encoder.preprocess(image, letterbox=document)
-    return Page(number, array, int(width), int(height), regions, perceptual_code(image))
+    return Page(number, array, int(width), int(height), regions, signature(image))
 
 
 def prepare(
@@ -125,9 +125,10 @@ def _prepare(
         elif is_video_path(found.path):
             pages = _video_pages(found, data, encoder, opts, enrich)
         else:
-            size = REGION_BASE if opts.regions else encoder.info.image_size
-            if opts.gate_cache:  # large enough for the text pass's gate too (a 12 MP JPEG: 1/8 scale either way)
-                size = max(size, gatecache.SHORT_SIDE)
+            # Decoded at least as large as the text pass's gate looks (a 12 MP JPEG: 1/8 scale either
+            # way), whether or not text is read: a JPEG's pixels, so its perceptual code, depend on the
+            # scale it is decoded at, and a picture's code must not depend on an unrelated setting.
+            size = max(REGION_BASE if opts.regions else encoder.info.image_size, gatecache.SHORT_SIDE)
             image = None if enrich else load_image(io.BytesIO(data), size, opts.max_megapixels, name=found.path)
             extras = image_extras(found.path, data, found.mtime_ns)
             pages = [_page(0, image, encoder, opts, False, enrich, extras, digest)]

@@ -13,13 +13,9 @@ the largest file, then the oldest.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import shutil
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,6 +45,8 @@ class Member:
     tier: str  # evidence against the group's centre ("centre" for the centre itself)
     distance: float | None  # Hamming bits (perceptual), cosine (semantic), 0 (exact)
     keeper: bool = False
+    #: A revision's differences from the keeper: ``{"from", "to", "from_box", "to_box"}`` each.
+    changes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -63,6 +61,8 @@ class Member:
         }
         if self.item.page:
             data["page"] = self.item.page
+        if self.changes:
+            data["changes"] = self.changes
         return data
 
 
@@ -91,7 +91,7 @@ def semantic_threshold(model_name: str) -> float:
 
 def default_tiers(store: IndexStore) -> tuple[str, ...]:
     """All tiers that apply: semantic only for real models (a toy model's cosine means little)."""
-    return TIERS if not store.model.toy else ("exact", "raw-pair", "perceptual")
+    return TIERS if not store.model.toy else tuple(t for t in TIERS if t != "semantic")
 
 
 def _keeper_order(row: ItemRow) -> tuple[bool, int, int, int]:
@@ -190,8 +190,14 @@ def dismissed_pairs(store: IndexStore) -> set[tuple[int, int]]:
         return {(r.a, r.b) for r in conn.execute(select(DISMISSED))}
 
 
-def group_pairs(rows: dict[int, ItemRow], pairs: Pairs) -> list[Group]:
-    """Centre-based groups (no chaining), best evidence first."""
+def group_pairs(rows: dict[int, ItemRow], pairs: Pairs, changes: dict[tuple[int, int], Any] | None = None,
+                tier: str | None = None) -> list[Group]:  # fmt: skip
+    """Groups around their keepers, best evidence first; ``tier`` names every group (revisions,
+    documents), else a group is named by its weakest evidence.
+
+    Groups never chain: a group is its keeper and the items that match the keeper directly, so
+    A~B and B~C never puts A with C unless A~C. The seed is the item with the most matches; the
+    group then moves to the best keeper among them until the keeper is its own best."""
     neighbours: dict[int, dict[int, tuple[str, float]]] = {}
     for (a, b), ev in pairs.items():
         neighbours.setdefault(a, {})[b] = ev
@@ -199,18 +205,21 @@ def group_pairs(rows: dict[int, ItemRow], pairs: Pairs) -> list[Group]:
     unassigned = set(neighbours)
     groups: list[Group] = []
     while unassigned:
-        centre = max(unassigned, key=lambda i: (sum(n in unassigned for n in neighbours[i]), -i))
-        near = {n: ev for n, ev in neighbours[centre].items() if n in unassigned}
+        keeper = max(unassigned, key=lambda i: (sum(n in unassigned for n in neighbours[i]), -i))
+        while True:  # each step strictly improves the keeper order: it ends
+            near = {n: ev for n, ev in neighbours[keeper].items() if n in unassigned}
+            best = min([keeper, *near], key=lambda i: _keeper_order(rows[i]))
+            if best == keeper:
+                break
+            keeper = best
         if not near:
-            unassigned.discard(centre)
+            unassigned.discard(keeper)
             continue
-        members = [Member(rows[centre], "centre", None)] + [
-            Member(rows[n], tier, value) for n, (tier, value) in sorted(near.items())
+        members = [Member(rows[keeper], "centre", None, keeper=True)] + [
+            Member(rows[n], t, value, changes=_changes(changes, keeper, n)) for n, (t, value) in sorted(near.items())
         ]
-        unassigned -= {centre, *near}
-        keeper = min(members, key=lambda m: _keeper_order(m.item))
-        keeper.keeper = True
-        weakest = max((m.tier for m in members if m.tier != "centre"), key=lambda t: _RANK[t])
+        unassigned -= {keeper, *near}
+        weakest = tier or max((m.tier for m in members[1:]), key=lambda t: _RANK[t])
         groups.append(Group(_group_key(m.item for m in members), weakest, members))
 
     def strength(g: Group) -> tuple[int, float]:
@@ -221,6 +230,16 @@ def group_pairs(rows: dict[int, ItemRow], pairs: Pairs) -> list[Group]:
     return sorted(groups, key=strength)
 
 
+def _changes(changes: dict[tuple[int, int], Any] | None, keeper: int, other: int) -> list[dict[str, Any]]:
+    """A revision's differences, read from the keeper's side."""
+    if not changes:
+        return []
+    if (keeper, other) in changes:
+        return changes[(keeper, other)]
+    return [{"from": c["to"], "to": c["from"], "from_box": c["to_box"], "to_box": c["from_box"]}
+            for c in changes.get((other, keeper), [])]  # fmt: skip
+
+
 def find_duplicates(
     store: IndexStore,
     *,
@@ -229,34 +248,64 @@ def find_duplicates(
     min_similarity: float | None = None,
     filters: CategoryFilter | None = None,
 ) -> list[Group]:
-    """Groups of near-duplicates among the indexed items, best evidence first."""
+    """Groups of near-duplicates among the indexed items, best evidence first: copies (every tier
+    but the two below), whole documents, and revisions (pages that look the same but whose text
+    differs in a few words), each candidate held to colour, detail and text (``confirm.py``)."""
+    from .confirm import confirm
+    from .docgroups import whole_documents
+
     tiers = tuple(by) if by else default_tiers(store)
     for t in tiers:
         if t not in TIERS:
             raise UsageError(f"unknown tier {t!r} (choose from {', '.join(TIERS)})")
+    rows = _rows(store, filters)
+    pairs = _candidates(store, rows, tiers, max_distance, min_similarity)
+    for pair in dismissed_pairs(store):
+        pairs.pop(pair, None)
+    seen = confirm(store, rows, pairs)
+    videos_as_wholes(rows, seen.pairs)
+    groups: list[Group] = []
+    consumed: set[tuple[int, int]] = set()
+    if "document" in tiers:
+        documents, doc_rows, consumed = whole_documents(rows, seen.pairs)
+        groups += group_pairs(doc_rows, documents, tier="document")
+    copies = {p: ev for p, ev in seen.pairs.items() if ev[0] in tiers and p not in consumed}
+    groups += group_pairs(rows, copies)
+    if "revision" in tiers:
+        revisions = {p: ev for p, ev in seen.revisions.items() if all(rows[i].time is None for i in p)}
+        groups += group_pairs(rows, revisions, seen.changes, tier="revision")
+    return sorted(groups, key=lambda g: _RANK[g.tier])
+
+
+def _rows(store: IndexStore, filters: CategoryFilter | None) -> dict[int, ItemRow]:
     rows = {r.id: r for r in store.catalog.items()}
     if filters and (filters.include or filters.exclude):
         cats = Categories(store)
         keep = set(cats.ids_in(filters.include).tolist()) if filters.include else set(rows)
         keep -= set(cats.ids_in(filters.exclude).tolist()) if filters.exclude else set()
         rows = {i: r for i, r in rows.items() if i in keep}
+    return rows
+
+
+def _candidates(
+    store: IndexStore, rows: dict[int, ItemRow], tiers: Sequence[str], max_distance: int, min_similarity: float | None
+) -> Pairs:
+    """Candidate pairs from the real indexes: hashes, codes, vectors. Revisions and documents are
+    found among the look-alikes, so asking for them searches codes too."""
     pairs: Pairs = {}
-    if "exact" in tiers:
+    if "exact" in tiers or "document" in tiers:
         exact_pairs(list(rows.values()), pairs)
     if "raw-pair" in tiers:
         raw_pairs(list(rows.values()), pairs)
-    if "perceptual" in tiers:
+    if {"perceptual", "revision", "document"} & set(tiers):
         coded = [r for r in rows.values() if has_structure(r.phash)]
         ids = np.array([r.id for r in coded], dtype=np.int64)
-        codes = np.frombuffer(b"".join(r.phash for r in coded), np.uint8).reshape(len(coded), CODE_BYTES)
-        perceptual_pairs(ids, codes, max_distance, pairs)
+        codes = np.frombuffer(b"".join(r.phash[:CODE_BYTES] for r in coded), np.uint8)  # type: ignore[index]
+        perceptual_pairs(ids, codes.reshape(len(coded), CODE_BYTES), max_distance, pairs)
     if "semantic" in tiers:
         threshold = min_similarity if min_similarity is not None else semantic_threshold(store.model.name)
         semantic_pairs(store, np.array(sorted(rows), dtype=np.int64), threshold, pairs)
-    videos_as_wholes(rows, pairs)
-    for pair in dismissed_pairs(store):
-        pairs.pop(pair, None)
-    return group_pairs(rows, pairs)
+    return pairs
 
 
 #: Share of the shorter video's kept frames that must match frames of the other for the two videos
@@ -302,57 +351,10 @@ def videos_as_wholes(rows: dict[int, ItemRow], pairs: Pairs) -> None:
 def dismiss(store: IndexStore, group: Group) -> int:
     """Remember that the members of ``group`` are not duplicates of each other."""
     ids = sorted(m.item.id for m in group.members)
+    if group.tier == "document":  # whole files: every page of one against every page of the others
+        pages = {m.item.path: [r.id for r in store.catalog.find_path(m.item.path)] for m in group.members}
+        ids = sorted(i for found in pages.values() for i in found)
     rows = [{"a": a, "b": b} for i, a in enumerate(ids) for b in ids[i + 1 :]]
     with store.catalog.engine.begin() as conn:
         insert_new(conn, DISMISSED, rows)
     return len(rows)
-
-
-def move_duplicates(store: IndexStore, groups: Sequence[Group], dest: str | os.PathLike[str]) -> tuple[Path, int]:
-    """Move every non-keeper file into ``dest`` (keeping its folder structure); log for ``undo``.
-
-    PDF pages are reported but never moved: a PDF holds other pages too. Moved items leave the
-    catalog at once, so the index and the folders agree.
-    """
-    dest = Path(dest).expanduser().resolve()
-    dest.mkdir(parents=True, exist_ok=True)
-    log = dest / f"clipsearch-moves-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.jsonl"
-    moved_ids: list[int] = []
-    with open(log, "a", encoding="utf-8") as out:
-        for group in groups:
-            for m in group.members:
-                if m.keeper or (m.item.page and m.item.time is None) or not os.path.isfile(m.item.path):
-                    continue
-                target = dest / m.item.path.lstrip(os.sep)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if target.exists():
-                    continue
-                shutil.move(m.item.path, target)
-                out.write(json.dumps({"from": m.item.path, "to": str(target), "group": group.key}) + "\n")
-                out.flush()
-                moved_ids.append(m.item.id)
-    if moved_ids:
-        store.catalog.commit_batch(remove=moved_ids)
-        store.vectors()
-        store.save_vectors()
-    return log, len(moved_ids)
-
-
-def undo_moves(log: str | os.PathLike[str]) -> tuple[int, list[str]]:
-    """Move files listed in a ``move_duplicates`` log back; returns (restored, problems)."""
-    path = Path(log)
-    if not path.is_file():
-        raise UsageError(f"no such move log: {log}")
-    restored, problems = 0, []
-    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
-        entry = json.loads(line)
-        source, target = Path(entry["to"]), Path(entry["from"])
-        if not source.exists():
-            problems.append(f"{source}: no longer there")
-        elif target.exists():
-            problems.append(f"{target}: already exists, not overwritten")
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(source), str(target))
-            restored += 1
-    return restored, problems
