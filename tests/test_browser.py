@@ -30,6 +30,10 @@ if not (CHROMIUM and CHROMEDRIVER) and not os.environ.get("CI"):
                 allow_module_level=True)  # fmt: skip
 
 
+#: The index folder the page serves (for tests that also run the command line on it).
+HOMES: dict[str, Path] = {}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,7 +52,10 @@ def server(tmp_path_factory):
     text_pdf(root / "shapes" / "spec.pdf", ["Bracket specification ZX-9 steel"])
     two_shapes(root / "shapes" / "pair.png")  # a red circle left, a blue star right: a search by a part
     scan(root / "shapes" / "bracket-scan.png", ["Bracket, steel", "Part number KX-2291-B", "Scale 1:2"])
+    text_pdf(root / "shapes" / "revised" / "spec.pdf", ["Bracket specification ZX-7 steel"])  # a revision
+    shutil.copy(next((root / "shapes").glob("red_circle_00.*")), root / "shapes" / "revised")  # a copy
     home = root / "home"
+    HOMES["server"] = home
     args = ["index", str(root / "shapes"), "--home", str(home), "--model", "tiny-shapes", "--ocr", "auto"]
     assert CliRunner().invoke(cli, args).exit_code == 0
     port = _free_port()
@@ -73,6 +80,7 @@ def browser(tmp_path_factory):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # script errors, read by script_errors()
     for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--window-size=1280,900",
@@ -259,3 +267,44 @@ def test_a_text_match_shows_where_its_words_are(server, browser):
     assert abs((marked["x"] - picture["x"]) / picture["width"] - 70 / 1400) < 0.03
     assert abs((marked["y"] - picture["y"]) / picture["height"] - 170 / 1000) < 0.04
     browser.save_screenshot(str(ARTIFACTS / "browser-text-boxes.png"))
+
+
+def script_errors(browser) -> list[str]:
+    """The page's script errors (and failed loads) since the last call: Chromium's console log."""
+    return [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_the_duplicates_view_and_report_show_copies_and_revisions_apart(server, browser, tmp_path):
+    """The page's duplicates view and the HTML report `duplicates --html` writes, in the browser:
+    the byte copy is a group of copies, the revised PDF a revision group that shows the changed
+    word; no script error on the page, every picture of the report loads."""
+    from click.testing import CliRunner
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from clipsearch.cli import cli
+
+    wait = WebDriverWait(browser, 60)
+    browser.get(server)
+    wait.until(lambda d: "items" in d.find_element(By.ID, "status").text)
+    script_errors(browser)
+    browser.find_element(By.ID, "dups").click()
+    wait.until(lambda d: "groups" in d.find_element(By.ID, "status").text)
+    heads = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#grid .ghead")]
+    assert any(h.startswith("exact") for h in heads) and any(h.startswith("revision") for h in heads), heads
+    changed = [(c.find_element(By.TAG_NAME, "del").text, c.find_element(By.TAG_NAME, "ins").text)
+               for c in browser.find_elements(By.CSS_SELECTOR, "#grid .why div")]  # fmt: skip
+    assert ("7", "9") in changed or ("9", "7") in changed, changed
+    assert not script_errors(browser)
+
+    report = tmp_path / "dups.html"
+    args = ["duplicates", "--home", str(HOMES["server"]), "--html", str(report), "--json"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    browser.get(report.as_uri())
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".m img"))
+    pictures = "return [...document.querySelectorAll('.m img')].map(i => i.complete && i.naturalWidth > 0)"
+    shown = browser.execute_script(pictures)
+    assert len(shown) >= 4 and all(shown)  # PDF pages included: every picture is embedded
+    text = browser.find_element(By.TAG_NAME, "body").text
+    assert "a revision, not a copy" in text and "\u2192" in text  # the changed word, old to new
+    assert not script_errors(browser)
