@@ -308,3 +308,22 @@ def test_the_duplicates_view_and_report_show_copies_and_revisions_apart(server, 
     text = browser.find_element(By.TAG_NAME, "body").text
     assert "a revision, not a copy" in text and "\u2192" in text  # the changed word, old to new
     assert not script_errors(browser)
+
+
+def test_the_map_file_draws_in_the_browser(server, browser, tmp_path):
+    """`map --html FILE` writes one page that draws the map with no script error."""
+    from click.testing import CliRunner
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from clipsearch.cli import cli
+
+    target = tmp_path / "map.html"
+    assert CliRunner().invoke(cli, ["map", "--home", str(HOMES["server"]), "--html", str(target)]).exit_code == 0
+    browser.get(target.as_uri())
+    painted = """const c = document.getElementById('map'), x = c.getContext('2d');
+        const px = x.getImageData(0, 0, c.width, c.height).data; let n = 0;
+        for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++; return n;"""
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script(painted) > 2000)
+    assert "groups" in browser.find_element(By.ID, "info").text
+    assert not script_errors(browser)

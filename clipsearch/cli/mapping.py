@@ -92,7 +92,7 @@ _PAGE = """<!doctype html>
 const payload = __DATA__;
 const m = payload.map;
 const say = (text) => { document.getElementById("info").textContent = text; };
-say(`${m.count} items, ${m.clusters.length} groups - scroll to zoom, drag to pan, click a group or an item`;
+say(`${m.count} items, ${m.clusters.length} groups - scroll to zoom, drag to pan, click a group or an item`);
 clipMap(document.getElementById("map"), m, {
   thumbnail: (id) => payload.thumbs[id] || null,
   onCluster: (c) => { say(`group ${c.id}: ${c.phrases.join(", ")} (${c.size} items)`); },
