@@ -26,11 +26,11 @@ FLAT_STD = 3.0
 
 def trim_border(image: Image.Image) -> Image.Image:
     """Crop away a uniform border (the corners' colour); keep the image if that leaves too little."""
-    box = _content_box(np.asarray(image.convert("L")))
+    box = content_box(np.asarray(image.convert("L")))
     return image if box is None else image.crop(box)
 
 
-def _content_box(grey: np.ndarray) -> tuple[int, int, int, int] | None:
+def content_box(grey: np.ndarray) -> tuple[int, int, int, int] | None:
     """The box around pixels that differ from the background, or None to keep the whole image.
 
     The background is the corners' colour; where that leaves nearly the whole picture and its
@@ -102,7 +102,7 @@ def signature(image: Image.Image) -> bytes | None:
         small.thumbnail((512, 512))
     grey = small.convert("L")  # what both hashes look at, converted once (per pixel: commutes with crop)
     pixels = np.asarray(grey)
-    box = _content_box(pixels)
+    box = content_box(pixels)
     trimmed = grey if box is None else grey.crop(box)
     if float(np.asarray(trimmed, np.float32).std()) < FLAT_STD:
         return None

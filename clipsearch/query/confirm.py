@@ -6,12 +6,15 @@ then held to what a person means by "the same picture saved twice":
 - **colour**: the perceptual code is grey, so a red and a blue version of one logo share it; the
   hues of the look's colour grid (``ingest/phash.py``) tell them apart. A grey copy of a colour picture (a
   scan, a print) is still a copy: colour is compared only where both pictures have some.
-- **detail**: on a page, a line drawing or a flat graphic most of the picture is paper, and most
-  of the code's bits describe it, so such pictures must be closer in code (:data:`SPARSE_DISTANCE`)
-  unless their text confirms them.
+- **framing**: on a page, a line drawing or a flat graphic most of the picture is paper, and the
+  code describes the trimmed content only: the same shape drawn elsewhere on the paper, or at
+  another size, codes alike. Unless their text confirms them, such pictures must frame their
+  content alike (:func:`frame_differs`).
 - **text**: where both carry text (a PDF text layer or OCR), they are the same page only when the
   text agrees (``pagetext.py``); a few differing words make the pair a ``revision``, more make it
-  no pair at all. This holds for every tier but exact copies, semantic included.
+  no pair at all. OCR's text is noisy: where it read a side, differing words make a revision only
+  where the pixels differ too (:func:`judge`). This holds for every tier but exact copies,
+  semantic included.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from ..ingest.phash import Look, hamming
+from ..ingest.phash import Look
 from ..store.catalog import ItemRow
 from ..store.folder import IndexStore
 from ..store.schema import TEXTS
@@ -33,10 +36,6 @@ from . import pagetext
 #: Share of plain background from which a picture counts as sparse (page, drawing, flat graphic):
 #: photos measure under 0.2, corpus drawings 0.85-0.94, text pages and logos on white 0.4 and up.
 SPARSE_PAPER = 0.4
-#: Most differing code bits for two sparse pictures that their text does not confirm. Copies of
-#: sparse pictures (scaled, recompressed, brightened) measured 0-16 bits; different flat shapes of
-#: one outline, and pages of one layout, 6-24.
-SPARSE_DISTANCE = 16
 #: Colour disagreement: the mean difference of hue (degrees, weighted by chroma) between coloured
 #: cells of one picture and the nearest-hued coloured cell around the same place in the other.
 #: Hue, not the colour itself: a copy made smaller, recompressed or brightened dilutes or
@@ -54,6 +53,7 @@ Pair = tuple[int, int]
 class Text:
     words: list[str]
     boxes: list[list[Any]]  # OCR lines: [x0, y0, x1, y1, line] in fractions of the picture
+    source: str = "ocr"  # 'pdf': a text layer, exact; 'ocr': read from the pixels, noisy
 
 
 def colour_differs(a: Look, b: Look) -> bool:
@@ -100,9 +100,9 @@ def texts_of(store: IndexStore, ids: Iterable[int], chunk: int = 900) -> dict[in
     with store.catalog.engine.connect() as conn:
         for start in range(0, len(wanted), chunk):
             part = wanted[start : start + chunk]
-            query = select(TEXTS.c.item_id, TEXTS.c.body, TEXTS.c.boxes).where(TEXTS.c.item_id.in_(part))
-            for item_id, body, boxes in conn.execute(query):
-                out[int(item_id)] = Text(pagetext.words(body), json.loads(boxes) if boxes else [])
+            cols = (TEXTS.c.item_id, TEXTS.c.body, TEXTS.c.boxes, TEXTS.c.source)
+            for item_id, body, boxes, source in conn.execute(select(*cols).where(TEXTS.c.item_id.in_(part))):
+                out[int(item_id)] = Text(pagetext.words(body), json.loads(boxes) if boxes else [], source)
     return out
 
 
@@ -114,6 +114,7 @@ class Confirmed:
     pairs: dict[Pair, tuple[str, float]]
     revisions: dict[Pair, tuple[str, float]]
     changes: dict[Pair, list[dict[str, Any]]]
+    layered: frozenset[int] = frozenset()  # items whose text is a PDF text layer (kept over copies)
 
 
 def confirm(store: IndexStore, rows: dict[int, ItemRow], pairs: dict[Pair, tuple[str, float]]) -> Confirmed:
@@ -127,7 +128,7 @@ def confirm(store: IndexStore, rows: dict[int, ItemRow], pairs: dict[Pair, tuple
 
     judged = [p for p, (tier, _) in pairs.items() if tier not in ("exact", "raw-pair")]
     texts = texts_of(store, {i for p in judged for i in p})
-    out = Confirmed({}, {}, {})
+    out = Confirmed({}, {}, {}, frozenset(i for i, t in texts.items() if t.source == "pdf"))
     for pair, evidence in pairs.items():
         if evidence[0] in ("exact", "raw-pair"):
             out.pairs[pair] = evidence
@@ -137,7 +138,7 @@ def confirm(store: IndexStore, rows: dict[int, ItemRow], pairs: dict[Pair, tuple
         if la is not None and lb is not None and colour_differs(la, lb):
             continue
         ta, tb = texts.get(a), texts.get(b)
-        verdict = pagetext.compare(ta.words, tb.words) if ta and tb else pagetext.TextVerdict("unknown")
+        verdict = judge(ta, tb, rows[a], rows[b]) if ta and tb else pagetext.TextVerdict("unknown")
         if verdict.kind == "different":
             continue
         if verdict.kind == "revision":
@@ -150,18 +151,75 @@ def confirm(store: IndexStore, rows: dict[int, ItemRow], pairs: dict[Pair, tuple
     return out
 
 
+#: Fewest words OCR must have read on each side for its text to tell two pictures apart: OCR of a
+#: small or blurred picture reads a handful of words, a different handful each time.
+OCR_WORDS = 10
+#: Pictures smaller than this (longer side, pixels) are read too unreliably for their OCR'd text to
+#: tell them apart: the corpus's 384 px photo of a page read 7-42 words, a different set each copy.
+OCR_SIDE = 800
+#: Share of the shorter OCR'd text the other must hold for the two to be read as one page, noise
+#: aside: copies of the corpus drawings measured 0.90-1.00, two reports of one form 0.3-0.5.
+OCR_SHARED = 0.6
+
+
+def judge(ta: Text, tb: Text, a: ItemRow, b: ItemRow) -> pagetext.TextVerdict:
+    """The text verdict on two look-alike pictures, as far as their texts can be trusted.
+
+    Two text layers are exact: their words decide (``pagetext.compare``). Where OCR read a side, a
+    copy reads a little differently from its original, as much as a revision differs: texts that
+    mostly agree are judged by the pixels at the differing words (``pixels.py``): none changed, one
+    page read twice; a few, a revision; many, another page. Where the pixels cannot tell (a scan
+    turned a degree), the words decide as for text layers."""
+    verdict = pagetext.compare(ta.words, tb.words)
+    if verdict.kind in ("same", "unknown") or (ta.source == "pdf" and tb.source == "pdf"):
+        return verdict
+    small = any(t.source != "pdf" and max(r.width, r.height) < OCR_SIDE for t, r in ((ta, a), (tb, b)))
+    if small or min(len(ta.words), len(tb.words)) < OCR_WORDS:
+        return pagetext.TextVerdict("unknown", words=verdict.words)
+    if pagetext.shared(ta.words, tb.words) < OCR_SHARED:
+        return pagetext.TextVerdict("different", words=verdict.words)
+    from .pixels import overlay
+
+    placed_a = [(w, box) for w in verdict.only_a if (box := _box_of(w, ta))]
+    placed_b = [(w, box) for w in verdict.only_b if (box := _box_of(w, tb))]
+    if not (placed_a or placed_b):
+        return _unseen(verdict, ta, tb)
+    seen = overlay(a, b, ta.boxes, tb.boxes, [p[1] for p in placed_a], [p[1] for p in placed_b])
+    if seen is None or not seen.aligned or not seen.checked:
+        return _unseen(verdict, ta, tb)
+    if not seen.changed:
+        return pagetext.TextVerdict("same", words=verdict.words)
+    if len(seen.changed) > min(2 * pagetext.REVISION_WORDS, max(4, pagetext.REVISION_SHARE * verdict.words)):
+        return pagetext.TextVerdict("different", words=verdict.words)
+    placed = placed_a + placed_b
+    old = [placed[i][0] for i in seen.changed if i < len(placed_a)]
+    new = [placed[i][0] for i in seen.changed if i >= len(placed_a)]
+    changes = pagetext.pair_up(old or verdict.only_a[:1], new or verdict.only_b[:1])
+    return pagetext.TextVerdict("revision", changes, verdict.words, verdict.only_a, verdict.only_b)
+
+
+#: Share of words two OCR'd texts must hold in common to be one page read twice when the pixels
+#: cannot say (two scans turned differently): copies of the corpus drawings measured 0.90-1.00.
+OCR_SAME = 0.85
+
+
+def _unseen(verdict: pagetext.TextVerdict, ta: Text, tb: Text) -> pagetext.TextVerdict:
+    """The verdict where the pixels cannot tell. Against a text layer the words stay exact (OCR's
+    noise then makes a copy a revision: reported, never moved); two OCR'd texts that share nearly
+    all their words are one page read twice."""
+    if "pdf" not in (ta.source, tb.source) and pagetext.shared(ta.words, tb.words) >= OCR_SAME:
+        return pagetext.TextVerdict("same", words=verdict.words)
+    return verdict
+
+
 def _sparse(a: Look | None, b: Look | None) -> bool:
     return any(x is not None and x.paper >= SPARSE_PAPER for x in (a, b))
 
 
 def _close(a: ItemRow, b: ItemRow, evidence: tuple[str, float], la: Look | None, lb: Look | None) -> bool:
-    """Whether two sparse pictures are near enough in code, and framed alike, to be copies without
-    their text to confirm it."""
-    if la is not None and lb is not None and frame_differs(la, lb):
-        return False
-    if a.phash is None or b.phash is None:
-        return evidence[0] != "perceptual"
-    return hamming(a.phash, b.phash) <= SPARSE_DISTANCE
+    """Whether two sparse pictures are framed alike, as copies are, without their text to confirm
+    them (an older catalog's codes carry no framing: they pass as before)."""
+    return la is None or lb is None or not frame_differs(la, lb)
 
 
 def _change(old: str, new: str, a: Text, b: Text) -> dict[str, Any]:

@@ -94,9 +94,16 @@ def default_tiers(store: IndexStore) -> tuple[str, ...]:
     return TIERS if not store.model.toy else tuple(t for t in TIERS if t != "semantic")
 
 
-def _keeper_order(row: ItemRow) -> tuple[bool, int, int, int]:
-    """Keep the largest picture, but a camera's JPEG over its RAW: the JPEG is what was developed."""
-    return (is_raw_path(row.path), -(row.width * row.height), -row.size, row.mtime_ns)
+#: Formats that keep every pixel: at the same size, such a file holds at least what a JPEG of it holds.
+_LOSSLESS = (".png", ".tif", ".tiff", ".bmp", ".gif")
+
+
+def _keeper_order(row: ItemRow, layered: frozenset[int] = frozenset()) -> tuple[bool, bool, int, bool, int, int]:
+    """Which copy to keep: a camera's JPEG over its RAW (the JPEG is what was developed), a PDF page
+    with a text layer over its image-only copy (vector and searchable, whatever its pixel size), the
+    largest picture, a lossless file over a lossy one of the same size, the largest file, the oldest."""
+    lossy = not row.path.lower().endswith(_LOSSLESS) and not row.page
+    return (is_raw_path(row.path), row.id not in layered, -(row.width * row.height), lossy, -row.size, row.mtime_ns)
 
 
 #: Developed pictures a camera writes beside its RAW file, with the same name.
@@ -191,7 +198,7 @@ def dismissed_pairs(store: IndexStore) -> set[tuple[int, int]]:
 
 
 def group_pairs(rows: dict[int, ItemRow], pairs: Pairs, changes: dict[tuple[int, int], Any] | None = None,
-                tier: str | None = None) -> list[Group]:  # fmt: skip
+                tier: str | None = None, layered: frozenset[int] = frozenset()) -> list[Group]:  # fmt: skip
     """Groups around their keepers, best evidence first; ``tier`` names every group (revisions,
     documents), else a group is named by its weakest evidence.
 
@@ -208,7 +215,7 @@ def group_pairs(rows: dict[int, ItemRow], pairs: Pairs, changes: dict[tuple[int,
         keeper = max(unassigned, key=lambda i: (sum(n in unassigned for n in neighbours[i]), -i))
         while True:  # each step strictly improves the keeper order: it ends
             near = {n: ev for n, ev in neighbours[keeper].items() if n in unassigned}
-            best = min([keeper, *near], key=lambda i: _keeper_order(rows[i]))
+            best = min([keeper, *near], key=lambda i: _keeper_order(rows[i], layered))
             if best == keeper:
                 break
             keeper = best
@@ -268,12 +275,12 @@ def find_duplicates(
     consumed: set[tuple[int, int]] = set()
     if "document" in tiers:
         documents, doc_rows, consumed = whole_documents(rows, seen.pairs)
-        groups += group_pairs(doc_rows, documents, tier="document")
+        groups += group_pairs(doc_rows, documents, tier="document", layered=seen.layered)
     copies = {p: ev for p, ev in seen.pairs.items() if ev[0] in tiers and p not in consumed}
-    groups += group_pairs(rows, copies)
+    groups += group_pairs(rows, copies, layered=seen.layered)
     if "revision" in tiers:
         revisions = {p: ev for p, ev in seen.revisions.items() if all(rows[i].time is None for i in p)}
-        groups += group_pairs(rows, revisions, seen.changes, tier="revision")
+        groups += group_pairs(rows, revisions, seen.changes, tier="revision", layered=seen.layered)
     return sorted(groups, key=lambda g: _RANK[g.tier])
 
 

@@ -44,6 +44,8 @@ class TextVerdict:
     kind: str  # 'same', 'revision', 'different' or 'unknown' (too little text on a side)
     changes: list[tuple[str, str]] = field(default_factory=list)  # (words on one side, on the other)
     words: int = 0  # words of the longer text
+    only_a: list[str] = field(default_factory=list)  # the words one side has and the other lacks
+    only_b: list[str] = field(default_factory=list)
 
 
 def words(text: str | None) -> list[str]:
@@ -68,11 +70,18 @@ def compare(a: list[str], b: list[str]) -> TextVerdict:
         only_b = [w for w in only_b if not _speck(w)]
     if only_a and only_b:  # words on both sides that the other lacks: changed, or another page
         if max(len(only_a), len(only_b)) <= min(REVISION_WORDS, max(2, REVISION_SHARE * n)):
-            return TextVerdict("revision", _changes(only_a, only_b), n)
-        return TextVerdict("different", words=n)
+            return TextVerdict("revision", pair_up(only_a, only_b), n, only_a, only_b)
+        return TextVerdict("different", words=n, only_a=only_a, only_b=only_b)
     if len(only_a) + len(only_b) > MISSING_SHARE * n:  # one holds much more: another page
-        return TextVerdict("different", words=n)
+        return TextVerdict("different", words=n, only_a=only_a, only_b=only_b)
     return TextVerdict("same", words=n)
+
+
+def shared(a: list[str], b: list[str]) -> float:
+    """The share of the shorter text's words that the other has too (counted)."""
+    if not a or not b:
+        return 0.0
+    return sum((Counter(a) & Counter(b)).values()) / min(len(a), len(b))
 
 
 def _unshared(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
@@ -126,10 +135,12 @@ def _unmisread(a: list[str], b: list[str]) -> tuple[list[str], list[str]]:
     return kept_a, b
 
 
-def _changes(a: list[str], b: list[str]) -> list[tuple[str, str]]:
+def pair_up(a: list[str], b: list[str]) -> list[tuple[str, str]]:
     """The differing words side by side, in the order they come (the longer side's rest last)."""
     pairs = [(x, y) for x, y in zip(a, b, strict=False)]
     short = min(len(a), len(b))
+    if not pairs:
+        return [(" ".join(a), " ".join(b))]
     if len(a) != len(b):
         x, y = pairs[-1]
         pairs[-1] = (" ".join([x, *a[short:]]), " ".join([y, *b[short:]]))
