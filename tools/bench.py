@@ -52,6 +52,9 @@ name, ISA flags, cores): no figure means anything without it.
   through the previous reader (``tools/bench_textpass.py``); ocr: labels found on the corpus
   drawings per OCR engine and kind of label, ms per page (``tools/bench_ocr.py``);
 - duplicates_1m_s: perceptual duplicate search over 1M synthetic 128-bit codes (--dups-n);
+- duplicates_catalog: the whole `duplicates` (candidates, the second look at colour, framing and
+  text, documents, revisions) on a real catalog of --dups-catalog-n items with signatures and
+  texts, against its candidates and grouping alone in the same run (``tools/bench_duplicates.py``);
 - map: the library's map at --map-n synthetic items (build, peak memory, an update after 1,000 new
   items) and what page tiles cost on the corpus drawings (``tools/bench_map.py``).
 
@@ -351,6 +354,8 @@ def main() -> None:
                         "ANN and duplicates at 1M, text at 1M items")  # fmt: skip
     parser.add_argument("--ann-n", type=int, nargs="*", default=[100_000], help="ANN sizes")
     parser.add_argument("--dups-n", type=int, default=0, help="synthetic codes for duplicates (0: skip)")
+    parser.add_argument("--dups-catalog-n", type=int, default=100_000,
+                        help="items for the whole duplicates command on a real catalog (0: skip)")  # fmt: skip
     parser.add_argument("--media", type=int, default=1, help="video, RAW and watch figures (0: skip)")
     parser.add_argument("--text-items", type=int, default=0, help="items for text/filter queries (0: skip)")
     parser.add_argument("--models", type=int, default=48, help="photos for the model-family part (0: skip)")
@@ -363,6 +368,7 @@ def main() -> None:
     if args.quick:
         args.images, args.rounds, args.items, args.ann_n = 32, 1, 10_000, [100_000]
         args.dups_n = args.media = args.text_items = args.models = args.shards_n = args.textpass = args.map_n = 0
+        args.dups_catalog_n = 0
     from clipsearch.models.planner import cpu_signature
 
     started = time.perf_counter()
@@ -478,6 +484,9 @@ def bench_parts(args: argparse.Namespace, took: dict[str, float]) -> dict[str, o
         out[key] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"{key}:", out[key], flush=True)
 
+    if args.dups_catalog_n:
+        tool("duplicates_catalog", "bench_duplicates.py", "--n", str(args.dups_catalog_n))
+        lap("duplicates_catalog")
     if args.shards_n:
         tool("shards", "bench_shards.py", "--n", str(args.shards_n))
         lap("shards")

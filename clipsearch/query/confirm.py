@@ -32,6 +32,7 @@ from ..store.catalog import ItemRow
 from ..store.folder import IndexStore
 from ..store.schema import TEXTS
 from . import pagetext
+from .pixels import Pictures, overlay
 
 #: Share of plain background from which a picture counts as sparse (page, drawing, flat graphic):
 #: photos measure under 0.2, corpus drawings 0.85-0.94, text pages and logos on white 0.4 and up.
@@ -129,6 +130,7 @@ def confirm(store: IndexStore, rows: dict[int, ItemRow], pairs: dict[Pair, tuple
     judged = [p for p, (tier, _) in pairs.items() if tier not in ("exact", "raw-pair")]
     texts = texts_of(store, {i for p in judged for i in p})
     out = Confirmed({}, {}, {}, frozenset(i for i, t in texts.items() if t.source == "pdf"))
+    pictures = Pictures()
     for pair, evidence in pairs.items():
         if evidence[0] in ("exact", "raw-pair"):
             out.pairs[pair] = evidence
@@ -138,7 +140,7 @@ def confirm(store: IndexStore, rows: dict[int, ItemRow], pairs: dict[Pair, tuple
         if la is not None and lb is not None and colour_differs(la, lb):
             continue
         ta, tb = texts.get(a), texts.get(b)
-        verdict = judge(ta, tb, rows[a], rows[b]) if ta and tb else pagetext.TextVerdict("unknown")
+        verdict = judge(ta, tb, rows[a], rows[b], pictures) if ta and tb else pagetext.TextVerdict("unknown")
         if verdict.kind == "different":
             continue
         if verdict.kind == "revision":
@@ -162,7 +164,7 @@ OCR_SIDE = 800
 OCR_SHARED = 0.6
 
 
-def judge(ta: Text, tb: Text, a: ItemRow, b: ItemRow) -> pagetext.TextVerdict:
+def judge(ta: Text, tb: Text, a: ItemRow, b: ItemRow, pictures: Pictures | None = None) -> pagetext.TextVerdict:
     """The text verdict on two look-alike pictures, as far as their texts can be trusted.
 
     Two text layers are exact: their words decide (``pagetext.compare``). Where OCR read a side, a
@@ -178,13 +180,12 @@ def judge(ta: Text, tb: Text, a: ItemRow, b: ItemRow) -> pagetext.TextVerdict:
         return pagetext.TextVerdict("unknown", words=verdict.words)
     if pagetext.shared(ta.words, tb.words) < OCR_SHARED:
         return pagetext.TextVerdict("different", words=verdict.words)
-    from .pixels import overlay
 
     placed_a = [(w, box) for w in verdict.only_a if (box := _box_of(w, ta))]
     placed_b = [(w, box) for w in verdict.only_b if (box := _box_of(w, tb))]
     if not (placed_a or placed_b):
         return _unseen(verdict, ta, tb)
-    seen = overlay(a, b, ta.boxes, tb.boxes, [p[1] for p in placed_a], [p[1] for p in placed_b])
+    seen = overlay(a, b, ta.boxes, tb.boxes, [p[1] for p in placed_a], [p[1] for p in placed_b], pictures)
     if seen is None or not seen.aligned or not seen.checked:
         return _unseen(verdict, ta, tb)
     if not seen.changed:

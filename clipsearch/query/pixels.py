@@ -52,13 +52,32 @@ class Overlay:
     aligned: bool  # whether the pictures lie on each other closely enough for the count to mean anything
 
 
+class Pictures:
+    """The pictures one ``duplicates`` run lays over each other, each decoded once (a drawing may
+    be compared with several look-alikes), the most recent few kept."""
+
+    def __init__(self, keep: int = 32) -> None:
+        self._kept: dict[int, Any] = {}
+        self._keep = keep
+
+    def __call__(self, row: ItemRow) -> Any:
+        if row.id not in self._kept:
+            if len(self._kept) >= self._keep:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[row.id] = _picture(row)
+        picture = self._kept[row.id]
+        return None if picture is None else picture.copy()
+
+
 def _picture(row: ItemRow) -> Any:
     from ..ingest.picture import item_picture
 
     try:
-        return item_picture(row.path, row.page, row.time, SIDE // 2).convert("L")
+        picture = item_picture(row.path, row.page, row.time, SIDE // 2).convert("L")
     except (ClipsearchError, OSError, ValueError):
         return None
+    picture.thumbnail((SIDE, SIDE))  # near the compared size, so laying one on the other hardly resamples
+    return picture
 
 
 def _fit(lines_a: Lines, lines_b: Lines) -> tuple[float, float, float, float] | None:
@@ -121,15 +140,14 @@ def _laid(pa: Any, pb: Any, fit: tuple[float, float, float, float]) -> tuple[np.
 
 
 def overlay(a: ItemRow, b: ItemRow, lines_a: Lines, lines_b: Lines, boxes_a: Sequence[Box],
-            boxes_b: Sequence[Box]) -> Overlay | None:  # fmt: skip
+            boxes_b: Sequence[Box], pictures: Pictures | None = None) -> Overlay | None:  # fmt: skip
     """Lay ``b`` over ``a`` and count the boxes (each given on its own picture, in fractions) where
     they differ; None where a picture cannot be read. Of the two ways to lay them (by anchors, by
     trimmed content), the one that leaves them closer is taken."""
-    pa, pb = _picture(a), _picture(b)
+    load = pictures or Pictures()
+    pa, pb = load(a), load(b)
     if pa is None or pb is None:
         return None
-    for picture in (pa, pb):  # both near the compared size, so laying one on the other hardly resamples
-        picture.thumbnail((SIDE, SIDE))
     fits = [f for f in (_content_fit(pa, pb), _fit(lines_a, lines_b)) if f is not None]
     (diff, noise), (sx, tx, sy, ty) = min(((_laid(pa, pb, f), f) for f in fits), key=lambda x: x[0][1])
     wa, ha = pa.size
