@@ -7,10 +7,10 @@ the differing words. A changed dimension or revision letter differs there far mo
 recompression or a change of brightness differ on the rest of the page; OCR's misreadings sit on
 unchanged pixels. Only pairs whose text disagrees come here, so the cost (two decodes) is paid rarely.
 
-Laying one over the other: lines that read alike on both sides and once each are anchors, so a
-copy padded, cropped or scaled lines up exactly; without three anchors (a text layer keeps no
-boxes) the two pictures' trimmed contents are matched. Where that still leaves the pages apart (a
-scan turned a degree) the pixels cannot tell, and say so: :attr:`Overlay.aligned` is False.
+Laying one over the other: the two pictures' trimmed contents are matched, or, where that leaves
+them apart (a crop), lines that read alike on both sides and once each are anchors. Where neither
+lays them closely (a scan turned a degree) the pixels cannot tell, and say so:
+:attr:`Overlay.aligned` is False.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ MIN_LEVELS = 12.0
 #: enough to judge a box: the corpus drawings' copies measured 0.3-4 (scaled, recompressed,
 #: brightened, padded), a 6 % crop or a scan turned by a degree 5-100.
 ALIGNED = 4.0
+#: Most typical distance (a fraction of the picture) between anchor lines laid over each other for
+#: the two pictures to count as lying on each other whatever their pixels' noise: copies scaled,
+#: padded, cropped or recompressed keep their lines in place; a scan turned a degree moves them 1-2 %.
+ANCHORED = 0.003
 _BLOCK = 32
 _MIN_ANCHORS = 3
 
@@ -52,32 +56,50 @@ class Overlay:
     aligned: bool  # whether the pictures lie on each other closely enough for the count to mean anything
 
 
+@dataclass
+class _Picture:
+    """A picture ready to be laid over another: brought to one brightness and contrast (z-scores
+    in 64ths) and blurred a little, once, whatever it is compared with."""
+
+    levels: Any  # PIL image, mode F
+    ink: float  # the level below which a pixel is ink (grey 160 before normalising)
+    paper: float  # the level of white
+    box: tuple[int, int, int, int]  # the trimmed content, pixels
+    size: tuple[int, int]
+
+
 class Pictures:
-    """The pictures one ``duplicates`` run lays over each other, each decoded once (a drawing may
-    be compared with several look-alikes), the most recent few kept."""
+    """The pictures one ``duplicates`` run lays over each other, each read once (a drawing may be
+    compared with several look-alikes), the most recent few kept."""
 
     def __init__(self, keep: int = 32) -> None:
-        self._kept: dict[int, Any] = {}
+        self._kept: dict[int, _Picture | None] = {}
         self._keep = keep
 
-    def __call__(self, row: ItemRow) -> Any:
+    def __call__(self, row: ItemRow) -> _Picture | None:
         if row.id not in self._kept:
             if len(self._kept) >= self._keep:
                 self._kept.pop(next(iter(self._kept)))
             self._kept[row.id] = _picture(row)
-        picture = self._kept[row.id]
-        return None if picture is None else picture.copy()
+        return self._kept[row.id]
 
 
-def _picture(row: ItemRow) -> Any:
+def _picture(row: ItemRow) -> _Picture | None:
+    from PIL import Image, ImageFilter
+
     from ..ingest.picture import item_picture
 
     try:
-        picture = item_picture(row.path, row.page, row.time, SIDE // 2).convert("L")
+        grey = item_picture(row.path, row.page, row.time, SIDE // 2).convert("L")
     except (ClipsearchError, OSError, ValueError):
         return None
-    picture.thumbnail((SIDE, SIDE))  # near the compared size, so laying one on the other hardly resamples
-    return picture
+    grey.thumbnail((SIDE, SIDE))  # near the compared size, so laying one on the other hardly resamples
+    pixels = np.asarray(grey, np.float32)
+    mean, spread = float(pixels.mean()), max(float(pixels.std()), 1.0) / 64.0
+    blurred = np.asarray(grey.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
+    levels = Image.fromarray((blurred - mean) / spread, mode="F")
+    box = content_box(np.asarray(grey)) or (0, 0, grey.width, grey.height)
+    return _Picture(levels, (160 - mean) / spread, (255 - mean) / spread, box, grey.size)
 
 
 def _fit(lines_a: Lines, lines_b: Lines) -> tuple[float, float, float, float] | None:
@@ -100,29 +122,21 @@ def _fit(lines_a: Lines, lines_b: Lines) -> tuple[float, float, float, float] | 
         if np.ptp(src) < 0.05:
             return None
         s, t = np.polyfit(src, dst, 1)
-        if float(np.median(np.abs(s * src + t - dst))) > 0.01:
+        if float(np.median(np.abs(s * src + t - dst))) > ANCHORED:
             return None
         fit += [float(s), float(t)]
     return fit[0], fit[1], fit[2], fit[3]
 
 
-def _content_fit(a: Any, b: Any) -> tuple[float, float, float, float]:
+def _content_fit(a: _Picture, b: _Picture) -> tuple[float, float, float, float]:
     """The fit that lays ``b``'s trimmed content on ``a``'s."""
-    ba = content_box(np.asarray(a)) or (0, 0, a.width, a.height)
-    bb = content_box(np.asarray(b)) or (0, 0, b.width, b.height)
-    sx = ((ba[2] - ba[0]) / a.width) / ((bb[2] - bb[0]) / b.width)
-    sy = ((ba[3] - ba[1]) / a.height) / ((bb[3] - bb[1]) / b.height)
-    return sx, ba[0] / a.width - sx * bb[0] / b.width, sy, ba[1] / a.height - sy * bb[1] / b.height
+    (ba, (wa, ha)), (bb, (wb, hb)) = (a.box, a.size), (b.box, b.size)
+    sx = ((ba[2] - ba[0]) / wa) / ((bb[2] - bb[0]) / wb)
+    sy = ((ba[3] - ba[1]) / ha) / ((bb[3] - bb[1]) / hb)
+    return sx, ba[0] / wa - sx * bb[0] / wb, sy, ba[1] / ha - sy * bb[1] / hb
 
 
-def _normalised(image: Any) -> np.ndarray:
-    from PIL import ImageFilter
-
-    grey = np.asarray(image.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
-    return (grey - grey.mean()) / max(float(grey.std()), 1.0) * 64.0
-
-
-def _laid(pa: Any, pb: Any, fit: tuple[float, float, float, float]) -> tuple[np.ndarray, float]:
+def _laid(pa: _Picture, pb: _Picture, fit: tuple[float, float, float, float]) -> tuple[np.ndarray, float]:
     """``pb`` laid over ``pa`` by ``fit``: the difference map, and the typical difference of the
     blocks that hold ink (the 90th percentile: resampling and recompression, or misalignment)."""
     from PIL import Image
@@ -130,9 +144,11 @@ def _laid(pa: Any, pb: Any, fit: tuple[float, float, float, float]) -> tuple[np.
     sx, tx, sy, ty = fit
     (wa, ha), (wb, hb) = pa.size, pb.size
     affine = (wb / (sx * wa), 0.0, -tx * wb / sx, 0.0, hb / (sy * ha), -ty * hb / sy)
-    laid = pb.transform(pa.size, Image.Transform.AFFINE, affine, Image.Resampling.BILINEAR, fillcolor=255)
-    ink = (np.asarray(pa) < 160) | (np.asarray(laid) < 160)
-    diff = np.abs(_normalised(pa) - _normalised(laid))
+    laid = np.asarray(pb.levels.transform(pa.size, Image.Transform.AFFINE, affine, Image.Resampling.BILINEAR,
+                                          fillcolor=pb.paper))  # fmt: skip
+    first = np.asarray(pa.levels)
+    ink = (first < pa.ink) | (laid < pb.ink)
+    diff = np.abs(first - laid)
     h, w = (diff.shape[0] // _BLOCK) * _BLOCK, (diff.shape[1] // _BLOCK) * _BLOCK
     blocks = diff[:h, :w].reshape(h // _BLOCK, _BLOCK, w // _BLOCK, _BLOCK).mean(axis=(1, 3))
     inked = ink[:h, :w].reshape(h // _BLOCK, _BLOCK, w // _BLOCK, _BLOCK).any(axis=(1, 3))
@@ -148,8 +164,14 @@ def overlay(a: ItemRow, b: ItemRow, lines_a: Lines, lines_b: Lines, boxes_a: Seq
     pa, pb = load(a), load(b)
     if pa is None or pb is None:
         return None
-    fits = [f for f in (_content_fit(pa, pb), _fit(lines_a, lines_b)) if f is not None]
-    (diff, noise), (sx, tx, sy, ty) = min(((_laid(pa, pb, f), f) for f in fits), key=lambda x: x[0][1])
+    fit = _content_fit(pa, pb)
+    diff, noise = _laid(pa, pb, fit)
+    anchored = _fit(lines_a, lines_b)
+    if anchored is not None and noise > ALIGNED:  # the trimmed contents do not line up (a crop)
+        again = _laid(pa, pb, anchored)
+        if again[1] < noise:
+            (diff, noise), fit = again, anchored
+    sx, tx, sy, ty = fit
     wa, ha = pa.size
     bar = max(OVER_NOISE * noise, MIN_LEVELS)
     mapped = [(sx * x0 + tx, sy * y0 + ty, sx * x1 + tx, sy * y1 + ty) for x0, y0, x1, y1 in boxes_b]
@@ -161,4 +183,4 @@ def overlay(a: ItemRow, b: ItemRow, lines_a: Lines, lines_b: Lines, boxes_a: Seq
             checked += 1
             if float(diff[top:bottom, left:right].mean()) > bar:
                 changed.append(i)
-    return Overlay(changed, checked, noise <= ALIGNED)
+    return Overlay(changed, checked, noise <= ALIGNED or (anchored is not None and fit == anchored))
