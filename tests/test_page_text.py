@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -127,3 +128,25 @@ def test_a_pictures_code_does_not_depend_on_the_ocr_setting(tmp_path):
         for cache in (None, str(tmp_path / "gate"))
     ]
     assert codes[0] is not None and codes[0] == codes[1]
+
+
+def test_codes_stored_by_older_versions_still_find_copies(tmp_path):
+    """A catalog indexed before the look was kept holds 16-byte codes: they still find candidates
+    and group copies (colour and framing apply once a file is indexed again)."""
+    from types import SimpleNamespace
+
+    from clipsearch.query.duplicates import find_duplicates
+    from clipsearch.store.catalog import Catalog
+    from tools.samples import synthetic_item
+
+    red = _logo((214, 32, 40))
+    old = signature(red)[:16]
+    assert Look.of(old) is None and Look.of(signature(red)) is not None
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    vector = np.zeros(4, np.float32)
+    items = [synthetic_item(f"/lib/{n}.png", vector, phash=code, width=240, height=240)
+             for n, code in (("a", old), ("b", old), ("c", signature(red)), ("d", None))]  # fmt: skip
+    catalog.commit_batch(add=items)
+    store = SimpleNamespace(catalog=catalog, model=SimpleNamespace(toy=True, name="tiny-shapes"))
+    groups = find_duplicates(store)  # type: ignore[arg-type]
+    assert [sorted(m.item.path for m in g.members) for g in groups] == [["/lib/a.png", "/lib/b.png", "/lib/c.png"]]
