@@ -306,7 +306,7 @@ def test_the_duplicates_view_and_report_show_copies_and_revisions_apart(server, 
     shown = browser.execute_script(pictures)
     assert len(shown) >= 4 and all(shown)  # PDF pages included: every picture is embedded
     text = browser.find_element(By.TAG_NAME, "body").text
-    assert "a revision, not a copy" in text and "\u2192" in text  # the changed word, old to new
+    assert "revisions, not copies" in text and "\u2192" in text  # the changed word, old to new
     assert not script_errors(browser)
 
 

@@ -149,7 +149,7 @@ def test_planner_never_moves_pages_frames_or_keepers(tmp_path):
     assert why[(str(copy), 0)].target == str(taken)  # a byte copy of the keeper moves, folders kept
     assert why[(str(stray), 0)].target == str(dest / "_elsewhere" / "elsewhere.jpg")
     assert "semantic" in (why[(str(near), 0)].why or "")  # a match by meaning, not named: stays
-    assert "PDF page" in (why[(str(pdf), 2)].why or "")
+    assert "page of a PDF" in (why[(str(pdf), 2)].why or "")
     assert "video frame" in (why[(str(video), 1)].why or "")
     assert why[(str(pdf2), 0)].target == str(dest / "d" / "doc2.pdf")  # a whole PDF, a copy page by page
     named = {e.source: e for e in plan_moves(store, groups, dest, ("semantic",)).moving}  # type: ignore[arg-type]

@@ -39,7 +39,7 @@ finding_options = group("finding", [
                                 "(without --by: exact, perceptual and document copies move).")),
     ("max_distance", click.option("--max-distance", default=DEFAULT_MAX_DISTANCE, show_default=True,
                                   type=click.IntRange(0, 128), help="Perceptual tier: most differing bits of 128.")),
-    ("min_similarity", click.option("--min-similarity", type=float, default=None,
+    ("min_similarity", click.option("--min-similarity", type=click.FloatRange(-1.0, 1.0), default=None,
                                     help="Semantic tier: least cosine [per model].")),
     ("include", click.option("--category", "include", multiple=True, metavar="NAME", help="Only items in NAME.")),
     ("exclude", click.option("--not-category", "exclude", multiple=True, metavar="NAME", help="No items in NAME.")),
@@ -91,6 +91,8 @@ def duplicates_cmd(
         groups = ix.duplicates(by=finding.tiers, max_distance=finding.max_distance,
                                min_similarity=finding.min_similarity, filters=filters)  # fmt: skip
         if acting.dismiss_key:
+            if acting.move_to:
+                raise UsageError("give --dismiss or --move-to, not both: dismiss first, then look at the plan")
             groups = _dismiss(ix, groups, acting.dismiss_key)
         front.Index.write_duplicates(groups, csv=csv_file, html=html_file)  # before any move: the files are there
         if acting.move_to:
@@ -135,8 +137,8 @@ def _move(ix: Index, groups: list[Group], tiers: Sequence[str], acting: Acting, 
         if not _can_ask():
             if as_json:
                 click.echo(json.dumps({**plan.to_dict(), "moved": 0, "log": None, "problems": []}))
-            raise UsageError(f"nothing moved: no terminal to ask on; pass --yes to move these {count} files")
-        if not click.confirm(f"Move {count} files to {dest}?", default=False, err=True):
+            raise UsageError(f"nothing moved: no terminal to ask on; pass --yes to move {_files(count)}")
+        if not click.confirm(f"Move {_files(count)} to {dest}?", default=False, err=True):
             click.echo("nothing moved", err=True)
             count = 0
     if count:
@@ -148,6 +150,10 @@ def _move(ix: Index, groups: list[Group], tiers: Sequence[str], acting: Acting, 
     if as_json:
         done = report.to_dict() if report else {"moved": 0, "log": None, "problems": []}
         click.echo(json.dumps({**plan.to_dict(), **done}))
+
+
+def _files(count: int) -> str:
+    return "1 file" if count == 1 else f"{count} files"
 
 
 def _can_ask() -> bool:
@@ -184,7 +190,9 @@ def _print_groups(groups: list[Group], as_json: bool) -> None:
     for g in groups:
         click.echo(f"group {g.key}  ({g.tier}, {len(g.members)} items)")
         for m in g.members:
-            evidence = "centre" if m.tier == "centre" else f"{m.tier} {m.distance:g}"
+            evidence = ("newest" if g.tier == "revision" else "keeper") if m.keeper else f"{m.tier} {m.distance:g}"
             mark = "keep" if m.keeper else "    "
             shown = show(front.display_path(m.item.path, m.item.page, m.item.time))
             click.echo(f"  {mark}  {evidence:<18} {m.item.width}x{m.item.height:<6} {shown}")
+            for c in m.changes:  # a revision: what it says where the newest says otherwise
+                click.echo(f"        {'':<18} changed: {show(c['from'])} -> {show(c['to'])}")

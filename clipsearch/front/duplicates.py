@@ -86,9 +86,12 @@ class DuplicatesMixin:
     @staticmethod
     def write_duplicates(groups: Sequence[Group], *, csv: str | None = None, html: str | None = None) -> None:
         """The groups as a CSV file and an HTML report with thumbnails."""
+        from ..errors import UsageError
         from ..query import reports
 
-        if csv:
-            reports.write_csv(csv, groups)
-        if html:
-            reports.write_html(html, groups)
+        for path, write in ((csv, reports.write_csv), (html, reports.write_html)):
+            if path:
+                try:
+                    write(path, groups)
+                except OSError as err:
+                    raise UsageError(f"cannot write {path}: {err.strerror or err}") from err

@@ -37,6 +37,8 @@ from .pixels import Pictures, overlay
 #: Share of plain background from which a picture counts as sparse (page, drawing, flat graphic):
 #: photos measure under 0.2, corpus drawings 0.85-0.94, text pages and logos on white 0.4 and up.
 SPARSE_PAPER = 0.4
+#: ... or whose trimmed content covers at most this share of it (a filled shape on white paper).
+SPARSE_SHARE = 0.6
 #: Colour disagreement: the mean difference of hue (degrees, weighted by chroma) between coloured
 #: cells of one picture and the nearest-hued coloured cell around the same place in the other.
 #: Hue, not the colour itself: a copy made smaller, recompressed or brightened dilutes or
@@ -214,7 +216,8 @@ def _unseen(verdict: pagetext.TextVerdict, ta: Text, tb: Text) -> pagetext.TextV
 
 
 def _sparse(a: Look | None, b: Look | None) -> bool:
-    return any(x is not None and x.paper >= SPARSE_PAPER for x in (a, b))
+    """Mostly paper: plain background inside the content, or round a small content (a shape on white)."""
+    return any(x is not None and (x.paper >= SPARSE_PAPER or x.share <= SPARSE_SHARE) for x in (a, b))
 
 
 def _close(a: ItemRow, b: ItemRow, evidence: tuple[str, float], la: Look | None, lb: Look | None) -> bool:
@@ -225,8 +228,24 @@ def _close(a: ItemRow, b: ItemRow, evidence: tuple[str, float], la: Look | None,
 
 def _change(old: str, new: str, a: Text, b: Text) -> dict[str, Any]:
     """One difference between two revisions: the words on each side and the OCR line boxes that
-    hold them (none for a PDF text layer, which keeps no boxes)."""
-    return {"from": old, "to": new, "from_box": _box_of(old, a), "to_box": _box_of(new, b)}
+    hold them (none for a PDF text layer, which keeps no boxes). Where a word stands on several
+    lines (``20`` in a dimension and in a scale), the line nearest the other side's is taken."""
+    lines_a, lines_b = _lines_with(old, a), _lines_with(new, b)
+    if lines_a and lines_b:
+        box_a, box_b = min(((x, y) for x in lines_a for y in lines_b), key=lambda p: _apart(*p))
+    else:
+        box_a, box_b = (lines_a or [None])[0], (lines_b or [None])[0]
+    return {"from": old, "to": new, "from_box": box_a, "to_box": box_b}
+
+
+def _lines_with(phrase: str, text: Text) -> list[list[float]]:
+    wanted = phrase.split()
+    return [[round(float(v), 4) for v in line[:4]] for line in text.boxes
+            if wanted and all(w in pagetext.words(str(line[4])) for w in wanted)]  # fmt: skip
+
+
+def _apart(a: list[float], b: list[float]) -> float:
+    return abs(a[0] + a[2] - b[0] - b[2]) + abs(a[1] + a[3] - b[1] - b[3])
 
 
 def _box_of(phrase: str, text: Text) -> list[float] | None:

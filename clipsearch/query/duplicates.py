@@ -77,12 +77,10 @@ class Group:
         return next(m for m in self.members if m.keeper)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "group": self.key,
-            "tier": self.tier,
-            "keeper": self.keeper.item.path,
-            "items": [m.to_dict() for m in self.members],
-        }
+        data: dict[str, Any] = {"group": self.key, "tier": self.tier, "keeper": self.keeper.item.path}
+        if self.keeper.item.page:
+            data["keeper_page"] = self.keeper.item.page
+        return {**data, "items": [m.to_dict() for m in self.members]}
 
 
 def semantic_threshold(model_name: str) -> float:
@@ -98,12 +96,19 @@ def default_tiers(store: IndexStore) -> tuple[str, ...]:
 _LOSSLESS = (".png", ".tif", ".tiff", ".bmp", ".gif")
 
 
-def _keeper_order(row: ItemRow, layered: frozenset[int] = frozenset()) -> tuple[bool, bool, int, bool, int, int]:
+def _keeper_order(row: ItemRow, layered: frozenset[int] = frozenset()) -> tuple[bool, bool, int, int, bool, int]:
     """Which copy to keep: a camera's JPEG over its RAW (the JPEG is what was developed), a PDF page
     with a text layer over its image-only copy (vector and searchable, whatever its pixel size), the
-    largest picture, a lossless file over a lossy one of the same size, the largest file, the oldest."""
+    largest picture, then the oldest file (a copy is made after its original: a PNG saved from a
+    JPEG holds no more than the JPEG did), a lossless file, the largest file."""
     lossy = not row.path.lower().endswith(_LOSSLESS) and not row.page
-    return (is_raw_path(row.path), row.id not in layered, -(row.width * row.height), lossy, -row.size, row.mtime_ns)
+    return (is_raw_path(row.path), row.id not in layered, -(row.width * row.height), row.mtime_ns, lossy, -row.size)
+
+
+def _revision_order(row: ItemRow, layered: frozenset[int] = frozenset()) -> tuple[int, int]:
+    """Which revision leads its group: the newest (its file's time), the others read as changes
+    from them to it."""
+    return (-row.mtime_ns, row.id)
 
 
 #: Developed pictures a camera writes beside its RAW file, with the same name.
@@ -205,6 +210,7 @@ def group_pairs(rows: dict[int, ItemRow], pairs: Pairs, changes: dict[tuple[int,
     Groups never chain: a group is its keeper and the items that match the keeper directly, so
     A~B and B~C never puts A with C unless A~C. The seed is the item with the most matches; the
     group then moves to the best keeper among them until the keeper is its own best."""
+    order = _revision_order if tier == "revision" else _keeper_order
     neighbours: dict[int, dict[int, tuple[str, float]]] = {}
     for (a, b), ev in pairs.items():
         neighbours.setdefault(a, {})[b] = ev
@@ -215,7 +221,7 @@ def group_pairs(rows: dict[int, ItemRow], pairs: Pairs, changes: dict[tuple[int,
         keeper = max(unassigned, key=lambda i: (sum(n in unassigned for n in neighbours[i]), -i))
         while True:  # each step strictly improves the keeper order: it ends
             near = {n: ev for n, ev in neighbours[keeper].items() if n in unassigned}
-            best = min([keeper, *near], key=lambda i: _keeper_order(rows[i], layered))
+            best = min([keeper, *near], key=lambda i: order(rows[i], layered))
             if best == keeper:
                 break
             keeper = best
@@ -223,7 +229,7 @@ def group_pairs(rows: dict[int, ItemRow], pairs: Pairs, changes: dict[tuple[int,
             unassigned.discard(keeper)
             continue
         members = [Member(rows[keeper], "centre", None, keeper=True)] + [
-            Member(rows[n], t, value, changes=_changes(changes, keeper, n)) for n, (t, value) in sorted(near.items())
+            Member(rows[n], t, value, changes=_changes(changes, n, keeper)) for n, (t, value) in sorted(near.items())
         ]
         unassigned -= {keeper, *near}
         weakest = tier or max((m.tier for m in members[1:]), key=lambda t: _RANK[t])
@@ -237,14 +243,15 @@ def group_pairs(rows: dict[int, ItemRow], pairs: Pairs, changes: dict[tuple[int,
     return sorted(groups, key=strength)
 
 
-def _changes(changes: dict[tuple[int, int], Any] | None, keeper: int, other: int) -> list[dict[str, Any]]:
-    """A revision's differences, read from the keeper's side."""
+def _changes(changes: dict[tuple[int, int], Any] | None, member: int, keeper: int) -> list[dict[str, Any]]:
+    """A revision's differences, read from the member to the group's lead (an older revision to the
+    newest): ``from`` the member's words, ``to`` the lead's."""
     if not changes:
         return []
-    if (keeper, other) in changes:
-        return changes[(keeper, other)]
+    if (member, keeper) in changes:
+        return changes[(member, keeper)]
     return [{"from": c["to"], "to": c["from"], "from_box": c["to_box"], "to_box": c["from_box"]}
-            for c in changes.get((other, keeper), [])]  # fmt: skip
+            for c in changes.get((keeper, member), [])]  # fmt: skip
 
 
 def find_duplicates(

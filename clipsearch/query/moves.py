@@ -134,7 +134,7 @@ def _why_not(member: Member, group: Group, tier: str, named: set[str]) -> str | 
     if item.time is not None:
         return "a video frame: videos are not moved"
     if item.page:
-        return "a PDF page: the PDF holds other pages"
+        return "a page of a PDF: a PDF moves only whole, when every page is a copy of another PDF's (a document group)"
     if group.tier == "revision" and "revision" not in named:
         return "a revision, not a copy: name the tier (--by revision) to move it"
     if tier not in MOVED_UNNAMED and tier not in named:

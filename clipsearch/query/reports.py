@@ -19,22 +19,26 @@ def write_csv(path: str, groups: Sequence[Group]) -> None:
 
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["group", "tier", "path", "page", "keeper", "evidence", "distance", "width", "height", "size"])
+        writer.writerow(["group", "tier", "path", "page", "keeper", "evidence", "distance", "width", "height", "size",
+                         "changes"])  # fmt: skip
         for g in groups:
             for m in g.members:
                 distance = "" if m.distance is None else m.distance
                 row = [g.key, g.tier, m.item.path, m.item.page or "", int(m.keeper), m.tier, distance]
-                writer.writerow([*row, m.item.width, m.item.height, m.item.size])
+                changes = "; ".join(f"{c['from']} -> {c['to']}" for c in m.changes)
+                writer.writerow([*row, m.item.width, m.item.height, m.item.size, changes])
 
 
 _STYLE = (
     "body{font:14px sans-serif;margin:16px}.g{display:flex;gap:12px;margin:8px 0 24px;flex-wrap:wrap}"
-    ".m{width:240px}.pic{position:relative;display:inline-block}.pic img{max-width:240px;max-height:240px;"
+    ".m{width:240px;overflow-wrap:anywhere;border:1px solid #ccc;padding:4px}"
+    ".pic{position:relative;display:inline-block}.pic img{max-width:240px;max-height:240px;"
     "display:block}.keep{outline:3px solid #2a2}.box{position:absolute;border:2px solid #e22}"
     ".ch{color:#a00}.ch b{color:#060}h2 small{font-weight:normal;color:#555}"
 )
 _SAYS = {
-    "revision": "the same page with different words: a revision, not a copy (never moved as a copy)",
+    "revision": "the same page with different words: revisions, not copies (never moved as copies); "
+    "each shows what it says where the newest says otherwise",
     "document": "the same document saved again: every page a copy, in order",
 }
 
@@ -50,11 +54,12 @@ def write_html(path: str, groups: Sequence[Group], thumbnails: bool = True) -> N
     for g in groups:
         says = _SAYS.get(g.tier, "copies of one picture")
         parts.append(f"<h2>group {escape(g.key)} ({escape(g.tier)}) <small>{escape(says)}</small></h2><div class=g>")
-        keeper_boxes = [c["from_box"] for m in g.members for c in m.changes if c.get("from_box")]
+        lead_boxes = [c["to_box"] for m in g.members for c in m.changes if c.get("to_box")]
         for m in g.members:
-            boxes = keeper_boxes if m.keeper else [c["to_box"] for c in m.changes if c.get("to_box")]
+            boxes = lead_boxes if m.keeper else [c["from_box"] for c in m.changes if c.get("from_box")]
             picture = _picture(m.item, boxes) if thumbnails else ""
-            evidence = "keeper" if m.tier == "centre" else f"{m.tier} {m.distance:g}"
+            lead = "newest revision" if g.tier == "revision" else "keeper"
+            evidence = lead if m.tier == "centre" else f"{m.tier} {m.distance:g}"
             changes = "".join(
                 f"<div class=ch>{escape(c['from'])} &rarr; <b>{escape(c['to'])}</b></div>" for c in m.changes
             )
