@@ -150,3 +150,33 @@ def test_codes_stored_by_older_versions_still_find_copies(tmp_path):
     store = SimpleNamespace(catalog=catalog, model=SimpleNamespace(toy=True, name="tiny-shapes"))
     groups = find_duplicates(store)  # type: ignore[arg-type]
     assert [sorted(m.item.path for m in g.members) for g in groups] == [["/lib/a.png", "/lib/b.png", "/lib/c.png"]]
+
+
+def test_a_filled_shape_drawn_elsewhere_on_white_is_another_picture(tmp_path):
+    """Three red discs on white (big in the middle, small in the middle, small on the left) code
+    alike once trimmed, but they are not one picture saved three times; a half-size copy of a logo
+    on white still is one. (A shape symmetric both ways has a pHash of near-zero coefficients: its
+    copies can code far apart, so the logo here is not.)"""
+    from types import SimpleNamespace
+
+    from clipsearch.query.duplicates import find_duplicates
+    from clipsearch.store.catalog import Catalog
+    from tools.samples import synthetic_item
+
+    def disc(centre: tuple[int, int], r: int, size: int = 500) -> Image.Image:
+        image = Image.new("RGB", (size, size), "white")
+        ImageDraw.Draw(image).ellipse((centre[0] - r, centre[1] - r, centre[0] + r, centre[1] + r), fill=(214, 32, 40))
+        return image
+
+    pictures = {"big": disc((250, 250), 200), "small": disc((250, 250), 100), "left": disc((120, 250), 100)}
+    logo = _logo((214, 32, 40))
+    ImageDraw.Draw(logo).polygon([(20, 20), (110, 30), (30, 100)], fill=(214, 32, 40))  # not symmetric
+    pictures |= {"logo": logo, "logo-copy": logo.resize((120, 120))}
+    assert hamming(signature(pictures["big"]), signature(pictures["left"])) <= 24  # the code alone: one picture
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    catalog.commit_batch(add=[synthetic_item(f"/lib/{name}.png", np.zeros(4, np.float32), phash=signature(image),
+                                             width=image.width, height=image.height)
+                              for name, image in pictures.items()])  # fmt: skip
+    store = SimpleNamespace(catalog=catalog, model=SimpleNamespace(toy=True, name="tiny-shapes"))
+    groups = [sorted(m.item.path for m in g.members) for g in find_duplicates(store)]  # type: ignore[arg-type]
+    assert groups == [["/lib/logo-copy.png", "/lib/logo.png"]]
