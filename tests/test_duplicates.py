@@ -155,3 +155,26 @@ def test_perceptual_codes_stay_those_already_stored(dup_set):
     assert [perceptual_code(im) for im in images] == [_code_as_first_defined(im) for im in images]
     blank = Image.new("RGB", (90, 60), (255, 255, 255))  # nothing to trim to
     assert perceptual_code(blank) is None and not has_structure(_code_as_first_defined(blank))
+
+
+def test_the_demo_library_shows_no_false_group(cli, tmp_path):
+    """The demo's library (two pictures of each colour and shape, and the corpus documents): no
+    group holds shapes of two colours, two different shapes, or two different pages of a PDF (pages
+    2 and 3 of pdflatex-4-pages.pdf repeat one blind text from different places); a real copy is
+    still found."""
+    import shutil
+
+    from clipsearch.models.demo_shapes import generate_folder
+
+    generate_folder(tmp_path / "lib" / "shapes", per_class=2)
+    shutil.copytree(CORPUS / "documents", tmp_path / "lib" / "documents")
+    shutil.copy(tmp_path / "lib" / "shapes" / "blue_star_00.png", tmp_path / "lib" / "blue_star_copy.png")
+    _index(cli, tmp_path / "lib")
+    groups = cli.json("duplicates")
+    for g in groups:
+        names = {Path(m["path"]).name for m in g["items"]}
+        shapes = {n.rsplit("_", 1)[0] for n in names if n.endswith((".png", ".jpg")) and "copy" not in n}
+        assert len(shapes) <= 1, names
+        pdfs = [Path(m["path"]).name for m in g["items"] if m.get("page")]
+        assert len(pdfs) == len(set(pdfs)), g["items"]  # never two pages of one PDF
+    assert any({"blue_star_00.png", "blue_star_copy.png"} <= {Path(m["path"]).name for m in g["items"]} for g in groups)
