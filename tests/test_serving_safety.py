@@ -7,6 +7,7 @@ headers of other sites, cross-site writes, ids past 64 bits, relative folders, P
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import socket
@@ -221,3 +222,27 @@ def test_a_thumbnail_is_drawn_from_the_checked_file(tmp_path):
             r = client.get(f"/api/items/{item}/thumbnail")
             assert r.status_code == 200, name
             assert Image.open(io.BytesIO(r.content)).format == "WEBP"
+
+
+def test_the_search_line_never_reads_a_picture_on_the_servers_disk(tmp_path):
+    """A path in the search line is words, not that picture: a picture outside the library (a
+    byte copy of an indexed one) is neither read nor matched, and a path that exists answers as
+    one that does not (no client learns which files are there). The command line still takes a
+    picture's path as a query."""
+    generate_folder(tmp_path / "shapes", per_class=1, seed=3)
+    home = tmp_path / "home"
+    _index(home, tmp_path / "shapes")
+    outside = tmp_path / "elsewhere" / "private.png"
+    outside.parent.mkdir()
+    shutil.copy(next((tmp_path / "shapes").glob("red_circle_00.*")), outside)
+    with _Served(create_app(IndexLocation(home, "default"))) as served, httpx.Client(base_url=served.url) as client:
+        answers = {}
+        for q in (str(outside), str(outside) + ".missing"):
+            for extra in ({}, {"relevant": "true"}, {"documents": "true"}):
+                r = client.get("/api/search", params={"q": q, "k": 5, **extra})
+                answers[(q.endswith(".missing"), tuple(extra))] = r.status_code, len(r.json())
+                assert r.status_code == 200, r.text
+                assert not r.json() or r.json()[0]["score"] < 0.99  # the file itself would match at ~1.0
+        assert all(answers[(False, e)] == answers[(True, e)] for e in ((), ("relevant",), ("documents",)))
+    result = CliRunner().invoke(cli, ["search", str(outside), "--home", str(home), "--json", "-k", "1"])
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["score"] > 0.99

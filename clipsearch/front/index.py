@@ -283,7 +283,7 @@ class Index(DuplicatesMixin):
     def search(
         self, query: str | None = None, *, text: str | None = None, filters: Filters | None = None, k: int = 10,
         min_score: float | None = None, add: Sequence[str] = (), sub: Sequence[str] = (), sort: str = "score",
-        relevant: bool = False, explain: bool = False, documents: bool = False,
+        relevant: bool = False, explain: bool = False, documents: bool = False, files: bool = True,
     ) -> list[SearchResult]:  # fmt: skip
         """The one search: ``query`` by meaning (a description, or a picture's path), ``text`` in the
         pictures (OCR, PDF text layers; "quoted phrases", codes letter for letter), ``filters``
@@ -292,21 +292,32 @@ class Index(DuplicatesMixin):
         ``sort`` 'date' orders the hits by when they were taken; ``relevant`` keeps only what the
         model itself calls a match; ``explain``: meaning hits carry the cosine that takes
         (``relevance_cutoff``), text hits carry where their words are (``text_boxes``);
-        ``documents``: each document (PDF) once, its best page's hit (``query/documents.py``)."""
+        ``documents``: each document (PDF) once, its best page's hit (``query/documents.py``);
+        ``files`` False: a query or term that names a file on this machine is words, never that
+        picture (front ends serving other people: nothing is read past the library)."""
+        with self._query_lock:
+            self.searcher.reads_files = files
+            try:
+                return self._search(query, text, filters, k, min_score, add, sub, sort, relevant, explain, documents)
+            finally:
+                self.searcher.reads_files = True
+
+    def _search(self, query: str | None, text: str | None, filters: Filters | None, k: int, min_score: float | None,
+                add: Sequence[str], sub: Sequence[str], sort: str, relevant: bool, explain: bool,
+                documents: bool) -> list[SearchResult]:  # fmt: skip
         from ..query.hybrid import find
 
-        with self._query_lock:
-            if documents:
-                from ..query.documents import search_documents
+        if documents:
+            from ..query.documents import search_documents
 
-                return search_documents(self.searcher, query, words=text, k=k, min_score=min_score, add=add, sub=sub,
-                                        filters=filters, sort=sort, relevant=relevant, explain=explain)  # fmt: skip
-            if query and not (add or sub or text or relevant or explain or min_score is not None) and sort == "score" \
-                    and not os.path.exists(query):  # fmt: skip
-                self.store.vectors()  # first: a text embedding on another thread (prefetch) finishes meanwhile
-                return self.searcher.search_vector(self.text_vector(query), k, filters=filters)
-            return find(self.searcher, query, words=text, k=k, min_score=min_score, add=add, sub=sub,
-                        filters=filters, sort=sort, relevant=relevant, explain=explain)  # fmt: skip
+            return search_documents(self.searcher, query, words=text, k=k, min_score=min_score, add=add, sub=sub,
+                                    filters=filters, sort=sort, relevant=relevant, explain=explain)  # fmt: skip
+        if query and not (add or sub or text or relevant or explain or min_score is not None) and sort == "score" \
+                and not (self.searcher.reads_files and os.path.exists(query)):  # fmt: skip
+            self.store.vectors()  # first: a text embedding on another thread (prefetch) finishes meanwhile
+            return self.searcher.search_vector(self.text_vector(query), k, filters=filters)
+        return find(self.searcher, query, words=text, k=k, min_score=min_score, add=add, sub=sub,
+                    filters=filters, sort=sort, relevant=relevant, explain=explain)  # fmt: skip
 
     def similar(
         self, path: str | os.PathLike[str], *, k: int = 10, page: int | None = None, time: float | None = None,

@@ -62,7 +62,7 @@ def create_server(location: IndexLocation, *, allow_index: bool = False, device:
         of pages). Returns JSON results (path, score, page, snippet), thumbnails of the first few."""
         filters, k = _filters(category, not_category, after, before, under, place, file_type), min(k, 100)
         return answer(lambda: with_thumbnails(ix.search(query, text=text, filters=filters, k=k, relevant=relevant,
-                                                        sort=sort, documents=documents)))  # fmt: skip
+                                                        sort=sort, documents=documents, files=False)))  # fmt: skip
 
     @server.tool(structured_output=False)
     def similar(

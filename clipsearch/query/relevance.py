@@ -26,7 +26,7 @@ NEUTRAL = ("a photo", "a picture", "an image", "a photo of something", "a scan o
 
 def matches(searcher: Searcher, query: str, hits: list[SearchResult]) -> list[SearchResult]:
     """``hits`` that the model calls a match for the text ``query`` (see the module docstring)."""
-    if not hits or os.path.isfile(query):
+    if not hits or (searcher.reads_files and os.path.isfile(query)):
         return hits
     cos, cut = _cosines_and_cutoffs(searcher, query, hits)
     return [h for h, c, k in zip(hits, cos, cut, strict=True) if c > k]
@@ -35,7 +35,7 @@ def matches(searcher: Searcher, query: str, hits: list[SearchResult]) -> list[Se
 def explained(searcher: Searcher, query: str, hits: list[SearchResult]) -> list[SearchResult]:
     """``hits`` with the cosine each would need to be a match (``relevance_cutoff``): the line
     ``--relevant`` draws, shown beside the score so a person sees why a result made it or not."""
-    if not hits or os.path.isfile(query):
+    if not hits or (searcher.reads_files and os.path.isfile(query)):
         return hits
     _, cut = _cosines_and_cutoffs(searcher, query, hits)
     return [replace(h, relevance_cutoff=round(float(k), 4)) for h, k in zip(hits, cut, strict=True)]

@@ -140,6 +140,9 @@ class Searcher:
 
     def __init__(self, store: IndexStore, encoder: EncoderSource) -> None:
         self.store = store
+        #: Whether a query term that names a file is read as that picture (False: words; set by
+        #: ``Index.search`` for front ends that serve other people, under its query lock).
+        self.reads_files = True
         self._encoder_source = encoder
         self._encoder: Encoder | None = None
         self._region_indexes: dict[str, Any] = {}
@@ -258,7 +261,9 @@ class Searcher:
         return self._region_indexes[region]
 
     def term_vector(self, term: QueryTerm) -> np.ndarray:
-        return self.image_vector(term.value) if term.is_image else self.text_vector(term.value)
+        if self.reads_files and term.is_image:
+            return self.image_vector(term.value)
+        return self.text_vector(term.value)
 
     def combine(self, terms: Sequence[QueryTerm], start: np.ndarray | None = None) -> np.ndarray:
         total = np.zeros(self.store.model.dim, dtype=np.float32) if start is None else start.astype(np.float32)

@@ -97,7 +97,7 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
             cluster=cluster,
         )
         hits = ix.search(parsed.query, text=parsed.words, k=k, sub=parsed.subtract, filters=filters, sort=sort,
-                         relevant=relevant, explain=explain, documents=documents)  # fmt: skip
+                         relevant=relevant, explain=explain, documents=documents, files=False)  # fmt: skip
         return [_result(r) for r in hits]
 
     @app.post("/api/similar", dependencies=guard)
