@@ -186,6 +186,10 @@ def test_hosts_of_other_sites_and_cross_site_writes_are_refused(tmp_path):
         assert fetch_meta.status_code == 403
         own = client.post("/api/similar", content=upload, headers={"Origin": served.url})
         assert own.status_code == 200 and own.json()
+        for headers in ({"Origin": "http://evil.example.com"}, {"Sec-Fetch-Site": "cross-site"}):
+            stall = client.get("/api/map", params={"rebuild": "true"}, headers=headers)  # redraws, rewrites
+            assert stall.status_code == 403, headers
+        assert client.get("/api/status", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200  # a read
 
 
 def test_odd_ids_relative_folders_and_pdf_queries(tmp_path):

@@ -54,7 +54,7 @@ def create_app(
         if not host_allowed(host, allowed):
             return JSONResponse({"error": f"host {host!r} is not served here (serve --allow-host {host or 'NAME'})"},
                                 status_code=421)  # fmt: skip
-        if request.method not in SAFE_METHODS:
+        if request.method not in SAFE_METHODS or _writes(request):
             origin = request.headers.get("origin")
             cross = request.headers.get("sec-fetch-site") == "cross-site"
             if cross or (origin and not host_allowed(host_name(origin.split("://", 1)[-1]), allowed)):
@@ -110,3 +110,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+#: GET requests that change the index's files or hold it long: another site's page may not send them
+#: (an `<img src>` needs no script), whatever the method says.
+_WRITING_GETS = {"/api/map": "rebuild"}
+
+
+def _writes(request: Request) -> bool:
+    flag = _WRITING_GETS.get(request.url.path)
+    return flag is not None and request.query_params.get(flag, "").lower() in ("1", "true", "on", "yes")
