@@ -144,3 +144,41 @@ def test_an_empty_index_and_a_single_item_make_trivial_maps(tmp_path):
     cli.json("index", str(folder))
     single = cli.json("map", "--json")
     assert single["count"] == 1 and single["method"] == "single" and single["items"][0]["x"] == 0.5
+
+
+@pytest.mark.parametrize("damage", ["truncated", "json-list", "unknown-keys", "flat-coordinates", "nan", "torn"])
+def test_a_damaged_or_torn_map_is_drawn_anew_not_a_traceback(mapped, tmp_path, damage):
+    """A map whose files were damaged, or were written by two different runs (a crash between the
+    arrays and the names), is never used: `map` draws it anew and answers as usual."""
+    import numpy as np
+
+    from clipsearch.query.maps import MAP_ARRAYS, MAP_META, cached
+
+    cli, _, data = mapped
+    home = tmp_path / "home"
+    shutil.copytree(cli.home, home)
+    folder = home / "default"
+    assert cached(folder) is not None
+    arrays, meta = folder / MAP_ARRAYS, folder / MAP_META
+    if damage == "truncated":
+        arrays.write_bytes(arrays.read_bytes()[:100])
+    elif damage == "json-list":
+        meta.write_text("[]", encoding="utf-8")
+    elif damage == "unknown-keys":
+        written = json.loads(meta.read_text(encoding="utf-8"))
+        written["clusters"] = [{"what": 1}]
+        meta.write_text(json.dumps(written), encoding="utf-8")
+    else:
+        with np.load(arrays) as old:
+            kept = {k: old[k] for k in old.files}
+        if damage == "flat-coordinates":
+            kept["xy"] = kept["xy"][:, 0]
+        elif damage == "nan":
+            kept["xy"] = np.full_like(kept["xy"], np.nan)
+        else:  # torn: the arrays of another write beside these names
+            kept["written"] = np.array("0123456789abcdef")
+        with open(arrays, "wb") as f:
+            np.savez(f, **kept)
+    assert cached(folder) is None
+    again = Cli(home).json("map", "--json")
+    assert again["count"] == data["count"] and again["clusters"] and cached(folder) is not None

@@ -84,26 +84,39 @@ class LibraryMap:
 
 
 def cached(folder: Path) -> LibraryMap | None:
-    """The map kept in ``folder``, or None (none yet, or written by another version)."""
+    """The map kept in ``folder``, or None: none yet, written by another version, damaged, or its
+    two files from two different writes (a crash between them): the caller draws it anew."""
+    import zipfile
+
     try:
         meta = json.loads((folder / MAP_META).read_text(encoding="utf-8"))
         with np.load(folder / MAP_ARRAYS) as arrays:
             ids, xy, groups = arrays["ids"], arrays["xy"], arrays["cluster"]
-    except (OSError, ValueError, KeyError):
+            written = str(arrays["written"]) if "written" in arrays else None
+        if not isinstance(meta, dict) or meta.get("version") != MAP_VERSION or meta.get("written") != written:
+            return None
+        if xy.ndim != 2 or xy.shape[1:] != (2,) or not (len(ids) == len(xy) == len(groups)):
+            return None
+        if not np.isfinite(xy).all():
+            return None
+        clusters = [Cluster(**c) for c in meta["clusters"]]
+        return LibraryMap(ids, xy, groups, clusters, meta["method"], meta["placed"], meta["built_at"],
+                          meta["seconds"], meta["key"], meta.get("names_key", ""))  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile, EOFError):
         return None
-    if meta.get("version") != MAP_VERSION or not (len(ids) == len(xy) == len(groups)):
-        return None
-    clusters = [Cluster(**c) for c in meta["clusters"]]
-    return LibraryMap(ids, xy, groups, clusters, meta["method"], meta["placed"], meta["built_at"], meta["seconds"],
-                      meta["key"], meta.get("names_key", ""))  # fmt: skip
 
 
 def save(folder: Path, library: LibraryMap) -> None:
-    """Keep ``library`` in ``folder``; a folder this user cannot write keeps none (readers still map)."""
+    """Keep ``library`` in ``folder``; a folder this user cannot write keeps none (readers still map).
+    Both files carry one mark of this write, so a reader never takes one file's new map with the
+    other's old names (:func:`cached`)."""
+    import secrets
+
+    written = secrets.token_hex(8)
     try:
         with atomic_path(folder / MAP_ARRAYS) as tmp, open(tmp, "wb") as f:
-            np.savez(f, ids=library.ids, xy=library.xy, cluster=library.cluster)
-        write_json_atomic(folder / MAP_META, library.meta())
+            np.savez(f, ids=library.ids, xy=library.xy, cluster=library.cluster, written=np.array(written))
+        write_json_atomic(folder / MAP_META, {**library.meta(), "written": written})
     except PermissionError:
         pass
 
