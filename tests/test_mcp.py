@@ -33,6 +33,10 @@ def test_an_assistant_lists_the_tools_and_searches(cli, tmp_path):
             missing = await client.call_tool("similar", {"path": "/no/such/picture.png"})
         async with _session(cli.home, "--allow-index") as client:
             writable = {t.name for t in (await client.list_tools()).tools}
+            relative = await client.call_tool("index", {"paths": ["shapes"]})  # relative to what?
+            negative = await client.call_tool("duplicates", {"limit": -1})
+        assert relative.is_error and "absolute" in relative.content[0].text
+        assert negative.is_error and "limit" in negative.content[0].text
         return tools, found, writable, missing
 
     tools, found, writable, missing = asyncio.run(talk())

@@ -250,3 +250,19 @@ def test_the_search_line_never_reads_a_picture_on_the_servers_disk(tmp_path):
         assert all(answers[(False, e)] == answers[(True, e)] for e in ((), ("relevant",), ("documents",)))
     result = CliRunner().invoke(cli, ["search", str(outside), "--home", str(home), "--json", "-k", "1"])
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["score"] > 0.99
+
+
+def test_the_index_never_indexes_its_own_folder(tmp_path):
+    """Indexing a folder that holds the index (its thumbnails) passes over the index's folder;
+    a folder inside the index is refused in one line."""
+    generate_folder(tmp_path / "lib" / "shapes", per_class=1, seed=4)
+    home = tmp_path / "lib" / "indexes"
+    first = _index(home, tmp_path / "lib")
+    with _Served(create_app(IndexLocation(home, "default"))) as served, httpx.Client(base_url=served.url) as client:
+        for item in _ids(client).values():  # thumbnails made in the index's folder
+            client.get(f"/api/items/{item}/thumbnail")
+    assert list((home / "default").rglob("*.webp"))
+    again = _index(home, tmp_path / "lib")
+    assert again["added"] == 0 and again["items"] == first["items"]
+    inside = CliRunner().invoke(cli, ["index", str(home / "default"), "--home", str(home), "--model", "tiny-shapes"])
+    assert inside.exit_code == 2 and "own folder" in inside.output and "Traceback" not in inside.output

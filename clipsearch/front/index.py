@@ -250,13 +250,13 @@ class Index(DuplicatesMixin):
         pictures that need it is read (``text_progress``). Incremental: unchanged files cost a stat."""
         from ..ingest.options import IndexOptions
         from ..ingest.scan import check_roots
-        from .writer import index_run
+        from .writer import index_run, outside_the_index
 
         paths = list(paths)
-        check_roots(paths)
+        options = outside_the_index(self.store, check_roots(paths), options or IndexOptions())
         with self._writing():
             encoder = self._writer_encoder()
-            return index_run(self.store, encoder, paths, options or IndexOptions(), progress, text_progress)
+            return index_run(self.store, encoder, paths, options, progress, text_progress)
 
     def watch(
         self, paths: Iterable[str | os.PathLike[str]], *, options: IndexOptions | None = None,

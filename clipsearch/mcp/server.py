@@ -10,10 +10,11 @@ Results are paths with scores (JSON), followed by a small thumbnail of each of t
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from ..config import IndexLocation
-from ..errors import ClipsearchError
+from ..errors import ClipsearchError, UsageError
 from ..front import index as front
 
 #: Results drawn as thumbnails after the JSON (each ~5-15 KB of WebP); the rest are paths only.
@@ -94,7 +95,7 @@ def create_server(location: IndexLocation, *, allow_index: bool = False, device:
     def duplicates(limit: int = 50) -> str:
         """Groups of the same picture saved several times (exact copies, resized or re-encoded
         versions, raw+JPEG pairs), the copy to keep first. Reports only: nothing is moved."""
-        return answer(lambda: json.dumps([g.to_dict() for g in ix.duplicates()[:limit]]))
+        return answer(lambda: json.dumps([g.to_dict() for g in ix.duplicates()[: _at_least_one(limit)]]))
 
     if allow_index:
 
@@ -102,9 +103,24 @@ def create_server(location: IndexLocation, *, allow_index: bool = False, device:
         def index(paths: list[str]) -> str:
             """Add the pictures under these folders (absolute paths) to the index, or bring them up
             to date; returns what was added, updated and skipped."""
-            return answer(lambda: json.dumps(ix.add(paths).to_dict()))
+            return answer(lambda: json.dumps(ix.add(_absolute(paths)).to_dict()))
 
     return server
+
+
+def _absolute(paths: list[str]) -> list[str]:
+    """Folders to index, absolute: relative to the server's working folder means nothing to a client."""
+    relative = [p for p in paths if not os.path.isabs(os.path.expanduser(p))]
+    if relative:
+        raise UsageError(f"index takes absolute folder paths, not {relative[0]!r}")
+    return paths
+
+
+def _at_least_one(limit: int) -> int:
+    """A count of groups: -1 would have cut the list at its end."""
+    if limit < 1:
+        raise UsageError(f"limit must be 1 or more, not {limit}")
+    return limit
 
 
 def _filters(
