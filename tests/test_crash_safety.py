@@ -146,6 +146,8 @@ def test_check_finds_and_repairs_damage(tmp_path, tiny_model, cli, photos):
     assert found["orphan_vectors"] == [9999]
     assert found["bad_stored_vectors_count"] == 1
     assert [Path(p).name for p in found["missing_files"]] == ["horse.png"]
+    table = cli("check", ok=False).stdout
+    assert "missing files: 1" in table and "horse.png" in table  # named, for the person who can bring it back
 
     repaired = cli.json("check", "--repair")
     assert repaired["ok"], repaired

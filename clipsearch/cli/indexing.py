@@ -126,6 +126,12 @@ def check_cmd(where: Where, repair: bool, deep: bool, device: str | None, as_jso
         for key in front.PROBLEMS:
             if data[f"{key}_count"]:
                 click.echo(f"  {key.replace('_', ' ')}: {data[f'{key}_count']}")
+                if key == "missing_files":  # which: the user is the one who can bring them back
+                    more = data["missing_files_count"] - len(data[key])
+                    for path in data[key]:
+                        click.echo(f"    {show(path)}")
+                    if more > 0:
+                        click.echo(f"    ... and {more} more (--json lists the first {len(data[key])})")
         for line in report.catalog_problems[:3]:
             click.echo(f"    {line}")
         for key, n in report.repaired.items():
