@@ -337,3 +337,30 @@ def test_dates_that_do_not_exist_are_refused_plainly(tmp_path, cli, make_jpeg):
     result = cli("search", "a", "--after", "2023-02-29", ok=False)
     assert result.exit_code == 2 and "no such date: --after 2023-02-29" in result.stderr, result.stderr
     assert cli("search", "a", "--after", "2024-02-29").exit_code == 0
+
+
+def test_damaged_tile_vectors_are_found_and_repaired(tmp_path, cli):
+    """Tile rows set huge, NaN, cut short or deleted: `check` reports those items, `check --repair`
+    drops their tiles (their pages are still found whole), and a search by a part of a picture
+    never scores past 1 again."""
+    import sqlite3
+
+    generate_folder(tmp_path / "shapes", per_class=1, seed=5)
+    cli.json("index", str(tmp_path / "shapes"), "--model", "tiny-shapes", "--region", "tiles", "--region-scope", "all")
+    catalog = cli.home / "default" / "catalog.sqlite"
+    with sqlite3.connect(catalog) as conn:
+        items = [r[0] for r in conn.execute("SELECT DISTINCT item_id FROM regions ORDER BY item_id LIMIT 4")]
+        dim = len(conn.execute("SELECT vector FROM regions LIMIT 1").fetchone()[0]) // 4
+        huge, nan = np.full(dim, 1e30, np.float32).tobytes(), np.full(dim, np.nan, np.float32).tobytes()
+        for item, blob in zip(items[:3], (huge, nan, b"abc"), strict=True):
+            conn.execute("UPDATE regions SET vector = ? WHERE item_id = ? AND region = 'tile:11'", (blob, item))
+        conn.execute("DELETE FROM regions WHERE item_id = ? AND region = 'tile:00'", (items[3],))
+    found = cli("check", "--json", ok=False)
+    assert found.exit_code == 1
+    report = json.loads(found.stdout)
+    assert sorted(report["bad_region_vectors"]) == sorted(items), report
+    repaired = cli.json("check", "--repair")
+    assert repaired["ok"] and repaired["repaired"]["dropped_bad_region_vectors"] == 4
+    picture = next((tmp_path / "shapes").glob("*.png"))
+    hits = cli.json("similar", str(picture), "--box", "0,0,0.5,0.5", "-k", "5")
+    assert hits and all(h["score"] <= 1.001 for h in hits)

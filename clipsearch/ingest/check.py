@@ -47,6 +47,9 @@ class CheckReport:
     missing_files: list[str] = field(default_factory=list)
     #: ids whose vector in the FAISS file is not the catalog's (damaged bytes, a cosine past 1)
     damaged_index_vectors: list[int] = field(default_factory=list)
+    #: items whose region or tile vectors are damaged (wrong size, NaN, not unit length) or whose
+    #: tiles are not all there: a search by a part of a picture would score them wrongly
+    bad_region_vectors: list[int] = field(default_factory=list)
     #: what SQLite's quick_check (integrity_check with ``deep``) says is wrong; empty when sound
     catalog_problems: list[str] = field(default_factory=list)
     dimension_ok: bool = True
@@ -64,7 +67,7 @@ class CheckReport:
 
 
 PROBLEMS = ("missing_vectors", "orphan_vectors", "duplicate_vectors", "bad_stored_vectors", "missing_files",
-            "damaged_index_vectors", "catalog_problems")  # fmt: skip
+            "damaged_index_vectors", "bad_region_vectors", "catalog_problems")  # fmt: skip
 
 
 def check_index(store: IndexStore, deep: bool = False) -> CheckReport:
@@ -90,6 +93,7 @@ def check_index(store: IndexStore, deep: bool = False) -> CheckReport:
     report.missing_vectors = np.setdiff1d(cat, uniq).tolist()
     report.orphan_vectors = np.setdiff1d(uniq, cat).tolist()
     report.missing_files = sorted({r.path for r in store.catalog.items() if not os.path.isfile(r.path)})
+    report.bad_region_vectors = _scan_regions(store)
     if report.dimension_ok:
         sound = np.setdiff1d(np.intersect1d(cat, uniq), np.asarray(report.bad_stored_vectors, np.int64))
         report.damaged_index_vectors = _self_search(store, vi, sound, deep)
@@ -130,7 +134,10 @@ def _self_search(store: IndexStore, vi: Any, ids: np.ndarray, deep: bool) -> lis
 
 
 def _is_bad(vec: np.ndarray | None) -> bool:
-    return vec is None or not np.all(np.isfinite(vec)) or abs(float(np.linalg.norm(vec)) - 1.0) > 1e-3
+    if vec is None or not np.all(np.isfinite(vec)):
+        return True
+    with np.errstate(over="ignore"):  # a damaged row of huge values: its norm overflows, and is bad
+        return not abs(float(np.linalg.norm(vec.astype(np.float64))) - 1.0) <= 1e-3
 
 
 def _scan_stored(store: IndexStore) -> tuple[list[int], list[int]]:
@@ -141,6 +148,37 @@ def _scan_stored(store: IndexStore) -> tuple[list[int], list[int]]:
         ids_all.extend(ids.tolist())
         bad.extend(i for i, vec in zip(ids.tolist(), vecs, strict=True) if _is_bad(vec))
     return ids_all, bad
+
+
+def _scan_regions(store: IndexStore) -> list[int]:
+    """Items with a damaged region or tile vector, or with some of their tiles but not all."""
+    from sqlalchemy import select
+
+    from ..config import TILES
+    from ..store.schema import REGIONS
+
+    dim, tiles = store.model.dim, set(TILES)
+    held: dict[int, set[str]] = {}
+    bad: set[int] = set()
+    with store.catalog.engine.connect() as conn:
+        for item_id, region, blob in conn.execute(select(REGIONS.c.item_id, REGIONS.c.region, REGIONS.c.vector)):
+            vec = np.frombuffer(blob, np.float32) if blob is not None and len(blob) == dim * 4 else None
+            if _is_bad(vec):
+                bad.add(int(item_id))
+            held.setdefault(int(item_id), set()).add(region)
+    bad |= {i for i, regions in held.items() if regions & tiles and not tiles <= regions}
+    return sorted(bad)
+
+
+def _drop_regions(store: IndexStore, ids: list[int]) -> None:
+    """Forget the region and tile vectors of ``ids``: their whole-page vectors still find them."""
+    from sqlalchemy import delete
+
+    from ..store.schema import REGIONS
+
+    with store.catalog.engine.begin() as conn:
+        for start in range(0, len(ids), 900):
+            conn.execute(delete(REGIONS).where(REGIONS.c.item_id.in_(ids[start : start + 900])))
 
 
 def _raw_vectors(store: IndexStore, chunk: int = 20_000):  # type: ignore[no-untyped-def]
@@ -166,6 +204,9 @@ def repair_index(
         gone = [r.id for r in store.catalog.items() if not os.path.isfile(r.path)]
         store.catalog.commit_batch(remove=gone)
         repaired["dropped_missing_files"] = len(gone)
+    if report.bad_region_vectors:
+        _drop_regions(store, report.bad_region_vectors)
+        repaired["dropped_bad_region_vectors"] = len(report.bad_region_vectors)
     bad = _scan_stored(store)[1]
     if bad:
         if encoder_factory is None:
