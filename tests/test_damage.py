@@ -364,3 +364,22 @@ def test_damaged_tile_vectors_are_found_and_repaired(tmp_path, cli):
     picture = next((tmp_path / "shapes").glob("*.png"))
     hits = cli.json("similar", str(picture), "--box", "0,0,0.5,0.5", "-k", "5")
     assert hits and all(h["score"] <= 1.001 for h in hits)
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_silence(tmp_path, cli):
+    """`clipsearch search ... | head -1`: the closed pipe is the reader's choice, not an error:
+    no message, exit 0."""
+    import fcntl
+
+    generate_folder(tmp_path / "shapes", per_class=2, seed=6)
+    cli.json("index", str(tmp_path / "shapes"), "--model", "tiny-shapes")
+    for args in (["search", "a red circle", "-k", "60"], ["map"], ["status"]):
+        read, write = os.pipe()
+        fcntl.fcntl(write, 1031, 4096)  # F_SETPIPE_SZ: a small pipe, so the output outgrows it
+        env = {**os.environ, "CLIPSEARCH_HOME": str(cli.home), "CLIPSEARCH_OCR": "none"}
+        proc = subprocess.Popen([EXE, *args], stdout=write, stderr=subprocess.PIPE, env=env, text=True)
+        os.close(write)
+        with os.fdopen(read) as out:
+            out.readline()
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and "Traceback" not in err and "Broken pipe" not in err, (args, err)

@@ -35,6 +35,9 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("clipsearch: interrupted (work already committed is kept)", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # `clipsearch map | head -1`: the reader has what it wanted
+            _quiet_stdout()
+            ctx.exit(0)
         except OSError as err:  # disk full, permission denied on the index folder, ...
             if err.errno == errno.ENOSPC:
                 where = f" writing {err.filename}" if err.filename else ""
@@ -42,6 +45,15 @@ class _Group(click.Group):
             else:
                 click.echo(f"clipsearch: error: {err}", err=True)
             ctx.exit(1)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at nothing, so the interpreter's last flush of a closed pipe says nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's runner): nothing to quiet
+        pass
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -142,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             try:
                 sys.stdout.flush()
                 sys.stderr.flush()
-            except OSError:  # e.g. the reader of a pipe went away
+            except BrokenPipeError:  # the reader of a pipe went away: it had what it wanted
+                _quiet_stdout()
+            except OSError:
                 code = code or 1
             os._exit(code)
         if argv is None:
