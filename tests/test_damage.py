@@ -49,7 +49,7 @@ def _thin_pdf(path: Path) -> None:
 
 def _looping_pdf(path: Path) -> None:
     """A PDF whose page tree names itself as its own kid."""
-    from tests.test_text_search import pdf_bytes
+    from clipsearch.query.dupeval import pdf_bytes
 
     path.write_bytes(pdf_bytes([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"]))
 

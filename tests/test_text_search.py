@@ -18,6 +18,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from clipsearch.ingest.ocr import tesseract_reads
+from clipsearch.query.dupeval import pdf_bytes
 
 #: The server answers loopback host names only (Starlette's test client says 'testserver').
 LOCAL = "http://127.0.0.1"
@@ -67,20 +68,6 @@ def text_pdf(path: Path, pages: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pdf_bytes(objects))
     return path
-
-
-def pdf_bytes(objects: list[bytes]) -> bytes:
-    """A PDF file of ``objects`` (numbered from 1, the first the catalog), with its cross-reference table."""
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def exif_jpeg(path: Path, taken: str | None, colour: tuple[int, int, int], *, gps=None, camera=None) -> Path:

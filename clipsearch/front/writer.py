@@ -199,8 +199,10 @@ def index_run(
 def outside_the_index(store: IndexStore, roots: list[str], options: IndexOptions) -> IndexOptions:
     """The index's own folder is never indexed (its thumbnails would come back as copies of the
     originals): a root inside it is refused, and a root holding it passes over it."""
+    from ..ingest.scan import is_under
+
     own = os.path.realpath(store.path)
     for root in roots:
-        if os.path.commonpath([own, os.path.realpath(root)]) == own:
+        if is_under(os.path.realpath(root), [own]):
             raise UsageError(f"{root} is inside this index's own folder ({own}): nothing there is a picture")
     return dataclasses.replace(options, exclude=(*options.exclude, str(store.path), own))

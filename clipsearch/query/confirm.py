@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,12 @@ class Text:
     words: list[str]
     boxes: list[list[Any]]  # OCR lines: [x0, y0, x1, y1, line] in fractions of the picture
     source: str = "ocr"  # 'pdf': a text layer, exact; 'ocr': read from the pixels, noisy
+    #: each OCR line's box and words, read once (an item meets several look-alikes)
+    lines: list[tuple[list[float], frozenset[str]]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lines = [([round(float(v), 4) for v in line[:4]], frozenset(pagetext.words(str(line[4]))))
+                      for line in self.boxes]  # fmt: skip
 
 
 def colour_differs(a: Look, b: Look) -> bool:
@@ -149,7 +155,7 @@ def confirm(store: IndexStore, rows: dict[int, ItemRow], pairs: dict[Pair, tuple
             out.revisions[pair] = evidence
             out.changes[pair] = [_change(x, y, ta, tb) for x, y in verdict.changes]  # type: ignore[arg-type]
             continue
-        if verdict.kind == "unknown" and _sparse(la, lb) and not _close(rows[a], rows[b], evidence, la, lb):
+        if verdict.kind == "unknown" and _sparse(la, lb) and not _close(la, lb):
             continue
         out.pairs[pair] = evidence
     return out
@@ -161,8 +167,9 @@ OCR_WORDS = 10
 #: Pictures smaller than this (longer side, pixels) are read too unreliably for their OCR'd text to
 #: tell them apart: the corpus's 384 px photo of a page read 7-42 words, a different set each copy.
 OCR_SIDE = 800
-#: Share of the shorter OCR'd text the other must hold for the two to be read as one page, noise
-#: aside: copies of the corpus drawings measured 0.90-1.00, two reports of one form 0.3-0.5.
+#: Share of the shorter OCR'd text the other must hold for the two to be looked at as one page,
+#: noise aside: copies of the corpus drawings measured 0.70-1.00; two drawings of one title block
+#: 0.58, two reports of one form 0.73 (the pixels, or the words where those cannot tell, then part them).
 OCR_SHARED = 0.6
 
 
@@ -220,7 +227,7 @@ def _sparse(a: Look | None, b: Look | None) -> bool:
     return any(x is not None and (x.paper >= SPARSE_PAPER or x.share <= SPARSE_SHARE) for x in (a, b))
 
 
-def _close(a: ItemRow, b: ItemRow, evidence: tuple[str, float], la: Look | None, lb: Look | None) -> bool:
+def _close(la: Look | None, lb: Look | None) -> bool:
     """Whether two sparse pictures are framed alike and lit alike cell by cell, as copies are,
     without their text to confirm them (an older catalog's codes carry no look: they pass as before)."""
     return la is None or lb is None or not (frame_differs(la, lb) or grid_apart(la, lb) > GRID_APART)
@@ -254,9 +261,9 @@ def _change(old: str, new: str, a: Text, b: Text) -> dict[str, Any]:
 
 
 def _lines_with(phrase: str, text: Text) -> list[list[float]]:
+    """The boxes of the OCR lines that hold every word of ``phrase``."""
     wanted = phrase.split()
-    return [[round(float(v), 4) for v in line[:4]] for line in text.boxes
-            if wanted and all(w in pagetext.words(str(line[4])) for w in wanted)]  # fmt: skip
+    return [box for box, words in text.lines if wanted and all(w in words for w in wanted)]
 
 
 def _apart(a: list[float], b: list[float]) -> float:
@@ -264,9 +271,4 @@ def _apart(a: list[float], b: list[float]) -> float:
 
 
 def _box_of(phrase: str, text: Text) -> list[float] | None:
-    wanted = phrase.split()
-    for line in text.boxes:
-        found = pagetext.words(str(line[4]))
-        if wanted and all(w in found for w in wanted):
-            return [round(float(v), 4) for v in line[:4]]
-    return None
+    return next(iter(_lines_with(phrase, text)), None)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..config import DUPLICATE_TIERS
 from ..store.catalog import ItemRow
 
 Pair = tuple[int, int]
 Pairs = dict[Pair, tuple[str, float]]
-_STRENGTH = ("exact", "raw-pair", "perceptual", "semantic")
 
 
 def _pdf_pages(rows: dict[int, ItemRow]) -> dict[str, dict[int, int]]:
@@ -46,7 +46,7 @@ def whole_documents(rows: dict[int, ItemRow], pairs: Pairs) -> tuple[Pairs, dict
         first_a, first_b = pages[pa][min(pages[pa])], pages[pb][min(pages[pb])]
         for item in (first_a, first_b):
             doc_rows[item] = dataclasses.replace(rows[item], page=0)
-        weakest = max((t for _, t, _ in matched.values()), key=_STRENGTH.index)
+        weakest = max((t for _, t, _ in matched.values()), key=DUPLICATE_TIERS.index)
         farthest = max(v for _, t, v in matched.values() if t == weakest)
         key = (first_a, first_b) if first_a < first_b else (first_b, first_a)
         documents[key] = (weakest, farthest)

@@ -4,7 +4,8 @@ Each original (photos, raster drawings, rendered drawing PDFs from the shared co
 copies: a byte-identical copy, half size, JPEG quality 35, a ~6 % border crop, brightness/contrast,
 a small text watermark, and white padding. Distinct originals, several technical drawings among
 them, are the distractors. Scores are pairwise: every pair of files in one predicted group is a
-predicted duplicate pair.
+predicted duplicate pair. :func:`pdf_bytes` writes the small PDFs the document set (``doceval``)
+and the tests build.
 """
 
 from __future__ import annotations
@@ -104,3 +105,17 @@ def pairwise(groups: Iterable[Iterable[str]], truth: dict[str, str]) -> dict[str
         "true_pairs": len(actual),
         "predicted_pairs": len(predicted),
     }
+
+
+def pdf_bytes(objects: list[bytes]) -> bytes:
+    """A PDF file of ``objects`` (numbered from 1, the first the catalog), with its cross-reference table."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)

@@ -35,8 +35,9 @@ SIDE = 1600
 OVER_NOISE = 4.5
 MIN_LEVELS = 12.0
 #: Typical inked-block difference above which the two pictures do not lie on each other closely
-#: enough to judge a box: the corpus drawings' copies measured 0.3-4 (scaled, recompressed,
-#: brightened, padded), a 6 % crop or a scan turned by a degree 5-100.
+#: enough to judge a box: copies of the corpus drawings whose trimmed contents line up measured
+#: 0.3-4 (scaled, recompressed, brightened, padded); a 6 % crop, a scan turned by a degree, or a
+#: copy trimmed differently 5-100 (``make eval``'s photo set).
 ALIGNED = 4.0
 #: Most typical distance (a fraction of the picture) between anchor lines laid over each other for
 #: the two pictures to count as lying on each other whatever their pixels' noise: copies scaled,
@@ -94,11 +95,11 @@ def _picture(row: ItemRow) -> _Picture | None:
     except (ClipsearchError, OSError, ValueError):
         return None
     grey.thumbnail((SIDE, SIDE))  # near the compared size, so laying one on the other hardly resamples
-    pixels = np.asarray(grey, np.float32)
-    mean, spread = float(pixels.mean()), max(float(pixels.std()), 1.0) / 64.0
+    raw = np.asarray(grey)
+    mean, spread = float(raw.mean()), max(float(raw.std()), 1.0) / 64.0
     blurred = np.asarray(grey.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
     levels = Image.fromarray((blurred - mean) / spread, mode="F")
-    box = content_box(np.asarray(grey)) or (0, 0, grey.width, grey.height)
+    box = content_box(raw) or (0, 0, grey.width, grey.height)
     return _Picture(levels, (160 - mean) / spread, (255 - mean) / spread, box, grey.size)
 
 
