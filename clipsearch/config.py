@@ -25,6 +25,10 @@ DEFAULT_INDEX = "default"
 #: Limits and thresholds with their defaults, here so the CLI can show them without importing
 #: Pillow, numpy or PDFium (a cold query starts its work before those load).
 DEFAULT_MAX_MEGAPIXELS = 200.0  # larger pictures are skipped as decompression bombs
+#: A picture a client sends (HTTP upload, MCP ``similar``): its bytes and its decoded size are capped
+#: lower than the library's own files, whose owner chose them.
+UPLOAD_MAX_BYTES = 20 * 1024 * 1024
+UPLOAD_MAX_MEGAPIXELS = 50.0
 DEFAULT_MAX_PAGES = 100  # pages indexed per PDF
 DEFAULT_MAX_DISTANCE = 24  # Hamming bits between perceptual codes of duplicates (see phash.py)
 #: Model precisions. bf16: the image tower in OpenVINO with bfloat16 arithmetic (CPUs with

@@ -10,6 +10,7 @@ from ..config import ModelChoice
 
 if TYPE_CHECKING:
     from ..models.registry import ModelRef
+    from ..store.catalog import Catalog, ItemRow
 
 
 def requested_model(model: str | ModelChoice | None, pretrained: str | None = None) -> ModelRef | None:
@@ -26,6 +27,10 @@ def parse_item_ref(spec: str) -> tuple[str, int | None, float | None]:
     existing file's own name is never split (a file may be called ``a#t=1.jpg``)."""
     if os.path.exists(spec):
         return spec, None, None
+    return _split(spec)
+
+
+def _split(spec: str) -> tuple[str, int | None, float | None]:
     path, sep, frag = spec.rpartition("#t=")
     if sep and path:
         try:
@@ -36,3 +41,22 @@ def parse_item_ref(spec: str) -> tuple[str, int | None, float | None]:
     if sep and frag.isdigit() and path:
         return path, int(frag), None
     return spec, None, None
+
+
+def indexed_item(catalog: Catalog, ref: str, page: int | None = None) -> ItemRow:
+    """The indexed item that ``ref`` names as results show it (``/abs/doc.pdf#page=3``,
+    ``clip.mp4#t=12.5``, a picture's path), found in the catalog alone: the file is not opened, so a
+    client that names a path reaches only what the library holds (the MCP server's ``similar``)."""
+    from ..errors import IndexNotFoundError
+
+    rows = catalog.find_path(ref)
+    path, in_page, in_time = (ref, None, None) if rows else _split(ref)
+    rows = rows or catalog.find_path(path)
+    page = page if page is not None else in_page
+    if page is not None:
+        rows = [r for r in rows if r.page == page]
+    if in_time is not None and rows:
+        rows = [min(rows, key=lambda r: abs((r.time or 0.0) - in_time))]
+    if not rows:
+        raise IndexNotFoundError(f"{ref} is not in the index: give a path or id from the results, or the picture")
+    return min(rows, key=lambda r: (r.page or 0, r.time or 0.0))

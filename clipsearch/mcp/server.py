@@ -1,9 +1,10 @@
 """The MCP server (``clipsearch mcp``): one index, offered to an AI assistant over stdio with the
 official ``mcp`` SDK, standing on :class:`~clipsearch.front.index.Index` like the CLI and the web server.
 
-Tools: ``search`` (meaning, text in the pictures and filters, in one call), ``similar`` (a picture
-or a PDF page), ``status`` and ``duplicates``; ``index`` (add folders) only when started with
-``--allow-index``: an assistant reads a person's library, it does not change it unless told it may.
+Tools: ``search`` (meaning, text in the pictures and filters, in one call), ``similar`` (an indexed
+item, or a picture sent as base64: the server never opens a path for a client), ``status`` and
+``duplicates``; ``index`` (add folders) only under the folders named with ``--allow-index DIR``: an
+assistant reads a person's library, it does not change it unless told where it may.
 Results are paths with scores (JSON), followed by a small thumbnail of each of the first few.
 """
 
@@ -13,7 +14,7 @@ import json
 import os
 from typing import Any
 
-from ..config import IndexLocation
+from ..config import UPLOAD_MAX_BYTES, UPLOAD_MAX_MEGAPIXELS, IndexLocation
 from ..errors import ClipsearchError, UsageError
 from ..front import index as front
 
@@ -26,9 +27,10 @@ INSTRUCTIONS = (
 )
 
 
-def create_server(location: IndexLocation, *, allow_index: bool = False, device: str | None = None,
+def create_server(location: IndexLocation, *, allow_index: tuple[str, ...] = (), device: str | None = None,
                   loader: Any = None, thumbnails: int = THUMBNAILS) -> Any:  # fmt: skip
-    """The ``MCPServer`` for the index at ``location`` (opened now: a missing index fails here)."""
+    """The ``MCPServer`` for the index at ``location`` (opened now: a missing index fails here);
+    ``allow_index``: the folders under which the ``index`` tool may add pictures (none: no tool)."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
     from mcp.server.mcpserver.utilities.types import Image
@@ -43,13 +45,7 @@ def create_server(location: IndexLocation, *, allow_index: bool = False, device:
             raise ToolError(str(err)) from err
 
     def with_thumbnails(results: list[Any]) -> list[Any]:
-        out: list[Any] = [json.dumps([_result(r) for r in results])]
-        for r in results[:thumbnails]:
-            try:
-                out.append(Image(data=ix.thumbnail(ix.item(r.id)), format="webp"))
-            except ClipsearchError:  # a file gone since it was indexed: its path and score still count
-                continue
-        return out
+        return _with_thumbnails(ix, results, thumbnails, Image)
 
     @server.tool(structured_output=False)
     def search(query: str | None = None, text: str | None = None, category: list[str] | None = None, k: int = 10,
@@ -67,16 +63,17 @@ def create_server(location: IndexLocation, *, allow_index: bool = False, device:
 
     @server.tool(structured_output=False)
     def similar(
-        path: str, page: int | None = None, k: int = 10, category: list[str] | None = None, box: str | None = None,
-        documents: bool | None = None,
+        item: int | None = None, path: str | None = None, image: str | None = None, page: int | None = None,
+        k: int = 10, category: list[str] | None = None, box: str | None = None, documents: bool | None = None,
     ) -> list[Any]:  # fmt: skip
-        """Pictures that look like the picture at `path` (a file on this machine; `page` of a PDF);
-        `box` "X0,Y0,X1,Y1" (fractions of its width and height) compares only that part of it. A PDF
-        with no `page` is compared by all its pages, each document listed once (best_page,
-        pages_matched of pages; `documents` false: pages). JSON results, thumbnails of the first few."""
-        filters = front.Filters(include=tuple(category or ()))
-        return answer(lambda: with_thumbnails(ix.similar(path, page=page, k=min(k, 100), filters=filters, box=box,
-                                                         documents=documents)))  # fmt: skip
+        """Pictures that look like one picture, given as exactly one of: `item` (an id from the
+        results), `path` (a path exactly as the results give it, `doc.pdf#page=3` too: only indexed
+        files), or `image` (a picture or a PDF, base64, up to 20 MB; `page` of a PDF). `box`
+        "X0,Y0,X1,Y1" (fractions of its width and height) compares only that part of it.
+        `documents`: each document (PDF) once (best_page, pages_matched of pages); an indexed PDF
+        named with no page is compared by all its pages. JSON results, thumbnails of the first few."""
+        filters, k = front.Filters(include=tuple(category or ())), min(k, 100)
+        return answer(lambda: with_thumbnails(_similar(ix, item, path, image, page, k, filters, box, documents)))
 
     @server.tool(structured_output=False)
     def library_map() -> str:
@@ -101,18 +98,70 @@ def create_server(location: IndexLocation, *, allow_index: bool = False, device:
 
         @server.tool(structured_output=False)
         def index(paths: list[str]) -> str:
-            """Add the pictures under these folders (absolute paths) to the index, or bring them up
-            to date; returns what was added, updated and skipped."""
-            return answer(lambda: json.dumps(ix.add(_absolute(paths)).to_dict()))
+            """Add the pictures under these folders (absolute paths, under the folders this server
+            was allowed to index) to the index, or bring them up to date; returns what was added,
+            updated and skipped."""
+            return answer(lambda: json.dumps(ix.add(_allowed(paths, allow_index)).to_dict()))
 
     return server
 
 
-def _absolute(paths: list[str]) -> list[str]:
-    """Folders to index, absolute: relative to the server's working folder means nothing to a client."""
+def _with_thumbnails(ix: Any, results: list[Any], thumbnails: int, image: Any) -> list[Any]:
+    """The results' JSON, then a thumbnail of each of the first ``thumbnails``."""
+    out: list[Any] = [json.dumps([_result(r) for r in results])]
+    for r in results[:thumbnails]:
+        try:
+            out.append(image(data=ix.thumbnail(ix.item(r.id)), format="webp"))
+        except ClipsearchError:  # a file gone since it was indexed: its path and score still count
+            continue
+    return out
+
+
+def _similar(ix: Any, item: int | None, path: str | None, image: str | None, page: int | None, k: int,
+             filters: Any, box: str | None, documents: bool | None) -> list[Any]:  # fmt: skip
+    """A similar search by an indexed item (its id or its path, never a path opened for a client)
+    or by an uploaded picture, decoded under the upload limits."""
+    if sum(x is not None for x in (item, path, image)) != 1:
+        raise UsageError("give exactly one of item (an id from the results), path (as the results give it) or image")
+    if image is not None:
+        data = _decoded(image)
+        whole = documents if documents is not None else (page is None and data[:5] == b"%PDF-")
+        return ix.similar_to_bytes(data, page=page, k=k, filters=filters, box=box, documents=whole,
+                                   max_megapixels=UPLOAD_MAX_MEGAPIXELS)  # fmt: skip
+    if item is not None:
+        row = ix.item(item)
+        whole = bool(documents)
+    else:
+        row = ix.item_named(path, page=page)
+        named_page = page is not None or "#page=" in path
+        whole = documents if documents is not None else (row.page is not None and not named_page and box is None)
+    return ix.similar_to_item(row.id, k=k, filters=filters, box=box, documents=whole)
+
+
+def _decoded(image: str) -> bytes:
+    """An uploaded picture's bytes, from base64, no larger than an HTTP upload may be."""
+    import base64
+    import binascii
+
+    if len(image) > UPLOAD_MAX_BYTES * 4 // 3 + 4:
+        raise UsageError(f"image larger than {UPLOAD_MAX_BYTES} bytes")
+    try:
+        return base64.b64decode(image, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise UsageError(f"image is not base64: {err}") from err
+
+
+def _allowed(paths: list[str], roots: tuple[str, ...]) -> list[str]:
+    """Folders to index: absolute (relative to the server's working folder means nothing to a
+    client) and under a folder the user named when starting the server (``--allow-index DIR``)."""
     relative = [p for p in paths if not os.path.isabs(os.path.expanduser(p))]
     if relative:
         raise UsageError(f"index takes absolute folder paths, not {relative[0]!r}")
+    allowed = [os.path.realpath(os.path.expanduser(r)) for r in roots]
+    for p in paths:
+        real = os.path.realpath(os.path.expanduser(p))
+        if not any(os.path.commonpath([real, root]) == root for root in allowed):
+            raise UsageError(f"{p} is not under a folder this server may index ({', '.join(roots)})")
     return paths
 
 

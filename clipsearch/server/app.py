@@ -21,12 +21,12 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from ..config import IndexLocation
+from ..config import UPLOAD_MAX_BYTES, IndexLocation
 from ..errors import ClipsearchError, ImageLoadError, IndexNotFoundError, IndexReadOnlyError, UsageError
 from .routes import add_item_routes, add_query_routes
 from .state import ServerState
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = UPLOAD_MAX_BYTES
 
 
 def create_app(

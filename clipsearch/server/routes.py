@@ -16,6 +16,7 @@ from fastapi import Path as FastApiPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from ..config import UPLOAD_MAX_MEGAPIXELS
 from ..errors import UsageError
 from ..front import index as front
 from .state import ServerState, descriptor_path
@@ -23,7 +24,6 @@ from .state import ServerState, descriptor_path
 if TYPE_CHECKING:
     from ..front.index import Filters, SearchResult
 
-UPLOAD_MAX_MEGAPIXELS = 50.0
 #: An item id: a positive 64-bit integer (a larger one is a 422, never an overflow inside SQLite).
 ItemId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
 
