@@ -85,6 +85,12 @@ class CatalogUnavailableError(ClipsearchError):
     exit_code = 7
 
 
+class AddressInUseError(ClipsearchError):
+    """The server's address and port are taken (another server, or this one already running)."""
+
+    exit_code = 9
+
+
 class ImageLoadError(ClipsearchError):
     """One file could not be turned into an image. The indexer records it as skipped and goes on."""
 

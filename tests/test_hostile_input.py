@@ -79,6 +79,9 @@ def test_hostile_folder_is_indexed_or_skipped_with_reasons(tmp_path, tiny_model,
             assert outcome in skipped.get(name, ""), (name, skipped.get(name))
     assert len(indexed) == sum(v == "indexed" for v in expect.values())  # the loop added nothing twice
     assert "new\\nline.jpg" in cli("search", "x", "-k", "100").stdout  # one result per table line
+    assert cli.json("status")["skipped"] == report["skipped"]  # what the run skipped, remembered
+    again = json.loads(cli("index", str(folder), "--json").stdout)
+    assert again["skipped"] == report["skipped"] and cli.json("status")["skipped"] == report["skipped"]
 
 
 def test_a_file_that_vanishes_mid_run_is_skipped(tmp_path):

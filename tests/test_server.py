@@ -161,10 +161,38 @@ def test_non_loopback_without_token_warns(served, monkeypatch):
 
     from clipsearch.cli import cli
 
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda *a, **k: None)
     home = str(served[1].home)
-    warned = CliRunner().invoke(cli, ["serve", "--home", home, "--host", "0.0.0.0"])
+    warned = CliRunner().invoke(cli, ["serve", "--home", home, "--host", "0.0.0.0", "--port", "0"])
     assert warned.exit_code == 0 and "without --token" in warned.stderr
-    quiet = CliRunner().invoke(cli, ["serve", "--home", home])
+    quiet = CliRunner().invoke(cli, ["serve", "--home", home, "--port", "0"])
     assert "without --token" not in quiet.stderr
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0")
+
+
+def test_port_zero_prints_the_real_port_and_a_busy_port_is_one_line(served):
+    """`serve --port 0` says the port it got, and answers there; a second server on that port stops
+    at once with one line and its own exit code, before printing that it serves."""
+    import re
+    import subprocess
+    import sys
+    import urllib.request
+
+    exe = str(Path(sys.executable).parent / "clipsearch")
+    home = str(served[1].home)
+    first = subprocess.Popen([exe, "serve", "--home", home, "--port", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        line = first.stderr.readline()
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", line).group(1))
+        assert port != 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=60) as answer:
+            assert answer.status == 200
+        second = subprocess.run(
+            [exe, "serve", "--home", home, "--port", str(port)], capture_output=True, text=True, timeout=60
+        )
+    finally:
+        first.terminate()
+        first.wait(30)
+    assert second.returncode == 9
+    assert second.stderr.strip().count("\n") == 0 and "already in use" in second.stderr
+    assert "serving" not in second.stderr and "Traceback" not in second.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -44,6 +46,7 @@ def serve_cmd(where: Where, host: str, port: int, token: str | None, allow_hosts
     if not is_loopback(host) and not token:
         click.echo(f"clipsearch: warning: serving on {host} without --token: anyone who can reach it can "
                    "search the index and read the indexed files", err=True)  # fmt: skip
+    sock = _bound(host, port)  # first: a busy port is said before anything is indexed or printed
     stop = threading.Event()
     if watch_paths:
         with Index.create(*where, run=run, roots=watch_paths) as ix:
@@ -54,11 +57,26 @@ def serve_cmd(where: Where, host: str, port: int, token: str | None, allow_hosts
     bound = () if host in ("0.0.0.0", "::", "") else (host,)  # the address it was asked to answer on
     app = create_app(Index.locate(*where), token=token, device=run.device,
                      allow_hosts=(*bound, *allow_hosts), follow_links=serve_links)  # fmt: skip
-    click.echo(f"clipsearch: serving index {app.state.clipsearch.index.name!r} on http://{host}:{port}/", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"clipsearch: serving index {app.state.clipsearch.index.name!r} on "
+               f"http://{shown}:{sock.getsockname()[1]}/", err=True)  # fmt: skip
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     finally:
         stop.set()  # the watcher ends between runs: nothing half-written
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port`` (0: a free port, printed as the real one)."""
+    from ..errors import AddressInUseError, UsageError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise AddressInUseError(f"{host}:{port} is already in use (another server?): choose --port") from err
+        raise UsageError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
 
 
 def _watch(paths: Sequence[str], where: Where, run: RuntimeChoice, stop: threading.Event) -> None:
@@ -78,10 +96,12 @@ def _watch(paths: Sequence[str], where: Where, run: RuntimeChoice, stop: threadi
 
 @cli.command("mcp")
 @location_options
-@click.option("--allow-index", is_flag=True, help="Also offer the `index` tool, which adds folders to the index "
+@click.option("--allow-index", "allow_index", multiple=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False, resolve_path=True),
+              help="Also offer the `index` tool, which adds folders under DIR (repeatable) to the index "
               "(read-only without it).")  # fmt: skip
 @click.option("--device", default=None, help="auto, cpu, cuda, mps.")
-def mcp_cmd(where: Where, allow_index: bool, device: str | None) -> None:
+def mcp_cmd(where: Where, allow_index: tuple[str, ...], device: str | None) -> None:
     """Offer one index to an AI assistant over the Model Context Protocol (stdio).
 
     Tools: search (meaning, text and filters), similar, status, duplicates; results are paths with

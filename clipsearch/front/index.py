@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import IndexLocation, ModelChoice, RuntimeChoice
 from ..errors import ClipsearchError, IndexNotFoundError, UsageError
 from .duplicates import DuplicatesMixin
-from .refs import parse_item_ref, requested_model
+from .refs import indexed_item, parse_item_ref, requested_model
 from .writer import EncoderLoader, ProgressFn
 
 __all__ = ["Index", "parse_item_ref", "requested_model"]
@@ -87,6 +87,7 @@ class Index(DuplicatesMixin):
         self._loader = loader
         self._image_encoder = image_encoder
         self._query_lock = threading.RLock()
+        self._map_lock = threading.Lock()
         self._query_encoder: Encoder | None = None
         #: the language of text queries (``ru``, ``rus_Cyrl``) for models that take one; None: detected
         self.language = language
@@ -397,8 +398,7 @@ class Index(DuplicatesMixin):
         draws it anew."""
         from .library_map import map_of
 
-        with self._query_lock:  # one drawing at a time: a second caller gets the first one's map
-            return map_of(self, self.categories.names(), rebuild=rebuild, language=language)
+        return map_of(self, self.categories.names(), rebuild=rebuild, language=language)
 
     def item(self, item_id: int) -> ItemRow:
         """The catalog row of item ``item_id`` (raises :class:`IndexNotFoundError` if there is none)."""
@@ -406,6 +406,11 @@ class Index(DuplicatesMixin):
         if row is None:
             raise IndexNotFoundError(f"no item {item_id}")
         return row
+
+    def item_named(self, ref: str, *, page: int | None = None) -> ItemRow:
+        """The indexed item a result's path names (``doc.pdf#page=3``), from the catalog alone: the
+        file is not opened (see :func:`~.refs.indexed_item`)."""
+        return indexed_item(self.store.catalog, ref, page)
 
     def open_file(self, row: ItemRow, *, follow_links: bool = False) -> tuple[int, os.stat_result]:
         """The item's file opened for reading, if it is still the regular file that was indexed and

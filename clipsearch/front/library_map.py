@@ -17,15 +17,51 @@ class _Index(Protocol):
 
     store: IndexStore
     query_encoder: Callable[[], Encoder]
+    _query_lock: Any
+    _map_lock: Any
 
 
 def map_of(ix: _Index, categories: frozenset[str], *, rebuild: bool = False, language: str = "en") -> LibraryMap:
     """The index's map as its catalog is now (cached, brought up to date, or drawn; see
     ``query/maps.py``); the names of its ``categories`` name groups beside the built-in vocabulary
-    in ``language``."""
+    in ``language``. One drawing at a time, under the map's own lock, not the queries': searches
+    go on meanwhile (only the model's text encoding waits for them), and while one caller draws,
+    the others are shown the last map kept."""
     from ..query.maps import current
 
-    return current(ix.store, ix.query_encoder, sorted(categories), rebuild=rebuild, language=language)
+    def encoder() -> Encoder:
+        return _Serialised(ix.query_encoder(), ix._query_lock)  # type: ignore[return-value]
+
+    if not ix._map_lock.acquire(blocking=False):
+        shown = None if rebuild else last_map(ix)
+        if shown is not None:
+            return shown
+        ix._map_lock.acquire()
+    try:
+        return current(ix.store, encoder, sorted(categories), rebuild=rebuild, language=language)
+    finally:
+        ix._map_lock.release()
+
+
+class _Serialised:
+    """An encoder whose text encoding waits for the queries' lock (one model, one caller at a time)."""
+
+    def __init__(self, encoder: Encoder, lock: Any) -> None:
+        self._encoder, self._lock = encoder, lock
+
+    def encode_texts(self, texts: Any) -> Any:
+        with self._lock:
+            return self._encoder.encode_texts(texts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._encoder, name)
+
+
+def last_map(ix: _Index) -> LibraryMap | None:
+    """The map last kept in the index folder, whole (None: none, or damaged), as drawn then."""
+    from ..query.maps import cached
+
+    return cached(ix.store.path)
 
 
 def as_dict(ix: _Index, library: LibraryMap, *, items: bool = True) -> dict[str, Any]:

@@ -125,8 +125,12 @@ class _Run:
         found = scan(roots, exclude=opts.exclude, include_hidden=opts.include_hidden, accept=indexable,
                      follow_links=opts.follow_links, within=opts.within or None)  # fmt: skip
         for entry in found:
-            if isinstance(entry, ScanProblem):
+            if isinstance(entry, ScanProblem):  # remembered like an unreadable file: `status` counts it
                 self.note_skip(entry.path, entry.reason)
+                kept = entry.path.encode("utf-8", "replace").decode("utf-8")  # a name not UTF-8 still counts
+                seen.add(kept)
+                if self.skipped_before.get(kept, (0, 0, ""))[2] != entry.reason:
+                    self.batch.skip.append(Skip(kept, -1, 0, entry.reason))
                 continue
             seen.add(entry.path)
             old = self.by_path.get(entry.path)
