@@ -148,6 +148,8 @@ def test_check_finds_and_repairs_damage(tmp_path, tiny_model, cli, photos):
     assert [Path(p).name for p in found["missing_files"]] == ["horse.png"]
     table = cli("check", ok=False).stdout
     assert "missing files: 1" in table and "horse.png" in table  # named, for the person who can bring it back
+    shown = [Path(r["path"]).name for r in cli.json("search", "a horse", "-k", "8")]
+    assert "horse.png" not in shown and len(shown) == 8  # a file gone is not a result, the others fill in
 
     repaired = cli.json("check", "--repair")
     assert repaired["ok"], repaired

@@ -118,8 +118,8 @@ index_options = group("options", [
                                   type=click.FloatRange(min=0.1),
                                   help="Seconds one file may take to decode before it is skipped with that reason.")),
     ("ocr_timeout", click.option("--ocr-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
-                                 help="Seconds the text pass may spend on one picture before marking its text "
-                                      "unreadable.")),
+                                 help="Seconds the text pass may spend on one picture; one that runs past it is "
+                                      "tried again on the next runs (3 in all), then marked unreadable.")),
     ("regions", click.option("--region", "regions", multiple=True,
                              type=click.Choice(sorted([*REGIONS, *REGION_GROUPS])),
                              help="Also store a vector of this page region (title-block), or of each of 9 "

@@ -13,6 +13,9 @@ from ..atomic import atomic_path
 from ..errors import IndexNotFoundError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..query.search import SearchResult
     from ..store.catalog import ItemRow
     from ..store.folder import IndexStore
 
@@ -101,3 +104,16 @@ def thumbnail(store: IndexStore, row: ItemRow, *, follow_links: bool = False) ->
     with atomic_path(cached) as tmp:
         tmp.write_bytes(data)
     return data
+
+
+def present(ranked: Callable[[int], list[SearchResult]], k: int) -> list[SearchResult]:
+    """The first ``k`` of ``ranked(n)`` whose files are still there: a file deleted since it was
+    indexed is not shown (``check`` names it, the next ``index`` forgets it). When none of them is
+    there (a drive not mounted, a catalog shared with another machine), they are all shown."""
+    hits = ranked(k)
+    gone = [h for h in hits if not os.path.exists(h.path)]
+    if not gone or len(gone) == len(hits):
+        return hits
+    more = ranked(k + 2 * len(gone))
+    kept = [h for h in more if os.path.exists(h.path)]
+    return kept[:k]

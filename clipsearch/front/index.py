@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import IndexLocation, ModelChoice, RuntimeChoice
 from ..errors import ClipsearchError, IndexNotFoundError, UsageError
 from .duplicates import DuplicatesMixin
+from .files import present
 from .refs import indexed_item, parse_item_ref, requested_model
 from .writer import EncoderLoader, ProgressFn
 
@@ -296,12 +297,17 @@ class Index(DuplicatesMixin):
         ``documents``: each document (PDF) once, its best page's hit (``query/documents.py``);
         ``files`` False: a query or term that names a file on this machine is words, never that
         picture (front ends serving other people: nothing is read past the library)."""
-        with self._query_lock:
-            self.searcher.reads_files = files
-            try:
-                return self._search(query, text, filters, k, min_score, add, sub, sort, relevant, explain, documents)
-            finally:
-                self.searcher.reads_files = True
+
+        def ranked(n: int) -> list[SearchResult]:
+            with self._query_lock:
+                self.searcher.reads_files = files
+                try:
+                    return self._search(query, text, filters, n, min_score, add, sub, sort, relevant, explain,
+                                        documents)  # fmt: skip
+                finally:
+                    self.searcher.reads_files = True
+
+        return present(ranked, k)
 
     def _search(self, query: str | None, text: str | None, filters: Filters | None, k: int, min_score: float | None,
                 add: Sequence[str], sub: Sequence[str], sort: str, relevant: bool, explain: bool,
@@ -373,24 +379,10 @@ class Index(DuplicatesMixin):
         """Items like a picture given as bytes (any format clipsearch indexes), or a PDF's ``page``
         (default 1); ``box``: like that part of it (see :meth:`similar`); ``documents``: each
         document once, like the picture, the ``page``, or a PDF given with no page by all its pages."""
-        from ..query import documents as docs
-        from .pictures import bytes_vector
+        from .pictures import like_bytes
 
-        if documents and box is not None:
-            raise UsageError("documents are compared by whole pages: not with a box")
-        if documents and page is None and data[:5] == b"%PDF-":  # a whole PDF: by all its pages
-            vec = docs.page_vectors(self.query_encoder(), data, "upload")
-        else:
-            vec = bytes_vector(self.query_encoder(), data, page=page or 1, box=box, max_megapixels=max_megapixels)
-        with self._query_lock:
-            if documents:
-                return docs.documents_like(self.searcher, vec, k=k, filters=filters)
-            hits = self.searcher.search_vector(vec, k, filters=filters)
-            if box is None:
-                return hits
-            from ..query.tiles import with_tiles
-
-            return with_tiles(self.searcher, hits, vec, k, None, (), filters)
+        return like_bytes(self, data, page=page, k=k, filters=filters, max_megapixels=max_megapixels, box=box,
+                          documents=documents)  # fmt: skip
 
     def map(self, *, rebuild: bool = False, language: str = "en") -> LibraryMap:
         """The library as a map: items placed in 2-D, grouped, each group named in ``language``

@@ -41,6 +41,31 @@ def like_part_of(
     return [h for h in hits if h.id != row.id][:k]
 
 
+def like_bytes(
+    ix: Any, data: bytes, *, page: int | None, k: int, filters: Filters | None, max_megapixels: float,
+    box: str | Sequence[float] | None, documents: bool,
+) -> list[SearchResult]:  # fmt: skip
+    """:meth:`Index.similar_to_bytes`: the picture's (or page's, or whole PDF's) vector, then the search."""
+    from ..errors import UsageError
+    from ..query import documents as docs
+
+    if documents and box is not None:
+        raise UsageError("documents are compared by whole pages: not with a box")
+    if documents and page is None and data[:5] == b"%PDF-":  # a whole PDF: by all its pages
+        vec = docs.page_vectors(ix.query_encoder(), data, "upload")
+    else:
+        vec = bytes_vector(ix.query_encoder(), data, page=page or 1, box=box, max_megapixels=max_megapixels)
+    with ix._query_lock:
+        if documents:
+            return docs.documents_like(ix.searcher, vec, k=k, filters=filters)
+        hits = ix.searcher.search_vector(vec, k, filters=filters)
+        if box is None:
+            return hits
+        from ..query.tiles import with_tiles
+
+        return with_tiles(ix.searcher, hits, vec, k, None, (), filters)
+
+
 def bytes_vector(
     encoder: Encoder, data: bytes, *, page: int = 1, box: str | Sequence[float] | None = None,
     max_megapixels: float = 50.0,

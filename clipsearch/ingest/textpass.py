@@ -10,8 +10,9 @@ of text; the next ``index``, ``watch`` or ``serve --watch`` carries on with what
 The gate (the text detector on :data:`~.gate.GATE_SIDE`) looks at the small copy phase one kept
 (``gatecache.py``); a picture is decoded large only when the gate found text. A picture that OCR
 fails on, or that takes longer than ``timeout`` seconds, keeps its vector and is marked with its
-reason (``text_error``): read, not retried until its bytes change, and it never holds up the pass
-(its thread finishes on its own; the pass waits for it only at its very end).
+reason (``text_error``) and never holds up the pass (its thread finishes on its own; the pass waits
+for it only at its very end). A picture OCR failed on is not read again until its bytes change; one
+that ran out of time (a busy machine is enough) waits for the next run, :data:`OCR_TRIES` runs in all.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import functools
 import io
 import json
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -73,6 +75,13 @@ class _Result:
     #: Each line's text and box, as the catalog keeps them (``store/extras.py``: JSON).
     boxes: str | None = None
     changed: bool = False
+    #: ran out of time, and will be read again on the next run (:data:`OCR_TRIES`)
+    retry: bool = False
+
+
+#: Runs that try a picture whose OCR runs past ``--ocr-timeout`` before it is marked unreadable for good.
+OCR_TRIES = 3
+_TRY = re.compile(r"\(try (\d+) of \d+\)")
 
 
 def read_texts(
@@ -118,14 +127,15 @@ def read_texts(
             result = task.result(timeout)
             if result is None:
                 pool.replace_stuck()
-                result = _Result(row, error=f"OCR took longer than {timeout:g} s (see --ocr-timeout)")
+                result = _out_of_time(store, row, timeout)
             submit()
             done += 1
             if result.changed:
                 report.changed += 1
             else:
                 _count(report, result)
-                batch.append(TextRead(row.id, row.content_hash, result.text, mode, result.error, result.boxes))
+                done_in = None if result.retry else mode  # None: still waiting, read on the next run
+                batch.append(TextRead(row.id, row.content_hash, result.text, done_in, result.error, result.boxes))
                 gatecache.drop(gatecache.path_for(kept, row.content_hash, row.page))
             if len(batch) >= commit_every or (batch and time.monotonic() - last >= commit_seconds):
                 store.catalog.commit_texts(batch)
@@ -142,6 +152,16 @@ def read_texts(
         gatecache.clear(kept)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _out_of_time(store: IndexStore, row: ItemRow, timeout: float) -> _Result:
+    """A picture whose OCR ran past ``timeout``: tried again on the next run, up to :data:`OCR_TRIES`
+    runs (the count kept in its reason), then unreadable until its bytes change."""
+    before = store.catalog.extras([row.id]).get(row.id)
+    seen = _TRY.search((before.text_error if before else None) or "")
+    tries = (int(seen.group(1)) if seen else 0) + 1
+    error = f"OCR took longer than {timeout:g} s (see --ocr-timeout) (try {tries} of {OCR_TRIES})"
+    return _Result(row, error=error, retry=tries < OCR_TRIES)
 
 
 def _count(report: TextReport, result: _Result) -> None:

@@ -106,7 +106,8 @@ class TextRead(NamedTuple):
     id: int
     content_hash: str
     text: str | None
-    mode: str
+    #: the OCR mode it was read under; None: not done (read again on the next run)
+    mode: str | None
     error: str | None = None
     #: The lines' boxes as JSON, ``[[x0, y0, x1, y1, text], ...]`` in fractions of the picture.
     boxes: str | None = None

@@ -64,10 +64,12 @@ def write(conn: Connection, item_id: int, extras: Extras) -> None:
 
 
 def write_text(
-    conn: Connection, item_id: int, text: str | None, mode: str, error: str | None = None, boxes: str | None = None
-) -> None:
-    """What the text pass read of ``item_id`` under OCR ``mode`` ('' or None: no text; ``error``: why
-    it could not be read; ``boxes``: where each line stands, JSON). Its metadata stays as it is."""
+    conn: Connection, item_id: int, text: str | None, mode: str | None, error: str | None = None,
+    boxes: str | None = None,
+) -> None:  # fmt: skip
+    """What the text pass read of ``item_id`` under OCR ``mode`` (None: not done, still waiting);
+    ``text`` '' or None: no text; ``error``: why it could not be read; ``boxes``: where each line
+    stands, JSON. Its metadata stays as it is."""
     conn.execute(update(ITEMS).where(ITEMS.c.id == item_id).values(ocr_mode=mode, text_error=error))
     conn.execute(delete(TEXTS).where(TEXTS.c.item_id == item_id))
     body = (text or "").strip()
