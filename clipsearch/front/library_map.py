@@ -57,6 +57,13 @@ class _Serialised:
         return getattr(self._encoder, name)
 
 
+def map_languages() -> tuple[str, ...]:
+    """The languages the map's groups can be named in (``en``, ``de``, ``ru``, ...)."""
+    from ..query.naming import languages
+
+    return languages()
+
+
 def last_map(ix: _Index) -> LibraryMap | None:
     """The map last kept in the index folder, whole (None: none, or damaged), as drawn then."""
     from ..query.maps import cached

@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import UPLOAD_MAX_BYTES, IndexLocation
 from ..errors import ClipsearchError, ImageLoadError, IndexNotFoundError, IndexReadOnlyError, UsageError
@@ -44,7 +45,8 @@ def create_app(
     ``allow_hosts``: host names (or ``*``) accepted in the Host header besides the loopback ones;
     ``follow_links``: serve files whose real path lies outside the indexed folders."""
     state = ServerState(location, device, loader, follow_links)
-    app = FastAPI(title="clipsearch", version="1", description="Semantic image search over one index.")
+    app = FastAPI(title="clipsearch", version="1", description="Semantic image search over one index.",
+                  responses=ERRORS)  # fmt: skip
     app.state.clipsearch = state
     allowed = frozenset(h.lower().strip("[]") for h in allow_hosts) | LOOPBACK_NAMES
 
@@ -77,12 +79,32 @@ def create_app(
         )  # fmt: skip
         return JSONResponse({"error": getattr(err, "web", None) or str(err)}, status_code=code)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_errors(_request: Request, err: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(err.detail)}, status_code=err.status_code, headers=err.headers)
+
     guard = [Depends(require_token)]
 
     add_query_routes(app, state, guard, max_upload_bytes)
     add_item_routes(app, state, guard)
     return app
 
+
+_ERROR_BODY = {"application/json": {"schema": {
+    "type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}}  # fmt: skip
+#: What every route may answer besides its own result (422, a malformed parameter, FastAPI adds).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": why, "content": _ERROR_BODY}
+    for code, why in {
+        400: "cannot be done as asked (the reason is the error)",
+        401: "missing or wrong bearer token (serve --token)",
+        403: "refused: a request from another site's page, or a write to a read-only index",
+        404: "no such item, or its file is gone or changed since it was indexed",
+        413: "upload larger than the server accepts",
+        421: "a host name this server does not answer (serve --allow-host)",
+        500: "the index is damaged or its catalog server unreachable (the error says which)",
+    }.items()
+}
 
 #: Host names that always reach this machine's loopback (RFC 6761: ``*.localhost`` too).
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})

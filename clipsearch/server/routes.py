@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from ..config import UPLOAD_MAX_MEGAPIXELS
 from ..errors import UsageError
 from ..front import index as front
+from ..front.library_map import as_dict, map_languages
 from .state import ServerState, descriptor_path
 
 if TYPE_CHECKING:
@@ -159,12 +160,15 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
                                            documents=documents)  # fmt: skip
         return [_result(r) for r in hits]
 
-    @app.get("/api/items/{item_id}/thumbnail", dependencies=guard)
+    @app.get("/api/items/{item_id}/thumbnail", dependencies=guard, response_class=Response,
+             responses={200: {"description": "a WebP thumbnail", "content": {"image/webp": {}}}})  # fmt: skip
     def thumbnail(item_id: ItemId) -> Response:
         data = state.index.thumbnail(state.index.item(item_id), follow_links=state.follow_links)
         return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=86400"})
 
-    @app.get("/api/items/{item_id}/file", dependencies=guard)
+    @app.get("/api/items/{item_id}/file", dependencies=guard, response_class=FileResponse,
+             responses={200: {"description": "the file as indexed (range requests work)", "content": {
+                 "image/*": {}, "application/pdf": {}, "video/*": {}, "application/octet-stream": {}}}})  # fmt: skip
     def file(item_id: ItemId) -> FileResponse:
         row = state.index.item(item_id)
         fd, st = state.index.open_file(row, follow_links=state.follow_links)
@@ -177,12 +181,11 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
 
     @app.get("/api/map", dependencies=guard)
     def library_map(
-        rebuild: bool = Query(False), items: bool = Query(True), lang: str = Query("en", max_length=8)
-    ) -> dict[str, Any]:
+        rebuild: bool = Query(False), items: bool = Query(True),
+        lang: str = Query("en", pattern=f"^({'|'.join(map_languages())})$"),
+    ) -> dict[str, Any]:  # fmt: skip
         """The map of the library (``clipsearch map --json``): drawn once, then kept up to date;
         groups named in ``lang``."""
-        from ..front.library_map import as_dict
-
         ix = state.index
         return as_dict(ix, ix.map(rebuild=rebuild, language=lang), items=items)
 
