@@ -75,6 +75,9 @@ def test_thumbnail_is_generated_once_and_file_is_the_original(client, served):
     assert max(image.size) <= 256
     cached = list((served[1].path / "thumbnails").glob(f"{hit['id']}-*.webp"))
     assert len(cached) == 1 and cached[0].read_bytes() == thumb.content
+    cached[0].write_bytes(thumb.content[: len(thumb.content) // 2])  # a copy cut short (a full disk, a crash)
+    again = client.get(hit["thumbnail"])
+    assert again.status_code == 200 and again.content == thumb.content == cached[0].read_bytes()  # drawn anew
     original = client.get(hit["file"])
     assert original.content == Path(hit["path"]).read_bytes()
 

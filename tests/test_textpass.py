@@ -224,3 +224,21 @@ def test_a_file_changed_while_its_text_is_read_is_left_for_the_next_run(cli, tmp
     report = cli.json("index", str(tmp_path), "--model", "tiny-shapes")
     assert report["text"]["changed"] == 1 and report["text"]["unreadable"] == 0
     assert cli.json("status")["waiting_for_text"] == 1
+
+
+def test_a_damaged_small_copy_is_not_what_the_gate_reads(tmp_path):
+    """Phase one's small copy cut short (a crash, a full disk) reads as none: the text pass goes to
+    the file, never to a picture half grey, where the gate would find no text."""
+    import numpy as np
+
+    from clipsearch.ingest import gatecache
+
+    picture = Image.new("RGB", (640, 480), (200, 30, 30))
+    path = gatecache.path_for(tmp_path, "abc", 0)
+    gatecache.save(picture, path)
+    whole = gatecache.load(path)
+    assert whole is not None and whole.shape == (360, 480, 3) and abs(int(np.median(whole[..., 2])) - 200) < 8
+    path.write_bytes(path.read_bytes()[:-400])
+    assert gatecache.load(path) is None
+    path.write_bytes(b"\0" * 100)
+    assert gatecache.load(path) is None

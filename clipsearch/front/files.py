@@ -92,8 +92,9 @@ def thumbnail(store: IndexStore, row: ItemRow, *, follow_links: bool = False) ->
     cached = store.path / "thumbnails" / f"{row.id}-{row.mtime_ns}-{row.page}.webp"
     fd, _ = open_item_file(store, row, follow_links=follow_links)
     try:
-        if cached.is_file():
-            return cached.read_bytes()
+        data = cached.read_bytes() if cached.is_file() else b""
+        if whole_webp(data):  # a copy cut short (a full disk, a crash past the rename) is drawn again
+            return data
         image = item_picture(row.path, row.page, row.time, THUMBNAIL_SIZE, source=descriptor_path(fd))
     finally:
         os.close(fd)
@@ -104,6 +105,12 @@ def thumbnail(store: IndexStore, row: ItemRow, *, follow_links: bool = False) ->
     with atomic_path(cached) as tmp:
         tmp.write_bytes(data)
     return data
+
+
+def whole_webp(data: bytes) -> bool:
+    """Whether ``data`` is a whole WebP file: its RIFF header's length is the length there is."""
+    return len(data) > 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP" and (
+        int.from_bytes(data[4:8], "little") + 8 == len(data))  # fmt: skip
 
 
 def present(ranked: Callable[[int], list[SearchResult]], k: int) -> list[SearchResult]:

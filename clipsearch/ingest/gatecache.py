@@ -50,12 +50,17 @@ def save(image: Any, path: Path) -> None:
 
 def load(path: Path) -> np.ndarray | None:
     """The kept copy as OpenCV decodes it (BGR, what the gate takes without converting: most
-    pictures need nothing else), or None when there is none (or it cannot be read)."""
+    pictures need nothing else), or None when there is none, or it is damaged or cut short: the
+    gate then reads the file itself."""
     import cv2
 
-    if not path.exists():
+    try:
+        data = path.read_bytes()
+    except OSError:
         return None
-    pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if not data.rstrip(b"\0").endswith(b"\xff\xd9"):  # cut short: OpenCV would fill the rest with grey
+        return None
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     return pixels if pixels is not None and pixels.size else None
 
 
