@@ -135,17 +135,18 @@ def test_postgresql_full_text_finds_what_fts5_finds(pg_url, tmp_path):
 
 
 def test_a_query_matching_very_many_texts_is_answered_newest_first_on_both(pg_url, tmp_path, monkeypatch):
-    """As FTS5's shortcut: past COMMON matches, ranking every one costs too much; newest first instead."""
-    from clipsearch.store import fulltext
+    """Past the engine's bound of matches, scoring every one costs too much: newest first instead."""
+    from clipsearch.store import textengines
 
     bodies = ["bolt bolt bolt bolt", "bolt", "a bolt and a nut", "nut", "bolt here"]
     for target in (tmp_path / "c.sqlite", pg_url):
         catalog = _texts_catalog(target, bodies)
         ranked = [h.item_id for h in catalog.search_text("bolt", 10)]
         assert ranked[0] == 1 and sorted(ranked) == [1, 2, 3, 5], target  # the text saying it most comes first
-        monkeypatch.setattr(fulltext, "COMMON", 2)
+        monkeypatch.setattr(textengines, "FTS5_COMMON", 2)
+        monkeypatch.setattr(textengines, "TSVECTOR_COMMON", 2)
         assert [h.item_id for h in catalog.search_text("bolt", 3)] == [5, 3, 2], target
-        monkeypatch.setattr(fulltext, "COMMON", 20_000)
+        monkeypatch.undo()
         catalog.close()
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import CatalogDamagedError, ClipsearchError, IndexCorruptError
-from . import dialect, extras, fulltext
+from . import dialect, extras, fulltext, textengines
 from .extras import Extras
 from .fulltext import TextHit
 from .schema import ITEMS, META, METADATA, REGIONS, REMOVED, SKIPPED, TEXTS
@@ -281,9 +281,9 @@ class Catalog:
         return out
 
     def search_text(self, words: str, limit: int, where: ColumnElement[bool] | None = None) -> list[TextHit]:
-        """Full-text search (BM25, see ``fulltext.py``), restricted by ``where`` on items."""
+        """Full-text search (see ``fulltext.py`` and ``textengines.py``), restricted by ``where`` on items."""
         with self.engine.connect() as conn:
-            return fulltext.search(conn, words, limit, where)
+            return textengines.search(conn, words, limit, where)
 
     def text_boxes(self, ids: Sequence[int], words: str) -> dict[int, list[list[float]]]:
         """For each of ``ids``, the boxes of its OCR lines that hold a term of ``words`` (as

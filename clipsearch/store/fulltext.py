@@ -12,6 +12,7 @@ characters, found wherever it stands in a sentence. A user's words are never han
 syntax: each becomes a quoted phrase, so quotes, ``OR``, ``*`` or ``NEAR`` in a query are text.
 A term with punctuation or symbols (a part code such as ``A-1042/7``, a dimension ``⌀60``) is a
 phrase of its pieces, and only texts holding it literally are kept (:func:`literal_terms`).
+How each engine's index is asked, and when a query is too common to score: ``textengines.py``.
 """
 
 from __future__ import annotations
@@ -19,22 +20,16 @@ from __future__ import annotations
 import re
 import shlex
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import column, func, literal_column, select, table, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.elements import ColumnElement
-
-from .schema import ITEMS, TEXTS
-
-_FTS = table("texts_fts", column("rowid"))
 
 _CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
 _WORDISH = re.compile(r"\w+", re.UNICODE)
 
 
-def _spaced(text: str) -> str:
+def spaced(text: str) -> str:
     return _CJK.sub(r" \1 ", text)
 
 
@@ -42,7 +37,7 @@ def searchable(body: str) -> str:
     """The ``terms`` indexed for ``body``: the same text with each CJK character standing alone,
     then the :func:`readings` of its lines that differ from the line as read."""
     extra = [line for line in (readings(line) for line in body.splitlines()) if line]
-    return _spaced(body) + ("\n" + "\n".join(extra) if extra else "")
+    return spaced(body) + ("\n" + "\n".join(extra) if extra else "")
 
 
 #: The diameter sign as drawings print it and OCR reads it; ``0`` is its usual misreading ("042").
@@ -85,10 +80,10 @@ _PLAIN = re.compile(r"[^\W_]+", re.UNICODE)
 def server_terms(body: str) -> str:
     """``terms`` as PostgreSQL indexes them: :func:`searchable`, then case-folded, accents removed
     (what FTS5's ``remove_diacritics 2`` does), and only runs of letters and digits kept."""
-    return _folded(searchable(body))
+    return folded(searchable(body))
 
 
-def _folded(text: str) -> str:
+def folded(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     bare = unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
     return " ".join(_PLAIN.findall(bare.casefold()))
@@ -109,25 +104,26 @@ def split_query(words: str) -> list[str]:
     return [p for p in (p.strip() for p in parts) if _WORDISH.search(p)]
 
 
-def match_expression(terms: list[str]) -> str:
+def match_expression(terms: list[str], *, whole: Collection[str] = ()) -> str:
     """An FTS5 MATCH string where every term is one quoted phrase (all must match).
 
     A word of three letters or more also matches as the start of a longer one ("print" finds
-    "printed"); numbers match whole ("15" does not find "150"); literal codes match whole too."""
+    "printed"), unless it is in ``whole``; numbers match whole ("15" does not find "150");
+    literal codes match whole too."""
     phrases = []
     for term in terms:
         forms = []
-        for form in _forms(term):
-            tokens = _WORDISH.findall(_spaced(form))
+        for form in forms_of(term):
+            tokens = _WORDISH.findall(spaced(form))
             if tokens:
-                prefix = " *" if _as_prefix(term, tokens[-1]) else ""
+                prefix = " *" if term not in whole and as_prefix(term, tokens[-1]) else ""
                 forms.append('"' + " ".join(tokens).replace('"', '""') + '"' + prefix)
         if forms:
             phrases.append(forms[0] if len(forms) == 1 else "(" + " OR ".join(forms) + ")")
     return " AND ".join(phrases)
 
 
-def _forms(term: str) -> list[str]:
+def forms_of(term: str) -> list[str]:
     """A query term as typed, and as :func:`readings` would index it ("⌀38H12" -> "38 H 12"). A
     literal code also matches by its longest number alone: OCR spaces a code's letters in ways no
     reading foresees ("2x R0,15" for "2xR0,15"), and the letter-for-letter check after the index
@@ -142,7 +138,7 @@ def _forms(term: str) -> list[str]:
     return forms
 
 
-def _as_prefix(term: str, last: str) -> bool:
+def as_prefix(term: str, last: str) -> bool:
     """Whether ``term``'s last token also matches as the start of a longer word: a word of three
     letters or more, not a number, not a CJK character, not part of a literal code."""
     return len(last) >= 3 and not last.isdigit() and not _CJK.search(last) and not literal_terms([term])
@@ -161,111 +157,9 @@ class TextHit:
     body: str
 
 
-def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] | None = None) -> list[TextHit]:
-    """Items whose text holds every term of ``words``, best BM25 first (at most ``limit``).
-
-    Several terms are looked for as one phrase first: the texts that hold them side by side, as
-    typed (``⌀12 H7`` on a drawing), rank before those that hold each somewhere. ``where``: a
-    condition on ``items`` (metadata filters), applied inside the query so filters never shorten
-    the result list below what exists.
-    """
-    terms = split_query(words)
-    find = _search_server if conn.dialect.name == "postgresql" else _search_fts5
-    if len(terms) < 2:
-        return find(conn, terms, limit, where)
-    together = find(conn, [" ".join(terms)], limit, where)
-    seen = {h.item_id for h in together}
-    return (together + [h for h in find(conn, terms, limit, where) if h.item_id not in seen])[:limit]
-
-
-def _search_fts5(conn: Connection, terms: list[str], limit: int, where: ColumnElement[bool] | None) -> list[TextHit]:
-    expression = match_expression(terms)
-    if not expression:
-        return []
-    literal = literal_terms(terms)
-    rank = literal_column("texts_fts.rank").label("rank")  # bm25 by default
-    query = (
-        select(TEXTS.c.item_id, rank, TEXTS.c.body)
-        .select_from(_FTS.join(TEXTS, TEXTS.c.item_id == _FTS.c.rowid).join(ITEMS, ITEMS.c.id == TEXTS.c.item_id))
-        .where(literal_column("texts_fts").op("MATCH")(expression))
-    )
-    # FTS5 scores every match before sorting: for a query whose every word is in more than
-    # COMMON texts that is most of the index (`make bench`: catalog, at 1M items). Such a query is answered with
-    # the newest matches (highest ids) instead, which FTS5 streams; rarer words are ranked by BM25.
-    query = query.order_by(_FTS.c.rowid.desc()) if _rarest(conn, expression) > COMMON else query.order_by(rank)
-    if where is not None:
-        query = query.where(where)
-    return _fetch(conn, query, limit, literal)
-
-
-def _fetch(conn: Connection, query: Any, limit: int, literal: list[str]) -> list[TextHit]:
-    # Literal codes are re-checked here, so ask the index for more candidates than will be kept.
-    fetch = limit * 4 + 50 if literal else limit
-    while True:
-        rows = conn.execute(query.limit(fetch)).all()
-        hits = [TextHit(r.item_id, float(r.rank), r.body) for r in rows if _holds(r.body, literal)]
-        if len(hits) >= limit or len(rows) < fetch:
-            return hits[:limit]
-        fetch *= 4
-
-
-#: Texts a query's rarest word may be in before the query is answered newest first, unranked.
-COMMON = 20_000
-
-_SIMPLE = literal_column("'simple'::regconfig")
-
-
-def tsquery(terms: list[str]) -> str:
-    """PostgreSQL's ``to_tsquery`` text for ``terms``, with :func:`match_expression`'s meaning: each
-    term a phrase (``<->``), all terms needed (``&``), a word of three letters or more also the start
-    of a longer one (``:*``). Tokens are letters and digits only, so nothing in them is syntax."""
-    phrases = []
-    for term in terms:
-        forms = []
-        for form in _forms(term):
-            tokens = _folded(_spaced(form)).split()
-            if tokens:
-                quoted = [f"'{t}'" for t in tokens]
-                quoted[-1] += ":*" if _as_prefix(term, tokens[-1]) else ""
-                forms.append("(" + " <-> ".join(quoted) + ")")
-        if forms:
-            phrases.append(forms[0] if len(forms) == 1 else "(" + " | ".join(forms) + ")")
-    return " & ".join(phrases)
-
-
-def _search_server(conn: Connection, terms: list[str], limit: int, where: ColumnElement[bool] | None) -> list[TextHit]:
-    """:func:`search` on PostgreSQL: the GIN index finds, ``ts_rank_cd`` ranks (negated: lower is better).
-
-    Ranking reads every match, so a query matching more than COMMON texts is answered as FTS5's
-    is: the newest matches first, unranked (rank 0), which the index streams."""
-    expression = tsquery(terms)
-    if not expression:
-        return []
-    vector = literal_column("texts.texts_fts_vector")  # to_tsvector('simple', terms), stored and indexed
-    query_ts = func.to_tsquery(_SIMPLE, expression)
-    matches = vector.op("@@")(query_ts)
-    probe = select(TEXTS.c.item_id).where(matches).limit(COMMON + 1).subquery()
-    common = int(conn.execute(select(func.count()).select_from(probe)).scalar() or 0) > COMMON
-    rank = (literal_column("0.0") if common else -func.ts_rank_cd(vector, query_ts)).label("rank")
-    query = select(TEXTS.c.item_id, rank, TEXTS.c.body).where(matches)
-    query = query.order_by(*([] if common else [rank]), TEXTS.c.item_id.desc())
-    if where is not None:  # items only when filtered: PostgreSQL guesses 20,000 matches for a prefix
-        query = query.join(ITEMS, ITEMS.c.id == TEXTS.c.item_id).where(where)  # and would hash all items
-    return _fetch(conn, query, limit, literal_terms(terms))
-
-
-def _rarest(conn: Connection, expression: str) -> int:
-    """How many texts hold the query's rarest token (the FTS5 vocabulary's document counts)."""
-    tokens = {t.lower() for t in _WORDISH.findall(expression)}
-    if not tokens:
-        return 0
-    marks = ", ".join(f":t{i}" for i in range(len(tokens)))
-    rows = conn.execute(
-        text(f"SELECT term, doc FROM texts_fts_vocab WHERE term IN ({marks})"),
-        {f"t{i}": t for i, t in enumerate(sorted(tokens))},
-    ).all()
-    counts = {r.term: int(r.doc) for r in rows}
-    return min(counts.get(t, 0) for t in tokens)
+def holds(body: str, literal: list[str]) -> bool:
+    """Whether ``body`` (or one of its readings) holds every ``literal`` code, letter for letter."""
+    return _holds(body, literal)
 
 
 def _holds(body: str, literal: list[str]) -> bool:
@@ -291,14 +185,14 @@ def boxes_holding(boxes: str, words: str) -> list[list[float]]:
     word glued to its neighbours by OCR is found in its line too."""
     import json
 
-    terms = [_letters(_folded(t)) for t in split_query(words)]
+    terms = [_letters(folded(t)) for t in split_query(words)]
     terms = [t for t in terms if t]
     try:
         lines = json.loads(boxes)
     except ValueError:
         return []
     return [[float(v) for v in line[:4]] for line in lines
-            if any(t in _letters(_folded(searchable(str(line[4])))) for t in terms)]  # fmt: skip
+            if any(t in _letters(folded(searchable(str(line[4])))) for t in terms)]  # fmt: skip
 
 
 def snippet(body: str, words: str, width: int = 120) -> str:

@@ -1,0 +1,199 @@
+"""Full-text search on each catalog engine, behind one small interface (:class:`TextEngine`):
+FTS5 on SQLite, ``tsvector`` with a GIN index on PostgreSQL. ``fulltext.py`` says what a query
+means (terms, readings, codes); an engine says how its index is asked, and when a query is
+common.
+
+Scoring reads every match before the best come out (FTS5's BM25, PostgreSQL's ``ts_rank_cd``), so
+a query with more matches than the engine's ``common`` is answered with its newest matches (the
+highest ids) instead, which the index streams. Whether a query is common is counted, up to one past
+the bound, on the index itself, first with every word matched whole (a prefix, "print" finding
+"printed", makes the index merge every word it starts before the first row): a common query
+leaves its prefixes out, and so does a word common by itself. A phrase counts as common when its
+words together are (scoring it reads every text that holds them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import column, func, literal_column, select, table, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from .fulltext import (
+    TextHit,
+    as_prefix,
+    folded,
+    forms_of,
+    holds,
+    literal_terms,
+    match_expression,
+    spaced,
+    split_query,
+)
+from .schema import ITEMS, TEXTS
+
+
+class TextEngine(Protocol):
+    """How one catalog engine's full-text index is asked."""
+
+    #: matches past which a query is answered newest first, unscored
+    common: int
+
+    def expression(self, terms: list[str], whole: Collection[str]) -> str:
+        """The index's query for ``terms`` (each a phrase, all needed), ``whole`` without prefixes."""
+        ...
+
+    def more_than(self, conn: Connection, expression: str, count: int) -> bool:
+        """Whether more than ``count`` texts match (counted up to one past it)."""
+        ...
+
+    def query(self, expression: str, common: bool, filtered: bool) -> Any:
+        """``select(item_id, rank, body)`` of the matches, best first (lower rank is better)."""
+        ...
+
+
+_FTS = table("texts_fts", column("rowid"))
+#: Matches past which a query is common. Scoring reads every match, and PostgreSQL visits each
+#: match's row, counting too: each bound holds `make bench`'s text fulltext_ms_p95 at 1M items.
+FTS5_COMMON = 10_000
+TSVECTOR_COMMON = 2_000
+
+
+@dataclass(frozen=True)
+class Fts5:
+    """SQLite's FTS5 (migration 0005): an external-content table over ``texts.terms``, BM25."""
+
+    common: int
+
+    def expression(self, terms: list[str], whole: Collection[str]) -> str:
+        return match_expression(terms, whole=whole)
+
+    def more_than(self, conn: Connection, expression: str, count: int) -> bool:
+        probe = text("SELECT count(*) FROM (SELECT rowid FROM texts_fts WHERE texts_fts MATCH :e LIMIT :n)")
+        return int(conn.execute(probe, {"e": expression, "n": count + 1}).scalar() or 0) > count
+
+    def query(self, expression: str, common: bool, filtered: bool) -> Any:
+        rank = literal_column("texts_fts.rank").label("rank")  # bm25 by default
+        query = (
+            select(TEXTS.c.item_id, rank, TEXTS.c.body)
+            .select_from(_FTS.join(TEXTS, TEXTS.c.item_id == _FTS.c.rowid).join(ITEMS, ITEMS.c.id == TEXTS.c.item_id))
+            .where(literal_column("texts_fts").op("MATCH")(expression))
+        )
+        return query.order_by(_FTS.c.rowid.desc()) if common else query.order_by(rank)
+
+
+_SIMPLE = literal_column("'simple'::regconfig")
+_VECTOR = literal_column("texts.texts_fts_vector")  # to_tsvector('simple', terms), stored, GIN-indexed
+
+
+@dataclass(frozen=True)
+class Tsvector:
+    """PostgreSQL's full-text search: the GIN index finds, ``ts_rank_cd`` ranks (negated)."""
+
+    common: int
+
+    def expression(self, terms: list[str], whole: Collection[str]) -> str:
+        return tsquery(terms, whole=whole)
+
+    def more_than(self, conn: Connection, expression: str, count: int) -> bool:
+        matches = _VECTOR.op("@@")(func.to_tsquery(_SIMPLE, expression))
+        probe = select(TEXTS.c.item_id).where(matches).limit(count + 1).subquery()
+        return int(conn.execute(select(func.count()).select_from(probe)).scalar() or 0) > count
+
+    def query(self, expression: str, common: bool, filtered: bool) -> Any:
+        query_ts = func.to_tsquery(_SIMPLE, expression)
+        rank = (literal_column("0.0") if common else -func.ts_rank_cd(_VECTOR, query_ts)).label("rank")
+        query = select(TEXTS.c.item_id, rank, TEXTS.c.body).where(_VECTOR.op("@@")(query_ts))
+        query = query.order_by(*([] if common else [rank]), TEXTS.c.item_id.desc())
+        if filtered:  # items only when filtered: PostgreSQL guesses 20,000 matches for a prefix
+            query = query.join(ITEMS, ITEMS.c.id == TEXTS.c.item_id)  # and would hash all items
+        return query
+
+
+def tsquery(terms: list[str], *, whole: Collection[str] = ()) -> str:
+    """PostgreSQL's ``to_tsquery`` text for ``terms``, with :func:`match_expression`'s meaning: each
+    term a phrase (``<->``), all terms needed (``&``), a word of three letters or more also the start
+    of a longer one (``:*``) unless in ``whole``. Tokens are letters and digits only, so nothing in
+    them is syntax."""
+    phrases = []
+    for term in terms:
+        forms = []
+        for form in forms_of(term):
+            tokens = folded(spaced(form)).split()
+            if tokens:
+                quoted = [f"'{t}'" for t in tokens]
+                quoted[-1] += ":*" if term not in whole and as_prefix(term, tokens[-1]) else ""
+                forms.append("(" + " <-> ".join(quoted) + ")")
+        if forms:
+            phrases.append(forms[0] if len(forms) == 1 else "(" + " | ".join(forms) + ")")
+    return " & ".join(phrases)
+
+
+def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] | None = None) -> list[TextHit]:
+    """Items whose text holds every term of ``words``, best first (at most ``limit``), by the
+    catalog engine's own full-text index (``store/textengines.py``).
+
+    Several terms are looked for as one phrase first: the texts that hold them side by side, as
+    typed (``⌀12 H7`` on a drawing), rank before those that hold each somewhere. ``where``: a
+    condition on ``items`` (metadata filters), applied inside the query so filters never shorten
+    the result list below what exists.
+    """
+    terms = split_query(words)
+    engine = engine_for(conn)
+    if len(terms) < 2:
+        return find(conn, engine, terms, limit, where)
+    together = find(conn, engine, [" ".join(terms)], limit, where)
+    seen = {h.item_id for h in together}
+    return (together + [h for h in find(conn, engine, terms, limit, where) if h.item_id not in seen])[:limit]
+
+
+def engine_for(conn: Connection) -> TextEngine:
+    """The full-text engine of the catalog behind ``conn``."""
+    return Tsvector(TSVECTOR_COMMON) if conn.dialect.name == "postgresql" else Fts5(FTS5_COMMON)
+
+
+def find(
+    conn: Connection, engine: TextEngine, terms: list[str], limit: int, where: ColumnElement[bool] | None
+) -> list[TextHit]:
+    """The best ``limit`` texts holding every term (each a phrase), ``where`` on ``items`` applied."""
+    expression, common = _expression(conn, engine, terms)
+    if not expression:
+        return []
+    query = engine.query(expression, common, where is not None)
+    if where is not None:
+        query = query.where(where)
+    return _fetch(conn, query, limit, literal_terms(terms))
+
+
+def _expression(conn: Connection, engine: TextEngine, terms: list[str]) -> tuple[str, bool]:
+    """The query for ``terms`` and whether it is common (see the module's docstring)."""
+    exact = engine.expression(terms, terms)
+    if not exact:
+        return "", False
+    counted: dict[str, bool] = {}
+
+    def more(expression: str) -> bool:  # each expression counted once
+        if expression not in counted:
+            counted[expression] = bool(expression) and engine.more_than(conn, expression, engine.common)
+        return counted[expression]
+
+    words = [w for t in terms for w in t.split()]  # a phrase's score reads the texts that hold its words
+    if more(engine.expression(words, words) or exact):
+        return exact, True
+    common = [t for t in terms if more(engine.expression(t.split()[-1:], t.split()))]
+    full = engine.expression(terms, common)  # a common word's prefix: all the words it starts
+    return full, full != exact and more(full)
+
+
+def _fetch(conn: Connection, query: Any, limit: int, literal: list[str]) -> list[TextHit]:
+    # Literal codes are re-checked here, so ask the index for more candidates than will be kept.
+    fetch = limit * 4 + 50 if literal else limit
+    while True:
+        rows = conn.execute(query.limit(fetch)).all()
+        hits = [TextHit(r.item_id, float(r.rank), r.body) for r in rows if holds(r.body, literal)]
+        if len(hits) >= limit or len(rows) < fetch:
+            return hits[:limit]
+        fetch *= 4
