@@ -199,3 +199,22 @@ def test_a_terminal_is_asked_first(cli, with_copies, tmp_path, monkeypatch):
     agreed = cli.runner.invoke(command, args, input="y\n", env=env)
     assert agreed.exit_code == 0 and f"moved {len(copies)} files" in agreed.stderr
     assert not any(c.exists() for c in copies)
+
+
+def test_a_deleted_keeper_never_costs_the_last_copy(cli, with_copies, tmp_path):
+    """A keeper deleted since the index was made: its group is not reported (nothing to keep it
+    against) and a move takes nothing, so the copy left is never moved away; a deleted copy is
+    left out of its group, and of similar pictures."""
+    folder, copies = with_copies
+    cli.json("index", str(folder), "--model", "tiny-shapes")
+    kept = sorted(folder.glob("*.png"))[:3]
+    kept[0].unlink()  # the keeper of the first copy's group
+    copies[1].unlink()  # a copy of the second
+    groups = cli.json("duplicates", "--by", "exact")
+    members = {Path(m["path"]) for g in groups for m in g["items"]}
+    assert kept[0] not in members and copies[0] not in members and copies[1] not in members
+    assert {kept[2], copies[2]} <= members
+    plan = cli.json("duplicates", "--by", "exact", "--move-to", str(tmp_path / "dupes"), "--yes")
+    assert plan["moved"] == 1 and copies[0].is_file() and not copies[2].exists()
+    near = [Path(r["path"]) for r in cli.json("similar", str(kept[1]), "-k", "60")]
+    assert copies[1] not in near and kept[0] not in near and len(near) == len(set(near))

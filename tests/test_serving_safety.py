@@ -266,3 +266,13 @@ def test_the_index_never_indexes_its_own_folder(tmp_path):
     assert again["added"] == 0 and again["items"] == first["items"]
     inside = CliRunner().invoke(cli, ["index", str(home / "default"), "--home", str(home), "--model", "tiny-shapes"])
     assert inside.exit_code == 2 and "own folder" in inside.output and "Traceback" not in inside.output
+    # another index beside it (its thumbnails too): passed over from above, refused from inside
+    other = _index(home, tmp_path / "lib" / "shapes", extra=("--index", "other"))
+    with _Served(create_app(IndexLocation(home, "other"))) as served, httpx.Client(base_url=served.url) as client:
+        for item in _ids(client).values():
+            client.get(f"/api/items/{item}/thumbnail")
+    assert other["items"] and list((home / "other").rglob("*.webp"))
+    third = _index(home, tmp_path / "lib")
+    assert third["added"] == 0 and third["items"] == first["items"]
+    sibling = CliRunner().invoke(cli, ["index", str(home / "other" / "thumbnails"), "--home", str(home)])
+    assert sibling.exit_code == 2 and "inside an index folder" in sibling.output

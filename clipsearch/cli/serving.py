@@ -57,9 +57,12 @@ def serve_cmd(where: Where, host: str, port: int, token: str | None, allow_hosts
     bound = () if host in ("0.0.0.0", "::", "") else (host,)  # the address it was asked to answer on
     app = create_app(Index.locate(*where), token=token, device=run.device,
                      allow_hosts=(*bound, *allow_hosts), follow_links=serve_links)  # fmt: skip
-    shown = f"[{host}]" if ":" in host else host
-    click.echo(f"clipsearch: serving index {app.state.clipsearch.index.name!r} on "
-               f"http://{shown}:{sock.getsockname()[1]}/", err=True)  # fmt: skip
+    port = sock.getsockname()[1]
+    shown = "127.0.0.1" if not bound else f"[{host}]" if ":" in host else host
+    click.echo(f"clipsearch: serving index {app.state.clipsearch.index.name!r} on http://{shown}:{port}/", err=True)
+    if not bound and not allow_hosts:
+        click.echo("clipsearch: listening on every address: other machines reach it by a name or address given "
+                   "with --allow-host (requests naming any other host get 421)", err=True)  # fmt: skip
     try:
         uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     finally:

@@ -42,8 +42,9 @@ class DuplicatesMixin:
 
         distance = DEFAULT_MAX_DISTANCE if max_distance is None else max_distance
         with self._query_lock:
-            return find_duplicates(self.store, by=by or None, max_distance=distance, min_similarity=min_similarity,
-                                   filters=filters)  # fmt: skip
+            groups = find_duplicates(self.store, by=by or None, max_distance=distance, min_similarity=min_similarity,
+                                     filters=filters)  # fmt: skip
+        return _still_there(groups)
 
     def dismiss(self, group: Group) -> None:
         """Remember that ``group`` is not duplicates: it is not reported again."""
@@ -95,3 +96,20 @@ class DuplicatesMixin:
                     write(path, groups)
                 except OSError as err:
                     raise UsageError(f"cannot write {path}: {err.strerror or err}") from err
+
+
+def _still_there(groups: list[Group]) -> list[Group]:
+    """The groups as the files are now: a member whose file was deleted since it was indexed is
+    left out, and so is a group whose keeper is gone (what it was compared with is not there: the
+    next ``index`` forgets the file and the rest group again) or that has one file left, so a move
+    never takes away the last copy. Files all missing (a drive not mounted) leave a group as it is."""
+    import dataclasses
+
+    out = []
+    for group in groups:
+        here = [m for m in group.members if os.path.exists(m.item.path)]
+        if len(here) == len(group.members) or not here:
+            out.append(group)
+        elif len(here) >= 2 and any(m.keeper for m in here):
+            out.append(dataclasses.replace(group, members=here))
+    return out

@@ -102,8 +102,11 @@ def thumbnail(store: IndexStore, row: ItemRow, *, follow_links: bool = False) ->
     buf = io.BytesIO()
     image.save(buf, "WEBP", quality=80)
     data = buf.getvalue()
-    with atomic_path(cached) as tmp:
-        tmp.write_bytes(data)
+    try:
+        with atomic_path(cached) as tmp:
+            tmp.write_bytes(data)
+    except OSError:  # a cache that cannot be written (full, read-only, a folder in the way) still serves
+        pass
     return data
 
 

@@ -344,12 +344,17 @@ class Index(DuplicatesMixin):
         page, time = page if page is not None else in_page, time if time is not None else in_time
         whole = docs.whole_document(spec, page, time, region, box) if documents is None else documents
         part = parse_box(box) if box is not None else None
-        with self._query_lock:
-            if whole:
-                return docs.similar_documents(self.searcher, spec, k=k, page=page, time=time, min_score=min_score,
-                                              add=add, sub=sub, filters=filters, region=region, box=part)  # fmt: skip
-            return self.searcher.similar(spec, k, min_score, add, sub, page=page, filters=filters, region=region,
-                                         time=time, box=part)  # fmt: skip
+
+        def ranked(n: int) -> list[SearchResult]:
+            with self._query_lock:
+                if whole:
+                    return docs.similar_documents(self.searcher, spec, k=n, page=page, time=time, filters=filters,
+                                                  min_score=min_score, add=add, sub=sub, region=region,
+                                                  box=part)  # fmt: skip
+                return self.searcher.similar(spec, n, min_score, add, sub, page=page, filters=filters, region=region,
+                                             time=time, box=part)  # fmt: skip
+
+        return present(ranked, k)
 
     def similar_to_item(
         self, item_id: int, *, k: int = 10, filters: Filters | None = None, box: str | Sequence[float] | None = None,
@@ -369,8 +374,12 @@ class Index(DuplicatesMixin):
 
             return like_part_of(self, row, box, k=k, filters=filters, follow_links=follow_links)
         vec = self.store.catalog.vectors([item_id], self.store.model.dim)[0]
-        with self._query_lock:
-            return self.searcher.search_vector(vec, k, exclude_ids=[item_id], filters=filters)
+
+        def ranked(n: int) -> list[SearchResult]:
+            with self._query_lock:
+                return self.searcher.search_vector(vec, n, exclude_ids=[item_id], filters=filters)
+
+        return present(ranked, k)
 
     def similar_to_bytes(
         self, data: bytes, *, page: int | None = None, k: int = 10, filters: Filters | None = None,
@@ -381,8 +390,8 @@ class Index(DuplicatesMixin):
         document once, like the picture, the ``page``, or a PDF given with no page by all its pages."""
         from .pictures import like_bytes
 
-        return like_bytes(self, data, page=page, k=k, filters=filters, max_megapixels=max_megapixels, box=box,
-                          documents=documents)  # fmt: skip
+        return present(lambda n: like_bytes(self, data, page=page, k=n, filters=filters, max_megapixels=max_megapixels,
+                                            box=box, documents=documents), k)  # fmt: skip
 
     def map(self, *, rebuild: bool = False, language: str = "en") -> LibraryMap:
         """The library as a map: items placed in 2-D, grouped, each group named in ``language``

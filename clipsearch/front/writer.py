@@ -197,12 +197,23 @@ def index_run(
 
 
 def outside_the_index(store: IndexStore, roots: list[str], options: IndexOptions) -> IndexOptions:
-    """The index's own folder is never indexed (its thumbnails would come back as copies of the
-    originals): a root inside it is refused, and a root holding it passes over it."""
-    from ..ingest.scan import is_under
+    """No index folder is indexed, this one's or another's (its thumbnails would come back as
+    copies of the originals): a root inside one is refused, and a root holding one passes over it."""
+    from ..ingest.scan import is_index_folder, is_under
 
     own = os.path.realpath(store.path)
     for root in roots:
-        if is_under(os.path.realpath(root), [own]):
+        real = os.path.realpath(root)
+        if is_under(real, [own]):
             raise UsageError(f"{root} is inside this index's own folder ({own}): nothing there is a picture")
+        folder = next((p for p in _and_parents(real) if is_index_folder(p)), None)
+        if folder is not None:
+            raise UsageError(f"{root} is inside an index folder ({folder}): nothing there is a picture")
     return dataclasses.replace(options, exclude=(*options.exclude, str(store.path), own))
+
+
+def _and_parents(path: str) -> list[str]:
+    out = [path]
+    while os.path.dirname(out[-1]) != out[-1]:
+        out.append(os.path.dirname(out[-1]))
+    return out

@@ -102,7 +102,7 @@ def load_image(
                 raise ImageLoadError(
                     path,
                     f"image too large: {image.width}x{image.height} = {pixels / 1e6:.0f} MP "
-                    f"(limit {max_megapixels:g} MP, see --max-megapixels)",
+                    f"(limit {max_megapixels:g} MP{'' if path == 'upload' else ', see --max-megapixels'})",
                 )
             full_size = image.size
             if getattr(image, "is_animated", False):

@@ -101,7 +101,7 @@ def scan(
             keep = []
             for d in sorted(dirnames):
                 full = os.path.join(dirpath, d)
-                if (not include_hidden and _is_hidden(d)) or _excluded(full, d, patterns):
+                if (not include_hidden and _is_hidden(d)) or _excluded(full, d, patterns) or is_index_folder(full):
                     continue
                 keep.append(d)
             dirnames[:] = keep
@@ -112,6 +112,14 @@ def scan(
                 if not accept(name):
                     continue
                 yield from _file(full, seen, inside)
+
+
+def is_index_folder(path: str) -> bool:
+    """Whether ``path`` is a clipsearch index folder (its manifest beside its catalog, vectors or
+    thumbnails): never indexed, its thumbnails would come back as copies of the originals."""
+    if not os.path.isfile(os.path.join(path, "manifest.json")):
+        return False
+    return any(os.path.exists(os.path.join(path, name)) for name in ("catalog.sqlite", "vectors.faiss", "thumbnails"))
 
 
 def real_roots(roots: Iterable[str]) -> list[str]:
@@ -125,7 +133,9 @@ def _file(path: str, seen: set[str], inside: list[str] | None) -> Iterator[Found
         return
     seen.add(path)
     if inside is not None and not is_under(os.path.realpath(path), inside):
-        yield ScanProblem(path, "symlink to a file outside the folders given (see --follow-links)")
+        dangling = not os.path.exists(path)  # --follow-links would not help a link to nothing
+        yield ScanProblem(path, "broken symlink" if dangling else
+                          "symlink to a file outside the folders given (see --follow-links)")  # fmt: skip
         return
     try:
         path.encode("utf-8")

@@ -42,7 +42,7 @@ def create_server(location: IndexLocation, *, allow_index: tuple[str, ...] = (),
         try:
             return call()
         except ClipsearchError as err:  # one clear line for the assistant, never a traceback
-            raise ToolError(str(err)) from err
+            raise ToolError(getattr(err, "web", None) or str(err)) from err
 
     def with_thumbnails(results: list[Any]) -> list[Any]:
         return _with_thumbnails(ix, results, thumbnails, Image)
@@ -57,9 +57,13 @@ def create_server(location: IndexLocation, *, allow_index: tuple[str, ...] = (),
         absolute folders. `relevant` keeps only what the model calls a match; `sort` 'date'
         orders by when they were taken; `documents` lists each PDF once (best_page, pages_matched
         of pages). Returns JSON results (path, score, page, snippet), thumbnails of the first few."""
-        filters, k = _filters(category, not_category, after, before, under, place, file_type), min(k, 100)
-        return answer(lambda: with_thumbnails(ix.search(query, text=text, filters=filters, k=k, relevant=relevant,
-                                                        sort=sort, documents=documents, files=False)))  # fmt: skip
+
+        def run() -> list[Any]:
+            filters = _filters(category, not_category, after, before, under, place, file_type)
+            return with_thumbnails(ix.search(query, text=text, filters=filters, k=min(k, 100), relevant=relevant,
+                                             sort=sort, documents=documents, files=False))  # fmt: skip
+
+        return answer(run)
 
     @server.tool(structured_output=False)
     def similar(
@@ -95,15 +99,19 @@ def create_server(location: IndexLocation, *, allow_index: tuple[str, ...] = (),
         return answer(lambda: json.dumps([g.to_dict() for g in ix.duplicates()[: _at_least_one(limit)]]))
 
     if allow_index:
-
-        @server.tool(structured_output=False)
-        def index(paths: list[str]) -> str:
-            """Add the pictures under these folders (absolute paths, under the folders this server
-            was allowed to index) to the index, or bring them up to date; returns what was added,
-            updated and skipped."""
-            return answer(lambda: json.dumps(ix.add(_allowed(paths, allow_index)).to_dict()))
-
+        _offer_index(server, ix, allow_index, answer)
     return server
+
+
+def _offer_index(server: Any, ix: Any, roots: tuple[str, ...], answer: Any) -> None:
+    """The ``index`` tool, under the folders the user named (``--allow-index DIR``)."""
+
+    @server.tool(structured_output=False)
+    def index(paths: list[str]) -> str:
+        """Add the pictures under these folders (absolute paths, under the folders this server
+        was allowed to index) to the index, or bring them up to date; returns what was added,
+        updated and skipped."""
+        return answer(lambda: json.dumps(ix.add(_allowed(paths, roots)).to_dict()))
 
 
 def _with_thumbnails(ix: Any, results: list[Any], thumbnails: int, image: Any) -> list[Any]:
@@ -129,6 +137,8 @@ def _similar(ix: Any, item: int | None, path: str | None, image: str | None, pag
         return ix.similar_to_bytes(data, page=page, k=k, filters=filters, box=box, documents=whole,
                                    max_megapixels=UPLOAD_MAX_MEGAPIXELS)  # fmt: skip
     if item is not None:
+        if not 1 <= item < 2**63:
+            raise UsageError(f"no item {item}")
         row = ix.item(item)
         whole = bool(documents)
     else:
@@ -176,6 +186,9 @@ def _filters(
     category: list[str] | None, not_category: list[str] | None, after: str | None, before: str | None,
     under: list[str] | None, place: str | None, file_type: list[str] | None,
 ) -> Any:  # fmt: skip
+    relative = [u for u in under or () if not os.path.isabs(os.path.expanduser(u))]
+    if relative:  # relative to the server's working folder means nothing to a client
+        raise UsageError(f"under takes absolute folder paths, not {relative[0]!r}")
     return front.Filters(include=tuple(category or ()), exclude=tuple(not_category or ()), after=after, before=before,
                          under=tuple(under or ()), place=place, types=tuple(file_type or ()))  # fmt: skip
 

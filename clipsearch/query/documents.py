@@ -118,7 +118,7 @@ def search_documents(
     from .hybrid import SORTS, find
 
     if k < 1:
-        raise UsageError("--top must be at least 1")
+        raise UsageError("--top must be at least 1", web="k must be at least 1")
     if sort not in SORTS:
         raise UsageError(f"--sort must be one of {', '.join(SORTS)}")
     want = min(k * PAGES_PER_DOCUMENT, MAX_HITS)
@@ -222,7 +222,7 @@ def documents_like(
     """Documents ranked by their best page's best cosine against any row of ``queries``; ``own``
     (the query's items) left out, with every other item of their files."""
     if k < 1:
-        raise UsageError("--top must be at least 1")
+        raise UsageError("--top must be at least 1", web="k must be at least 1")
     queries = np.ascontiguousarray(np.atleast_2d(queries), np.float32)
     own_ids, own_paths = [r.id for r in own], {r.path for r in own}
     want = min(k * PAGES_PER_DOCUMENT, MAX_HITS)

@@ -107,7 +107,7 @@ def cached(folder: Path) -> LibraryMap | None:
 
 
 def save(folder: Path, library: LibraryMap) -> None:
-    """Keep ``library`` in ``folder``; a folder this user cannot write keeps none (readers still map).
+    """Keep ``library`` in ``folder``; a folder where it cannot be written keeps none (readers still map).
     Both files carry one mark of this write, so a reader never takes one file's new map with the
     other's old names (:func:`cached`)."""
     import secrets
@@ -117,7 +117,7 @@ def save(folder: Path, library: LibraryMap) -> None:
         with atomic_path(folder / MAP_ARRAYS) as tmp, open(tmp, "wb") as f:
             np.savez(f, ids=library.ids, xy=library.xy, cluster=library.cluster, written=np.array(written))
         write_json_atomic(folder / MAP_META, {**library.meta(), "written": written})
-    except PermissionError:
+    except OSError:  # a cache: one that cannot be kept (read-only, full, a folder in the way) is drawn again
         pass
 
 

@@ -287,7 +287,7 @@ class Searcher:
 
         ``index``: search these vectors (e.g. a region index) instead of the whole-item vectors."""
         if k < 1:
-            raise UsageError("--top must be at least 1")
+            raise UsageError("--top must be at least 1", web="k must be at least 1")
         scores, ids = self.nearest(query[None, :], k, exclude_ids, filters, index)
         hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         if min_score is not None:

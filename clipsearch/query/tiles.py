@@ -87,11 +87,11 @@ def with_tiles(
     scores = {r.id: r.score for r in whole}
     for item, (score, _) in tiles.items():
         scores[item] = max(scores.get(item, -1.0), score)
-    ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     if min_score is not None:
         ranked = [(i, s) for i, s in ranked if s >= min_score]
     out = []
-    for r in searcher.results(ranked):
+    for r in searcher.results(ranked)[:k]:  # a tile whose item is gone (not a result) takes no place
         tile = tiles.get(r.id)
         won = tile is not None and tile[0] >= next((w.score for w in whole if w.id == r.id), -1.0)
         out.append(replace(r, box=list(TILES[tile[1]])) if won and tile else r)

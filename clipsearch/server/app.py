@@ -19,6 +19,7 @@ import hmac
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -61,7 +62,9 @@ def create_app(
             cross = request.headers.get("sec-fetch-site") == "cross-site"
             if cross or (origin and not host_allowed(host_name(origin.split("://", 1)[-1]), allowed)):
                 return JSONResponse({"error": "refused: a request from another site's page"}, status_code=403)
-        return await call_next(request)
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")  # a served file is what its type says
+        return response
 
     def require_token(request: Request) -> None:
         if token is None:
@@ -78,6 +81,12 @@ def create_app(
             else 403 if isinstance(err, IndexReadOnlyError) else 500
         )  # fmt: skip
         return JSONResponse({"error": getattr(err, "web", None) or str(err)}, status_code=code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
+        why = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
+                        for e in err.errors())  # fmt: skip
+        return JSONResponse({"error": why or "malformed request"}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_errors(_request: Request, err: StarletteHTTPException) -> JSONResponse:
@@ -102,6 +111,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "no such item, or its file is gone or changed since it was indexed",
         413: "upload larger than the server accepts",
         421: "a host name this server does not answer (serve --allow-host)",
+        422: "a parameter malformed or out of range (the error names it)",
         500: "the index is damaged or its catalog server unreachable (the error says which)",
     }.items()
 }

@@ -26,6 +26,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..errors import CatalogDamagedError, ClipsearchError, IndexCorruptError
 from . import dialect, extras, fulltext, textengines
+from .blobs import from_blobs, to_blob, unit_rows
 from .extras import Extras
 from .fulltext import TextHit
 from .schema import ITEMS, META, METADATA, REGIONS, REMOVED, SKIPPED, TEXTS
@@ -119,10 +120,6 @@ def _row(r: Any) -> ItemRow:
         width=r.width, height=r.height, phash=r.phash, extras_version=r.extras_version, ocr_mode=r.ocr_mode,
         time=r.time, taken=r.taken,
     )  # fmt: skip
-
-
-def _blob(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
 class Catalog:
@@ -230,7 +227,7 @@ class Catalog:
         with self.engine.connect() as conn:
             removed = [r.id for r in conn.execute(select(REMOVED.c.id).where(REMOVED.c.seq > seq))]
             rows = conn.execute(select(ITEMS.c.id, ITEMS.c.vector).where(ITEMS.c.seq > seq)).all()
-        ids, vecs = _stack(rows, dim)
+        ids, vecs = from_blobs(rows, dim)
         return np.asarray(removed, dtype=np.int64), ids, vecs
 
     def vector_rows(self, chunk: int = 50_000) -> Iterator[list[Any]]:
@@ -249,7 +246,7 @@ class Catalog:
     def all_vectors(self, dim: int, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every (ids, vectors) in id order, in chunks, for rebuilding the vector index."""
         for rows in self.vector_rows(chunk):
-            yield _stack(rows, dim)
+            yield from_blobs(rows, dim)
 
     def region_vectors(self, region: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(item ids, vectors) of every stored ``region`` vector."""
@@ -257,15 +254,16 @@ class Catalog:
             rows = conn.execute(
                 select(REGIONS.c.item_id.label("id"), REGIONS.c.vector).where(REGIONS.c.region == region)
             ).all()
-        return _stack(rows, dim)
+        return from_blobs(rows, dim)
 
     def item_regions(self, ids: Sequence[int], dim: int) -> dict[int, dict[str, np.ndarray]]:
         out: dict[int, dict[str, np.ndarray]] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(list(ids), 900):
                 for r in conn.execute(select(REGIONS).where(REGIONS.c.item_id.in_(chunk))):
-                    if len(r.vector) == dim * 4:
-                        out.setdefault(r.item_id, {})[r.region] = np.frombuffer(r.vector, np.float32)
+                    vector = np.frombuffer(r.vector, np.float32) if len(r.vector) == dim * 4 else None
+                    if vector is not None and unit_rows(vector):
+                        out.setdefault(r.item_id, {})[r.region] = vector
         return out
 
     def skipped(self) -> dict[str, tuple[int, int, str]]:
@@ -464,15 +462,8 @@ class Catalog:
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
-def _stack(rows: Sequence[Any], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, vectors) from (id, blob) rows; a damaged blob is left out (``check`` reports it)."""
-    good = [r for r in rows if r.vector is not None and len(r.vector) == dim * 4]
-    ids = np.fromiter((r.id for r in good), dtype=np.int64, count=len(good))
-    return ids, np.frombuffer(b"".join(r.vector for r in good), dtype=np.float32).reshape(len(good), dim)
-
-
 def _insert_regions(conn: Connection, item_id: int, item: NewItem) -> None:
-    rows = [{"item_id": item_id, "region": name, "vector": _blob(vec)} for name, vec in item.regions.items()]
+    rows = [{"item_id": item_id, "region": name, "vector": to_blob(vec)} for name, vec in item.regions.items()]
     if rows:
         conn.execute(REGIONS.insert(), rows)
 
@@ -486,7 +477,7 @@ def _values(item: NewItem, seq: int, now: float) -> dict[str, object]:
         "content_hash": item.content_hash,
         "width": item.width,
         "height": item.height,
-        "vector": _blob(item.vector),
+        "vector": to_blob(item.vector),
         "phash": item.phash,
         "time": item.time,
         "seq": seq,
