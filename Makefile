@@ -27,6 +27,7 @@ format: setup
 
 eval: setup
 	$(BIN)/python tools/dup_eval.py
+	$(BIN)/python tools/category_eval.py
 
 demo: setup
 	$(BIN)/python tools/demo.py --home indexes

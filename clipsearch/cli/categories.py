@@ -41,6 +41,8 @@ def category_add(
     with Index.open(*where, device=device) as ix:
         info = ix.categories.add(name, facet=facet, prompts=prompts, examples=examples, threshold=threshold)
     click.echo(json.dumps(info) if as_json else f"category {name!r} in facet {facet!r}: {info['items']} items")
+    if "warning" in info and not as_json:
+        click.echo(f"clipsearch: warning: {name!r} {info['warning']}", err=True)
 
 
 @category_group.command("list")
@@ -60,11 +62,14 @@ def category_list(where: Where, as_json: bool) -> None:
         if f["zero_shot_accuracy"] is not None:
             acc = f" (on examples: zero-shot {f['zero_shot_accuracy']:.2f}"
             acc += f", probe {f['probe_accuracy']:.2f})" if f["probe_accuracy"] is not None else ")"
-        click.echo(f"{f['name']}: {f['method']}{acc}")
+        alone = " (alone: each item against the background, 'something')" if f.get("alone") else ""
+        click.echo(f"{f['name']}: {f['method']}{acc}{alone}")
         for c in f["categories"]:
             click.echo(
                 f"  {c['name']:<24} {c['items']:>7} items  {c['examples']:>3} examples  {'; '.join(c['prompts'])}"
             )
+            if "warning" in c:
+                click.echo(f"    warning: {c['warning']}")
 
 
 @category_group.command("show")

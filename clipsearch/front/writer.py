@@ -169,7 +169,7 @@ def index_run(
     from ..ingest.textpass import read_texts
     from ..query.categories import DRAWING, Categories
 
-    categories = Categories(store)
+    categories = Categories(store, encoder)
     settings = IndexSettings.of(store, options=options)
     settings.remember(store)
     roots = check_roots(paths)

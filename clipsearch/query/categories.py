@@ -9,6 +9,12 @@ match" rather than "beats the other categories". With labelled
 examples, a linear probe (multinomial logistic regression on image vectors) is fitted for the facet
 and used only where it beats the prompts on held-out examples; ``category list`` says which is used.
 
+A category alone in its facet has no rival to lose to (a softmax of one is always 1), so it meets
+the background: the captions "an object", "a thing", "something" (:data:`LONE_RIVAL`), and an item
+carries it where it is the likelier of the two (``--threshold`` sets how much likelier, as in a
+facet). Its examples, if any, add their mean look against the library's mean look to both sides.
+SigLIP models score each category alone already; there a label needs its probability >= 0.5.
+
 Everything needed to relabel is stored (category text vectors, example vectors, item vectors), so
 changing a category relabels the whole index from the catalog without loading the model.
 """
@@ -42,6 +48,14 @@ BUILTIN_DOCTYPES: dict[str, list[str]] = {
     "blank page": ["a blank white page", "an empty page"],
 }
 MIN_EXAMPLES_FOR_PROBE = 2  # per category, so a held-out estimate means something
+#: The rival of a category alone in its facet (CLIP-style models compare captions: a lone caption
+#: always wins a softmax of one). Chosen on tiny-shapes among generic captions, a library's own
+#: score distribution (z-scores, Otsu) and an open vocabulary as rivals: `make eval`, categories.
+LONE_RIVAL = ["an object", "a thing", "something"]
+BACKGROUND_KEY = "category_background"
+#: How much a lone category's examples weigh against the words: pictures are closer to pictures
+#: than to captions, so a look's margin is larger than a caption's (`make eval`, categories).
+EXAMPLE_WEIGHT = 0.25
 
 
 def prompt_texts(prompts: Sequence[str]) -> list[str]:
@@ -99,13 +113,29 @@ class CategoryRow:
     builtin: bool
 
 
+def _described(row: CategoryRow, items: int, examples: int, total: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": row.name, "prompts": row.prompts, "threshold": row.threshold,
+                           "examples": examples, "items": items, "builtin": row.builtin}  # fmt: skip
+    if total >= NEARLY_ALL_FROM and items >= NEARLY_ALL * total:
+        out["warning"] = (f"holds {items} of {total} items: a label that nearly everything carries filters "
+                          "nothing; give it a rival in its facet, examples, or a higher --threshold")  # fmt: skip
+    return out
+
+
+#: A category holding this share of a library of at least NEARLY_ALL_FROM items is said to.
+NEARLY_ALL = 0.9
+NEARLY_ALL_FROM = 20
+
+
 class Categories:
     """Categories and labels of one index. Writers hold the store's lock."""
 
-    def __init__(self, store: IndexStore) -> None:
+    def __init__(self, store: IndexStore, encoder: Encoder | None = None) -> None:
         self.store = store
         self.engine = store.catalog.engine
         self.dim = store.model.dim
+        #: the model's text side, for the one vector not stored yet (a lone category's background)
+        self._encoder = encoder
 
     # ------------------------------------------------------------------ reading
     def rows(self, facet: str | None = None) -> list[CategoryRow]:
@@ -159,20 +189,13 @@ class Categories:
             n_examples = dict(
                 conn.execute(select(EXAMPLES.c.category_id, func.count()).group_by(EXAMPLES.c.category_id)).all()
             )
+        total = self.store.catalog.count()
         out = []
         for facet in self.facets():
             info = self.facet_info(facet)
-            info["categories"] = [
-                {
-                    "name": r.name,
-                    "prompts": r.prompts,
-                    "threshold": r.threshold,
-                    "examples": n_examples.get(r.id, 0),
-                    "items": counts.get(r.id, 0),
-                    "builtin": r.builtin,
-                }
-                for r in self.rows(facet)
-            ]
+            rows = self.rows(facet)
+            info["alone"] = len(rows) == 1  # decided against the background (LONE_RIVAL), not a rival of its own
+            info["categories"] = [_described(r, counts.get(r.id, 0), n_examples.get(r.id, 0), total) for r in rows]
             out.append(info)
         return out
 
@@ -198,6 +221,8 @@ class Categories:
         if threshold is not None and not 0 <= threshold <= 1:
             raise UsageError("--threshold is a probability between 0 and 1")
         vector = text_vector if text_vector is not None else ensemble(encoder, prompts)
+        self._encoder = self._encoder or encoder
+        self._background()  # kept now, while the model is at hand: a facet left with one category needs it
         values = {
             "name": name, "facet": facet, "prompts": json.dumps(prompts), "threshold": threshold,
             "text_vector": vector.astype(np.float32).tobytes(), "builtin": int(builtin),
@@ -249,6 +274,8 @@ class Categories:
         x, y, _ = self.examples(facet)
         per_class = np.bincount(y, minlength=len(cats)) if len(y) else np.zeros(len(cats), int)
         method, probe, zs_acc, probe_acc = "zero-shot", None, None, None
+        if len(cats) == 1 and len(y):  # alone: its examples' look against the library's, beside the words
+            method, probe = "examples", np.stack([normalise(x.mean(axis=0)), self._library_look()]).tobytes()
         if len(cats) >= 2 and len(y):
             text = np.stack([c.vector for c in cats])
             zs_acc = float(((x @ text.T).argmax(1) == y).mean())
@@ -268,6 +295,11 @@ class Categories:
         cats = self.rows(facet) if cats is None else cats
         with self.engine.connect() as conn:
             r = conn.execute(select(FACETS).where(FACETS.c.name == facet)).first()
+        if r is not None and r.method == "examples" and r.probe is not None and len(cats) == 1:
+            looks = np.frombuffer(r.probe, np.float32).reshape(2, self.dim)
+            pair = np.stack([cats[0].vector, self._background()])
+            scale = self.store.model.logit_scale
+            return cats, lambda vectors: softmax(scale * (vectors @ pair.T + EXAMPLE_WEIGHT * vectors @ looks.T))[:, :1]
         if r is not None and r.method == "probe" and r.probe is not None:
             w = np.frombuffer(r.probe, np.float32).reshape(len(cats), self.dim + 1)
             return cats, lambda vectors: softmax(probe_logits(w, vectors))
@@ -277,7 +309,31 @@ class Categories:
         if model.sigmoid:  # SigLIP: each category's own match probability, the model's rule
             bias = model.logit_bias
             return cats, lambda vectors: 1.0 / (1.0 + np.exp(-(scale * vectors @ text.T + bias)))
+        if len(cats) == 1:  # alone, against the background: "something" (LONE_RIVAL), as a facet's rival
+            rival = np.vstack([text, self._background()])
+            return cats, lambda vectors: softmax(scale * vectors @ rival.T)[:, :1]
         return cats, lambda vectors: softmax(scale * vectors @ text.T)
+
+    def _library_look(self) -> np.ndarray:
+        """The mean picture of the library, the rival of a lone category's examples."""
+        total, count = np.zeros(self.dim, np.float64), 0
+        for _, vectors in self.store.catalog.all_vectors(self.dim):
+            total += vectors.sum(axis=0)
+            count += len(vectors)
+        return normalise(total.astype(np.float32)) if count else np.zeros(self.dim, np.float32)
+
+    def _background(self) -> np.ndarray:
+        """The rival of a category alone in its facet, embedded once and kept in the catalog."""
+        stored = self.store.catalog.get_meta(BACKGROUND_KEY)
+        if stored is not None:
+            vector = np.frombuffer(bytes.fromhex(stored), np.float32)
+            if vector.shape == (self.dim,):
+                return vector
+        if self._encoder is None:
+            raise UsageError("the model is needed once to embed the background of a lone category")
+        vector = ensemble(self._encoder, LONE_RIVAL).astype(np.float32)
+        self.store.catalog.set_meta(BACKGROUND_KEY, vector.tobytes().hex())
+        return vector
 
     def probabilities(self, facet: str, vectors: np.ndarray) -> tuple[list[CategoryRow], np.ndarray]:
         """(categories, probabilities (n, k)) for ``vectors`` in ``facet``."""
@@ -313,10 +369,13 @@ class Categories:
                 rows = []
                 for facet, (cats, classify) in classifiers.items():
                     probs = classify(vectors)
+                    # alone (or scored one by one, SigLIP), a category must be the likelier answer
+                    lone_default = 0.5 if len(cats) == 1 or self.store.model.sigmoid else None
                     best = probs.argmax(1)
                     for item_id, b, p in zip(chunk_ids.tolist(), best.tolist(), probs.max(1).tolist(), strict=True):
                         cat = cats[b]
-                        keep = cat.threshold is None or p >= cat.threshold
+                        least = cat.threshold if cat.threshold is not None else lone_default
+                        keep = least is None or p >= least
                         rows.append({"item_id": item_id, "facet": facet, "category_id": cat.id if keep else None,
                                      "prob": float(p)})  # fmt: skip
                 if rows:
