@@ -147,6 +147,12 @@ def test_a_query_matching_very_many_texts_is_answered_newest_first_on_both(pg_ur
         monkeypatch.setattr(textengines, "TSVECTOR_COMMON", 2)
         assert [h.item_id for h in catalog.search_text("bolt", 3)] == [5, 3, 2], target
         monkeypatch.undo()
+        # a word nearly everywhere is not weighed (BM25 would count its texts): checked on what the rest finds
+        monkeypatch.setattr(textengines, "FTS5_COMMON", 2)
+        monkeypatch.setattr(textengines, "VERY_COMMON", 1)
+        assert [h.item_id for h in catalog.search_text("bolt nut", 10)] == [3], target
+        assert [h.item_id for h in catalog.search_text("nut bolt", 10)] == [3], target
+        monkeypatch.undo()
         catalog.close()
 
 

@@ -157,6 +157,15 @@ class TextHit:
     body: str
 
 
+def holds_words(body: str, words: list[str]) -> bool:
+    """Whether ``body`` (or one of its readings) holds each of ``words`` (a word, or words side by
+    side) where a word starts, as the index would match it (any case, accents aside)."""
+    if not words:
+        return True
+    flat = " " + folded(searchable(body)) + " "
+    return all(" " + folded(spaced(w)) in flat for w in words)
+
+
 def holds(body: str, literal: list[str]) -> bool:
     """Whether ``body`` (or one of its readings) holds every ``literal`` code, letter for letter."""
     return _holds(body, literal)

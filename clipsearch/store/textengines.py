@@ -28,6 +28,7 @@ from .fulltext import (
     folded,
     forms_of,
     holds,
+    holds_words,
     literal_terms,
     match_expression,
     spaced,
@@ -41,6 +42,8 @@ class TextEngine(Protocol):
 
     #: matches past which a query is answered newest first, unscored
     common: int
+    #: whether scoring weighs each word by counting its texts (BM25), so a common word costs its doclist
+    weighs_words: bool
 
     def expression(self, terms: list[str], whole: Collection[str]) -> str:
         """The index's query for ``terms`` (each a phrase, all needed), ``whole`` without prefixes."""
@@ -60,6 +63,8 @@ _FTS = table("texts_fts", column("rowid"))
 #: match's row, counting too: each bound holds `make bench`'s text fulltext_ms_p95 at 1M items.
 FTS5_COMMON = 10_000
 TSVECTOR_COMMON = 2_000
+#: A word in more than this many times the bound's texts is too common to weigh (FTS5's BM25).
+VERY_COMMON = 5
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class Fts5:
     """SQLite's FTS5 (migration 0005): an external-content table over ``texts.terms``, BM25."""
 
     common: int
+    weighs_words: bool = True
 
     def expression(self, terms: list[str], whole: Collection[str]) -> str:
         return match_expression(terms, whole=whole)
@@ -76,7 +82,8 @@ class Fts5:
         return int(conn.execute(probe, {"e": expression, "n": count + 1}).scalar() or 0) > count
 
     def query(self, expression: str, common: bool, filtered: bool) -> Any:
-        rank = literal_column("texts_fts.rank").label("rank")  # bm25 by default
+        # bm25 (the rank column) counts every match of each phrase for its weight, even for ten rows
+        rank = literal_column("0.0" if common else "texts_fts.rank").label("rank")
         query = (
             select(TEXTS.c.item_id, rank, TEXTS.c.body)
             .select_from(_FTS.join(TEXTS, TEXTS.c.item_id == _FTS.c.rowid).join(ITEMS, ITEMS.c.id == TEXTS.c.item_id))
@@ -94,6 +101,7 @@ class Tsvector:
     """PostgreSQL's full-text search: the GIN index finds, ``ts_rank_cd`` ranks (negated)."""
 
     common: int
+    weighs_words: bool = False  # ts_rank_cd reads each match's own vector only
 
     def expression(self, terms: list[str], whole: Collection[str]) -> str:
         return tsquery(terms, whole=whole)
@@ -159,20 +167,23 @@ def find(
     conn: Connection, engine: TextEngine, terms: list[str], limit: int, where: ColumnElement[bool] | None
 ) -> list[TextHit]:
     """The best ``limit`` texts holding every term (each a phrase), ``where`` on ``items`` applied."""
-    expression, common = _expression(conn, engine, terms)
+    expression, common, checked = _expression(conn, engine, terms)
     if not expression:
         return []
     query = engine.query(expression, common, where is not None)
     if where is not None:
         query = query.where(where)
-    return _fetch(conn, query, limit, literal_terms(terms))
+    return _fetch(conn, query, limit, literal_terms(terms), checked)
 
 
-def _expression(conn: Connection, engine: TextEngine, terms: list[str]) -> tuple[str, bool]:
-    """The query for ``terms`` and whether it is common (see the module's docstring)."""
+def _expression(conn: Connection, engine: TextEngine, terms: list[str]) -> tuple[str, bool, list[str]]:
+    """The query for ``terms``, whether it is common (see the module's docstring), and the terms
+    left to check on the texts found. BM25 weighs a word by counting every text that holds it (the
+    whole doclist of "the"): a word nearly everywhere is checked on the texts the others find,
+    and a phrase holding one is answered newest first."""
     exact = engine.expression(terms, terms)
     if not exact:
-        return "", False
+        return "", False, []
     counted: dict[str, bool] = {}
 
     def more(expression: str) -> bool:  # each expression counted once
@@ -182,18 +193,34 @@ def _expression(conn: Connection, engine: TextEngine, terms: list[str]) -> tuple
 
     words = [w for t in terms for w in t.split()]  # a phrase's score reads the texts that hold its words
     if more(engine.expression(words, words) or exact):
-        return exact, True
+        return exact, True, []
     common = [t for t in terms if more(engine.expression(t.split()[-1:], t.split()))]
     full = engine.expression(terms, common)  # a common word's prefix: all the words it starts
-    return full, full != exact and more(full)
+    if full != exact and more(full):
+        return full, True, []
+    if not engine.weighs_words:
+        return full, False, []
+
+    def everywhere(term: str) -> bool:  # in VERY_COMMON times the bound: one text in twenty, at 1M
+        expression = engine.expression([term], [term])
+        return bool(expression) and engine.more_than(conn, expression, engine.common * VERY_COMMON)
+
+    if len(terms) == 1 and len(words) > 1 and any(everywhere(w) for w in words):
+        return exact, True, []  # a phrase's weight counts its texts: with such a word, newest first
+    checked = [t for t in common if everywhere(t)]  # checked on the texts found: most hold it
+    rest = [t for t in terms if t not in checked]
+    if checked and rest and not more(engine.expression(rest, common)):
+        return engine.expression(rest, common), False, checked
+    return full, False, []
 
 
-def _fetch(conn: Connection, query: Any, limit: int, literal: list[str]) -> list[TextHit]:
-    # Literal codes are re-checked here, so ask the index for more candidates than will be kept.
-    fetch = limit * 4 + 50 if literal else limit
+def _fetch(conn: Connection, query: Any, limit: int, literal: list[str], checked: list[str] = ()) -> list[TextHit]:
+    # Literal codes and checked words are looked for here, so ask for more candidates than are kept.
+    fetch = limit * 4 + 50 if literal or checked else limit
     while True:
         rows = conn.execute(query.limit(fetch)).all()
-        hits = [TextHit(r.item_id, float(r.rank), r.body) for r in rows if holds(r.body, literal)]
+        hits = [TextHit(r.item_id, float(r.rank), r.body) for r in rows
+                if holds(r.body, literal) and holds_words(r.body, checked)]  # fmt: skip
         if len(hits) >= limit or len(rows) < fetch:
             return hits[:limit]
         fetch *= 4
