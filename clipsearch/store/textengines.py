@@ -120,6 +120,27 @@ class Tsvector:
             query = query.join(ITEMS, ITEMS.c.id == TEXTS.c.item_id)  # and would hash all items
         return query
 
+    def estimate(self, conn: Connection, expression: str) -> float:
+        """The planner's guess of the matches, from the column's statistics (no row is read)."""
+        import json
+
+        probe = text("EXPLAIN (FORMAT JSON) SELECT 1 FROM texts WHERE texts_fts_vector @@ to_tsquery('simple', :q)")
+        plan = conn.execute(probe, {"q": expression}).scalar()
+        return float((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]["Plan Rows"])
+
+    def bounded(self, conn: Connection, expression: str, limit: int, where: ColumnElement[bool] | None) -> Any:
+        """Rows for :func:`_fetch` scored in one query when there are at most ``common`` matches
+        (counting costs PostgreSQL what scoring does: a visit to each match's row), else None."""
+        query_ts = func.to_tsquery(_SIMPLE, expression)
+        inner = select(TEXTS.c.item_id, TEXTS.c.body, _VECTOR.label("vector")).where(_VECTOR.op("@@")(query_ts))
+        if where is not None:
+            inner = inner.join(ITEMS, ITEMS.c.id == TEXTS.c.item_id).where(where)
+        found = inner.limit(self.common + 1).subquery()
+        rank = (-func.ts_rank_cd(found.c.vector, query_ts)).label("rank")
+        query = select(found.c.item_id, rank, found.c.body, func.count().over().label("matches"))
+        rows = conn.execute(query.order_by(rank, found.c.item_id.desc()).limit(limit)).all()
+        return None if rows and rows[0].matches > self.common else rows
+
 
 def tsquery(terms: list[str], *, whole: Collection[str] = ()) -> str:
     """PostgreSQL's ``to_tsquery`` text for ``terms``, with :func:`match_expression`'s meaning: each
@@ -167,6 +188,8 @@ def find(
     conn: Connection, engine: TextEngine, terms: list[str], limit: int, where: ColumnElement[bool] | None
 ) -> list[TextHit]:
     """The best ``limit`` texts holding every term (each a phrase), ``where`` on ``items`` applied."""
+    if isinstance(engine, Tsvector):
+        return _find_server(conn, engine, terms, limit, where)
     expression, common, checked = _expression(conn, engine, terms)
     if not expression:
         return []
@@ -174,6 +197,30 @@ def find(
     if where is not None:
         query = query.where(where)
     return _fetch(conn, query, limit, literal_terms(terms), checked)
+
+
+def _find_server(
+    conn: Connection, engine: Tsvector, terms: list[str], limit: int, where: ColumnElement[bool] | None
+) -> list[TextHit]:
+    """PostgreSQL: counting costs what scoring does (a visit to each match's row), so the matches
+    are scored in one query that stops past the bound; a query the planner's statistics already
+    call common, or that passes the bound, is answered newest first with its words matched whole."""
+    literal = literal_terms(terms)
+    exact = engine.expression(terms, terms)
+    if not exact:
+        return []
+    if engine.estimate(conn, exact) <= engine.common * VERY_COMMON:
+        fetch = limit * 4 + 50 if literal else limit
+        while True:
+            rows = engine.bounded(conn, engine.expression(terms, ()), fetch, where)
+            if rows is None:
+                break
+            hits = [TextHit(r.item_id, float(r.rank), r.body) for r in rows if holds(r.body, literal)]
+            if len(hits) >= limit or len(rows) < fetch:
+                return hits[:limit]
+            fetch *= 4
+    query = engine.query(exact, True, where is not None)
+    return _fetch(conn, query.where(where) if where is not None else query, limit, literal)
 
 
 def _expression(conn: Connection, engine: TextEngine, terms: list[str]) -> tuple[str, bool, list[str]]:
