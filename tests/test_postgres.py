@@ -401,7 +401,7 @@ def test_one_writer_across_machines_and_readers_during_a_write(tmp_path, pg_url,
         seen, searches = [], 0
         while writer.poll() is None and searches < 40:
             start = time.monotonic()
-            hits = reader.json("search", str(folder / "img001.png"), "-k", "100")
+            hits = reader.json("search", str(folder / "img001.png"), "-k", "100", "--include-self")
             assert time.monotonic() - start < 20  # never waits for the writer
             seen.append(len(hits))
             searches += 1
@@ -409,7 +409,7 @@ def test_one_writer_across_machines_and_readers_during_a_write(tmp_path, pg_url,
     finally:
         _, err = writer.communicate(timeout=300)
     assert writer.returncode == 0, err
-    assert len(reader.json("search", str(folder / "img001.png"), "-k", "100")) == 30
+    assert len(reader.json("search", str(folder / "img001.png"), "-k", "100", "--include-self")) == 30
 
 
 def test_a_reader_is_not_blocked_by_an_open_write_transaction(pg_url, tmp_path):

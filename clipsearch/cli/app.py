@@ -110,13 +110,14 @@ def print_results(results: list[SearchResult], as_json: bool, preview: bool = Fa
         from .preview import detect
 
         protocol = detect(is_terminal=sys.stdout.isatty()) or "blocks"  # asked for: draw even into a pipe
-    click.echo(f"{'rank':>4}  {'score':>7}  {'taken':<10}  path")
+    click.echo(f"{'rank':>4}  {'score':>7} {'of':<6}  {'match':<7}  {'taken':<10}  path")
     for rank, r in enumerate(results, 1):
         labels = "  [" + ", ".join(r.categories.values()) + "]" if r.categories else ""
         taken = (r.taken or "")[:10]
-        click.echo(f"{rank:>4}  {r.score:7.3f}  {taken:<10}  {show(r.display_path)}{labels}")
+        score = f"{r.score:7.3f} {r.score_kind:<6}" if r.score_kind != "none" else f"{'':>7} {'':<6}"
+        click.echo(f"{rank:>4}  {score}  {r.match:<7}  {taken:<10}  {show(r.display_path)}{labels}")
         if r.text_snippet:
-            click.echo(f"{'':>4}  {'':>7}  {'':<10}  {show(r.text_snippet)}")
+            click.echo(f"{'':>4}  {'':>7} {'':<6}  {'':<7}  {'':<10}  {show(r.text_snippet)}")
         if protocol:
             click.echo(_drawn(r, protocol), nl=False, color=True)  # color: keep the escape codes in a pipe
 

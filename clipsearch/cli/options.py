@@ -178,6 +178,8 @@ class Ranking:
     sub: tuple[str, ...] = ()
     preview: bool = False
     as_json: bool = False
+    #: a picture given as the query may be its own first result
+    include_self: bool = False
 
 
 #: ``-k``, ``--min-score``, ``--add``, ``--sub``, ``--preview`` and ``--json``, as ``ranking``.
@@ -188,5 +190,8 @@ ranking_options = group("ranking", [
     ("sub", click.option("--sub", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Subtract from the query.")),
     ("preview", click.option("--preview", is_flag=True, help=PREVIEW_HELP)),
     ("as_json", click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")),
-], lambda top, min_score, add, sub, preview, as_json: Ranking(
-    top=top, min_score=min_score, add=tuple(add), sub=tuple(sub), preview=preview, as_json=as_json))  # fmt: skip
+    ("include_self", click.option("--include-self", is_flag=True,
+                                  help="A picture given as the query may be among its own results.")),
+], lambda top, min_score, add, sub, preview, as_json, include_self: Ranking(
+    top=top, min_score=min_score, add=tuple(add), sub=tuple(sub), preview=preview, as_json=as_json,
+    include_self=include_self))  # fmt: skip

@@ -68,7 +68,7 @@ def search_cmd(query: str | None, words: str | None, relevant: bool, documents: 
     with Index.open(*where, device=device, language=lang) as ix:
         results = ix.search(query, text=words, k=ranking.top, min_score=ranking.min_score, add=ranking.add,
                             sub=ranking.sub, filters=filters, sort=sort, relevant=relevant,
-                            documents=documents)  # fmt: skip
+                            documents=documents, include_self=ranking.include_self)  # fmt: skip
     print_listing(results, ranking)
 
 
@@ -101,5 +101,5 @@ def similar_cmd(path: str, page: int | None, documents: bool | None, at: float |
     with Index.open(*where, device=device) as ix:
         results = ix.similar(path, k=ranking.top, page=page, time=at, region=region, box=box, filters=filters,
                              min_score=ranking.min_score, add=ranking.add, sub=ranking.sub,
-                             documents=documents)  # fmt: skip
+                             documents=documents, include_self=ranking.include_self)  # fmt: skip
     print_listing(results, ranking)

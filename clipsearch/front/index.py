@@ -286,6 +286,7 @@ class Index(DuplicatesMixin):
         self, query: str | None = None, *, text: str | None = None, filters: Filters | None = None, k: int = 10,
         min_score: float | None = None, add: Sequence[str] = (), sub: Sequence[str] = (), sort: str = "score",
         relevant: bool = False, explain: bool = False, documents: bool = False, files: bool = True,
+        include_self: bool = False,
     ) -> list[SearchResult]:  # fmt: skip
         """The one search: ``query`` by meaning (a description, or a picture's path), ``text`` in the
         pictures (OCR, PDF text layers; "quoted phrases", codes letter for letter), ``filters``
@@ -296,14 +297,15 @@ class Index(DuplicatesMixin):
         (``relevance_cutoff``), text hits carry where their words are (``text_boxes``);
         ``documents``: each document (PDF) once, its best page's hit (``query/documents.py``);
         ``files`` False: a query or term that names a file on this machine is words, never that
-        picture (front ends serving other people: nothing is read past the library)."""
+        picture (front ends serving other people: nothing is read past the library);
+        ``include_self``: an indexed picture given as the query may be among its own results."""
 
         def ranked(n: int) -> list[SearchResult]:
             with self._query_lock:
                 self.searcher.reads_files = files
                 try:
                     return self._search(query, text, filters, n, min_score, add, sub, sort, relevant, explain,
-                                        documents)  # fmt: skip
+                                        documents, include_self)  # fmt: skip
                 finally:
                     self.searcher.reads_files = True
 
@@ -311,7 +313,7 @@ class Index(DuplicatesMixin):
 
     def _search(self, query: str | None, text: str | None, filters: Filters | None, k: int, min_score: float | None,
                 add: Sequence[str], sub: Sequence[str], sort: str, relevant: bool, explain: bool,
-                documents: bool) -> list[SearchResult]:  # fmt: skip
+                documents: bool, include_self: bool = False) -> list[SearchResult]:  # fmt: skip
         from ..query.hybrid import find
 
         if documents:
@@ -323,14 +325,14 @@ class Index(DuplicatesMixin):
                 and not (self.searcher.reads_files and os.path.exists(query)):  # fmt: skip
             self.store.vectors()  # first: a text embedding on another thread (prefetch) finishes meanwhile
             return self.searcher.search_vector(self.text_vector(query), k, filters=filters)
-        return find(self.searcher, query, words=text, k=k, min_score=min_score, add=add, sub=sub,
-                    filters=filters, sort=sort, relevant=relevant, explain=explain)  # fmt: skip
+        return find(self.searcher, query, words=text, k=k, min_score=min_score, add=add, sub=sub, filters=filters,
+                    sort=sort, relevant=relevant, explain=explain, include_self=include_self)  # fmt: skip
 
     def similar(
         self, path: str | os.PathLike[str], *, k: int = 10, page: int | None = None, time: float | None = None,
         region: str | None = None, box: str | Sequence[float] | None = None, filters: Filters | None = None,
         min_score: float | None = None, add: Sequence[str] = (), sub: Sequence[str] = (),
-        documents: bool | None = None,
+        documents: bool | None = None, include_self: bool = False,
     ) -> list[SearchResult]:  # fmt: skip
         """Pictures that look like the one at ``path`` (which need not be indexed): ``page`` of a
         PDF (``doc.pdf#page=3`` says the same), the frame at ``time`` seconds of a video
@@ -352,7 +354,7 @@ class Index(DuplicatesMixin):
                                                   min_score=min_score, add=add, sub=sub, region=region,
                                                   box=part)  # fmt: skip
                 return self.searcher.similar(spec, n, min_score, add, sub, page=page, filters=filters, region=region,
-                                             time=time, box=part)  # fmt: skip
+                                             time=time, box=part, include_self=include_self)  # fmt: skip
 
         return present(ranked, k)
 

@@ -23,7 +23,10 @@ THUMBNAILS = 4
 INSTRUCTIONS = (
     "Search a person's own pictures, scans, drawings and PDFs: by meaning (a description in any "
     "language the model reads), by the text inside them (`text`), and by filters (category, date, "
-    "folder, place, camera, file type). Scores are cosines: higher is closer."
+    "folder, place, camera, file type). Each result says what matched (`match`: meaning, text, both, "
+    "region, tile, filter) and the scale of its score (`score_kind`: cosine -1..1; bm25, text relevance "
+    "with no upper bound; rrf, rank fusion of meaning and text; none): higher is closer, and scores of "
+    "two kinds do not compare."
 )
 
 

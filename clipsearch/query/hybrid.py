@@ -45,9 +45,11 @@ def find(
     sort: str = "score",
     relevant: bool = False,
     explain: bool = False,
+    include_self: bool = False,
 ) -> list[SearchResult]:
     """The unified search; see the module docstring. ``explain``: meaning hits carry the cosine
-    they need to be a match (``relevance_cutoff``)."""
+    they need to be a match (``relevance_cutoff``); ``include_self``: an indexed picture given as
+    the query may be among its results."""
     if sort not in SORTS:
         raise UsageError(f"--sort must be one of {', '.join(SORTS)}")
     filters = filters or Filters()
@@ -60,7 +62,7 @@ def find(
     pool = max(100, k * POOL) if (query and words) or relevant else k
     vector_hits: list[SearchResult] = []
     if query is not None:
-        vector_hits = searcher.search(query, pool, min_score, add, sub, filters=filters)
+        vector_hits = searcher.search(query, pool, min_score, add, sub, filters=filters, include_self=include_self)
         if relevant:
             from .relevance import matches
 
@@ -88,7 +90,7 @@ def _text(searcher: Searcher, words: str, limit: int, filters: Filters) -> list[
     snippets = {h.item_id: snippet(h.body, words) for h in hits}
     boxes = catalog.text_boxes([h.item_id for h in hits], words)
     results = searcher.results([(h.item_id, round(-h.rank, 4)) for h in hits], snippets)
-    return [replace(r, text_boxes=boxes[r.id]) if r.id in boxes else r for r in results]
+    return [replace(r, text_boxes=boxes.get(r.id) or r.text_boxes, match="text", score_kind="bm25") for r in results]
 
 
 def _fuse(vector: list[SearchResult], text: list[SearchResult]) -> list[SearchResult]:
@@ -100,11 +102,9 @@ def _fuse(vector: list[SearchResult], text: list[SearchResult]) -> list[SearchRe
             if r.id not in best or r.text_snippet:
                 best[r.id] = r
     order = sorted(score, key=lambda i: score[i], reverse=True)
-    return [_with_score(best[i], round(score[i], 6)) for i in order]
-
-
-def _with_score(r: SearchResult, score: float) -> SearchResult:
-    return replace(r, score=score)
+    both = {r.id for r in vector} & {r.id for r in text}
+    return [replace(best[i], score=round(score[i], 6), score_kind="rrf", match="both" if i in both else best[i].match)
+            for i in order]  # fmt: skip
 
 
 def _filtered(searcher: Searcher, filters: Filters, k: int) -> list[SearchResult]:
@@ -114,4 +114,4 @@ def _filtered(searcher: Searcher, filters: Filters, k: int) -> list[SearchResult
         query = query.where(clause)
     with searcher.store.catalog.engine.connect() as conn:
         ids = [int(i) for i in conn.execute(query).scalars()]
-    return searcher.results([(i, 0.0) for i in ids])
+    return [replace(r, match="filter", score_kind="none") for r in searcher.results([(i, 0.0) for i in ids])]

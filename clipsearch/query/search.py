@@ -89,6 +89,11 @@ class SearchResult:
     relevance_cutoff: float | None = None
     #: The part of the picture that matched (a region's or a tile's box, fractions), when a part did.
     box: list[float] | None = None
+    #: What matched: "meaning" (the picture), "text" (words in it), "both", "region", "tile", "filter".
+    match: str = "meaning"
+    #: The scale of ``score``: "cosine" (-1..1), "bm25" (text relevance, higher is better, no upper
+    #: bound), "rrf" (rank fusion of meaning and text, 1/(60 + rank) summed), "none" (a filter's list).
+    score_kind: str = "cosine"
 
     @property
     def display_path(self) -> str:
@@ -364,11 +369,15 @@ class Searcher:
         add: Sequence[str] = (),
         sub: Sequence[str] = (),
         filters: Filters | None = None,
+        include_self: bool = False,
     ) -> list[SearchResult]:
-        """Text (or image path) query, with ``add``/``sub`` terms in ``WEIGHT:value`` form."""
+        """Text (or image path) query, with ``add``/``sub`` terms in ``WEIGHT:value`` form; an
+        indexed picture given as the query is left out of its results unless ``include_self``."""
         terms = [QueryTerm(text)] + [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
         self.store.vectors()  # first: a text being embedded on another thread (prefetch) finishes meanwhile
-        return self.search_vector(self.combine(terms), k, min_score, filters=filters)
+        own = [] if include_self or not (self.reads_files and terms[0].is_image) else [
+            r.id for r in self.store.catalog.find_path(os.path.normpath(os.path.abspath(text)))]  # fmt: skip
+        return self.search_vector(self.combine(terms), k, min_score, exclude_ids=own, filters=filters)
 
     def similar(
         self,
@@ -382,9 +391,10 @@ class Searcher:
         region: str | None = None,
         time: float | None = None,
         box: Box | None = None,
+        include_self: bool = False,
     ) -> list[SearchResult]:
         """Pictures like the one at ``path`` (``page`` of a PDF, the frame at ``time`` seconds of a
-        video); if it is indexed, it is left out.
+        video); if it is indexed, it is left out (unless ``include_self``).
 
         ``region``: compare only that region (e.g. ``title-block``) of pages that have one stored.
         ``box``: compare only that part of the query picture (see :meth:`box_vector`) with whole
@@ -397,7 +407,7 @@ class Searcher:
                 raise UsageError("give --box or --region, not both")
             video = time is not None or is_video_path(full)
             at = None if video else _page_for(full, page)
-            own = [r.id for r in self.store.catalog.find_path(full) if video or r.page == at]
+            own = [] if include_self else [r.id for r in self.store.catalog.find_path(full) if video or r.page == at]
             from .tiles import with_tiles
 
             query = self.box_vector(full, box, page, time)
@@ -405,14 +415,19 @@ class Searcher:
             return with_tiles(self, whole, query, k, min_score, own, filters)
         if time is not None or is_video_path(full):
             query, own = self._frame_vector(path, full, time or 0.0)
+            own = [] if include_self else own
             return self.search_vector(query, k, min_score, exclude_ids=own, filters=filters)
         page = _page_for(full, page)
-        own = [r.id for r in self.store.catalog.find_path(full) if r.page == page]
+        own = [] if include_self else [r.id for r in self.store.catalog.find_path(full) if r.page == page]
         if region is not None:
-            query = self.region_vector(full, region, page)
             index = self.region_index(region)
+            if index.ntotal == 0:  # nothing to rank: say what is missing and how to get it
+                raise UsageError(f"no page of this index has a {region} region stored: index its drawings with "
+                                 f"--region {region} (pages classed 'technical drawing'; --region-scope all for "
+                                 "every page)", web=f"no page of this index has a {region} region stored")  # fmt: skip
+            query = self.region_vector(full, region, page)
             hits = self.search_vector(query, k, min_score, exclude_ids=own, filters=filters, index=index)
-            return [replace(h, box=list(REGIONS[region])) for h in hits]
+            return [replace(h, box=list(REGIONS[region]), match="region") for h in hits]
         query = self.image_vector(full, page)
         extra = [QueryTerm.parse(a, 1.0) for a in add] + [QueryTerm.parse(s, -1.0) for s in sub]
         if extra:

@@ -94,5 +94,5 @@ def with_tiles(
     for r in searcher.results(ranked)[:k]:  # a tile whose item is gone (not a result) takes no place
         tile = tiles.get(r.id)
         won = tile is not None and tile[0] >= next((w.score for w in whole if w.id == r.id), -1.0)
-        out.append(replace(r, box=list(TILES[tile[1]])) if won and tile else r)
+        out.append(replace(r, box=list(TILES[tile[1]]), match="tile") if won and tile else r)
     return out
