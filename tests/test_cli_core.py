@@ -136,7 +136,7 @@ def test_min_score_and_top(cli, tiny_model, photos):
 def test_human_output_is_a_table(cli, tiny_model, photos):
     cli("index", str(photos), *tiny_model.args)
     out = cli("search", "a cat", "-k", "2").stdout.splitlines()
-    assert out[0].split() == ["rank", "score", "of", "match", "taken", "path"]
+    assert out[0].split() == ["rank", "score", "scale", "match", "taken", "path"]
     rank, _score, kind, match, taken, path = out[1].split()[:6]
     assert rank == "1" and path.startswith(str(photos)) and (kind, match) == ("cosine", "meaning")
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", taken)  # the photos' mtime: they carry no EXIF date

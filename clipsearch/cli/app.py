@@ -110,7 +110,7 @@ def print_results(results: list[SearchResult], as_json: bool, preview: bool = Fa
         from .preview import detect
 
         protocol = detect(is_terminal=sys.stdout.isatty()) or "blocks"  # asked for: draw even into a pipe
-    click.echo(f"{'rank':>4}  {'score':>7} {'of':<6}  {'match':<7}  {'taken':<10}  path")
+    click.echo(f"{'rank':>4}  {'score':>7} {'scale':<6}  {'match':<7}  {'taken':<10}  path")
     for rank, r in enumerate(results, 1):
         labels = "  [" + ", ".join(r.categories.values()) + "]" if r.categories else ""
         taken = (r.taken or "")[:10]
