@@ -61,7 +61,7 @@ class TextEngine(Protocol):
 _FTS = table("texts_fts", column("rowid"))
 #: Matches past which a query is common. Scoring reads every match, and PostgreSQL visits each
 #: match's row, counting too: each bound holds `make bench`'s text fulltext_ms_p95 at 1M items.
-FTS5_COMMON = 10_000
+FTS5_COMMON = 6_000
 TSVECTOR_COMMON = 2_000
 #: A word in more than this many times the bound's texts is too common to weigh (FTS5's BM25).
 VERY_COMMON = 5
