@@ -14,7 +14,7 @@ words together are (scoring it reads every text that holds them).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,15 +42,9 @@ class TextEngine(Protocol):
 
     #: matches past which a query is answered newest first, unscored
     common: int
-    #: whether scoring weighs each word by counting its texts (BM25), so a common word costs its doclist
-    weighs_words: bool
 
     def expression(self, terms: list[str], whole: Collection[str]) -> str:
         """The index's query for ``terms`` (each a phrase, all needed), ``whole`` without prefixes."""
-        ...
-
-    def more_than(self, conn: Connection, expression: str, count: int) -> bool:
-        """Whether more than ``count`` texts match (counted up to one past it)."""
         ...
 
     def query(self, expression: str, common: bool, filtered: bool) -> Any:
@@ -72,12 +66,12 @@ class Fts5:
     """SQLite's FTS5 (migration 0005): an external-content table over ``texts.terms``, BM25."""
 
     common: int
-    weighs_words: bool = True
 
     def expression(self, terms: list[str], whole: Collection[str]) -> str:
         return match_expression(terms, whole=whole)
 
     def more_than(self, conn: Connection, expression: str, count: int) -> bool:
+        """Whether more than ``count`` texts match (counted up to one past it, which FTS5 streams)."""
         probe = text("SELECT count(*) FROM (SELECT rowid FROM texts_fts WHERE texts_fts MATCH :e LIMIT :n)")
         return int(conn.execute(probe, {"e": expression, "n": count + 1}).scalar() or 0) > count
 
@@ -101,15 +95,9 @@ class Tsvector:
     """PostgreSQL's full-text search: the GIN index finds, ``ts_rank_cd`` ranks (negated)."""
 
     common: int
-    weighs_words: bool = False  # ts_rank_cd reads each match's own vector only
 
     def expression(self, terms: list[str], whole: Collection[str]) -> str:
         return tsquery(terms, whole=whole)
-
-    def more_than(self, conn: Connection, expression: str, count: int) -> bool:
-        matches = _VECTOR.op("@@")(func.to_tsquery(_SIMPLE, expression))
-        probe = select(TEXTS.c.item_id).where(matches).limit(count + 1).subquery()
-        return int(conn.execute(select(func.count()).select_from(probe)).scalar() or 0) > count
 
     def query(self, expression: str, common: bool, filtered: bool) -> Any:
         query_ts = func.to_tsquery(_SIMPLE, expression)
@@ -129,7 +117,7 @@ class Tsvector:
         return float((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]["Plan Rows"])
 
     def bounded(self, conn: Connection, expression: str, limit: int, where: ColumnElement[bool] | None) -> Any:
-        """Rows for :func:`_fetch` scored in one query when there are at most ``common`` matches
+        """The best ``limit`` rows, scored in one query, when there are at most ``common`` matches
         (counting costs PostgreSQL what scoring does: a visit to each match's row), else None."""
         query_ts = func.to_tsquery(_SIMPLE, expression)
         inner = select(TEXTS.c.item_id, TEXTS.c.body, _VECTOR.label("vector")).where(_VECTOR.op("@@")(query_ts))
@@ -196,7 +184,7 @@ def find(
     query = engine.query(expression, common, where is not None)
     if where is not None:
         query = query.where(where)
-    return _fetch(conn, query, limit, literal_terms(terms), checked)
+    return _fetch(lambda n: conn.execute(query.limit(n)).all(), limit, literal_terms(terms), checked) or []
 
 
 def _find_server(
@@ -210,20 +198,17 @@ def _find_server(
     if not exact:
         return []
     if engine.estimate(conn, exact) <= engine.common * VERY_COMMON:
-        fetch = limit * 4 + 50 if literal else limit
-        while True:
-            rows = engine.bounded(conn, engine.expression(terms, ()), fetch, where)
-            if rows is None:
-                break
-            hits = [TextHit(r.item_id, float(r.rank), r.body) for r in rows if holds(r.body, literal)]
-            if len(hits) >= limit or len(rows) < fetch:
-                return hits[:limit]
-            fetch *= 4
+        scored = engine.expression(terms, ())
+        hits = _fetch(lambda n: engine.bounded(conn, scored, n, where), limit, literal)
+        if hits is not None:
+            return hits
     query = engine.query(exact, True, where is not None)
-    return _fetch(conn, query.where(where) if where is not None else query, limit, literal)
+    if where is not None:
+        query = query.where(where)
+    return _fetch(lambda n: conn.execute(query.limit(n)).all(), limit, literal) or []
 
 
-def _expression(conn: Connection, engine: TextEngine, terms: list[str]) -> tuple[str, bool, list[str]]:
+def _expression(conn: Connection, engine: Fts5, terms: list[str]) -> tuple[str, bool, list[str]]:
     """The query for ``terms``, whether it is common (see the module's docstring), and the terms
     left to check on the texts found. BM25 weighs a word by counting every text that holds it (the
     whole doclist of "the"): a word nearly everywhere is checked on the texts the others find,
@@ -245,8 +230,6 @@ def _expression(conn: Connection, engine: TextEngine, terms: list[str]) -> tuple
     full = engine.expression(terms, common)  # a common word's prefix: all the words it starts
     if full != exact and more(full):
         return full, True, []
-    if not engine.weighs_words:
-        return full, False, []
 
     def everywhere(term: str) -> bool:  # in VERY_COMMON times the bound: one text in twenty, at 1M
         expression = engine.expression([term], [term])
@@ -261,13 +244,18 @@ def _expression(conn: Connection, engine: TextEngine, terms: list[str]) -> tuple
     return full, False, []
 
 
-def _fetch(conn: Connection, query: Any, limit: int, literal: list[str], checked: list[str] = ()) -> list[TextHit]:
-    # Literal codes and checked words are looked for here, so ask for more candidates than are kept.
-    fetch = limit * 4 + 50 if literal or checked else limit
+def _fetch(
+    rows_for: Callable[[int], Sequence[Any] | None], limit: int, literal: list[str], checked: Sequence[str] = ()
+) -> list[TextHit] | None:
+    """The first ``limit`` of ``rows_for(n)`` that hold the literal codes and the checked words,
+    asking for more until there are enough or no more; None when ``rows_for`` says too many."""
+    fetch = limit * 4 + 50 if literal or checked else limit  # rows are dropped here: ask for more
     while True:
-        rows = conn.execute(query.limit(fetch)).all()
+        rows = rows_for(fetch)
+        if rows is None:
+            return None
         hits = [TextHit(r.item_id, float(r.rank), r.body) for r in rows
-                if holds(r.body, literal) and holds_words(r.body, checked)]  # fmt: skip
+                if holds(r.body, literal) and holds_words(r.body, list(checked))]  # fmt: skip
         if len(hits) >= limit or len(rows) < fetch:
             return hits[:limit]
         fetch *= 4
