@@ -11,20 +11,17 @@ from schemathesis.checks import positive_data_acceptance
 from clipsearch.config import IndexLocation
 from clipsearch.models.demo_shapes import generate_folder
 from clipsearch.server import create_app
+from tests.conftest import Cli
 
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):
-    from click.testing import CliRunner
-
-    from clipsearch.cli import cli
-
     root = tmp_path_factory.mktemp("schema")
     generate_folder(root / "shapes", per_class=1, seed=5)
-    home = root / "home"
-    args = ["index", str(root / "shapes"), "--home", str(home), "--model", "tiny-shapes", "--ocr", "none"]
-    assert CliRunner().invoke(cli, args).exit_code == 0
-    assert CliRunner().invoke(cli, ["map", "--home", str(home), "--json"]).exit_code == 0  # named once, kept
+    cli = Cli(root / "home")
+    cli.json("index", str(root / "shapes"), "--model", "tiny-shapes", "--ocr", "none")
+    cli.json("map", "--json")  # named once, kept
+    home = cli.home
     app = create_app(IndexLocation(home, "default"), allow_hosts=("testserver",))
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
