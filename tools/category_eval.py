@@ -6,7 +6,7 @@ trained ``tiny-shapes`` model, through ``Index.categories`` as a user defines th
 - lone: one category alone in its facet ("red things" = "a red shape"), its precision and recall
   on the shapes, and on the shapes with the sample corpus beside them (photos, drawings, PDF pages:
   a category of shapes must not take them); ``with_examples``: the same with 3 example pictures;
-  ``no_rival``: what a lone category labelled before it had a rival (everything: a softmax of one);
+  ``no_rival``: what a lone category labels with no rival at all (everything: a softmax of one);
 - rules: the rules measured to choose the lone category's rival, on the same vectors: the
   background caption (chosen), the library's own scores as a z-score (> 2.5) and Otsu's split;
 - facet: six colour categories in one facet, as before (accuracy).
