@@ -156,6 +156,26 @@ def test_a_query_matching_very_many_texts_is_answered_newest_first_on_both(pg_ur
         catalog.close()
 
 
+def test_a_common_word_is_matched_whole_on_both(pg_url, tmp_path, monkeypatch):
+    """A word in more texts than the bound stands for itself, not for every word it starts: its
+    prefix would make the index gather all those words' texts first. Both engines answer alike."""
+    from sqlalchemy import text
+
+    from clipsearch.store import textengines
+
+    monkeypatch.setattr(textengines, "FTS5_COMMON", 5)
+    monkeypatch.setattr(textengines, "TSVECTOR_COMMON", 5)
+    bodies = [f"bolt {i}" for i in range(10)] + ["bolted nut", "bolt nut", "a nut"]
+    for target in (tmp_path / "c.sqlite", pg_url):
+        catalog = _texts_catalog(target, bodies)
+        if target == pg_url:
+            with catalog.engine.begin() as conn:  # the planner's statistics, as autovacuum leaves them
+                conn.execute(text("ANALYZE texts"))
+        assert [h.item_id for h in catalog.search_text("bolt nut", 10)] == [12], target
+        assert [h.item_id for h in catalog.search_text("bolte", 10)] == [11], target  # a rare word: a prefix
+        catalog.close()
+
+
 # ------------------------------------------------------------------------------ every command
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:

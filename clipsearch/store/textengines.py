@@ -47,8 +47,12 @@ class TextEngine(Protocol):
         """The index's query for ``terms`` (each a phrase, all needed), ``whole`` without prefixes."""
         ...
 
-    def query(self, expression: str, common: bool, filtered: bool) -> Any:
-        """``select(item_id, rank, body)`` of the matches, best first (lower rank is better)."""
+    def find(self, conn: Connection, terms: list[str], limit: int, where: ColumnElement[bool] | None) -> list[TextHit]:
+        """The best ``limit`` texts holding every term (each a phrase), ``where`` on ``items`` applied."""
+        ...
+
+    def side_by_side_first(self, conn: Connection, terms: list[str]) -> bool:
+        """Whether the texts holding ``terms`` side by side are looked for first, within the bounds."""
         ...
 
 
@@ -84,6 +88,18 @@ class Fts5:
             .where(literal_column("texts_fts").op("MATCH")(expression))
         )
         return query.order_by(_FTS.c.rowid.desc()) if common else query.order_by(rank)
+
+    def find(self, conn: Connection, terms: list[str], limit: int, where: ColumnElement[bool] | None) -> list[TextHit]:
+        expression, common, checked = _expression(conn, self, terms)
+        if not expression:
+            return []
+        query = self.query(expression, common, where is not None)
+        if where is not None:
+            query = query.where(where)
+        return _fetch(lambda n: conn.execute(query.limit(n)).all(), limit, literal_terms(terms), checked) or []
+
+    def side_by_side_first(self, conn: Connection, terms: list[str]) -> bool:
+        return True  # FTS5 reads positions from the doclists it streams: a phrase costs what its words do
 
 
 _SIMPLE = literal_column("'simple'::regconfig")
@@ -129,6 +145,34 @@ class Tsvector:
         rows = conn.execute(query.order_by(rank, found.c.item_id.desc()).limit(limit)).all()
         return None if rows and rows[0].matches > self.common else rows
 
+    def find(self, conn: Connection, terms: list[str], limit: int, where: ColumnElement[bool] | None) -> list[TextHit]:
+        """Counting costs what scoring does (a visit to each match's row), so the matches are
+        scored in one query that stops past the bound; a query the planner's statistics already
+        call common, or that passes the bound, is answered newest first with its words matched
+        whole. A word common by itself is matched whole when scored too: GIN gathers every text
+        that holds a prefix's words before it can intersect them (ten times the work, at 1M)."""
+        literal = literal_terms(terms)
+        exact = self.expression(terms, terms)
+        if not exact:
+            return []
+        if self.estimate(conn, exact) <= self.common * VERY_COMMON:
+            last = {t: t.split()[-1] for t in terms}  # the word a prefix would stand for
+            whole = [t for t in terms if self.estimate(conn, self.expression([last[t]], [last[t]])) > self.common]
+            scored = self.expression(terms, whole)
+            hits = _fetch(lambda n: self.bounded(conn, scored, n, where), limit, literal)
+            if hits is not None:
+                return hits
+        query = self.query(exact, True, where is not None)
+        if where is not None:
+            query = query.where(where)
+        return _fetch(lambda n: conn.execute(query.limit(n)).all(), limit, literal) or []
+
+    def side_by_side_first(self, conn: Connection, terms: list[str]) -> bool:
+        """Only when the terms are together in at most ``common`` texts: GIN keeps no positions,
+        so each text holding them all is read to see whether they stand side by side."""
+        words = [w for t in terms for w in t.split()]
+        return self.estimate(conn, self.expression(words, words)) <= self.common
+
 
 def tsquery(terms: list[str], *, whole: Collection[str] = ()) -> str:
     """PostgreSQL's ``to_tsquery`` text for ``terms``, with :func:`match_expression`'s meaning: each
@@ -154,58 +198,23 @@ def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] 
     catalog engine's own full-text index (``store/textengines.py``).
 
     Several terms are looked for as one phrase first: the texts that hold them side by side, as
-    typed (``⌀12 H7`` on a drawing), rank before those that hold each somewhere. ``where``: a
+    typed (``⌀12 H7`` on a drawing), rank before those that hold each somewhere (on PostgreSQL
+    while they are together in at most its bound of texts; past it, newest first). ``where``: a
     condition on ``items`` (metadata filters), applied inside the query so filters never shorten
     the result list below what exists.
     """
     terms = split_query(words)
     engine = engine_for(conn)
-    if len(terms) < 2:
-        return find(conn, engine, terms, limit, where)
-    together = find(conn, engine, [" ".join(terms)], limit, where)
+    if len(terms) < 2 or not engine.side_by_side_first(conn, terms):
+        return engine.find(conn, terms, limit, where)
+    together = engine.find(conn, [" ".join(terms)], limit, where)
     seen = {h.item_id for h in together}
-    return (together + [h for h in find(conn, engine, terms, limit, where) if h.item_id not in seen])[:limit]
+    return (together + [h for h in engine.find(conn, terms, limit, where) if h.item_id not in seen])[:limit]
 
 
 def engine_for(conn: Connection) -> TextEngine:
     """The full-text engine of the catalog behind ``conn``."""
     return Tsvector(TSVECTOR_COMMON) if conn.dialect.name == "postgresql" else Fts5(FTS5_COMMON)
-
-
-def find(
-    conn: Connection, engine: TextEngine, terms: list[str], limit: int, where: ColumnElement[bool] | None
-) -> list[TextHit]:
-    """The best ``limit`` texts holding every term (each a phrase), ``where`` on ``items`` applied."""
-    if isinstance(engine, Tsvector):
-        return _find_server(conn, engine, terms, limit, where)
-    expression, common, checked = _expression(conn, engine, terms)
-    if not expression:
-        return []
-    query = engine.query(expression, common, where is not None)
-    if where is not None:
-        query = query.where(where)
-    return _fetch(lambda n: conn.execute(query.limit(n)).all(), limit, literal_terms(terms), checked) or []
-
-
-def _find_server(
-    conn: Connection, engine: Tsvector, terms: list[str], limit: int, where: ColumnElement[bool] | None
-) -> list[TextHit]:
-    """PostgreSQL: counting costs what scoring does (a visit to each match's row), so the matches
-    are scored in one query that stops past the bound; a query the planner's statistics already
-    call common, or that passes the bound, is answered newest first with its words matched whole."""
-    literal = literal_terms(terms)
-    exact = engine.expression(terms, terms)
-    if not exact:
-        return []
-    if engine.estimate(conn, exact) <= engine.common * VERY_COMMON:
-        scored = engine.expression(terms, ())
-        hits = _fetch(lambda n: engine.bounded(conn, scored, n, where), limit, literal)
-        if hits is not None:
-            return hits
-    query = engine.query(exact, True, where is not None)
-    if where is not None:
-        query = query.where(where)
-    return _fetch(lambda n: conn.execute(query.limit(n)).all(), limit, literal) or []
 
 
 def _expression(conn: Connection, engine: Fts5, terms: list[str]) -> tuple[str, bool, list[str]]:
