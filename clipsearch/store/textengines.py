@@ -155,9 +155,16 @@ class Tsvector:
         exact = self.expression(terms, terms)
         if not exact:
             return []
-        if self.estimate(conn, exact) <= self.common * VERY_COMMON:
+        guessed: dict[str, float] = {}
+
+        def estimate(expression: str) -> float:  # each asked once: a single word is its own last word
+            if expression not in guessed:
+                guessed[expression] = self.estimate(conn, expression)
+            return guessed[expression]
+
+        if estimate(exact) <= self.common * VERY_COMMON:
             last = {t: t.split()[-1] for t in terms}  # the word a prefix would stand for
-            whole = [t for t in terms if self.estimate(conn, self.expression([last[t]], [last[t]])) > self.common]
+            whole = [t for t in terms if estimate(self.expression([last[t]], [last[t]])) > self.common]
             scored = self.expression(terms, whole)
             hits = _fetch(lambda n: self.bounded(conn, scored, n, where), limit, literal)
             if hits is not None:
