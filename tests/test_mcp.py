@@ -43,7 +43,7 @@ def test_an_assistant_lists_the_tools_and_searches(cli, tmp_path):
     assert tools == {"search", "similar", "status", "duplicates", "library_map"}  # read-only unless --allow-index
     assert writable == tools | {"index"}
     assert not found.is_error
-    results = json.loads(found.content[0].text)
+    results = json.loads(found.content[0].text)["results"]
     assert len(results) == 3 and all(Path(r["path"]).is_file() for r in results)
     assert sum("blue" in Path(r["path"]).name for r in results) >= 2
     images = [c for c in found.content[1:] if c.type == "image"]
@@ -67,7 +67,9 @@ def test_similar_reaches_indexed_items_and_uploads_never_a_path_on_the_server(cl
     async def talk() -> dict[str, object]:
         out = {}
         async with _session(cli.home) as client:
-            first = json.loads((await client.call_tool("search", {"query": "a red circle", "k": 1})).content[0].text)[0]
+            first = json.loads((await client.call_tool("search", {"query": "a red circle", "k": 1})).content[0].text)[
+                "results"
+            ][0]
             out["by_id"] = await client.call_tool("similar", {"item": first["id"], "k": 3})
             out["first"] = first["path"]
             out["by_path"] = await client.call_tool("similar", {"path": str(indexed), "k": 3})

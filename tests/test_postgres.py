@@ -266,7 +266,10 @@ def test_every_command_answers_on_postgresql_as_on_sqlite(tmp_path, corpus, pg_u
         TestClient(create_app(IndexLocation(home, "default")), base_url=LOCAL)
         for home in (tmp_path / "a", tmp_path / "b")
     ]
-    found = [[Path(h["path"]).name for h in c.get("/api/search", params={"q": "a cat", "k": 5}).json()] for c in pages]
+    found = [
+        [Path(h["path"]).name for h in c.get("/api/search", params={"q": "a cat", "k": 5}).json()["results"]]
+        for c in pages
+    ]
     assert found[0] == found[1] and len(found[1]) == 5
 
 

@@ -45,13 +45,13 @@ def _name(result: dict) -> str:
 
 
 def test_search_and_item_endpoints(client):
-    hits = client.get("/api/search", params={"q": "a blue star", "k": 2}).json()
+    hits = client.get("/api/search", params={"q": "a blue star", "k": 2}).json()["results"]
     assert [_name(h) for h in hits] == ["blue_star", "blue_star"]
     first = hits[0]
     assert first["thumbnail"] == f"/api/items/{first['id']}/thumbnail"
     item = client.get(f"/api/items/{first['id']}").json()
     assert item["path"] == first["path"] and "doctype" in item["categories"]
-    similar = client.get(f"/api/items/{first['id']}/similar", params={"k": 3}).json()
+    similar = client.get(f"/api/items/{first['id']}/similar", params={"k": 3}).json()["results"]
     assert first["id"] not in [h["id"] for h in similar] and _name(similar[0]) == "blue_star"
     assert client.get("/api/status").json()["model"] == "tiny-shapes"
     assert "paths" in client.get("/openapi.json").json()
@@ -60,7 +60,7 @@ def test_search_and_item_endpoints(client):
     assert all(m["thumbnail"].endswith("/thumbnail") and "path" in m for g in groups for m in g["items"])
     empty = client.get("/api/search", params={"q": ""})  # nothing to search for: said, not a crash
     assert empty.status_code == 400 and "give a query" in empty.json()["error"]
-    part = client.get(f"/api/items/{first['id']}/similar", params={"k": 3, "box": "0,0,1,1"}).json()
+    part = client.get(f"/api/items/{first['id']}/similar", params={"k": 3, "box": "0,0,1,1"}).json()["results"]
     assert first["id"] not in [h["id"] for h in part] and _name(part[0]) == "blue_star"  # the whole, as a box
     for box in ("0.2,0,1.5,1", "0.5,0.5,0.5,0.9", "left half"):  # outside the picture, empty, not numbers
         wrong = client.get(f"/api/items/{first['id']}/similar", params={"box": box})
@@ -68,7 +68,7 @@ def test_search_and_item_endpoints(client):
 
 
 def test_thumbnail_is_generated_once_and_file_is_the_original(client, served):
-    hit = client.get("/api/search", params={"q": "a red circle", "k": 1}).json()[0]
+    hit = client.get("/api/search", params={"q": "a red circle", "k": 1}).json()["results"][0]
     thumb = client.get(hit["thumbnail"])
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
     image = Image.open(io.BytesIO(thumb.content))
@@ -84,7 +84,7 @@ def test_thumbnail_is_generated_once_and_file_is_the_original(client, served):
 
 def test_upload_search_size_limit_and_bomb(client, served):
     query = next((served[0] / "shapes").glob("green_square_00.*"))
-    hits = client.post("/api/similar", params={"k": 2}, content=query.read_bytes()).json()
+    hits = client.post("/api/similar", params={"k": 2}, content=query.read_bytes()).json()["results"]
     assert [_name(h) for h in hits] == ["green_square", "green_square"]
     big = client.post("/api/similar", content=b"x" * 300_000)
     assert big.status_code == 413
@@ -116,7 +116,7 @@ def test_no_path_reaches_a_file_outside_the_catalog(client, url):
 
 
 def test_a_file_swapped_for_a_symlink_is_not_served(client, served, tmp_path):
-    hit = client.get("/api/search", params={"q": "a yellow cross", "k": 1}).json()[0]
+    hit = client.get("/api/search", params={"q": "a yellow cross", "k": 1}).json()["results"][0]
     path = Path(hit["path"])
     backup = tmp_path / "backup"
     path.rename(backup)
@@ -147,7 +147,7 @@ def test_concurrent_requests_are_safe(client):
     def worker(q: str) -> None:
         for _ in range(5):
             r = client.get("/api/search", params={"q": q, "k": 3})
-            if r.status_code != 200 or len(r.json()) != 3:
+            if r.status_code != 200 or len(r.json()["results"]) != 3:
                 errors.append(f"{q}: {r.status_code}")
 
     threads = [threading.Thread(target=worker, args=(f"a {c} circle",)) for c in ("red", "blue", "green", "purple")]

@@ -65,7 +65,7 @@ def _index(home: Path, *paths: Path | str, extra: tuple[str, ...] = ()) -> dict:
 
 
 def _ids(client: httpx.Client) -> dict[str, int]:
-    hits = client.get("/api/search", params={"q": "a shape", "k": 100}).json()
+    hits = client.get("/api/search", params={"q": "a shape", "k": 100}).json()["results"]
     return {Path(h["path"]).name: h["id"] for h in hits}
 
 
@@ -185,7 +185,7 @@ def test_hosts_of_other_sites_and_cross_site_writes_are_refused(tmp_path):
         fetch_meta = client.post("/api/similar", content=upload, headers={"Sec-Fetch-Site": "cross-site"})
         assert fetch_meta.status_code == 403
         own = client.post("/api/similar", content=upload, headers={"Origin": served.url})
-        assert own.status_code == 200 and own.json()
+        assert own.status_code == 200 and own.json()["results"]
         for headers in ({"Origin": "http://evil.example.com"}, {"Sec-Fetch-Site": "cross-site"}):
             stall = client.get("/api/map", params={"rebuild": "true"}, headers=headers)  # redraws, rewrites
             assert stall.status_code == 403, headers
@@ -205,11 +205,11 @@ def test_odd_ids_relative_folders_and_pdf_queries(tmp_path):
         r = client.get("/api/search", params={"q": "a shape under:shapes"})
         assert r.status_code == 400 and "absolute" in r.json()["error"]
         r = client.get("/api/search", params={"q": f"a shape under:{tmp_path / 'shapes'}"})
-        assert r.status_code == 200 and r.json()
+        assert r.status_code == 200 and r.json()["results"]
         r = client.get("/api/search", params={"q": "-circle"})
         assert r.status_code == 400 and "--" not in r.json()["error"]
         pdf = (tmp_path / "shapes" / "spec.pdf").read_bytes()
-        hits = client.post("/api/similar", content=pdf).json()
+        hits = client.post("/api/similar", content=pdf).json()["results"]
         assert hits[0]["path"].endswith("spec.pdf")  # the page itself comes back first
         broken = client.post("/api/similar", content=b"%PDF-1.4 nothing else")
         assert broken.status_code == 400
@@ -244,9 +244,11 @@ def test_the_search_line_never_reads_a_picture_on_the_servers_disk(tmp_path):
         for q in (str(outside), str(outside) + ".missing"):
             for extra in ({}, {"relevant": "true"}, {"documents": "true"}):
                 r = client.get("/api/search", params={"q": q, "k": 5, **extra})
-                answers[(q.endswith(".missing"), tuple(extra))] = r.status_code, len(r.json())
+                answers[(q.endswith(".missing"), tuple(extra))] = r.status_code, len(r.json()["results"])
                 assert r.status_code == 200, r.text
-                assert not r.json() or r.json()[0]["score"] < 0.99  # the file itself would match at ~1.0
+                assert (
+                    not r.json()["results"] or r.json()["results"][0]["score"] < 0.99
+                )  # the file itself would match at ~1.0
         assert all(answers[(False, e)] == answers[(True, e)] for e in ((), ("relevant",), ("documents",)))
     result = CliRunner().invoke(cli, ["search", str(outside), "--home", str(home), "--json", "-k", "1"])
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["score"] > 0.99

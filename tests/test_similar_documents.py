@@ -163,11 +163,11 @@ def test_index_and_http_api_give_the_same_documents(library, tmp_path):
     assert set(same) == {"query.pdf", "red_copy.pdf", "mixed.pdf"}  # nothing left out: it is not indexed
     assert same["query.pdf"][2:4] == (3, 3)
     client = TestClient(create_app(IndexLocation(cli.home, "default")), base_url=LOCAL)
-    api = client.get("/api/search", params={"q": "a red circle", "k": 5, "documents": "true"}).json()
+    api = client.get("/api/search", params={"q": "a red circle", "k": 5, "documents": "true"}).json()["results"]
     assert key(api) == key(searched) and len({r["path"] for r in api}) == 5
-    by_item = client.get(f"/api/items/{item}/similar", params={"k": 10, "documents": "true"}).json()
+    by_item = client.get(f"/api/items/{item}/similar", params={"k": 10, "documents": "true"}).json()["results"]
     assert key(by_item) == key(alike)
     uploaded = client.post("/api/similar", params={"k": 10, "documents": "true"}, content=query.read_bytes())
-    assert uploaded.status_code == 200 and key(uploaded.json()) == key(fresh)
-    one_page = client.post("/api/similar", params={"k": 3, "page": 2}, content=query.read_bytes()).json()
+    assert uploaded.status_code == 200 and key(uploaded.json()["results"]) == key(fresh)
+    one_page = client.post("/api/similar", params={"k": 3, "page": 2}, content=query.read_bytes()).json()["results"]
     assert "page" in one_page[0] and "best_page" not in one_page[0]  # without documents: pages, as before

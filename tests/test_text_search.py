@@ -551,8 +551,8 @@ def test_the_server_takes_one_search_box(cli, dated):
 
     client = TestClient(create_app(IndexLocation(cli.home, "default")), base_url=LOCAL)
     got = client.get("/api/search", params={"q": "a photo after:2023 before:2024 place:Lisbon"})
-    assert got.status_code == 200 and names(got.json()) == ["lisbon.jpg"]
-    assert got.json()[0]["taken"].startswith("2023-06-20")
+    assert got.status_code == 200 and names(got.json()["results"]) == ["lisbon.jpg"]
+    assert got.json()["results"][0]["taken"].startswith("2023-06-20")
     bad = client.get("/api/search", params={"q": "after:someday"})
     assert bad.status_code == 400 and "YYYY" in bad.json()["error"]
     odd = client.get("/api/search", params={"q": 'text:"unbalanced -" OR *'})

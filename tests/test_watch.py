@@ -156,7 +156,7 @@ def test_serve_watch_keeps_the_served_index_current(tmp_path, folder):
     def served() -> list[str]:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=a%20photo&k=10", timeout=5) as r:
-                return [Path(hit["path"]).name for hit in json.loads(r.read())]
+                return [Path(hit["path"]).name for hit in json.loads(r.read())["results"]]
         except OSError:
             return []
 

@@ -173,6 +173,7 @@ class Ranking:
     """How many results, from which score, with which terms added or taken away, and how shown."""
 
     top: int = 10
+    offset: int = 0
     min_score: float | None = None
     add: tuple[str, ...] = ()
     sub: tuple[str, ...] = ()
@@ -182,9 +183,11 @@ class Ranking:
     include_self: bool = False
 
 
-#: ``-k``, ``--min-score``, ``--add``, ``--sub``, ``--preview`` and ``--json``, as ``ranking``.
+#: ``-k``, ``--offset``, ``--min-score``, ``--add``, ``--sub``, ``--preview`` and ``--json``, as ``ranking``.
 ranking_options = group("ranking", [
     ("top", click.option("-k", "--top", default=10, show_default=True, type=click.IntRange(min=1))),
+    ("offset", click.option("--offset", default=0, type=click.IntRange(0, 10_000), metavar="N",
+                            help="Skip the first N results: the next page of a listing.")),
     ("min_score", click.option("--min-score", type=float, default=None, help="Drop results below this cosine.")),
     ("add", click.option("--add", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Add to the query.")),
     ("sub", click.option("--sub", multiple=True, metavar="[W:]TEXT_OR_IMAGE", help="Subtract from the query.")),
@@ -192,6 +195,6 @@ ranking_options = group("ranking", [
     ("as_json", click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")),
     ("include_self", click.option("--include-self", is_flag=True,
                                   help="A picture given as the query may be among its own results.")),
-], lambda top, min_score, add, sub, preview, as_json, include_self: Ranking(
-    top=top, min_score=min_score, add=tuple(add), sub=tuple(sub), preview=preview, as_json=as_json,
+], lambda top, offset, min_score, add, sub, preview, as_json, include_self: Ranking(
+    top=top, offset=offset, min_score=min_score, add=tuple(add), sub=tuple(sub), preview=preview, as_json=as_json,
     include_self=include_self))  # fmt: skip

@@ -59,17 +59,45 @@ def search_cmd(query: str | None, words: str | None, relevant: bool, documents: 
                where: Where, ranking: Ranking, filters: Filters, device: str | None) -> None:  # fmt: skip
     """Find images matching a description (or an image path), text in them, or metadata, best first.
 
-    QUERY and --text together rank by both (reciprocal rank fusion); QUERY may be left out when
-    --text or a filter is given."""
+    QUERY is read as the page's search box reads it: words describe the picture, text:WORDS is
+    text in it, after:/before:/under:/type:/place:/camera:/category: filter, -WORD leaves out a
+    category of that name or else takes WORD's meaning away. QUERY and --text together rank by
+    both (reciprocal rank fusion); QUERY may be left out when --text or a filter is given."""
     from ..front.index import Index
 
     # start embedding the text (not a picture path) and reading the vectors while the rest loads
-    Index.prefetch(*where, [query] if query and not os.path.exists(query) else [], device)
+    Index.prefetch(*where, [query] if query and _plain(query) else [], device)
     with Index.open(*where, device=device, language=lang) as ix:
-        results = ix.search(query, text=words, k=ranking.top, min_score=ranking.min_score, add=ranking.add,
-                            sub=ranking.sub, filters=filters, sort=sort, relevant=relevant,
-                            documents=documents, include_self=ranking.include_self)  # fmt: skip
-    print_listing(results, ranking)
+        answer = ix.ask(query or "", text=words, filters=filters, k=ranking.top, offset=ranking.offset,
+                        min_score=ranking.min_score, add=ranking.add, sub=ranking.sub, sort=sort, relevant=relevant,
+                        documents=documents, files=True, include_self=ranking.include_self)  # fmt: skip
+    if not ranking.as_json and _read_differently(query, answer.read_as):
+        click.echo("read as: " + _reading(answer.read_as), err=True)
+    if answer.empty and not ranking.as_json:
+        click.echo(f"nothing found: {answer.empty}", err=True)
+        return
+    print_listing(answer.results, ranking)
+
+
+def _plain(query: str) -> bool:
+    """Whether ``query`` is a description as typed (no file, no key:value or -WORD), worth
+    embedding before the index is open."""
+    return not os.path.exists(query) and ":" not in query and not any(w.startswith("-") for w in query.split())
+
+
+def _read_differently(query: str | None, read_as: dict[str, object]) -> bool:
+    """Whether the line said more than a description (filters, text:, -WORD)."""
+    return bool(query) and (read_as.get("query") != query or any(read_as.get(k) for k in ("subtract", "filters"))
+                            or (read_as.get("text") is not None and "text:" in (query or "")))  # fmt: skip
+
+
+def _reading(read_as: dict[str, object]) -> str:
+    """How a line was read, for people: ``meaning "a red circle" · minus star · after: 2023``."""
+    parts = [f"meaning “{read_as['query']}”"] if read_as.get("query") else []
+    parts += [f"text “{read_as['text']}”"] if read_as.get("text") else []
+    parts += [f"minus {w}" for w in read_as.get("subtract") or ()]  # type: ignore[attr-defined]
+    parts += [f"{k}: {v}" for k, v in (read_as.get("filters") or {}).items()]  # type: ignore[attr-defined]
+    return " · ".join(parts)
 
 
 @cli.command("similar")
@@ -99,7 +127,7 @@ def similar_cmd(path: str, page: int | None, documents: bool | None, at: float |
     from ..front.index import Index
 
     with Index.open(*where, device=device) as ix:
-        results = ix.similar(path, k=ranking.top, page=page, time=at, region=region, box=box, filters=filters,
-                             min_score=ranking.min_score, add=ranking.add, sub=ranking.sub,
+        results = ix.similar(path, k=ranking.offset + ranking.top, page=page, time=at, region=region, box=box,
+                             filters=filters, min_score=ranking.min_score, add=ranking.add, sub=ranking.sub,
                              documents=documents, include_self=ranking.include_self)  # fmt: skip
-    print_listing(results, ranking)
+    print_listing(results[ranking.offset :], ranking)

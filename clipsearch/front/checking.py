@@ -71,3 +71,15 @@ def _check_open(
         if repair and not report.ok and not report.catalog_problems:
             report = repair_index(store, report, query_encoder_loader(store, RuntimeChoice(device=device), loader))
     return report
+
+
+def reindexer(location: IndexLocation, loader: EncoderLoader | None) -> Reindex:
+    """How a repair indexes the remembered folders again after a salvage."""
+
+    def again(roots: list[str]) -> IndexReport:
+        from .index import Index
+
+        with Index.create(location.name, location.home, loader=loader) as ix:
+            return ix.add(roots)
+
+    return again

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ..query.search import Searcher, SearchResult
     from ..store.catalog import ItemRow
     from ..store.folder import IndexStore
+    from .asking import Answer
     from .categories import CategoriesView
 
 #: Names re-exported for the front ends, imported on first use (PEP 562).
@@ -60,7 +61,8 @@ _LAZY = {
     "PROBLEMS": "..ingest.check",
     "CheckReport": "..ingest.check",
     "Group": "..query.duplicates",
-    "parse_line": "..query.syntax",
+    "Answer": ".asking",
+    "read_line": ".asking",
     "item_picture": "..ingest.picture",
     "embed_by_model": ".embedding",
 }
@@ -72,7 +74,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     source = importlib.import_module(module, __package__)
-    value = getattr(source, "parse" if name == "parse_line" else name)
+    value = getattr(source, name)
     globals()[name] = value
     return value
 
@@ -328,6 +330,13 @@ class Index(DuplicatesMixin):
         return find(self.searcher, query, words=text, k=k, min_score=min_score, add=add, sub=sub, filters=filters,
                     sort=sort, relevant=relevant, explain=explain, include_self=include_self)  # fmt: skip
 
+    def ask(self, line: str, **options: Any) -> Answer:
+        """A search box's line read as every front end reads it (``front/asking.py``): one page of
+        results, how the line was read, where the next page starts, why an empty answer is empty."""
+        from .asking import ask
+
+        return ask(self, line, **options)
+
     def similar(
         self, path: str | os.PathLike[str], *, k: int = 10, page: int | None = None, time: float | None = None,
         region: str | None = None, box: str | Sequence[float] | None = None, filters: Filters | None = None,
@@ -428,9 +437,10 @@ class Index(DuplicatesMixin):
 
         return thumbnail(self.store, row, follow_links=follow_links)
 
-    def status(self) -> dict[str, Any]:
-        """What is indexed, with which model, how big, what still waits for its text (``status --json``)."""
-        return self.store.status()
+    def status(self, *, brief: bool = False) -> dict[str, Any]:
+        """What is indexed, with which model, how big, what still waits for its text (``status --json``);
+        ``brief``: the counts alone, cheap to poll."""
+        return self.store.status(brief=brief)
 
     @property
     def categories(self) -> CategoriesView:
@@ -446,13 +456,13 @@ class Index(DuplicatesMixin):
         """Verify that catalog, vector index and files agree; with ``repair``, rebuild what is wrong
         (see :func:`~.checking.check_at`). The index is reopened after a repair."""
         from ..store.folder import IndexStore
-        from .checking import check_at
+        from .checking import check_at, reindexer
 
         location = self.store.location
         self.store.close()
         try:
             return check_at(location, repair=repair, deep=deep, device=self.run.device, loader=self._loader,
-                            reindex=_reindex(location, self._loader))  # fmt: skip
+                            reindex=reindexer(location, self._loader))  # fmt: skip
         finally:
             with contextlib.suppress(ClipsearchError):  # still damaged: every later call says so
                 self._attach(IndexStore.open(location))
@@ -472,11 +482,11 @@ class Index(DuplicatesMixin):
     ) -> CheckReport:  # fmt: skip
         """:meth:`check` of the index ``name`` without opening it first: its catalog may be too
         damaged to open (``check --repair`` salvages it)."""
-        from .checking import check_at
+        from .checking import check_at, reindexer
 
         location = cls.locate(name, home)
         return check_at(
-            location, repair=repair, deep=deep, device=device, loader=loader, reindex=_reindex(location, loader)
+            location, repair=repair, deep=deep, device=device, loader=loader, reindex=reindexer(location, loader)
         )
 
     def embed(self, texts: Sequence[str] = (), images: Sequence[str] = ()) -> list[dict[str, object]]:
@@ -486,13 +496,3 @@ class Index(DuplicatesMixin):
         if not texts and not images:
             raise UsageError("give at least one --text or --image")
         return embed_with(self.image_encoder(), self.query_encoder(), texts, images)
-
-
-def _reindex(location: IndexLocation, loader: EncoderLoader | None) -> Callable[[list[str]], IndexReport]:
-    """How a repair indexes the remembered folders again after a salvage."""
-
-    def again(roots: list[str]) -> IndexReport:
-        with Index.create(location.name, location.home, loader=loader) as ix:
-            return ix.add(roots)
-
-    return again

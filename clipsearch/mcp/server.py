@@ -52,19 +52,25 @@ def create_server(location: IndexLocation, *, allow_index: tuple[str, ...] = (),
 
     @server.tool(structured_output=False)
     def search(query: str | None = None, text: str | None = None, category: list[str] | None = None, k: int = 10,
-               not_category: list[str] | None = None, after: str | None = None, before: str | None = None,
-               under: list[str] | None = None, place: str | None = None, file_type: list[str] | None = None,
-               relevant: bool = False, sort: str = "score", documents: bool = False) -> list[Any]:  # fmt: skip
+               offset: int = 0, not_category: list[str] | None = None, after: str | None = None,
+               before: str | None = None, under: list[str] | None = None, place: str | None = None,
+               camera: str | None = None, file_type: list[str] | None = None, relevant: bool = False,
+               sort: str = "score", documents: bool = False) -> list[Any]:  # fmt: skip
         """Find pictures by a description (`query`), by words printed in them (`text`, e.g. a part
         code or a sign), and by filters; dates are YYYY, YYYY-MM or YYYY-MM-DD, `under` takes
-        absolute folders. `relevant` keeps only what the model calls a match; `sort` 'date'
-        orders by when they were taken; `documents` lists each PDF once (best_page, pages_matched
-        of pages). Returns JSON results (path, score, page, snippet), thumbnails of the first few."""
+        absolute folders. `query` is read as the search box reads it: `text:WORDS`, `after:2023`,
+        `type:pdf`, `-WORD` (leave out a category, or take WORD's meaning away) work inside it.
+        `relevant` keeps only what the model calls a match; `sort` 'date' orders by when they were
+        taken; `documents` lists each PDF once (best_page, pages_matched of pages); `offset`: the
+        previous answer's `next_offset`. Returns JSON (`results`: path, score, page, snippet;
+        `read_as`: how the query was read; `empty`: why nothing was found), thumbnails of the first few."""
 
         def run() -> list[Any]:
-            filters = _filters(category, not_category, after, before, under, place, file_type)
-            return with_thumbnails(ix.search(query, text=text, filters=filters, k=min(k, 100), relevant=relevant,
-                                             sort=sort, documents=documents, files=False))  # fmt: skip
+            filters = _filters(category, not_category, after, before, under, place, camera, file_type)
+            found = ix.ask(query or "", text=text, filters=filters, k=min(k, 100), offset=offset, relevant=relevant,
+                           sort=sort, documents=documents, files=False)  # fmt: skip
+            shown = with_thumbnails(found.results)
+            return [json.dumps(found.to_dict(json.loads(shown[0]))), *shown[1:]]
 
         return answer(run)
 
@@ -187,13 +193,14 @@ def _at_least_one(limit: int) -> int:
 
 def _filters(
     category: list[str] | None, not_category: list[str] | None, after: str | None, before: str | None,
-    under: list[str] | None, place: str | None, file_type: list[str] | None,
+    under: list[str] | None, place: str | None, camera: str | None, file_type: list[str] | None,
 ) -> Any:  # fmt: skip
     relative = [u for u in under or () if not os.path.isabs(os.path.expanduser(u))]
     if relative:  # relative to the server's working folder means nothing to a client
         raise UsageError(f"under takes absolute folder paths, not {relative[0]!r}")
     return front.Filters(include=tuple(category or ()), exclude=tuple(not_category or ()), after=after, before=before,
-                         under=tuple(under or ()), place=place, types=tuple(file_type or ()))  # fmt: skip
+                         under=tuple(under or ()), place=place, camera=camera,
+                         types=tuple(file_type or ()))  # fmt: skip
 
 
 def _result(r: Any) -> dict[str, Any]:

@@ -56,8 +56,9 @@ def find(
     query = query if query and query.strip() else None
     words = words if words and words.strip() else None
     if query is None and words is None:
-        if not filters.active:
-            raise UsageError("give a query, --text words, or a filter", web="give a query, text: words, or a filter")
+        if not filters.active and sort != "date":  # newest first with nothing asked: the library, browsed
+            raise UsageError("give a query, --text words, a filter, or --sort date",
+                             web="give a query, text: words, a filter, or sort=date")  # fmt: skip
         return _filtered(searcher, filters, k)
     pool = max(100, k * POOL) if (query and words) or relevant else k
     vector_hits: list[SearchResult] = []
