@@ -102,8 +102,8 @@ def test_search_then_find_similar_in_the_page(server, browser):
     browser.get(server)
     wait.until(lambda d: "items" in d.find_element(By.ID, "status").text)
     box = browser.find_element(By.ID, "q")
-    box.send_keys("a blue star", Keys.ENTER)
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#grid .card")) > 0)
+    box.send_keys("a blue star", Keys.ENTER)  # the start page shows the library: wait for this answer
+    wait.until(lambda d: "a blue star" in d.find_element(By.ID, "status").text)
     cards = browser.find_elements(By.CSS_SELECTOR, "#grid .card")
     assert "blue_star" in cards[0].get_attribute("title")
     loaded = "return [...document.querySelectorAll('#grid .card img')].slice(0, 3)"
@@ -327,3 +327,155 @@ def test_the_map_file_draws_in_the_browser(server, browser, tmp_path):
     WebDriverWait(browser, 30).until(lambda d: d.execute_script(painted) > 2000)
     assert "groups" in browser.find_element(By.ID, "info").text
     assert not script_errors(browser)
+
+
+def _cards(browser) -> list[str]:
+    """The ids of the cards shown, read at one moment (the grid is replaced as answers come)."""
+    return browser.execute_script("return [...document.querySelectorAll('#grid .card')].map(c => c.dataset.id)")
+
+
+def test_the_start_page_shows_the_library_and_results_load_as_the_user_scrolls(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    browser.get(server)
+    wait.until(lambda d: "items in" in d.find_element(By.ID, "library").text and _cards(d))
+    newest = _api(server, "api/search?q=&sort=date&k=3")["results"]
+    assert _cards(browser)[:3] == [str(r["id"]) for r in newest]  # the newest pictures first
+    script_errors(browser)
+    everything = [str(r["id"]) for r in _api(server, "api/search?q=a%20shape&k=500")["results"]]
+    browser.execute_script("pageSize = 5")
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys("a shape", Keys.ENTER)
+    wait.until(lambda d: "a shape" in d.find_element(By.ID, "status").text)
+    assert len(_cards(browser)) < len(everything)  # one page, then more as the user scrolls
+    for _ in range(30):
+        browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+        if len(_cards(browser)) == len(everything):
+            break
+        time.sleep(0.2)
+    assert _cards(browser) == everything  # every result, in order, none twice
+    assert "+" not in browser.find_element(By.ID, "status").text  # the end is said
+    assert not script_errors(browser)
+
+
+def test_a_search_with_no_match_says_so_and_why(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    browser.get(server)
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys('text:"QQZ-404"', Keys.ENTER)
+    wait.until(lambda d: d.find_element(By.ID, "empty").is_displayed())
+    assert "QQZ-404" in browser.find_element(By.ID, "emptywhy").text and not _cards(browser)
+    browser.find_element(By.ID, "browse").click()  # and the way back to the library is one click
+    wait.until(lambda d: _cards(d) and not d.find_element(By.ID, "empty").is_displayed())
+
+
+def test_the_viewer_has_an_address_keys_and_the_facts(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    browser.get(server + "?q=" + "a%20red%20circle")
+    wait.until(lambda d: len(_cards(d)) > 3)
+    ids = _cards(browser)
+    for _ in range(40):  # the keyboard alone reaches a result and opens it
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+        if browser.switch_to.active_element.get_attribute("class") == "card":
+            break
+    assert browser.switch_to.active_element.get_attribute("data-id") == ids[0]
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    wait.until(lambda d: f"item={ids[0]}" in d.current_url and d.find_element(By.ID, "modal").is_displayed())
+    wait.until(lambda d: "folder" in d.find_element(By.ID, "info").text)
+    assert "type" in browser.find_element(By.ID, "info").text
+    browser.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
+    wait.until(lambda d: f"item={ids[1]}" in d.current_url)
+    browser.switch_to.active_element.send_keys(Keys.ARROW_LEFT)
+    wait.until(lambda d: f"item={ids[0]}" in d.current_url)
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait.until(lambda d: "item=" not in d.current_url and not d.find_element(By.ID, "modal").is_displayed())
+    assert _cards(browser) == ids  # closing keeps the results as they were
+    browser.find_elements(By.CSS_SELECTOR, "#grid .card")[2].click()
+    wait.until(lambda d: f"item={ids[2]}" in d.current_url)
+    browser.back()  # the back button closes it too
+    wait.until(lambda d: not d.find_element(By.ID, "modal").is_displayed())
+    browser.forward()  # and its address opens it again
+    wait.until(
+        lambda d: d.find_element(By.ID, "modal").is_displayed() and "folder" in d.find_element(By.ID, "info").text
+    )
+    pdf = _api(server, "api/search?q=" + "text:ZX-9")["results"][0]
+    browser.get(f"{server}?item={pdf['id']}")  # a page of a PDF, shown at the screen's size
+    loaded = "const i = document.getElementById('big'); return i.complete && i.naturalWidth"
+    wait.until(lambda d: d.execute_script(loaded))
+    assert browser.execute_script(loaded) > 700 and "ZX-9" in browser.find_element(By.ID, "text").get_attribute(
+        "textContent"
+    )
+    assert not script_errors(browser)
+
+
+def test_filter_controls_write_the_search_line(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    browser.get(server + "?q=" + "a%20shape")
+    wait.until(lambda d: _cards(d))
+    kind = browser.find_element(By.ID, "f-type")
+    kind.send_keys("pdf")
+    browser.execute_script("arguments[0].dispatchEvent(new Event('change'))", kind)
+    wait.until(lambda d: "type:pdf" in d.find_element(By.ID, "q").get_attribute("value"))
+    wait.until(lambda d: _cards(d) and all(".pdf" in c.get_attribute("title")
+                                           for c in d.find_elements(By.CSS_SELECTOR, "#grid .card")))  # fmt: skip
+    assert "type: pdf" in browser.find_element(By.ID, "readas").text
+    names = [i.get_attribute("alt") for i in browser.find_elements(By.CSS_SELECTOR, "#grid .card img")]
+    assert all(names)  # every picture has its alt text
+
+
+CONTRAST = """
+function rgb(c) { const m = c.match(/[\\d.]+/g).map(Number); return m.slice(0, 3); }
+function lum(c) { return rgb(c).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+                                .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0); }
+function bg(el) {
+  for (; el; el = el.parentElement) {
+    const b = getComputedStyle(el).backgroundColor;
+    if (!/rgba\\(.*, 0\\)$/.test(b) && b !== 'transparent') return b;
+  }
+  return 'rgb(255,255,255)';
+}
+const out = {};
+for (const sel of arguments[0]) { const el = document.querySelector(sel); if (!el) continue;
+  const a = lum(getComputedStyle(el).color), b = lum(bg(el));
+  out[sel] = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); }
+out.body = lum(getComputedStyle(document.body).backgroundColor);
+return out;
+"""
+
+
+def test_dark_mode_follows_the_system_and_both_themes_are_readable(server, browser):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
+    parts = ["#grid .card .name", "#grid .card .taken", "#grid .card .score", "#status", "#filters label", "#q"]
+    seen = {}
+    try:
+        for scheme in ("light", "dark"):
+            browser.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                                    {"features": [{"name": "prefers-color-scheme", "value": scheme}]})  # fmt: skip
+            browser.get(server + "?q=" + "a%20blue%20star")
+            wait.until(lambda d: _cards(d))
+            seen[scheme] = browser.execute_script(CONTRAST, parts)
+            browser.save_screenshot(str(ARTIFACTS / f"browser-results-{scheme}.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    assert seen["light"]["body"] > 0.8 and seen["dark"]["body"] < 0.05  # the page follows the system
+    for scheme, ratios in seen.items():
+        low = {k: round(v, 2) for k, v in ratios.items() if k != "body" and v < 4.5}
+        assert not low, (scheme, low)  # WCAG AA for text

@@ -34,9 +34,12 @@ if TYPE_CHECKING:
               help="Serve files whose real path lies outside the indexed folders.")  # fmt: skip
 @click.option("--watch", "watch_paths", multiple=True, type=click.Path(exists=True), metavar="PATH",
               help="Keep the index current with PATH while serving (repeatable; as `watch` does).")  # fmt: skip
+@click.option("--allow-changes", "changes_to", type=click.Path(file_okay=False), metavar="DIR", default=None,
+              help="Let the page dismiss duplicate groups, move their copies into DIR (a plan shown first, "
+                   "as `duplicates --move-to DIR`) and undo. Without it the server changes nothing.")  # fmt: skip
 @runtime_options
 def serve_cmd(where: Where, host: str, port: int, token: str | None, allow_hosts: Sequence[str], serve_links: bool,
-              watch_paths: Sequence[str], run: RuntimeChoice) -> None:  # fmt: skip
+              watch_paths: Sequence[str], changes_to: str | None, run: RuntimeChoice) -> None:  # fmt: skip
     """Serve the HTTP API and the web page for one index (--runtime and --precision: for --watch)."""
     import uvicorn
 
@@ -56,7 +59,8 @@ def serve_cmd(where: Where, host: str, port: int, token: str | None, allow_hosts
         thread.start()
     bound = () if host in ("0.0.0.0", "::", "") else (host,)  # the address it was asked to answer on
     app = create_app(Index.locate(*where), token=token, device=run.device,
-                     allow_hosts=(*bound, *allow_hosts), follow_links=serve_links)  # fmt: skip
+                     allow_hosts=(*bound, *allow_hosts), follow_links=serve_links,
+                     changes_to=changes_to)  # fmt: skip
     port = sock.getsockname()[1]
     shown = "127.0.0.1" if not bound else f"[{host}]" if ":" in host else host
     click.echo(f"clipsearch: serving index {app.state.clipsearch.index.name!r} on http://{shown}:{port}/", err=True)

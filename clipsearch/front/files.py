@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import os
 import stat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..atomic import atomic_path
 from ..errors import IndexNotFoundError
@@ -110,6 +110,29 @@ def thumbnail(store: IndexStore, row: ItemRow, *, follow_links: bool = False) ->
     return data
 
 
+#: Sizes a viewer may ask for (longest side, px): a screen's width, rounded up to one of these so
+#: the browser caches a few renderings, never one per window size.
+VIEW_SIZES = (800, 1200, 1600, 2400)
+
+
+def view(store: IndexStore, row: ItemRow, size: int, *, follow_links: bool = False) -> bytes:
+    """The item drawn for a viewer: at most ``size`` px (rounded up to a :data:`VIEW_SIZES`), a
+    PDF's page rendered at that size, a video's frame, a photo scaled down (a WebP, not cached:
+    the browser keeps it)."""
+    from ..ingest.picture import item_picture
+
+    size = next((s for s in VIEW_SIZES if s >= size), VIEW_SIZES[-1])
+    fd, _ = open_item_file(store, row, follow_links=follow_links)
+    try:
+        image = item_picture(row.path, row.page, row.time, size, source=descriptor_path(fd))
+    finally:
+        os.close(fd)
+    image.thumbnail((size, size))
+    buf = io.BytesIO()
+    image.save(buf, "WEBP", quality=85)
+    return buf.getvalue()
+
+
 def whole_webp(data: bytes) -> bool:
     """Whether ``data`` is a whole WebP file: its RIFF header's length is the length there is."""
     return len(data) > 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP" and (
@@ -127,3 +150,25 @@ def present(ranked: Callable[[int], list[SearchResult]], k: int) -> list[SearchR
     more = ranked(k + 2 * len(gone))
     kept = [h for h in more if os.path.exists(h.path)]
     return kept[:k]
+
+
+#: Characters of an item's text the viewer is sent (a PDF page's text layer can be a book's page).
+FACTS_TEXT_CHARS = 20_000
+
+
+def item_facts(store: IndexStore, row: ItemRow) -> dict[str, Any]:
+    """What a viewer shows beside an item's picture: its name and folder, type, size, when and
+    where it was taken and with what, and the text read from it (``text_source``: pdf or ocr).
+    Only the facts known are given."""
+    extra = store.catalog.extras([row.id]).get(row.id)
+    known = vars(extra) if extra is not None else {}
+    text = known.get("text")
+    facts = {
+        "name": os.path.basename(row.path), "folder": os.path.dirname(row.path),
+        "type": known.get("file_type") or os.path.splitext(row.path)[1].lstrip(".").lower(),
+        "bytes": row.size, "width": row.width, "height": row.height,
+        "taken": known.get("taken"), "taken_source": known.get("taken_source"), "camera": known.get("camera"),
+        "place": known.get("place"), "lat": known.get("lat"), "lon": known.get("lon"),
+        "text": text[:FACTS_TEXT_CHARS] if text else None, "text_source": known.get("text_source") if text else None,
+    }  # fmt: skip
+    return {k: v for k, v in facts.items() if v not in (None, "")}

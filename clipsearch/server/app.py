@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..config import UPLOAD_MAX_BYTES, IndexLocation
 from ..errors import ClipsearchError, ImageLoadError, IndexNotFoundError, IndexReadOnlyError, UsageError
-from .routes import add_item_routes, add_query_routes
+from .routes import add_change_routes, add_item_routes, add_query_routes
 from .state import ServerState
 
 MAX_UPLOAD_BYTES = UPLOAD_MAX_BYTES
@@ -40,12 +40,15 @@ def create_app(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     allow_hosts: tuple[str, ...] = (),
     follow_links: bool = False,
+    changes_to: str | None = None,
 ) -> Any:
     """The FastAPI application for one index (opened now: a missing index fails here, not later).
 
     ``allow_hosts``: host names (or ``*``) accepted in the Host header besides the loopback ones;
-    ``follow_links``: serve files whose real path lies outside the indexed folders."""
-    state = ServerState(location, device, loader, follow_links)
+    ``follow_links``: serve files whose real path lies outside the indexed folders;
+    ``changes_to``: the page may dismiss duplicate groups and move copies into this folder (and
+    undo), else the server changes nothing."""
+    state = ServerState(location, device, loader, follow_links, changes_to)
     app = FastAPI(title="clipsearch", version="1", description="Semantic image search over one index.",
                   responses=ERRORS)  # fmt: skip
     app.state.clipsearch = state
@@ -96,6 +99,7 @@ def create_app(
 
     add_query_routes(app, state, guard, max_upload_bytes)
     add_item_routes(app, state, guard)
+    add_change_routes(app, state, guard)
     return app
 
 

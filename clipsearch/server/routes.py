@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from dataclasses import replace
+from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from ..config import UPLOAD_MAX_MEGAPIXELS
 from ..errors import UsageError
 from ..front import index as front
+from ..front.asking import MAX_OFFSET
+from ..front.files import item_facts
+from ..front.files import view as item_view
 from ..front.library_map import as_dict, map_languages
 from .state import ServerState, descriptor_path
 
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
 
 #: An item id: a positive 64-bit integer (a larger one is a 422, never an overflow inside SQLite).
 ItemId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
+#: A duplicate group's key (``duplicates --json``: ``group``).
+GroupKey = Annotated[str, FastApiPath(pattern=r"^[0-9a-f]{1,64}$")]
 
 
 class _OpenedFile(FileResponse):
@@ -52,6 +57,19 @@ def _result(r: SearchResult) -> dict[str, Any]:
     return data
 
 
+def _script(name: str) -> Response:
+    script = resources.files(__package__).joinpath("static", name).read_text(encoding="utf-8")
+    return Response(script, media_type="text/javascript")
+
+
+def _page(ranked: Callable[[int], list[SearchResult]], k: int, offset: int) -> dict[str, Any]:
+    """Results ``offset`` to ``offset + k`` of ``ranked(n)`` (the best ``n``), and where the next
+    page starts (null: no more; after a full page the next may be empty)."""
+    hits = ranked(offset + k)  # exactly: what a document's pages_matched counts depends on the last one
+    more = offset + k if len(hits) >= offset + k else None  # a full page: there may be more
+    return {"results": [_result(r) for r in hits[offset : offset + k]], "offset": offset, "next_offset": more}
+
+
 def _filters(category: list[str], not_category: list[str]) -> Filters:
     return front.Filters(tuple(category), tuple(not_category))
 
@@ -65,17 +83,27 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
 
     @app.get("/map.js", include_in_schema=False)
     def map_script() -> Response:
-        script = resources.files(__package__).joinpath("static", "map.js").read_text(encoding="utf-8")
-        return Response(script, media_type="text/javascript")
+        return _script("map.js")
+
+    @app.get("/page.js", include_in_schema=False)
+    def page_script() -> Response:
+        return _script("page.js")
 
     @app.get("/api/status", dependencies=guard)
     def status() -> dict[str, Any]:
         return state.index.status()
 
+    @app.get("/api/activity", dependencies=guard)
+    def activity() -> dict[str, Any]:
+        """What the page polls while it is open: items indexed, with text, waiting for their text
+        (``serve --watch`` adds and reads as files come), cheap to ask every few seconds."""
+        return {**state.index.status(brief=True), "changes": state.changes_to is not None}
+
     @app.get("/api/search", dependencies=guard)
     def search(
         q: str = Query("", max_length=1000),
         k: int = Query(24, ge=1, le=500),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET, description="results to skip: the last answer's next_offset"),
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
         relevant: bool = Query(False),
@@ -83,34 +111,33 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
         cluster: int | None = Query(None, ge=0, description="only items of this group of the map"),
         explain: bool = Query(False, description="meaning hits carry the cosine they need to be a match"),
         documents: bool = Query(False, description="each document (PDF) once: its best page, pages_matched of pages"),
-    ) -> list[dict[str, Any]]:
-        """``q`` is the search box's line (``query/syntax.py``): words, ``text:``, filters, ``-NAME``;
-        it may be empty with a filter (a map's group: its newest items)."""
+    ) -> dict[str, Any]:
+        """``q`` is the search box's line (``query/syntax.py``), read as the CLI reads it: words,
+        ``text:``, filters, ``-NAME``; it may be empty with a filter (a map's group: its newest items).
+        The answer says how the line was read (``read_as``), where the next page starts
+        (``next_offset``, null at the end) and, when nothing was found, why (``empty``)."""
         ix = state.index
-        parsed = front.parse_line(q, ix.categories.names())
-        relative = [u for u in parsed.filters.under if not os.path.isabs(os.path.expanduser(u))]
-        if relative:  # relative to what? The server's working folder means nothing to a client
-            raise UsageError(f"under: takes an absolute folder path, not {relative[0]!r}")
-        filters = replace(
-            parsed.filters,
-            include=parsed.filters.include + tuple(category),
-            exclude=parsed.filters.exclude + tuple(not_category),
-            cluster=cluster,
-        )
-        hits = ix.search(parsed.query, text=parsed.words, k=k, sub=parsed.subtract, filters=filters, sort=sort,
-                         relevant=relevant, explain=explain, documents=documents, files=False)  # fmt: skip
-        return [_result(r) for r in hits]
+        given = front.Filters(tuple(category), tuple(not_category), cluster=cluster)
+        if q.strip() or given.active:
+            under = front.read_line(q, ix.categories.names()).filters.under
+            relative = [u for u in under if not os.path.isabs(os.path.expanduser(u))]
+            if relative:  # relative to what? The server's working folder means nothing to a client
+                raise UsageError(f"under: takes an absolute folder path, not {relative[0]!r}")
+        answer = ix.ask(q, filters=given, k=k, offset=offset, sort=sort, relevant=relevant, explain=explain,
+                        documents=documents, files=False)  # fmt: skip
+        return answer.to_dict([_result(r) for r in answer.results])
 
     @app.post("/api/similar", dependencies=guard)
     async def similar_upload(
         request: Request,
         k: int = Query(24, ge=1, le=500),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET, description="results to skip: the last answer's next_offset"),
         page: int | None = Query(None, ge=1, le=100_000, description="a PDF's page to search by (default 1)"),
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
         box: str | None = Query(None, description="X0,Y0,X1,Y1: search by this part only (fractions)"),
         documents: bool = Query(False, description="each document (PDF) once: its best page, pages_matched of pages"),
-    ) -> list[dict[str, Any]]:
+    ) -> dict[str, Any]:
         """The request body is the image file itself (any picture format clipsearch indexes), or a
         PDF, whose ``page`` (default 1) is the query; ``box``: only that part of it. ``documents``:
         each document once; a PDF sent with no ``page`` is then compared by all its pages."""
@@ -123,12 +150,12 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
             if len(body) > max_upload_bytes:
                 raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
 
-        def run() -> list[SearchResult]:
-            return state.index.similar_to_bytes(bytes(body), page=page, k=k, filters=_filters(category, not_category),
+        def run(n: int) -> list[SearchResult]:
+            return state.index.similar_to_bytes(bytes(body), page=page, k=n, filters=_filters(category, not_category),
                                                 max_megapixels=UPLOAD_MAX_MEGAPIXELS, box=box,
                                                 documents=documents)  # fmt: skip
 
-        return [_result(r) for r in await run_in_threadpool(run)]
+        return await run_in_threadpool(_page, run, k, offset)
 
 
 def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
@@ -136,9 +163,11 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
 
     @app.get("/api/items/{item_id}", dependencies=guard)
     def item(item_id: ItemId) -> dict[str, Any]:
+        """The item's facts (name, folder, type, bytes, size in pixels, when and where taken, the
+        camera, the text read from it), its categories, and where its picture and file are."""
         row = state.index.item(item_id)
         labels = state.index.categories.labels_for([item_id]).get(item_id, {})
-        data = {"id": row.id, "path": row.path, "width": row.width, "height": row.height, "size": row.size}
+        data = {"id": row.id, "path": row.path, "size": row.size, **item_facts(state.index.store, row)}
         if row.time is not None:
             data["time"] = row.time
         elif row.page:
@@ -150,21 +179,32 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
     def item_similar(
         item_id: ItemId,
         k: int = Query(24, ge=1, le=500),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET, description="results to skip: the last answer's next_offset"),
         category: list[str] = Query([]),
         not_category: list[str] = Query([]),
         box: str | None = Query(None, description="X0,Y0,X1,Y1: like this part of the item only (fractions)"),
         documents: bool = Query(False, description="documents like the item's whole document, each once"),
-    ) -> list[dict[str, Any]]:
+    ) -> dict[str, Any]:
         filters = _filters(category, not_category)
-        hits = state.index.similar_to_item(item_id, k=k, filters=filters, box=box, follow_links=state.follow_links,
-                                           documents=documents)  # fmt: skip
-        return [_result(r) for r in hits]
+
+        def ranked(n: int) -> list[SearchResult]:
+            return state.index.similar_to_item(item_id, k=n, filters=filters, box=box, follow_links=state.follow_links,
+                                               documents=documents)  # fmt: skip
+
+        return _page(ranked, k, offset)
 
     @app.get("/api/items/{item_id}/thumbnail", dependencies=guard, response_class=Response,
              responses={200: {"description": "a WebP thumbnail", "content": {"image/webp": {}}}})  # fmt: skip
     def thumbnail(item_id: ItemId) -> Response:
         data = state.index.thumbnail(state.index.item(item_id), follow_links=state.follow_links)
         return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=86400"})
+
+    @app.get("/api/items/{item_id}/view", dependencies=guard, response_class=Response,
+             responses={200: {"description": "drawn for a viewer", "content": {"image/webp": {}}}})  # fmt: skip
+    def view(item_id: ItemId, size: int = Query(1600, ge=64, le=4096, description="longest side, px")) -> Response:
+        """The picture at a screen's size: a PDF's page rendered for it, a photo scaled down."""
+        data = item_view(state.index.store, state.index.item(item_id), size, follow_links=state.follow_links)
+        return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})
 
     @app.get("/api/items/{item_id}/file", dependencies=guard, response_class=FileResponse,
              responses={200: {"description": "the file as indexed (range requests work)", "content": {
@@ -199,3 +239,50 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
                 m["thumbnail"] = f"/api/items/{m['id']}/thumbnail"
             out.append(data)
         return out
+
+
+def add_change_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
+    """What the page may change, when the server was started to allow it (``serve --allow-changes
+    DIR``): dismiss a duplicate group, move its copies into DIR as ``duplicates --move-to`` does
+    (the plan first, each move logged), undo a move by its log. Read-only servers answer 403."""
+
+    def destination() -> str:
+        if state.changes_to is None:
+            raise HTTPException(403, "this server changes nothing: start it with serve --allow-changes DIR")
+        return state.changes_to
+
+    def group(key: str) -> Any:
+        found = [g for g in state.index.duplicates() if g.key == key]
+        if not found:
+            raise HTTPException(404, f"no duplicate group {key} now")
+        return found[0]
+
+    @app.post("/api/duplicates/{key}/dismiss", dependencies=guard)
+    def dismiss(key: GroupKey) -> dict[str, Any]:
+        """Remember that the group is not duplicates: it is not reported again."""
+        destination()
+        state.index.dismiss(group(key))
+        return {"dismissed": key}
+
+    @app.get("/api/duplicates/{key}/plan", dependencies=guard)
+    def plan(key: GroupKey) -> dict[str, Any]:
+        """What a move would do: each member's target in the server's folder, or why it stays."""
+        return state.index.plan_moves([group(key)], destination()).to_dict()
+
+    @app.post("/api/duplicates/{key}/move", dependencies=guard)
+    def move(key: GroupKey) -> dict[str, Any]:
+        """Move the group's copies (all but the keeper, as the plan says); answers the log to undo with."""
+        planned = state.index.plan_moves([group(key)], destination())
+        if not planned.moving:
+            raise HTTPException(409, "nothing in this group moves (see its plan)")
+        report = state.index.move_duplicates(planned)
+        return {**planned.to_dict(), **report.to_dict(), "log": os.path.basename(report.log)}
+
+    @app.post("/api/moves/{log}/undo", dependencies=guard)
+    def undo(log: Annotated[str, FastApiPath(pattern=r"^[\w.-]+$", max_length=200)]) -> dict[str, Any]:
+        """Put back what a move of this server's did (its log, by name) and index the files again."""
+        path = os.path.join(destination(), log)
+        if not os.path.isfile(path):
+            raise HTTPException(404, f"no move log {log} in the server's folder")
+        restored, problems = state.index.undo_moves(path)
+        return {"restored": restored, "problems": problems}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..config import IndexLocation
@@ -15,7 +16,10 @@ __all__ = ["ServerState", "descriptor_path"]
 class ServerState:
     """What one server process shares between requests."""
 
-    def __init__(self, location: IndexLocation, device: str | None, loader: Any, follow_links: bool = False) -> None:
+    def __init__(self, location: IndexLocation, device: str | None, loader: Any, follow_links: bool = False,
+                 changes_to: str | None = None) -> None:  # fmt: skip
         #: serve files whose real path leaves the indexed folders (``serve --follow-links``)
         self.follow_links = follow_links
+        #: where the page may move duplicate copies (``serve --allow-changes DIR``); None: read-only
+        self.changes_to = os.path.abspath(os.path.expanduser(changes_to)) if changes_to else None
         self.index = Index.open(location.name, location.home, device=device, loader=loader)

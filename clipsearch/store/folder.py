@@ -355,13 +355,18 @@ class IndexStore:
         self.manifest.add_roots(paths)
 
     # ------------------------------------------------------------------ info
-    def status(self) -> dict[str, Any]:
+    def status(self, *, brief: bool = False) -> dict[str, Any]:
+        """What the index holds; ``brief``: the counts alone (items, files, text read and waiting),
+        cheap enough to poll while a watcher adds items."""
         from ..models.presets import licence_of
 
-        m = self.model
-        size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
         ocr = self.catalog.get_meta("ocr") or "none"
         waiting, unreadable = self.catalog.text_counts(ocr)
+        if brief:
+            return {"items": self.catalog.count(), "files": self.catalog.files_count(),
+                    "with_text": self.catalog.texts_count(), "waiting_for_text": waiting}  # fmt: skip
+        m = self.model
+        size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
         return {
             "index": self.location.name,
             "path": str(self.path),
