@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup test lint format demo bench bench-scale eval docs clean
+.PHONY: setup test lint format demo bench bench-scale eval docs screenshots clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,9 @@ demo: setup
 
 docs: setup
 	$(BIN)/python -m clipsearch.cli.reference > docs/cli.md
+
+screenshots: setup
+	$(BIN)/python tools/screenshots.py
 
 bench: setup
 	$(BIN)/python tools/bench.py

@@ -311,6 +311,7 @@ function human(bytes) {
   while (bytes >= 1000 && i < units.length - 1) { bytes /= 1000; i++; }
   return `${i ? bytes.toFixed(1) : bytes} ${units[i]}`;
 }
+const SOURCES = { exif: "from the camera", pdf: "from the PDF", mtime: "the file's date" };
 async function openById(id) {
   try {
     const d = await api(`/api/items/${id}`);
@@ -344,8 +345,9 @@ async function open(item, index = -1, push = true) {
   const d = await api(`/api/items/${item.id}`);
   if (current !== item) return;
   $("download").setAttribute("download", d.name || "");
-  const facts = [["file", d.path], ["folder", d.folder], ["type", d.type], ["size", `${d.width}×${d.height} px · ${human(d.bytes || d.size)}`],
-    ["taken", d.taken ? d.taken.replace("T", " ") + (d.taken_source ? ` (${d.taken_source})` : "") : ""],
+  const facts = [["file", d.path], ["folder", d.folder], ["type", d.type], ["pixels", `${d.width} × ${d.height}`],
+    ["file size", human(d.bytes || d.size)],
+    ["taken", d.taken ? d.taken.replace("T", " ") + (SOURCES[d.taken_source] ? ` (${SOURCES[d.taken_source]})` : "") : ""],
     ["camera", d.camera], ["place", d.place || (d.lat !== undefined ? `${d.lat.toFixed(4)}, ${d.lon.toFixed(4)}` : "")],
     ["page", d.page], ["at", d.time !== undefined ? `${d.time} s` : ""],
     ["categories", Object.entries(d.categories || {}).map(([f, c]) => `${f}: ${c}`).join(", ")]];
