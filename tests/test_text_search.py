@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from clipsearch.ingest.ocr import tesseract_reads
-from clipsearch.query.dupeval import pdf_bytes
+from tools.samples import text_pdf
 
 #: The server answers loopback host names only (Starlette's test client says 'testserver').
 LOCAL = "http://127.0.0.1"
@@ -47,26 +47,6 @@ def scan(path: Path, lines: list[str], font: Path = DEJAVU, size: tuple[int, int
     draw.rectangle((20, 20, size[0] - 20, size[1] - 20), outline=(0, 0, 0), width=4)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
-    return path
-
-
-def text_pdf(path: Path, pages: list[str]) -> Path:
-    """A minimal PDF whose pages carry the given text as a real text layer (Helvetica, one line each)."""
-    objects: list[bytes] = []
-    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(len(pages)))
-    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
-    font_id = 3 + 2 * len(pages)
-    for i, line in enumerate(pages):
-        stream = f"BT /F1 24 Tf 72 700 Td ({line}) Tj ET".encode("latin-1")
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
-            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
-        )
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pdf_bytes(objects))
     return path
 
 

@@ -64,3 +64,25 @@ def two_shapes(path: Path, seed: int = 5) -> Path:
     both.paste(right, (120, 0))
     both.save(path)
     return path
+
+
+def text_pdf(path: Path, pages: list[str]) -> Path:
+    """A minimal PDF whose pages carry the given text as a real text layer (Helvetica, one line each)."""
+    objects: list[bytes] = []
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(len(pages)))
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
+    font_id = 3 + 2 * len(pages)
+    for i, line in enumerate(pages):
+        stream = f"BT /F1 24 Tf 72 700 Td ({line}) Tj ET".encode("latin-1")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+            f"/Resources << /Font << /F1 {font_id} 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from clipsearch.query.dupeval import pdf_bytes
+
+    path.write_bytes(pdf_bytes(objects))
+    return path

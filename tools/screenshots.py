@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -18,13 +17,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-sys.path.insert(0, str(ROOT))
 
 
 def library(root: Path) -> Path:
     """The files: corpus photos, drawings and PDFs, shapes, a byte copy, a revised PDF."""
+    from samples import text_pdf
+
     from clipsearch.models.demo_shapes import generate_folder
-    from tests.test_text_search import text_pdf
 
     corpus = ROOT / "tests" / "corpus"
     for part in ("photos", "drawings", "documents"):
@@ -66,10 +65,12 @@ def shoot(url: str, driver) -> list[Path]:  # type: ignore[no-untyped-def]
     for scheme in ("light", "dark"):
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
                                {"features": [{"name": "prefers-color-scheme", "value": scheme}]})  # fmt: skip
-        views = [("start", url, lambda d: cards(d) and d.find_element(By.ID, "library").text),
-                 ("results", url + "?q=a%20technical%20drawing", lambda d: cards(d)),
-                 ("viewer", url + "?q=text%3A%22ZX-9%22", None),
-                 ("duplicates", url + "?view=duplicates", lambda d: "groups" in d.find_element(By.ID, "status").text)]
+        views = [
+            ("start", url, lambda d: cards(d) and d.find_element(By.ID, "library").text),
+            ("results", url + "?q=a%20technical%20drawing", lambda d: cards(d)),
+            ("viewer", url + "?q=text%3A%22ZX-9%22", None),
+            ("duplicates", url + "?view=duplicates", lambda d: "groups" in d.find_element(By.ID, "status").text),
+        ]
         for name, address, ready in views:
             driver.get(address)
             if ready is None:  # the first result, opened

@@ -14,25 +14,23 @@ import click
 from ..config import DEFAULT_MAX_DISTANCE, DUPLICATE_TIERS
 from ..errors import UsageError
 from .app import cli, show
-from .options import Where, group, location_options
+from .options import Where, filter_options, group, location_options
 
 if TYPE_CHECKING:
     from ..front.duplicates import MovePlan
-    from ..front.index import Group, Index
+    from ..front.index import Filters, Group, Index
 
 
 @dataclass(frozen=True)
 class Finding:
-    """Which groups: the tiers named (empty: all that apply), their thresholds, the categories."""
+    """Which groups: the tiers named (empty: all that apply), their thresholds."""
 
     tiers: tuple[str, ...]
     max_distance: int
     min_similarity: float | None
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
 
 
-#: ``--by``, ``--max-distance``, ``--min-similarity``, ``--category``, ``--not-category`` as ``finding``.
+#: ``--by``, ``--max-distance``, ``--min-similarity`` as ``finding``.
 finding_options = group("finding", [
     ("tiers", click.option("--by", "tiers", multiple=True, type=click.Choice(DUPLICATE_TIERS),
                            help="Tiers to use [all that apply]. With --move-to: the tiers whose matches move "
@@ -41,10 +39,7 @@ finding_options = group("finding", [
                                   type=click.IntRange(0, 128), help="Perceptual tier: most differing bits of 128.")),
     ("min_similarity", click.option("--min-similarity", type=click.FloatRange(-1.0, 1.0), default=None,
                                     help="Semantic tier: least cosine [per model].")),
-    ("include", click.option("--category", "include", multiple=True, metavar="NAME", help="Only items in NAME.")),
-    ("exclude", click.option("--not-category", "exclude", multiple=True, metavar="NAME", help="No items in NAME.")),
-], lambda tiers, max_distance, min_similarity, include, exclude: Finding(
-    tuple(tiers), max_distance, min_similarity, tuple(include), tuple(exclude)))  # fmt: skip
+], lambda tiers, max_distance, min_similarity: Finding(tuple(tiers), max_distance, min_similarity))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -73,20 +68,21 @@ acting_options = group("acting", [
 @cli.command("duplicates")
 @location_options
 @finding_options
+@filter_options
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Also write the groups as CSV.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Also write an HTML report.")
 @acting_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of groups (with --move-to: the plan).")
 def duplicates_cmd(
-    where: Where, finding: Finding, csv_file: str | None, html_file: str | None, acting: Acting, as_json: bool
-) -> None:
+    where: Where, finding: Finding, filters: Filters, csv_file: str | None, html_file: str | None, acting: Acting,
+    as_json: bool,
+) -> None:  # fmt: skip
     """Find groups of the same picture saved several times (report only, unless asked to act)."""
     from ..front import index as front
 
     if acting.undo_log:
         _undo(where, acting.undo_log, as_json)
         return
-    filters = front.Filters(finding.include, finding.exclude)
     with front.Index.open(*where) as ix:
         groups = ix.duplicates(by=finding.tiers, max_distance=finding.max_distance,
                                min_similarity=finding.min_similarity, filters=filters)  # fmt: skip

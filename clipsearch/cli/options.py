@@ -142,26 +142,25 @@ index_options = group("options", [
 ], _index_options)  # fmt: skip
 
 
-def _filters(**values: Any) -> Any:
-    from ..front import index as front
+def _filter_option(spec: Any) -> Decorator:
+    """``--KEY`` for one declared filter (``Filters.fields``)."""
+    kind = click.IntRange(min=0) if spec.kind is int else click.Path() if spec.key == "under" else None
+    return click.option(spec.flag, spec.name, multiple=spec.many, type=kind, metavar=spec.metavar, help=spec.help,
+                        default=None)  # fmt: skip
 
-    return front.Filters(**{k: tuple(v) if isinstance(v, tuple | list) else v for k, v in values.items()})
+
+def _filter_options() -> Decorator:
+    """Categories and metadata a query keeps to, as ``filters`` (the library's ``Filters``): one
+    option per declared filter, so a filter added there is an option here."""
+    from ..front.index import Filters  # type: ignore[attr-defined]  # light: no SQLAlchemy until a query runs
+
+    def build(**values: Any) -> Any:
+        return Filters(**{k: tuple(v) if isinstance(v, tuple | list) else v for k, v in values.items()})
+
+    return group("filters", [(spec.name, _filter_option(spec)) for spec in Filters.fields()], build)
 
 
-#: Categories and metadata a query keeps to, as ``filters`` (the library's ``Filters``).
-filter_options = group("filters", [
-    ("include", click.option("--category", "include", multiple=True, metavar="NAME", help="Only items in NAME.")),
-    ("exclude", click.option("--not-category", "exclude", multiple=True, metavar="NAME", help="No items in NAME.")),
-    ("after", click.option("--after", metavar="DATE", help="Taken on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD).")),
-    ("before", click.option("--before", metavar="DATE", help="Taken before DATE (YYYY, YYYY-MM or YYYY-MM-DD).")),
-    ("under", click.option("--under", multiple=True, type=click.Path(),
-                           help="Only files in this folder (repeatable).")),
-    ("place", click.option("--place", metavar="NAME", help="Taken at a place whose name contains NAME.")),
-    ("camera", click.option("--camera", metavar="TEXT", help="Taken with a camera whose make/model contains TEXT.")),
-    ("types", click.option("--type", "types", multiple=True, metavar="EXT", help="Only this file type (jpg, pdf...).")),
-    ("cluster", click.option("--cluster", type=click.IntRange(min=0), default=None, metavar="ID",
-                             help="Only items of this group of the map (`clipsearch map`).")),
-], _filters)  # fmt: skip
+filter_options = _filter_options()
 
 PREVIEW_HELP = (
     "Draw each result in the terminal (kitty, iTerm2, sixel, or colour blocks; CLIPSEARCH_PREVIEW forces one)."

@@ -16,7 +16,6 @@ from ..query.syntax import ParsedQuery, parse
 
 if TYPE_CHECKING:
     from ..query.search import SearchResult
-    from .index import Index
 
 #: Results one answer may skip: paging past this many asks the engine for more than it ranks well
 #: (an approximate index's top is tuned for the first hundreds).
@@ -72,15 +71,15 @@ def described(parsed: ParsedQuery) -> dict[str, Any]:
 
 
 def ask(
-    ix: Index, line: str, *, filters: Filters | None = None, text: str | None = None, k: int = 24, offset: int = 0,
+    ix: Any, line: str, *, filters: Filters | None = None, text: str | None = None, k: int = 24, offset: int = 0,
     sort: str = "score", relevant: bool = False, explain: bool = False, documents: bool = False,
     files: bool = False, min_score: float | None = None, include_self: bool = False, add: Sequence[str] = (),
     sub: Sequence[str] = (),
 ) -> Answer:  # fmt: skip
-    """Results ``offset`` to ``offset + k`` of ``line``. ``text``: words to find besides the
-    line's own ``text:``; ``files``: a line naming a picture on this machine searches by it (the
-    CLI), else it is words (servers); ``add``/``sub``: terms added to or taken from the meaning
-    besides the line's ``-WORD``s (see :meth:`Index.search`)."""
+    """Results ``offset`` to ``offset + k`` of ``line`` in ``ix`` (an open ``Index``). ``text``:
+    words to find besides the line's own ``text:``; ``files``: a line naming a picture on this
+    machine searches by it (the CLI), else it is words (servers); ``add``/``sub``: terms added to
+    or taken from the meaning besides the line's ``-WORD``s (see :meth:`Index.search`)."""
     offset = max(0, min(int(offset), MAX_OFFSET))
     if files and line and os.path.isfile(line):  # a picture's path, spaces and all: search by it
         parsed = ParsedQuery(line, None, filters or Filters())
@@ -99,7 +98,7 @@ def ask(
     return answer
 
 
-def why_empty(ix: Index, parsed: ParsedQuery, *, relevant: bool, min_score: float | None) -> str:
+def why_empty(ix: Any, parsed: ParsedQuery, *, relevant: bool, min_score: float | None) -> str:
     """One line: what left the answer empty, and what to try."""
     catalog = ix.store.catalog
     total = catalog.count()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import IndexLocation, RuntimeChoice
 from ..errors import CatalogDamagedError
@@ -73,13 +73,12 @@ def _check_open(
     return report
 
 
-def reindexer(location: IndexLocation, loader: EncoderLoader | None) -> Reindex:
-    """How a repair indexes the remembered folders again after a salvage."""
+def reindexer(location: IndexLocation, loader: EncoderLoader | None, create: Callable[..., Any]) -> Reindex:
+    """How a repair indexes the remembered folders again after a salvage: ``create`` (``Index.create``)
+    opens the index, its ``add`` indexes them."""
 
     def again(roots: list[str]) -> IndexReport:
-        from .index import Index
-
-        with Index.create(location.name, location.home, loader=loader) as ix:
-            return ix.add(roots)
+        with create(location.name, location.home, loader=loader) as ix:
+            return ix.add(roots)  # type: ignore[no-any-return]
 
     return again

@@ -462,7 +462,7 @@ class Index(DuplicatesMixin):
         self.store.close()
         try:
             return check_at(location, repair=repair, deep=deep, device=self.run.device, loader=self._loader,
-                            reindex=reindexer(location, self._loader))  # fmt: skip
+                            reindex=reindexer(location, self._loader, Index.create))  # fmt: skip
         finally:
             with contextlib.suppress(ClipsearchError):  # still damaged: every later call says so
                 self._attach(IndexStore.open(location))
@@ -485,9 +485,8 @@ class Index(DuplicatesMixin):
         from .checking import check_at, reindexer
 
         location = cls.locate(name, home)
-        return check_at(
-            location, repair=repair, deep=deep, device=device, loader=loader, reindex=reindexer(location, loader)
-        )
+        again = reindexer(location, loader, cls.create)
+        return check_at(location, repair=repair, deep=deep, device=device, loader=loader, reindex=again)
 
     def embed(self, texts: Sequence[str] = (), images: Sequence[str] = ()) -> list[dict[str, object]]:
         """Unit vectors for ``texts`` (as queries embed them) and pictures (as the indexer does)."""

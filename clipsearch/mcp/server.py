@@ -10,6 +10,7 @@ Results are paths with scores (JSON), followed by a small thumbnail of each of t
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from typing import Any
@@ -50,15 +51,12 @@ def create_server(location: IndexLocation, *, allow_index: tuple[str, ...] = (),
     def with_thumbnails(results: list[Any]) -> list[Any]:
         return _with_thumbnails(ix, results, thumbnails, Image)
 
-    @server.tool(structured_output=False)
-    def search(query: str | None = None, text: str | None = None, category: list[str] | None = None, k: int = 10,
-               offset: int = 0, not_category: list[str] | None = None, after: str | None = None,
-               before: str | None = None, under: list[str] | None = None, place: str | None = None,
-               camera: str | None = None, file_type: list[str] | None = None, relevant: bool = False,
-               sort: str = "score", documents: bool = False) -> list[Any]:  # fmt: skip
+    def search(query: str | None = None, text: str | None = None, k: int = 10, offset: int = 0, relevant: bool = False,
+               sort: str = "score", documents: bool = False, **filters: Any) -> list[Any]:  # fmt: skip
         """Find pictures by a description (`query`), by words printed in them (`text`, e.g. a part
-        code or a sign), and by filters; dates are YYYY, YYYY-MM or YYYY-MM-DD, `under` takes
-        absolute folders. `query` is read as the search box reads it: `text:WORDS`, `after:2023`,
+        code or a sign), and by filters (category, not_category, after, before, under, place,
+        camera, type, cluster); dates are YYYY, YYYY-MM or YYYY-MM-DD, `under` takes absolute
+        folders. `query` is read as the search box reads it: `text:WORDS`, `after:2023`,
         `type:pdf`, `-WORD` (leave out a category, or take WORD's meaning away) work inside it.
         `relevant` keeps only what the model calls a match; `sort` 'date' orders by when they were
         taken; `documents` lists each PDF once (best_page, pages_matched of pages); `offset`: the
@@ -66,13 +64,15 @@ def create_server(location: IndexLocation, *, allow_index: tuple[str, ...] = (),
         `read_as`: how the query was read; `empty`: why nothing was found), thumbnails of the first few."""
 
         def run() -> list[Any]:
-            filters = _filters(category, not_category, after, before, under, place, camera, file_type)
-            found = ix.ask(query or "", text=text, filters=filters, k=min(k, 100), offset=offset, relevant=relevant,
-                           sort=sort, documents=documents, files=False)  # fmt: skip
+            found = ix.ask(query or "", text=text, filters=_filters(filters), k=min(k, 100), offset=offset,
+                           relevant=relevant, sort=sort, documents=documents, files=False)  # fmt: skip
             shown = with_thumbnails(found.results)
             return [json.dumps(found.to_dict(json.loads(shown[0]))), *shown[1:]]
 
         return answer(run)
+
+    search.__signature__ = _with_filters(search)  # type: ignore[attr-defined]
+    server.tool(structured_output=False)(search)
 
     @server.tool(structured_output=False)
     def similar(
@@ -191,16 +191,24 @@ def _at_least_one(limit: int) -> int:
     return limit
 
 
-def _filters(
-    category: list[str] | None, not_category: list[str] | None, after: str | None, before: str | None,
-    under: list[str] | None, place: str | None, camera: str | None, file_type: list[str] | None,
-) -> Any:  # fmt: skip
-    relative = [u for u in under or () if not os.path.isabs(os.path.expanduser(u))]
-    if relative:  # relative to the server's working folder means nothing to a client
+def _with_filters(tool: Any) -> inspect.Signature:
+    """``tool``'s signature with one argument per declared filter (``Filters.fields``) in place of
+    its ``**filters``: a filter added there is an argument of the tool's schema here."""
+    own = [p for p in inspect.signature(tool, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    added = []
+    for spec in front.Filters.fields():
+        kind = list[str] if spec.many else int if spec.kind is int else str
+        added.append(inspect.Parameter(spec.key, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind | None))
+    return inspect.Signature([*own, *added], return_annotation=list[Any])
+
+
+def _filters(values: dict[str, Any]) -> Any:
+    """The tool's filter arguments as ``Filters``; folders must be absolute (relative to the
+    server's working folder means nothing to a client)."""
+    relative = [u for u in values.get("under") or () if not os.path.isabs(os.path.expanduser(u))]
+    if relative:
         raise UsageError(f"under takes absolute folder paths, not {relative[0]!r}")
-    return front.Filters(include=tuple(category or ()), exclude=tuple(not_category or ()), after=after, before=before,
-                         under=tuple(under or ()), place=place, camera=camera,
-                         types=tuple(file_type or ()))  # fmt: skip
+    return front.Filters.from_keys({k: v for k, v in values.items() if v is not None})
 
 
 def _result(r: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from ..store.dialect import insert_new
 from ..store.folder import IndexStore
 from ..store.schema import DISMISSED
 from .categories import Categories
-from .search import CategoryFilter
+from .filters import Filters
 
 TIERS = DUPLICATE_TIERS
 #: Cosine above which two pictures count as the same picture, per model (model facts as data).
@@ -260,7 +260,7 @@ def find_duplicates(
     by: Sequence[str] | None = None,
     max_distance: int = DEFAULT_MAX_DISTANCE,
     min_similarity: float | None = None,
-    filters: CategoryFilter | None = None,
+    filters: Filters | None = None,
 ) -> list[Group]:
     """Groups of near-duplicates among the indexed items, best evidence first: copies (every tier
     but the two below), whole documents, and revisions (pages that look the same but whose text
@@ -291,12 +291,12 @@ def find_duplicates(
     return sorted(groups, key=lambda g: _RANK[g.tier])
 
 
-def _rows(store: IndexStore, filters: CategoryFilter | None) -> dict[int, ItemRow]:
+def _rows(store: IndexStore, filters: Filters | None) -> dict[int, ItemRow]:
+    """The items compared: all, or those the filters keep (categories, dates, folders, types...)."""
     rows = {r.id: r for r in store.catalog.items()}
-    if filters and (filters.include or filters.exclude):
-        cats = Categories(store)
-        keep = set(cats.ids_in(filters.include).tolist()) if filters.include else set(rows)
-        keep -= set(cats.ids_in(filters.exclude).tolist()) if filters.exclude else set()
+    clause = filters.clause(Categories(store)) if filters is not None and filters.active else None
+    if clause is not None:
+        keep = set(store.catalog.ids_where(clause).tolist())
         rows = {i: r for i, r in rows.items() if i in keep}
     return rows
 

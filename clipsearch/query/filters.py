@@ -10,11 +10,12 @@ flags before the catalog is open, and a cold ``search`` must not wait for SQLAlc
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 
@@ -50,23 +51,65 @@ def _like(value: str) -> str:
 
 
 @dataclass(frozen=True)
-class Filters:
-    """``include``: items labelled with any of these categories (per facet; all facets named must
-    match); ``exclude``: items labelled with none of these. ``after`` / ``before``: taken on or after
-    the start of / before the start of a date (YYYY, YYYY-MM or YYYY-MM-DD). ``under``: in these
-    folders (recursively). ``place`` / ``camera``: the place name / camera contains this (any case).
-    ``types``: file types (``jpg``, ``pdf``...). ``cluster``: items of this group of the library's
-    map (``clipsearch map``)."""
+class FilterField:
+    """How one filter is named and asked for on every surface: ``key`` in the search line
+    (``key:VALUE``, when ``in_line``), as an HTTP parameter and an MCP argument, ``--key`` (``_``
+    as ``-``) on the command line; ``many``: repeatable; ``kind``: ``str`` or ``int``."""
 
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    after: str | None = None
-    before: str | None = None
-    under: tuple[str, ...] = ()
-    place: str | None = None
-    camera: str | None = None
-    types: tuple[str, ...] = ()
-    cluster: int | None = None
+    name: str
+    key: str
+    help: str
+    metavar: str = "TEXT"
+    many: bool = False
+    kind: type = str
+    in_line: bool = True
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+
+def _declared(key: str, help: str, **how: Any) -> Any:
+    """A :class:`Filters` field with how every front end names and asks for it (``FilterField``)."""
+    many = how.get("many", False)
+    return field(default=() if many else None, metadata={"filter": {"key": key, "help": help, **how}})
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a query keeps to, declared once: the command line's options, the search line's keys,
+    the HTTP parameters and the MCP arguments are all made from these fields (:meth:`fields`).
+    Categories match per facet (all facets named must match); dates are YYYY, YYYY-MM or
+    YYYY-MM-DD; place and camera match a part of the name, in any case."""
+
+    include: tuple[str, ...] = _declared("category", "Only items in NAME (repeatable).", metavar="NAME", many=True)
+    exclude: tuple[str, ...] = _declared("not_category", "No items in NAME (repeatable); in the search line: "
+                                         "-category:NAME.", metavar="NAME", many=True, in_line=False)  # fmt: skip
+    after: str | None = _declared("after", "Taken on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD).", metavar="DATE")
+    before: str | None = _declared("before", "Taken before DATE (YYYY, YYYY-MM or YYYY-MM-DD).", metavar="DATE")
+    under: tuple[str, ...] = _declared("under", "Only files in this folder (repeatable).", metavar="FOLDER", many=True)
+    place: str | None = _declared("place", "Taken at a place whose name contains NAME.", metavar="NAME")
+    camera: str | None = _declared("camera", "Taken with a camera whose make/model contains TEXT.")
+    types: tuple[str, ...] = _declared("type", "Only this file type (jpg, pdf...; repeatable).", metavar="EXT",
+                                       many=True)  # fmt: skip
+    cluster: int | None = _declared("cluster", "Only items of this group of the map (`clipsearch map`).",
+                                    metavar="ID", kind=int, in_line=False)  # fmt: skip
+
+    @classmethod
+    def fields(cls) -> list[FilterField]:
+        """Every filter, as the front ends name and ask for it."""
+        return [FilterField(f.name, **f.metadata["filter"]) for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_keys(cls, values: dict[str, Any]) -> Filters:
+        """Filters from values named by their keys (``category``, ``type``, ...); a repeatable
+        one takes a list, an empty or missing one is left out."""
+        by_key = {f.key: f for f in cls.fields()}
+        unknown = sorted(set(values) - set(by_key))
+        if unknown:
+            raise UsageError(f"no filter named {unknown[0]!r}: {', '.join(by_key)}")
+        given = {by_key[k].name: tuple(v) if by_key[k].many else v for k, v in values.items() if v not in (None, "")}
+        return cls(**{k: v for k, v in given.items() if v != ()})
 
     @property
     def active(self) -> bool:

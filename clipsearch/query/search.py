@@ -110,10 +110,6 @@ class SearchResult:
         return data
 
 
-#: The filters of a query (categories and metadata); the old name stays for callers that knew it.
-CategoryFilter = Filters
-
-
 @dataclass(frozen=True)
 class QueryTerm:
     """One part of a query: text or an image file, with a weight (negative to subtract)."""

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from .filters import Filters, date_bound
 
-KEYS = ("text", "after", "before", "place", "camera", "type", "under", "category")
+#: ``text:`` and the filters the line takes (``Filters.fields``: declared once for every front end)
+KEYS = ("text", *(f.key for f in Filters.fields() if f.in_line))
 
 
 @dataclass
@@ -59,11 +60,16 @@ def parse(line: str, categories: frozenset[str] = frozenset()) -> ParsedQuery:
     for key in ("after", "before"):
         for value in values[key]:
             date_bound(value, f"{key}:")  # a malformed date is a clear message now, not an empty page
-    filters = Filters(
-        include=tuple(values["category"]), exclude=tuple(excluded),
-        after=values["after"][-1] if values["after"] else None,
-        before=values["before"][-1] if values["before"] else None,
-        under=tuple(values["under"]), place=" ".join(values["place"]) or None,
-        camera=" ".join(values["camera"]) or None, types=tuple(values["type"]),
-    )  # fmt: skip
+    given = {key: _value(key, found) for key, found in values.items() if key != "text"}
+    filters = Filters.from_keys({**given, "not_category": excluded})
     return ParsedQuery(" ".join(free) or None, " ".join(words) or None, filters, tuple(subtract))
+
+
+def _value(key: str, given: list[str]) -> list[str] | str | None:
+    """A key's values as its filter takes them: all of a repeatable one, the last date given, the
+    words of a place or a camera together."""
+    if any(f.many for f in Filters.fields() if f.key == key):
+        return given
+    if not given:
+        return None
+    return given[-1] if key in ("after", "before") else " ".join(given)

@@ -5,13 +5,14 @@ Each ``add_*`` function registers its routes on the application, closed over the
 
 from __future__ import annotations
 
+import inspect
 import mimetypes
 import os
 from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -70,8 +71,33 @@ def _page(ranked: Callable[[int], list[SearchResult]], k: int, offset: int) -> d
     return {"results": [_result(r) for r in hits[offset : offset + k]], "offset": offset, "next_offset": more}
 
 
-def _filters(category: list[str], not_category: list[str]) -> Filters:
-    return front.Filters(tuple(category), tuple(not_category))
+def _filter_parameters() -> Callable[..., Filters]:
+    """A FastAPI dependency taking every declared filter as a query parameter (``Filters.fields``:
+    a filter added there is a parameter here) and giving the ``Filters``."""
+
+    def filters(**values: Any) -> Filters:
+        under = values.get("under") or ()
+        relative = [u for u in under if not os.path.isabs(os.path.expanduser(u))]
+        if relative:  # relative to what? The server's working folder means nothing to a client
+            raise UsageError(f"under takes absolute folder paths, not {relative[0]!r}")
+        return front.Filters.from_keys(values)
+
+    params = []
+    for spec in front.Filters.fields():
+        if spec.many:
+            annotation, default = list[str], Query([], description=spec.help)
+        elif spec.kind is int:
+            annotation, default = int | None, Query(None, ge=0, le=2**31, description=spec.help)
+        else:
+            annotation, default = str | None, Query(None, max_length=500, description=spec.help)
+        params.append(inspect.Parameter(spec.key, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                        annotation=annotation))  # fmt: skip
+    filters.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return filters
+
+
+#: ``filters: Filters = Depends(FILTERS)``: the declared filters as query parameters
+FILTERS = _filter_parameters()
 
 
 def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upload_bytes: int) -> None:
@@ -104,11 +130,9 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
         q: str = Query("", max_length=1000),
         k: int = Query(24, ge=1, le=500),
         offset: int = Query(0, ge=0, le=MAX_OFFSET, description="results to skip: the last answer's next_offset"),
-        category: list[str] = Query([]),
-        not_category: list[str] = Query([]),
+        given: Filters = Depends(FILTERS),
         relevant: bool = Query(False),
         sort: str = Query("score", pattern="^(score|date)$"),
-        cluster: int | None = Query(None, ge=0, description="only items of this group of the map"),
         explain: bool = Query(False, description="meaning hits carry the cosine they need to be a match"),
         documents: bool = Query(False, description="each document (PDF) once: its best page, pages_matched of pages"),
     ) -> dict[str, Any]:
@@ -117,7 +141,6 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
         The answer says how the line was read (``read_as``), where the next page starts
         (``next_offset``, null at the end) and, when nothing was found, why (``empty``)."""
         ix = state.index
-        given = front.Filters(tuple(category), tuple(not_category), cluster=cluster)
         if q.strip() or given.active:
             under = front.read_line(q, ix.categories.names()).filters.under
             relative = [u for u in under if not os.path.isabs(os.path.expanduser(u))]
@@ -133,8 +156,7 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
         k: int = Query(24, ge=1, le=500),
         offset: int = Query(0, ge=0, le=MAX_OFFSET, description="results to skip: the last answer's next_offset"),
         page: int | None = Query(None, ge=1, le=100_000, description="a PDF's page to search by (default 1)"),
-        category: list[str] = Query([]),
-        not_category: list[str] = Query([]),
+        filters: Filters = Depends(FILTERS),
         box: str | None = Query(None, description="X0,Y0,X1,Y1: search by this part only (fractions)"),
         documents: bool = Query(False, description="each document (PDF) once: its best page, pages_matched of pages"),
     ) -> dict[str, Any]:
@@ -151,7 +173,7 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
                 raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
 
         def run(n: int) -> list[SearchResult]:
-            return state.index.similar_to_bytes(bytes(body), page=page, k=n, filters=_filters(category, not_category),
+            return state.index.similar_to_bytes(bytes(body), page=page, k=n, filters=filters,
                                                 max_megapixels=UPLOAD_MAX_MEGAPIXELS, box=box,
                                                 documents=documents)  # fmt: skip
 
@@ -180,12 +202,10 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
         item_id: ItemId,
         k: int = Query(24, ge=1, le=500),
         offset: int = Query(0, ge=0, le=MAX_OFFSET, description="results to skip: the last answer's next_offset"),
-        category: list[str] = Query([]),
-        not_category: list[str] = Query([]),
+        filters: Filters = Depends(FILTERS),
         box: str | None = Query(None, description="X0,Y0,X1,Y1: like this part of the item only (fractions)"),
         documents: bool = Query(False, description="documents like the item's whole document, each once"),
     ) -> dict[str, Any]:
-        filters = _filters(category, not_category)
 
         def ranked(n: int) -> list[SearchResult]:
             return state.index.similar_to_item(item_id, k=n, filters=filters, box=box, follow_links=state.follow_links,
