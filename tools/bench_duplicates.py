@@ -30,7 +30,7 @@ def fill(folder: Path, n: int, seed: int = 3) -> object:
     from sqlalchemy import text
 
     from clipsearch.store.catalog import Catalog
-    from clipsearch.store.fulltext import terms_for
+    from clipsearch.store.dialect import backend_of
 
     rng = np.random.default_rng(seed)
     sigs = rng.integers(0, 256, size=(n, CODE_BYTES + LOOK_BYTES), dtype=np.uint8)
@@ -59,7 +59,7 @@ def fill(folder: Path, n: int, seed: int = 3) -> object:
         )  # fmt: skip
         conn.execute(
             text("INSERT INTO texts (item_id, source, body, terms) VALUES (:id, 'ocr', :b, :t)"),
-            [{"id": i, "b": b, "t": terms_for(conn, b)} for i, b in texts.items()],
+            [{"id": i, "b": b, "t": backend_of(conn).terms(b)} for i, b in texts.items()],
         )
     catalog.checkpoint()
     return catalog

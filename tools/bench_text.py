@@ -72,7 +72,7 @@ def fill_catalog(catalog: object, n: int, seed: int = 5) -> list[str]:
     """:func:`synthetic_catalog`'s rows, into ``catalog``; returns 400 words drawn by frequency."""
     from sqlalchemy import text
 
-    from clipsearch.store.fulltext import terms_for
+    from clipsearch.store.dialect import backend_of
 
     rng = np.random.default_rng(seed)
     vocab = [f"w{i:05d}" for i in range(30_000)]
@@ -94,7 +94,7 @@ def fill_catalog(catalog: object, n: int, seed: int = 5) -> list[str]:
             bodies = [" ".join(vocab[w] for w in row) for row in words]
             conn.execute(
                 text("INSERT INTO texts (item_id, source, body, terms) VALUES (:id, 'ocr', :b, :t)"),
-                [{"id": start + i + 1, "b": b, "t": terms_for(conn, b)} for i, b in enumerate(bodies)],
+                [{"id": start + i + 1, "b": b, "t": backend_of(conn).terms(b)} for i, b in enumerate(bodies)],
             )
     catalog.checkpoint()  # type: ignore[attr-defined]  # as an index run ends: WAL folded, statistics
     return [vocab[i] for i in rng.choice(len(vocab), size=400, p=weights)]

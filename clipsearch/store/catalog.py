@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
-from ..errors import CatalogDamagedError, ClipsearchError, IndexCorruptError
+from ..errors import ClipsearchError, IndexCorruptError
 from . import dialect, extras, fulltext, textengines
 from .blobs import from_blobs, to_blob, unit_rows
 from .extras import Extras
@@ -128,11 +128,12 @@ class Catalog:
     ``target``: a SQLite file's path, or a ``postgresql://`` URL (see ``dialect.py``)."""
 
     def __init__(self, target: str | os.PathLike[str], *, migrate: bool = True) -> None:
-        self.on_server = dialect.is_server_url(target)
         self.target = target
-        #: the SQLite file (None on PostgreSQL)
-        self.path = None if self.on_server else Path(target)
         self.engine = dialect.make_engine(target)
+        #: what this engine does its own way (``dialect.Backend``)
+        self.backend = dialect.backend_of(self.engine)
+        #: the SQLite file (None on a server)
+        self.path = None if self.backend.shared else Path(target)
         self._ids_cache: dict[tuple[str, tuple[int, ...]], np.ndarray] = {}
         try:
             if migrate:
@@ -144,7 +145,7 @@ class Catalog:
             raise
         except OperationalError as err:
             self.engine.dispose()
-            if self.on_server:
+            if self.backend.shared:
                 raise dialect.unavailable(target, err) from err
             raise IndexCorruptError(f"cannot open catalog {self.path}: {err.orig}") from err
 
@@ -421,27 +422,14 @@ class Catalog:
         """What SQLite finds wrong with the catalog file (``quick_check``, or the slower
         ``integrity_check`` that also compares every index with its table); [] when sound. A
         PostgreSQL catalog is the server's to verify: []."""
-        if self.on_server:
-            return []
-        try:
-            with self.engine.connect() as conn:
-                rows = [
-                    str(r) for r in conn.execute(text(f"PRAGMA {'integrity' if deep else 'quick'}_check")).scalars()
-                ]
-        except CatalogDamagedError as err:
-            return [str(err)]
-        return [] if rows == ["ok"] else rows[:20]
+        return self.backend.integrity(self.engine, deep)
 
     def checkpoint(self) -> None:
         """The end of a writer's run. SQLite: fold the WAL into the main file so a copied index folder
         is complete on its own. PostgreSQL: refresh the planner's statistics once the catalog has
         grown by a tenth (autovacuum does it only a while after a bulk load; until then a filtered
         full-text query at 1M items got a far slower plan; `make bench`: catalog)."""
-        if self.on_server:
-            self._analyze_if_grown()
-            return
-        with self.engine.connect() as conn:
-            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        self.backend.checkpoint(self.engine, self._analyze_if_grown)
 
     def _analyze_if_grown(self) -> None:
         items, before = self.count(), int(self.get_meta("analyzed_items") or 0)

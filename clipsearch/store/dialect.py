@@ -316,3 +316,109 @@ class WriterLock:
             finally:
                 self._conn.close()
                 self._conn = None
+
+
+# ---------------------------------------------------------------------- one object per engine
+class Backend:
+    """What the catalog's engine does its own way, asked of one object (:func:`backend_of`): the
+    rest of ``store/`` calls these and never asks which server it is on. This one is SQLite's."""
+
+    #: the engine's name: also the key of its full-text engine (``textengines.ENGINES``)
+    name = "sqlite"
+    #: the catalog lives on a server other processes and machines share (not in the index folder)
+    shared = False
+
+    def terms(self, body: str) -> str:
+        """What the full-text index holds for ``body`` (``texts.terms``)."""
+        from .fulltext import searchable
+
+        return searchable(body)
+
+    def integrity(self, engine: Engine, deep: bool) -> list[str]:
+        """What the engine finds wrong with the catalog ([] when sound): SQLite's ``quick_check``,
+        or the slower ``integrity_check`` that compares every index with its table."""
+        try:
+            with engine.connect() as conn:
+                rows = [
+                    str(r) for r in conn.execute(text(f"PRAGMA {'integrity' if deep else 'quick'}_check")).scalars()
+                ]
+        except CatalogDamagedError as err:
+            return [str(err)]
+        return [] if rows == ["ok"] else rows[:20]
+
+    def checkpoint(self, engine: Engine, analyze: Any) -> None:
+        """The end of a writer's run: the WAL folded into the main file, so a copied index folder
+        is complete on its own (``analyze``: the server's statistics refresh, not needed here)."""
+        with engine.connect() as conn:
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+    def writer_lock(self, engine: Engine, name: str) -> WriterLock | None:
+        """The one-writer lock beside the index folder's own (None: the folder's flock is enough)."""
+        return None
+
+    def creates_at_head(self) -> bool:
+        """Whether a new, empty catalog is created at the schema's head without running migrations."""
+        return True
+
+    def hold_migrations(self, conn: Connection) -> None:
+        """Wait for any other process migrating the same catalog (one file: nobody else can)."""
+
+    def ids_given(self, conn: Connection) -> dict[str, int]:
+        """The largest id each table ever gave out, deleted rows included (``sqlite_sequence``)."""
+        from sqlalchemy import inspect
+
+        if not inspect(conn).has_table("sqlite_sequence"):
+            return {}
+        return {r.name: int(r.seq) for r in conn.execute(text("SELECT name, seq FROM sqlite_sequence"))}
+
+    def continue_ids(self, conn: Connection, tables: dict[str, int]) -> None:
+        """After a copy in: each table's next id follows ``tables[name]`` (SQLite: the rows do)."""
+
+    def discard(self, drop: Any) -> None:
+        """A ``--rebuild``: the catalog goes with its folder (``drop`` drops a server's tables)."""
+
+
+class ServerBackend(Backend):
+    """PostgreSQL's ways: the catalog is the server's to verify and to lock, its statistics
+    refreshed after a bulk load, its ids from sequences, its tables dropped on a rebuild."""
+
+    name = "postgresql"
+    shared = True
+
+    def terms(self, body: str) -> str:
+        from .fulltext import server_terms
+
+        return server_terms(body)
+
+    def integrity(self, engine: Engine, deep: bool) -> list[str]:
+        return []  # the server's to verify
+
+    def checkpoint(self, engine: Engine, analyze: Any) -> None:
+        analyze()  # autovacuum refreshes the planner's statistics only a while after a bulk load
+
+    def writer_lock(self, engine: Engine, name: str) -> WriterLock | None:
+        return WriterLock(engine, name)
+
+    def creates_at_head(self) -> bool:
+        return False  # several machines may open a new catalog at once: the migration's lock decides
+
+    def hold_migrations(self, conn: Connection) -> None:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+
+    def continue_ids(self, conn: Connection, tables: dict[str, int]) -> None:
+        for name, top in tables.items():
+            if top:
+                conn.execute(text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :v)"), {"t": name, "v": top})
+
+    def discard(self, drop: Any) -> None:
+        drop()
+
+
+#: A transaction-level advisory lock key that serialises migrations of one PostgreSQL catalog.
+MIGRATION_LOCK = 0x636C69707365617
+_BACKENDS = {"sqlite": Backend(), "postgresql": ServerBackend()}
+
+
+def backend_of(bind: Connection | Engine) -> Backend:
+    """The backend of an engine or a connection: the one place that asks which server it is."""
+    return _BACKENDS[bind.dialect.name]

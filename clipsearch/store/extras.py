@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from ..config import OCR_MODES
-from .fulltext import terms_for
+from .dialect import backend_of
 from .schema import ITEMS, TEXTS
 
 __all__ = ["EXTRAS_VERSION", "OCR_MODES", "Extras", "read", "weaker_modes", "write", "write_text"]
@@ -59,7 +59,14 @@ def write(conn: Connection, item_id: int, extras: Extras) -> None:
     if body:
         conn.execute(
             TEXTS.insert(),
-            [{"item_id": item_id, "source": extras.text_source or "ocr", "body": body, "terms": terms_for(conn, body)}],
+            [
+                {
+                    "item_id": item_id,
+                    "source": extras.text_source or "ocr",
+                    "body": body,
+                    "terms": backend_of(conn).terms(body),
+                }
+            ],
         )
 
 
@@ -75,7 +82,7 @@ def write_text(
     body = (text or "").strip()
     if body:
         conn.execute(TEXTS.insert(), [{"item_id": item_id, "source": "ocr", "body": body, "boxes": boxes,
-                                       "terms": terms_for(conn, body)}])  # fmt: skip
+                                       "terms": backend_of(conn).terms(body)}])  # fmt: skip
 
 
 def weaker_modes(mode: str) -> tuple[str, ...]:

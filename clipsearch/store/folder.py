@@ -82,7 +82,7 @@ class IndexStore:
 
     def _writer_lock(self) -> dialect.WriterLock | None:
         """The server's one-writer lock for this catalog (None for SQLite: the folder's flock does)."""
-        return dialect.WriterLock(self.catalog.engine, self.location.name) if self.catalog.on_server else None
+        return self.catalog.backend.writer_lock(self.catalog.engine, self.location.name)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -452,8 +452,7 @@ def remove_index(location: IndexLocation) -> None:
             return
         try:
             store.acquire_lock()
-            if store.catalog.on_server:
-                store.catalog.drop()
+            store.catalog.backend.discard(store.catalog.drop)
         finally:
             store.close()
     shutil.rmtree(location.path)

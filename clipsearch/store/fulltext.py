@@ -23,8 +23,6 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection
-
 _CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af])")
 _WORDISH = re.compile(r"\w+", re.UNICODE)
 
@@ -87,11 +85,6 @@ def folded(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     bare = unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
     return " ".join(_PLAIN.findall(bare.casefold()))
-
-
-def terms_for(conn: Connection, body: str) -> str:
-    """What ``texts.terms`` holds for ``body`` on this connection's engine."""
-    return server_terms(body) if conn.dialect.name == "postgresql" else searchable(body)
 
 
 def split_query(words: str) -> list[str]:

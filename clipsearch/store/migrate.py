@@ -13,6 +13,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from ..errors import IndexCorruptError
+from .dialect import backend_of
 from .schema import SCHEMA_HEAD
 
 
@@ -83,7 +84,8 @@ def ensure_schema(engine: Engine) -> None:
     rev = current_revision(engine)
     if rev == SCHEMA_HEAD:
         return
-    if rev is None and engine.dialect.name == "sqlite":
+    backend = backend_of(engine)
+    if rev is None and backend.creates_at_head():
         with engine.connect() as conn:
             empty = not inspect(conn).get_table_names()
         if empty:
@@ -95,10 +97,9 @@ def ensure_schema(engine: Engine) -> None:
     cfg = alembic_config()
     known = {s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()}
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
-            if inspect(conn).has_table("alembic_version"):
-                rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        backend.hold_migrations(conn)  # then read again: another process may have migrated meanwhile
+        if inspect(conn).has_table("alembic_version"):
+            rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         if rev is not None and rev not in known:
             raise IndexCorruptError(
                 f"catalog schema {rev!r} is newer than this clipsearch understands (head {SCHEMA_HEAD!r}): "
@@ -107,7 +108,3 @@ def ensure_schema(engine: Engine) -> None:
         if rev != SCHEMA_HEAD:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-
-
-#: The advisory lock migrations of a PostgreSQL catalog take (any fixed 63-bit number of our own).
-MIGRATION_LOCK = 0x636C69707365617

@@ -22,6 +22,7 @@ from sqlalchemy import column, func, literal_column, select, table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from .dialect import backend_of
 from .fulltext import (
     TextHit,
     as_prefix,
@@ -220,8 +221,11 @@ def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] 
 
 
 def engine_for(conn: Connection) -> TextEngine:
-    """The full-text engine of the catalog behind ``conn``."""
-    return Tsvector(TSVECTOR_COMMON) if conn.dialect.name == "postgresql" else Fts5(FTS5_COMMON)
+    """The full-text engine of the catalog behind ``conn`` (by its backend's name; the bounds are
+    read at each call, so a test may lower them)."""
+    engines: dict[str, Callable[[], TextEngine]] = {"sqlite": lambda: Fts5(FTS5_COMMON),
+                                                     "postgresql": lambda: Tsvector(TSVECTOR_COMMON)}  # fmt: skip
+    return engines[backend_of(conn).name]()
 
 
 def _expression(conn: Connection, engine: Fts5, terms: list[str]) -> tuple[str, bool, list[str]]:

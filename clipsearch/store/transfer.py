@@ -2,7 +2,7 @@
 
 Every row of every table goes across in one transaction on the destination, with its id, so the
 FAISS file (whose ids are catalog ids) and the sequence number stay valid and nothing is embedded
-again. Texts are re-folded for the destination's full-text index (``fulltext.terms_for``), and the
+again. Texts are re-folded for the destination's full-text index (``Backend.terms``), and the
 server's id sequences start past the highest id SQLite ever gave (ids are never reused).
 """
 
@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from ..errors import UsageError
 from .catalog import Catalog
-from .dialect import WriterLock, is_server_url, public_url
+from .dialect import WriterLock, backend_of, is_server_url, public_url
 from .folder import CATALOG, IndexStore
-from .fulltext import terms_for
 from .schema import ITEMS, METADATA, TEXTS
 
 #: Rows per INSERT batch.
@@ -52,8 +51,7 @@ def copy_catalog(source: Catalog, destination: Catalog) -> dict[str, int]:
                 batch = [_row(dst, table.name, r._asdict()) for r in rows]
                 dst.execute(table.insert(), batch)
                 copied[table.name] += len(batch)
-        if dst.dialect.name == "postgresql":
-            _advance_sequences(src, dst)
+        _continue_ids(src, dst)
     if copied != counts(destination):
         raise UsageError(f"copy into {destination.where} is incomplete: {copied} against {counts(destination)}")
     return copied
@@ -61,7 +59,7 @@ def copy_catalog(source: Catalog, destination: Catalog) -> dict[str, int]:
 
 def _row(dst: Connection, table: str, row: dict[str, Any]) -> dict[str, Any]:
     if table == TEXTS.name:
-        row["terms"] = terms_for(dst, row["body"])
+        row["terms"] = backend_of(dst).terms(row["body"])
     return row
 
 
@@ -69,16 +67,14 @@ def _row(dst: Connection, table: str, row: dict[str, Any]) -> dict[str, Any]:
 SERIAL_TABLES = (ITEMS.name, "categories", "category_examples")
 
 
-def _advance_sequences(src: Connection, dst: Connection) -> None:
+def _continue_ids(src: Connection, dst: Connection) -> None:
     """Each serial id continues past the largest id the source gave out, even one since deleted."""
-    given: dict[str, int] = {}
-    if src.dialect.name == "sqlite" and inspect(src).has_table("sqlite_sequence"):
-        given = {r.name: int(r.seq) for r in src.execute(text("SELECT name, seq FROM sqlite_sequence"))}
+    given = backend_of(src).ids_given(src)
+    tops = {}
     for name in SERIAL_TABLES:
         column = METADATA.tables[name].c.id
-        top = max(int(dst.execute(select(func.coalesce(func.max(column), 0))).scalar()), given.get(name, 0))
-        if top:
-            dst.execute(text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :v)"), {"t": name, "v": top})
+        tops[name] = max(int(dst.execute(select(func.coalesce(func.max(column), 0))).scalar()), given.get(name, 0))
+    backend_of(dst).continue_ids(dst, tops)
 
 
 def move_to_server(store: IndexStore, url: str) -> dict[str, Any]:
@@ -87,7 +83,7 @@ def move_to_server(store: IndexStore, url: str) -> dict[str, Any]:
     The manifest naming the server is the commit point: a crash before it leaves the index on
     SQLite as it was (a copy that had committed is recognised and reused by the next try); the
     SQLite file is deleted after it."""
-    if store.catalog.on_server:
+    if store.catalog.backend.shared:
         raise UsageError(f"index {store.location.name!r} keeps its catalog on {store.catalog.where} already")
     if not is_server_url(url):
         raise UsageError(f"move-catalog takes a postgresql:// URL, not {url!r}")
