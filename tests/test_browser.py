@@ -121,7 +121,7 @@ def test_search_then_find_similar_in_the_page(server, browser):
     wait.until(ec.visibility_of_element_located((By.ID, "similar")))
     assert "green_square" in browser.find_element(By.ID, "info").text
     browser.find_element(By.ID, "similar").click()
-    wait.until(lambda d: "similar to item" in d.find_element(By.ID, "status").text)
+    wait.until(lambda d: "similar to green_square" in d.find_element(By.ID, "status").text)  # named, not an id
     after = browser.find_elements(By.CSS_SELECTOR, "#grid .card")
     ids = [c.get_attribute("data-id") for c in after]
     assert ids != before and green_id not in ids  # the grid changed; the query item is left out
@@ -411,6 +411,14 @@ def test_the_viewer_has_an_address_keys_and_the_facts(server, browser):
     wait.until(
         lambda d: d.find_element(By.ID, "modal").is_displayed() and "folder" in d.find_element(By.ID, "info").text
     )
+    browser.get(f"{server}?q=a%20red%20circle&item={ids[1]}")  # a shared address: the viewer on its list
+    wait.until(lambda d: d.find_element(By.ID, "modal").is_displayed())
+    wait.until(lambda d: d.find_element(By.ID, "prev").is_enabled() and d.find_element(By.ID, "next").is_enabled())
+    browser.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
+    wait.until(lambda d: f"item={ids[2]}" in d.current_url)
+    browser.get(f"{server}?item=999999")  # an address to an item no longer there says so
+    wait.until(lambda d: "no item 999999" in d.find_element(By.ID, "error").text)
+    script_errors(browser)  # the 404 itself is logged by the browser
     pdf = _api(server, "api/search?q=" + "text:ZX-9")["results"][0]
     browser.get(f"{server}?item={pdf['id']}")  # a page of a PDF, shown at the screen's size
     loaded = "const i = document.getElementById('big'); return i.complete && i.naturalWidth"
@@ -428,6 +436,7 @@ def test_filter_controls_write_the_search_line(server, browser):
     wait = WebDriverWait(browser, 30)
     browser.get(server + "?q=" + "a%20shape")
     wait.until(lambda d: _cards(d))
+    browser.find_element(By.CSS_SELECTOR, "#filterbox summary").click()
     kind = browser.find_element(By.ID, "f-type")
     kind.send_keys("pdf")
     browser.execute_script("arguments[0].dispatchEvent(new Event('change'))", kind)

@@ -91,3 +91,14 @@ def test_a_facet_of_several_still_competes_and_a_catch_all_is_warned_of(library)
     assert re.search(r"warning: .* holds (\d+) of \1 items", wide.stderr)  # a label everything carries is said
     assert "warning" in cli("category", "list").stdout
     cli("category", "remove", "things")
+
+
+def test_a_name_in_another_facet_is_refused_not_taken(library):
+    """`category add photo` in the default facet must not silently move the built-in doctype's
+    photo (and relabel every picture of that facet)."""
+    cli, _ = library
+    before = {f["name"]: [c["name"] for c in f["categories"]] for f in cli.json("category", "list")}
+    refused = cli("category", "add", "photo", "--prompt", "a photo of a cat", ok=False)
+    assert refused.exit_code == 2 and "facet 'doctype'" in refused.stderr
+    after = {f["name"]: [c["name"] for c in f["categories"]] for f in cli.json("category", "list")}
+    assert after == before and "photo" in after["doctype"]

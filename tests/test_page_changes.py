@@ -31,7 +31,8 @@ def test_a_read_only_server_changes_nothing(cli, tmp_path):
     group = client.get("/api/duplicates").json()[0]["group"]
     assert client.get("/api/activity").json()["changes"] is False
     for method, url in (("post", f"/api/duplicates/{group}/dismiss"), ("get", f"/api/duplicates/{group}/plan"),
-                        ("post", f"/api/duplicates/{group}/move"), ("post", "/api/moves/x.jsonl/undo")):  # fmt: skip
+                        ("post", f"/api/duplicates/{group}/move"), ("post", "/api/moves/x.jsonl/undo"),
+                        ("get", "/api/moves")):  # fmt: skip
         answer = getattr(client, method)(url)
         assert answer.status_code == 403 and "--allow-changes" in answer.json()["error"], url
     assert client.get("/api/duplicates").json()[0]["group"] == group
@@ -53,8 +54,11 @@ def test_the_page_moves_copies_with_a_plan_and_undoes_them(cli, tmp_path):
     assert done["moved"] == 1 and not Path(leaving).exists() and "/" not in done["log"]
     assert group["group"] not in [g["group"] for g in client.get("/api/duplicates").json()]
     assert client.post("/api/moves/..%2F..%2Fetc%2Fpasswd/undo").status_code in (404, 422)
+    waiting = client.get("/api/moves").json()  # the page offers its Undo from here, whatever it redrew
+    assert [(m["log"], m["files"]) for m in waiting] == [(done["log"], 1)]
     back = client.post(f"/api/moves/{done['log']}/undo").json()
     assert back == {"restored": 1, "problems": []} and Path(leaving).exists()
+    assert client.get("/api/moves").json() == []  # nothing left to undo
     again = [g for g in client.get("/api/duplicates").json() if g["tier"] == "exact"]
     assert [g["group"] for g in again] == [group["group"]]  # indexed again: the same group
     assert client.post(f"/api/duplicates/{group['group']}/dismiss").json() == {"dismissed": group["group"]}

@@ -98,7 +98,7 @@ def show(path: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
-def print_results(results: list[SearchResult], as_json: bool, preview: bool = False) -> None:
+def print_results(results: list[SearchResult], as_json: bool, preview: bool = False, first: int = 1) -> None:
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results]))
         return
@@ -111,7 +111,7 @@ def print_results(results: list[SearchResult], as_json: bool, preview: bool = Fa
 
         protocol = detect(is_terminal=sys.stdout.isatty()) or "blocks"  # asked for: draw even into a pipe
     click.echo(f"{'rank':>4}  {'score':>7} {'scale':<6}  {'match':<7}  {'taken':<10}  path")
-    for rank, r in enumerate(results, 1):
+    for rank, r in enumerate(results, first):
         labels = "  [" + ", ".join(r.categories.values()) + "]" if r.categories else ""
         taken = (r.taken or "")[:10]
         score = f"{r.score:7.3f} {r.score_kind:<6}" if r.score_kind != "none" else f"{'':>7} {'':<6}"

@@ -20,18 +20,18 @@ DOCUMENTS_HELP = ("Each document once (a PDF, or a picture: one page): its best 
                   "pages match (reach --min-score, else the last document's score).")  # fmt: skip
 
 
-def print_listing(results: list[SearchResult], ranking: Ranking) -> None:
-    """Results as ``print_results`` shows them; documents with ``3/5 pages`` (matched of indexed)
-    and their best page."""
+def print_listing(results: list[SearchResult], ranking: Ranking, first: int = 1) -> None:
+    """Results as ``print_results`` shows them, ranked from ``first`` (a later page's); documents
+    with ``3/5 pages`` (matched of indexed) and their best page."""
     if ranking.as_json or not results or not hasattr(results[0], "pages_matched"):
-        print_results(results, ranking.as_json, ranking.preview)
+        print_results(results, ranking.as_json, ranking.preview, first)
         return
     from .app import _drawn
     from .preview import detect
 
     protocol = (detect(is_terminal=sys.stdout.isatty()) or "blocks") if ranking.preview else None
     click.echo(f"{'rank':>4}  {'score':>7}  {'pages':>11}  {'taken':<10}  path")
-    for rank, r in enumerate(results, 1):
+    for rank, r in enumerate(results, first):
         pages = f"{getattr(r, 'pages_matched', 1)}/{getattr(r, 'pages', 1)} pages"
         best = f"  (best page {r.page})" if r.page and r.time is None else ""
         labels = "  [" + ", ".join(r.categories.values()) + "]" if r.categories else ""
@@ -76,7 +76,7 @@ def search_cmd(query: str | None, words: str | None, relevant: bool, documents: 
     if answer.empty and not ranking.as_json:
         click.echo(f"nothing found: {answer.empty}", err=True)
         return
-    print_listing(answer.results, ranking)
+    print_listing(answer.results, ranking, first=answer.offset + 1)
 
 
 def _plain(query: str) -> bool:
@@ -94,9 +94,11 @@ def _read_differently(query: str | None, read_as: dict[str, object]) -> bool:
 def _reading(read_as: dict[str, object]) -> str:
     """How a line was read, for people: ``meaning "a red circle" · minus star · after: 2023``."""
     parts = [f"meaning “{read_as['query']}”"] if read_as.get("query") else []
-    parts += [f"text “{read_as['text']}”"] if read_as.get("text") else []
+    parts += [f"text “{str(read_as['text']).strip(chr(34))}”"] if read_as.get("text") else []
     parts += [f"minus {w}" for w in read_as.get("subtract") or ()]  # type: ignore[attr-defined]
-    parts += [f"{k}: {v}" for k, v in (read_as.get("filters") or {}).items()]  # type: ignore[attr-defined]
+    for key, value in (read_as.get("filters") or {}).items():  # type: ignore[attr-defined]
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        parts.append(f"not category: {shown}" if key == "not_category" else f"{key}: {shown}")
     return " · ".join(parts)
 
 
@@ -130,4 +132,4 @@ def similar_cmd(path: str, page: int | None, documents: bool | None, at: float |
         results = ix.similar(path, k=ranking.offset + ranking.top, page=page, time=at, region=region, box=box,
                              filters=filters, min_score=ranking.min_score, add=ranking.add, sub=ranking.sub,
                              documents=documents, include_self=ranking.include_self)  # fmt: skip
-    print_listing(results[ranking.offset :], ranking)
+    print_listing(results[ranking.offset :], ranking, first=ranking.offset + 1)

@@ -95,6 +95,8 @@ def ask(
     answer = Answer(page, described(parsed), offset, more)
     if not hits:
         answer.empty = why_empty(ix, parsed, relevant=relevant, min_score=min_score)
+    elif not page:
+        answer.empty = f"no results past the first {len(hits)}: this answer holds {len(hits)}"
     return answer
 
 
@@ -116,8 +118,10 @@ def why_empty(ix: Any, parsed: ParsedQuery, *, relevant: bool, min_score: float 
             return (f"no text has been read from the {total} items: index with text reading on "
                     "(clipsearch index FOLDER --ocr auto) to find words in pictures")  # fmt: skip
         return f"no text read from the pictures holds “{parsed.words}” (text was read from {read} of {total} items)"
-    if relevant:
-        return "nothing reaches the model's own match line: leave out 'only relevant' to see the nearest pictures"
     if min_score is not None:
-        return f"nothing scores {min_score} or more: lower the minimum score"
+        return f"nothing scores {min_score} or more: lower the minimum score" + (
+            " (and nothing may be a match by the model's own rule: search without 'relevant')" if relevant else ""
+        )
+    if relevant:
+        return "nothing is a match by the model's own rule: search without 'relevant' to see the nearest pictures"
     return "nothing found: try other words or fewer filters"

@@ -10,6 +10,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -83,6 +84,25 @@ class DuplicatesMixin:
             if again:
                 self.add(again)
         return restored, problems
+
+    @staticmethod
+    def moves_in(folder: str | os.PathLike[str], limit: int = 20) -> list[dict[str, object]]:
+        """The move logs in ``folder`` that can still be undone (some file is still where it was
+        moved to), newest first: ``{"log": name, "files": still moved, "time": when written}``."""
+        from ..errors import UsageError
+        from ..query.moves import read_log
+
+        logs = sorted(Path(folder).glob("clipsearch-moves-*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)
+        out: list[dict[str, object]] = []
+        for log in logs[:limit]:
+            try:
+                _, moves = read_log(log)
+            except UsageError:  # not ours, or damaged: not offered
+                continue
+            waiting = sum(os.path.lexists(m["to"]) for m in moves)
+            if waiting:
+                out.append({"log": log.name, "files": waiting, "time": int(log.stat().st_mtime)})
+        return out
 
     @staticmethod
     def write_duplicates(groups: Sequence[Group], *, csv: str | None = None, html: str | None = None) -> None:

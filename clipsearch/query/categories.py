@@ -229,6 +229,9 @@ class Categories:
         }  # fmt: skip
         with self.engine.begin() as conn:
             old = conn.execute(select(CATEGORIES.c.id, CATEGORIES.c.facet).where(CATEGORIES.c.name == name)).first()
+            if old is not None and old.facet != facet:  # a name is one category: never taken from another facet
+                raise UsageError(f"a category named {name!r} is in facet {old.facet!r} already: choose another "
+                                 f"name, or --facet {old.facet!r} to redefine it")  # fmt: skip
             if old is None:
                 cat_id = conn.execute(CATEGORIES.insert().values(**values)).inserted_primary_key[0]
             else:
@@ -241,9 +244,8 @@ class Categories:
             if rows:
                 conn.execute(EXAMPLES.insert(), rows)
         if relabel:
-            for f in {facet} | ({old.facet} if old is not None else set()):
-                self.refit(f)
-                self.label(facets=[f])
+            self.refit(facet)
+            self.label(facets=[facet])
 
     def remove(self, name: str) -> None:
         row = self.get(name)

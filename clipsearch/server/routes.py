@@ -298,6 +298,11 @@ def add_change_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> Non
         report = state.index.move_duplicates(planned)
         return {**planned.to_dict(), **report.to_dict(), "log": os.path.basename(report.log)}
 
+    @app.get("/api/moves", dependencies=guard)
+    def moves() -> list[dict[str, Any]]:
+        """The moves made into the server's folder that can still be undone, newest first."""
+        return state.index.moves_in(destination())
+
     @app.post("/api/moves/{log}/undo", dependencies=guard)
     def undo(log: Annotated[str, FastApiPath(pattern=r"^[\w.-]+$", max_length=200)]) -> dict[str, Any]:
         """Put back what a move of this server's did (its log, by name) and index the files again."""

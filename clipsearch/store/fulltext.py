@@ -197,9 +197,12 @@ def boxes_holding(boxes: str, words: str) -> list[list[float]]:
             if any(t in _letters(folded(searchable(str(line[4])))) for t in terms)]  # fmt: skip
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def snippet(body: str, words: str, width: int = 120) -> str:
     """A one-line excerpt of ``body`` around the first term of ``words`` found, the match in [brackets]."""
-    flat = " ".join(body.split())
+    flat = " ".join(_CONTROL.sub("", body).split())  # a PDF's text layer may hold glyph codes (\x02)
     lower = flat.casefold()
     terms = split_query(words)
     codes = set(literal_terms(terms))

@@ -53,11 +53,15 @@ function clipMap(canvas, data, options) {
     labels = [];
     ctx.font = `${13 * ratio}px system-ui, sans-serif`;
     ctx.textBaseline = "middle";
-    for (const c of data.clusters || []) {
-      const [x, y] = toScreen(c.x, c.y);
+    const overlaps = (a) => labels.some(([, b]) => a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3]);
+    const biggest = [...(data.clusters || [])].sort((a, b) => b.size - a.size);
+    for (const c of biggest) {  // the largest groups named first; a name that would cover another waits for a zoom
+      const [x, y0] = toScreen(c.x, c.y);
       const text = `${c.label} (${c.size})`;
       const tw = ctx.measureText(text).width + 12 * ratio, th = 20 * ratio;
-      const box = [x - tw / 2, y - th / 2, tw, th];
+      const place = [0, 1, -1, 2, -2].map((k) => [x - tw / 2, y0 - th / 2 + k * th * 1.1, tw, th]).find((b) => !overlaps(b));
+      if (!place) continue;
+      const box = place, y = box[1] + th / 2;
       ctx.fillStyle = "#fffd"; ctx.fillRect(...box);
       ctx.strokeStyle = colour(c.id); ctx.lineWidth = 2 * ratio; ctx.strokeRect(...box);
       ctx.fillStyle = "#222"; ctx.fillText(text, box[0] + 6 * ratio, y);

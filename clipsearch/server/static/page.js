@@ -35,6 +35,7 @@ function setKey(key, value) {  // the line keeps one key:value per control, writ
   $("q").value = kept.join(" ");
 }
 function syncControls() {
+  if ([...document.querySelectorAll("#filters [data-key]")].some((el) => keyValue(el.dataset.key))) $("filterbox").open = true;
   for (const el of document.querySelectorAll("#filters [data-key]")) {
     const v = keyValue(el.dataset.key);
     if (el.tagName === "SELECT" && v && ![...el.options].some((o) => o.value === v)) el.append(new Option(v, v));
@@ -130,11 +131,21 @@ async function more() {
     const cards = data.results.map((it, i) => card(it, start + i));
     if (start) $("grid").append(...cards); else { $("grid").replaceChildren(...cards); scrollTo(0, 0); }
     $("empty").hidden = true;
-    if (l.label) $("status").textContent = `${l.label} · ${l.items.length}${l.next !== null ? "+" : ""} results`;
+    $("error").textContent = "";
+    const n = l.items.length;
+    if (l.label) $("status").textContent = `${l.label} · ${n}${l.next !== null ? "+" : ""} result${n === 1 && l.next === null ? "" : "s"}`;
     if (data.read_as) showReading(data.read_as); else $("readas").hidden = true;
     if (!l.items.length) { $("empty").hidden = false; $("emptywhy").textContent = data.empty || ""; }
   } catch (e) {
-    if (l === listing) { $("error").textContent = e.message; l.next = null; if (!l.items.length) $("grid").replaceChildren(); }
+    if (l === listing) {
+      $("error").textContent = e.message;
+      l.next = null;
+      if (!l.items.length) {  // nothing of the last answer stays to be read as this one's
+        $("grid").replaceChildren();
+        $("readas").hidden = $("empty").hidden = true;
+        if (l.label) $("status").textContent = `${l.label} · not run`;
+      }
+    }
   } finally { l.loading = false; }
   if (l === listing && l.next !== null && near()) more();  // a short page: the sentinel is still in view
 }
@@ -170,14 +181,14 @@ function keyOf(params) {
 function search(push = true) {
   const q = $("q").value.trim();
   syncControls();
-  if (!q && !cluster) { home(push); return; }
+  if (!q && !cluster) return home(push);
   if (push) {
     address({ q, cluster: cluster && cluster.id, group: cluster && cluster.label,
               sort: $("sort").value === "date" ? "date" : "", relevant: $("relevant").checked ? "1" : "" });
   }
   $("start").hidden = true;
   const label = q ? `results for “${q}”` : `group ${cluster.id}: ${cluster.label}`;
-  list("/api/search?explain=true&q=" + encodeURIComponent(q) + (cluster ? "&cluster=" + cluster.id : "") + ranking(), label);
+  return list("/api/search?explain=true&q=" + encodeURIComponent(q) + (cluster ? "&cluster=" + cluster.id : "") + ranking(), label);
 }
 
 function home(push = true) {  // the library: its size, its groups, its newest pictures
@@ -187,7 +198,8 @@ function home(push = true) {  // the library: its size, its groups, its newest p
   $("start").hidden = false;
   if (library) $("status").textContent = `${library.items} items`;
   summary();
-  list("/api/search?sort=date&q=", null);
+  const shown = list("/api/search?sort=date&q=", null);
+  if (!$("groups").children.length) $("groups").textContent = "naming the library's groups…";
   api("/api/map?items=false").then((m) => {
     $("groups").replaceChildren(...m.clusters.filter((c) => c.id >= 0).slice(0, 24).map((c) => {
       const b = document.createElement("button");
@@ -197,7 +209,8 @@ function home(push = true) {  // the library: its size, its groups, its newest p
       b.onclick = () => { cluster = { id: c.id, label: c.label }; setChip(); $("q").value = ""; search(); };
       return b;
     }));
-  }).catch(() => {});
+  }).catch(() => { $("groups").textContent = ""; });
+  return shown;
 }
 function summary() {
   if (!library) return;
@@ -205,9 +218,10 @@ function summary() {
   $("library").textContent = `${library.items} items in ${library.files} files · ${library.with_text} with text${text}`;
 }
 
-function fromAddress() {
+async function fromAddress() {
   const params = new URLSearchParams(location.search);
   const key = keyOf(params);
+  let shown = null;
   if (key !== shownKey || !listing) {
     shownKey = key;
     $("q").value = params.get("q") || "";
@@ -216,24 +230,27 @@ function fromAddress() {
     $("relevant").checked = params.get("relevant") === "1";
     cluster = params.get("cluster") ? { id: Number(params.get("cluster")), label: params.get("group") || "" } : null;
     setChip();
-    if (params.get("similar")) similarTo(Number(params.get("similar")), params.get("box"), false);
+    if (params.get("similar")) shown = similarTo(Number(params.get("similar")), params.get("box"), false);
     else if (params.get("view") === "map") showMap(false);
     else if (params.get("view") === "duplicates") duplicates(false);
-    else search(false);
+    else shown = search(false);
   }
-  if (params.get("item")) openById(Number(params.get("item")));
+  if (params.get("item")) { await shown; openById(Number(params.get("item"))); }  // ← → need the list
   else shut();
 }
 window.addEventListener("popstate", fromAddress);
 
-function similarTo(id, box = null, push = true) {
+function similarTo(id, box = null, push = true, name = null) {
   shut();
+  $("q").value = "";  // the line and its controls describe a search, not this
+  syncControls();
   if (push) address({ similar: id, box, cluster: cluster && cluster.id });
   $("start").hidden = true;
   const extra = new URLSearchParams();
   if (box) extra.set("box", box);
   if (keyValue("category")) extra.set("category", keyValue("category"));
-  list(`/api/items/${id}/similar?` + extra, (box ? `similar to a part (${box}) of item ` : "similar to item ") + id);
+  return list(`/api/items/${id}/similar?` + extra,
+              (box ? `similar to a part (${box}) of ` : "similar to ") + (name ? `${name} (item ${id})` : `item ${id}`));
 }
 
 function byImage(file, box = null) {
@@ -282,7 +299,7 @@ $("stage").addEventListener("pointerup", (e) => {
   const box = [Math.min(x, from[0]), Math.min(y, from[1]), Math.max(x, from[0]), Math.max(y, from[1])];
   if (box[2] - box[0] < 0.03 || box[3] - box[1] < 0.03) return;  // a click, not a box
   const text = box.map((v) => v.toFixed(3)).join(",");
-  if (current) similarTo(current.id, text); else if (uploaded) { shut(); byImage(uploaded, text); }
+  if (current) similarTo(current.id, text, true, nameOf(current)); else if (uploaded) { shut(); byImage(uploaded, text); }
 });
 
 let drawn = null;
@@ -292,6 +309,7 @@ async function showMap(push = true) {
   $("start").hidden = $("empty").hidden = true;
   listing = null;
   $("mapview").style.display = "block";
+  $("mapview").style.height = Math.max(320, innerHeight - $("mapview").getBoundingClientRect().top - 8) + "px";
   $("status").textContent = "drawing the map…";
   try {
     const data = await api("/api/map");
@@ -313,13 +331,14 @@ function human(bytes) {
 }
 const SOURCES = { exif: "from the camera", pdf: "from the PDF", mtime: "the file's date" };
 async function openById(id) {
-  try {
-    const d = await api(`/api/items/${id}`);
-    const index = listing ? listing.items.findIndex((it) => it.id === id) : -1;
-    open(index >= 0 ? listing.items[index] : d, index, false);
-  } catch (e) { $("error").textContent = e.message; }
+  const index = listing ? listing.items.findIndex((it) => it.id === id) : -1;
+  if (index >= 0) { open(listing.items[index], index, false); return; }
+  try { open(await api(`/api/items/${id}`), -1, false); }
+  catch (e) { $("error").textContent = `${e.message}: moved, deleted or indexed again since this address was made`; }
 }
+let opener = null;      // the card the viewer was opened from: focus goes back to it
 async function open(item, index = -1, push = true) {
+  if (!$("modal").classList.contains("open")) opener = document.activeElement;
   current = item;
   viewing = index;
   uploaded = null;
@@ -342,7 +361,13 @@ async function open(item, index = -1, push = true) {
   $("prev").disabled = viewing <= 0;
   $("next").disabled = viewing < 0 || (viewing >= listing.items.length - 1 && listing.next === null);
   $("close").focus();
-  const d = await api(`/api/items/${item.id}`);
+  let d;
+  try { d = await api(`/api/items/${item.id}`); } catch (e) {
+    if (current !== item) return;
+    $("info").textContent = `${e.message}: moved, deleted or indexed again since this page listed it`;
+    $("textbox").hidden = true;
+    return;
+  }
   if (current !== item) return;
   $("download").setAttribute("download", d.name || "");
   const facts = [["file", d.path], ["folder", d.folder], ["type", d.type], ["pixels", `${d.width} × ${d.height}`],
@@ -358,7 +383,12 @@ async function open(item, index = -1, push = true) {
   $("text").textContent = d.text ? `${d.text}\n\n(${d.text_source === "pdf" ? "the PDF's text" : "read by OCR"})` : "";
   current.folder = d.folder;
 }
-function shut() { $("modal").classList.remove("open"); current = null; }
+function shut() {
+  const was = $("modal").classList.contains("open");
+  $("modal").classList.remove("open");
+  current = null;
+  if (was && opener && document.contains(opener)) opener.focus();
+}
 function closeViewer() {  // the viewer has an address: closing it is going back, as the back button does
   if (!$("modal").classList.contains("open")) return;
   if (history.state && history.state.viewer) history.back();
@@ -414,19 +444,40 @@ function actions(g, div) {  // on a server started with --allow-changes: the sam
       const moving = plan.entries.filter((e) => e.move);
       if (!moving.length) { said.textContent = "nothing here moves: " + plan.entries.map((e) => e.why).filter(Boolean).join("; "); return; }
       const list = moving.map((e) => `${e.from}\n  → ${e.to}`).join("\n");
-      if (!confirm(`Move ${moving.length} file(s) to ${plan.dest}?\n\n${list}\n\nThe keeper stays. This can be undone.`)) return;
-      const done = await api(`/api/duplicates/${g.group}/move`, { method: "POST" });
-      said.textContent = `moved ${done.moved} file(s) to ${plan.dest} `;
-      said.append(button("Undo", "Put the files back and index them again", async () => {
-        try {
-          const back = await api(`/api/moves/${encodeURIComponent(done.log)}/undo`, { method: "POST" });
-          said.textContent = `restored ${back.restored} file(s)`;
-        } catch (e) { said.textContent = e.message; }
-      }));
-      for (const c of div.querySelectorAll(".card:not(.keeper)")) c.style.opacity = 0.4;
-    } catch (e) { said.textContent = e.message; }
+      const careful = g.tier === "exact" ? "" : `\n\nThese match by ${g.tier} evidence, not byte for byte: look at them first.`;
+      if (!confirm(`Move ${moving.length} file(s) to ${plan.dest}?\n\n${list}${careful}\n\nThe keeper stays. Undo is offered at the top of this view.`)) return;
+      move.disabled = dismiss.disabled = true;
+      await api(`/api/duplicates/${g.group}/move`, { method: "POST" });
+      duplicates(false);  // drawn again: the group is gone, its move waits at the top to be undone
+    } catch (e) { said.textContent = e.message; move.disabled = dismiss.disabled = false; }
   });
   return [dismiss, move, said];
+}
+async function recentMoves() {  // the moves of this server's folder that can still be undone, each with its Undo
+  const moves = await api("/api/moves");
+  if (!moves.length) return [];
+  const bar = document.createElement("div");
+  bar.className = "group";
+  const head = document.createElement("div");
+  head.className = "ghead";
+  head.textContent = "Moves that can be undone";
+  bar.append(head);
+  for (const m of moves) {
+    const line = document.createElement("div");
+    line.textContent = `${m.files} file(s) moved ${new Date(m.time * 1000).toLocaleString()} `;
+    const said = document.createElement("span");
+    said.className = "hint";
+    line.append(button("Undo", "Put the files back and index them again", async () => {
+      try {
+        const back = await api(`/api/moves/${encodeURIComponent(m.log)}/undo`, { method: "POST" });
+        said.textContent = `restored ${back.restored} file(s)` + (back.problems.length ? `; ${back.problems.join("; ")}` : "");
+        poll();
+        setTimeout(() => duplicates(false), 800);
+      } catch (e) { said.textContent = e.message; }
+    }), " ", said);
+    bar.append(line);
+  }
+  return [bar];
 }
 async function duplicates(push = true) {
   if (push) address({ view: "duplicates" });
@@ -434,10 +485,12 @@ async function duplicates(push = true) {
   $("start").hidden = $("empty").hidden = $("readas").hidden = true;
   $("status").textContent = "looking for duplicates…";
   try {
+    await ready;
     const groups = await api("/api/duplicates");
+    const undoable = library && library.changes ? await recentMoves() : [];
     $("mapview").style.display = "none";
     $("grid").style.display = "block";
-    $("grid").replaceChildren(...groups.map((g) => {
+    $("grid").replaceChildren(...undoable, ...groups.map((g) => {
       const div = document.createElement("div");
       div.className = "group";
       const head = document.createElement("div");
@@ -448,7 +501,8 @@ async function duplicates(push = true) {
       return div;
     }));
     $("status").textContent = `${groups.length} groups`;
-    if (!groups.length) { $("empty").hidden = false; $("emptywhy").textContent = "no duplicates: every picture is kept once"; }
+    $("empty").hidden = groups.length > 0;
+    if (!groups.length) $("emptywhy").textContent = "no duplicates: every picture is kept once";
   } catch (e) { $("error").textContent = e.message; }
 }
 
@@ -462,14 +516,13 @@ $("browse").onclick = () => { $("q").value = ""; home(); };
 $("chipx").onclick = () => { cluster = null; setChip(); search(); };
 $("sort").onchange = () => search();
 $("relevant").onchange = () => search();
-$("similar").onclick = () => current && similarTo(current.id);
+$("similar").onclick = () => current && similarTo(current.id, null, true, nameOf(current));
 $("folder").onclick = () => {
   if (!current || !current.folder) return;
   const folder = current.folder;
   shut();
   $("q").value = "";
-  setKey("under", folder);
-  $("sort").value = "date";
+  setKey("under", folder);  // a filter alone lists its items newest first
   search();
 };
 $("close").onclick = closeViewer;
@@ -479,7 +532,13 @@ $("modal").onclick = (e) => { if (e.target.id === "modal") closeViewer(); };
 document.addEventListener("keydown", (e) => {
   const typing = /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName);
   if ($("modal").classList.contains("open")) {
-    if (e.key === "Escape") { e.preventDefault(); closeViewer(); }
+    if (e.key === "Tab") {  // the viewer keeps the focus while it is open
+      const inside = [...$("modal").querySelectorAll("button:not(:disabled), a[href], summary")].filter((x) => x.offsetParent);
+      const at = inside.indexOf(document.activeElement);
+      const next = at < 0 ? 0 : (at + (e.shiftKey ? -1 : 1) + inside.length) % inside.length;
+      e.preventDefault();
+      inside[next].focus();
+    } else if (e.key === "Escape") { e.preventDefault(); closeViewer(); }
     else if (e.key === "ArrowLeft" && !typing) step(-1);
     else if (e.key === "ArrowRight" && !typing) step(1);
   } else if (e.key === "/" && !typing) { e.preventDefault(); $("q").focus(); }
@@ -506,7 +565,8 @@ async function poll() {  // new items as a watcher adds them; text as it is read
     }
   } catch (e) { /* a server restarting: the next poll tells */ }
 }
-poll().then(() => {
+const ready = poll();  // the library's counts, and whether this server may change anything
+ready.then(() => {
   api("/api/status").then((s) => {
     if (/^\d+ items$/.test($("status").textContent)) $("status").textContent = `${s.items} items · ${s.model}`;
   }).catch(() => {});
