@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import column, func, literal_column, select, table, text
+from sqlalchemy import column, func, literal_column, or_, select, table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -104,6 +104,7 @@ class Fts5:
 
 
 _SIMPLE = literal_column("'simple'::regconfig")
+_NO_WORD = "zzqxclipsearchnowordzzqx"  # a lexeme no text holds: its estimate is the planner's floor
 _VECTOR = literal_column("texts.texts_fts_vector")  # to_tsvector('simple', terms), stored, GIN-indexed
 
 
@@ -113,31 +114,43 @@ class Tsvector:
 
     common: int
 
-    def expression(self, terms: list[str], whole: Collection[str]) -> str:
+    def expression(self, terms: list[str], whole: Collection[str]) -> TsQuery:  # type: ignore[override]
         return tsquery(terms, whole=whole)
 
-    def query(self, expression: str, common: bool, filtered: bool) -> Any:
-        query_ts = func.to_tsquery(_SIMPLE, expression)
+    def query(self, expression: TsQuery, common: bool, filtered: bool) -> Any:
+        query_ts = func.to_tsquery(_SIMPLE, str(expression))
         rank = (literal_column("0.0") if common else -func.ts_rank_cd(_VECTOR, query_ts)).label("rank")
-        query = select(TEXTS.c.item_id, rank, TEXTS.c.body).where(_VECTOR.op("@@")(query_ts))
+        query = select(TEXTS.c.item_id, rank, TEXTS.c.body).where(expression.condition())
         query = query.order_by(*([] if common else [rank]), TEXTS.c.item_id.desc())
         if filtered:  # items only when filtered: PostgreSQL guesses 20,000 matches for a prefix
             query = query.join(ITEMS, ITEMS.c.id == TEXTS.c.item_id)  # and would hash all items
         return query
 
-    def estimate(self, conn: Connection, expression: str) -> float:
+    def estimate(self, conn: Connection, expression: TsQuery) -> float:
         """The planner's guess of the matches, from the column's statistics (no row is read)."""
         import json
 
         probe = text("EXPLAIN (FORMAT JSON) SELECT 1 FROM texts WHERE texts_fts_vector @@ to_tsquery('simple', :q)")
-        plan = conn.execute(probe, {"q": expression}).scalar()
+        plan = conn.execute(probe, {"q": str(expression)}).scalar()
         return float((plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]["Plan Rows"])
 
-    def bounded(self, conn: Connection, expression: str, limit: int, where: ColumnElement[bool] | None) -> Any:
+    def floor(self, conn: Connection) -> float:
+        """The planner's guess for a word outside its statistics' most common ones (a rare word's,
+        whatever its real count): guesses at or under it say nothing. Asked once a minute per
+        connection (the statistics change with ANALYZE)."""
+        import time
+
+        asked, value = conn.info.get("clipsearch_tsvector_floor", (0.0, 0.0))
+        if time.monotonic() - asked > 60:
+            value = self.estimate(conn, TsQuery(((f"('{_NO_WORD}')",),)))
+            conn.info["clipsearch_tsvector_floor"] = (time.monotonic(), value)
+        return float(value)
+
+    def bounded(self, conn: Connection, expression: TsQuery, limit: int, where: ColumnElement[bool] | None) -> Any:
         """The best ``limit`` rows, scored in one query, when there are at most ``common`` matches
         (counting costs PostgreSQL what scoring does: a visit to each match's row), else None."""
-        query_ts = func.to_tsquery(_SIMPLE, expression)
-        inner = select(TEXTS.c.item_id, TEXTS.c.body, _VECTOR.label("vector")).where(_VECTOR.op("@@")(query_ts))
+        query_ts = func.to_tsquery(_SIMPLE, str(expression))
+        inner = select(TEXTS.c.item_id, TEXTS.c.body, _VECTOR.label("vector")).where(expression.condition())
         if where is not None:
             inner = inner.join(ITEMS, ITEMS.c.id == TEXTS.c.item_id).where(where)
         found = inner.limit(self.common + 1).subquery()
@@ -158,14 +171,15 @@ class Tsvector:
             return []
         guessed: dict[str, float] = {}
 
-        def estimate(expression: str) -> float:  # each asked once: a single word is its own last word
+        def estimate(expression: TsQuery) -> float:  # each asked once: a single word is its own last word
             if expression not in guessed:
                 guessed[expression] = self.estimate(conn, expression)
             return guessed[expression]
 
-        if estimate(exact) <= self.common * VERY_COMMON:
+        floor = self.floor(conn)  # what the planner guesses for any word it has no statistics of
+        if estimate(exact) <= max(self.common * VERY_COMMON, floor):
             last = {t: t.split()[-1] for t in terms}  # the word a prefix would stand for
-            whole = [t for t in terms if estimate(self.expression([last[t]], [last[t]])) > self.common]
+            whole = [t for t in terms if estimate(self.expression([last[t]], [last[t]])) > max(self.common, floor)]
             scored = self.expression(terms, whole)
             hits = _fetch(lambda n: self.bounded(conn, scored, n, where), limit, literal)
             if hits is not None:
@@ -182,12 +196,36 @@ class Tsvector:
         return self.estimate(conn, self.expression(words, words)) <= self.common
 
 
-def tsquery(terms: list[str], *, whole: Collection[str] = ()) -> str:
-    """PostgreSQL's ``to_tsquery`` text for ``terms``, with :func:`match_expression`'s meaning: each
-    term a phrase (``<->``), all terms needed (``&``), a word of three letters or more also the start
-    of a longer one (``:*``) unless in ``whole``. Tokens are letters and digits only, so nothing in
-    them is syntax."""
-    phrases = []
+@dataclass(frozen=True)
+class TsQuery:
+    """A PostgreSQL full-text query: per term (all needed), its forms (any may match), each a
+    ``to_tsquery`` text. ``str()`` is the whole query (for ranking and the planner); the rows are
+    found by :meth:`condition`, one index test per form: a form that is a phrase needs each row it
+    finds read again for positions (GIN keeps none), and in one query that reading would spread to
+    the rows every other form finds (one term's forms are tested apart; several terms together,
+    which GIN intersects far faster than separate tests would be).
+    """
+
+    parts: tuple[tuple[str, ...], ...]
+
+    def __str__(self) -> str:
+        return " & ".join(p[0] if len(p) == 1 else "(" + " | ".join(p) + ")" for p in self.parts)
+
+    def __bool__(self) -> bool:
+        return bool(self.parts)
+
+    def condition(self) -> ColumnElement[bool]:
+        if len(self.parts) != 1:  # several terms: GIN intersects them inside one query far faster
+            return _VECTOR.op("@@")(func.to_tsquery(_SIMPLE, str(self)))
+        return or_(*(_VECTOR.op("@@")(func.to_tsquery(_SIMPLE, f)) for f in self.parts[0]))
+
+
+def tsquery(terms: list[str], *, whole: Collection[str] = ()) -> TsQuery:
+    """PostgreSQL's query for ``terms``, with :func:`match_expression`'s meaning: each term a
+    phrase (``<->``), all terms needed (``&``), a word of three letters or more also the start of a
+    longer one (``:*``) unless in ``whole``. Tokens are letters and digits only, so nothing in them
+    is syntax."""
+    parts = []
     for term in terms:
         forms = []
         for form in forms_of(term):
@@ -197,8 +235,8 @@ def tsquery(terms: list[str], *, whole: Collection[str] = ()) -> str:
                 quoted[-1] += ":*" if term not in whole and as_prefix(term, tokens[-1]) else ""
                 forms.append("(" + " <-> ".join(quoted) + ")")
         if forms:
-            phrases.append(forms[0] if len(forms) == 1 else "(" + " | ".join(forms) + ")")
-    return " & ".join(phrases)
+            parts.append(tuple(forms))
+    return TsQuery(tuple(parts))
 
 
 def search(conn: Connection, words: str, limit: int, where: ColumnElement[bool] | None = None) -> list[TextHit]:
