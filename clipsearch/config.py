@@ -14,12 +14,26 @@ from pathlib import Path
 from .errors import UsageError
 
 ENV_HOME = "CLIPSEARCH_HOME"
-ENV_MODEL = "CLIPSEARCH_MODEL"
-ENV_PRETRAINED = "CLIPSEARCH_PRETRAINED"
-ENV_DEVICE = "CLIPSEARCH_DEVICE"
-ENV_RUNTIME = "CLIPSEARCH_RUNTIME"
-#: A new index's catalog: a ``postgresql://`` URL (else SQLite in the index folder).
-ENV_CATALOG = "CLIPSEARCH_CATALOG"
+#: The environment the library reads, each variable here and only through :func:`setting`: the
+#: command line's flags, the Python API's arguments and these agree because they meet in one place.
+SETTINGS = {
+    "home": ENV_HOME,  # the folder of all indexes
+    "index": "CLIPSEARCH_INDEX",  # the index a call names none
+    "model": "CLIPSEARCH_MODEL",  # a new index's model
+    "pretrained": "CLIPSEARCH_PRETRAINED",  # ... and its weights
+    "device": "CLIPSEARCH_DEVICE",  # auto, cpu, cuda, mps
+    "runtime": "CLIPSEARCH_RUNTIME",  # auto, openvino, onnx, torch
+    "catalog": "CLIPSEARCH_CATALOG",  # a new index's catalog: a postgresql:// URL (else SQLite)
+    "ocr": "CLIPSEARCH_OCR",  # text in pictures: none, auto, all
+    "cache": "CLIPSEARCH_CACHE",  # exported models and other per-user caches
+    "openvino_cache": "CLIPSEARCH_OV_CACHE",  # 0: compile OpenVINO models anew each time
+}
+
+
+def setting(key: str) -> str | None:
+    """The environment's value for a setting of :data:`SETTINGS` (None when unset or empty)."""
+    return os.environ.get(SETTINGS[key]) or None
+
 
 DEFAULT_INDEX = "default"
 #: Limits and thresholds with their defaults, here so the CLI can show them without importing
@@ -62,7 +76,7 @@ _INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 def default_home() -> Path:
     """The folder that holds all indexes: ``$CLIPSEARCH_HOME`` or the platform's user data folder."""
-    env = os.environ.get(ENV_HOME)
+    env = setting("home")
     if env:
         return Path(env).expanduser()
     from platformdirs import user_data_path
@@ -95,7 +109,7 @@ class IndexLocation:
     def resolve(cls, name: str | None = None, home: str | os.PathLike[str] | None = None) -> IndexLocation:
         return cls(
             home=Path(home).expanduser() if home else default_home(),
-            name=validate_index_name(name or DEFAULT_INDEX),
+            name=validate_index_name(name or setting("index") or DEFAULT_INDEX),
         )
 
 
@@ -114,9 +128,7 @@ class ModelChoice:
 
     def from_environment(self) -> ModelChoice:
         """Unset fields filled from ``CLIPSEARCH_MODEL`` / ``CLIPSEARCH_PRETRAINED``."""
-        return ModelChoice(
-            self.name or os.environ.get(ENV_MODEL) or None, self.pretrained or os.environ.get(ENV_PRETRAINED) or None
-        )
+        return ModelChoice(self.name or setting("model"), self.pretrained or setting("pretrained"))
 
     @property
     def asked(self) -> bool:
@@ -142,7 +154,7 @@ class RuntimeChoice:
 
     @property
     def resolved_device(self) -> str | None:
-        return self.device or os.environ.get(ENV_DEVICE) or None
+        return self.device or setting("device")
 
 
 #: Regions of a page stored on their own (``index --region``; ``ingest/regions.py``): a name and a

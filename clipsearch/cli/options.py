@@ -19,7 +19,6 @@ import click
 from ..config import (
     DEFAULT_MAX_MEGAPIXELS,
     DEFAULT_MAX_PAGES,
-    ENV_HOME,
     OCR_MODES,
     PRECISION_CHOICES,
     REGION_GROUPS,
@@ -59,10 +58,10 @@ def _pair(a: str | None, b: str | None) -> tuple[str | None, str | None]:
 
 #: ``--index`` and ``--home``: which index, as ``where`` = (name, home).
 location_options = group("where", [
-    ("index_name", click.option("--index", "index_name", default=None, envvar="CLIPSEARCH_INDEX",
-                                help="Index name.")),
-    ("home", click.option("--home", envvar=ENV_HOME, type=click.Path(file_okay=False),
-                          help="Folder holding the indexes.")),
+    ("index_name", click.option("--index", "index_name", default=None,
+                                help="Index name [default: $CLIPSEARCH_INDEX, else 'default'].")),
+    ("home", click.option("--home", type=click.Path(file_okay=False),
+                          help="Folder holding the indexes [default: $CLIPSEARCH_HOME, else the user data folder].")),
 ], lambda index_name, home: _pair(index_name, home))  # fmt: skip
 
 #: ``--model`` and ``--pretrained``: a new index's model (an existing one keeps its own), as ``model``.
@@ -75,10 +74,10 @@ model_options = group("model", [
 
 #: ``--device``, ``--runtime`` and ``--precision``, as ``run``.
 runtime_options = group("run", [
-    ("device", click.option("--device", default=None, help="auto (default), cpu, cuda, mps.")),
-    ("runtime", click.option("--runtime", type=click.Choice(RUNTIMES), default=None, envvar="CLIPSEARCH_RUNTIME",
+    ("device", click.option("--device", default=None, help="auto (default), cpu, cuda, mps [$CLIPSEARCH_DEVICE].")),
+    ("runtime", click.option("--runtime", type=click.Choice(RUNTIMES), default=None,
                              help="auto: PyTorch on a GPU; on a CPU OpenVINO, or ONNX Runtime where OpenVINO is "
-                                  "not installed.")),
+                                  "not installed [$CLIPSEARCH_RUNTIME].")),
     ("precision", click.option("--precision", type=click.Choice(PRECISION_CHOICES), default=None,
                                help="Image precision, remembered by the index: auto (a new index's default) is the "
                                     "fastest of fp32, bf16 (CPUs with AVX512_BF16/AMX) and int8 that keeps cosine "
@@ -101,10 +100,10 @@ index_options = group("options", [
     ("follow_links", click.option("--follow-links", is_flag=True,
                                   help="Index file symlinks that point outside the folders given (skipped by "
                                        "default).")),
-    ("ocr", click.option("--ocr", type=click.Choice(OCR_MODES), default=None, envvar="CLIPSEARCH_OCR",
+    ("ocr", click.option("--ocr", type=click.Choice(OCR_MODES), default=None,
                          help="Read text in pictures and scanned pages, remembered by the index: auto (where a text "
                               "detector finds some; a new index's default), all, or none. PDF text layers are always "
-                              "read.")),
+                              "read [$CLIPSEARCH_OCR].")),
     ("batch_size", click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))),
     ("workers", click.option("--workers", default=None, type=click.IntRange(min=1),
                              help="Decoding threads (default: cores).")),

@@ -10,11 +10,10 @@ module reads or writes either, so the default precision or OCR mode is decided o
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..config import OCR_MODES, SCOPES, RuntimeChoice
+from ..config import OCR_MODES, SCOPES, RuntimeChoice, setting
 from ..errors import ClipsearchError, UsageError
 
 if TYPE_CHECKING:
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
     from ..store.folder import IndexStore
 
 #: The OCR mode asked for by the environment, as ``--ocr`` would (the CLI's flag reads it too).
-ENV_OCR = "CLIPSEARCH_OCR"
 #: A new index reads text unless told not to; an index from before OCR existed keeps 'none'
 #: until asked (reading a whole library is not a surprise).
 NEW_INDEX_OCR = "auto"
@@ -50,7 +48,7 @@ class IndexSettings:
     def for_new(cls, run: RuntimeChoice, options: IndexOptions) -> IndexSettings:
         from ..ingest.regions import validate as validate_regions
 
-        ocr = options.ocr or os.environ.get(ENV_OCR) or NEW_INDEX_OCR
+        ocr = options.ocr or setting("ocr") or NEW_INDEX_OCR
         return cls(
             precision=run.precision or NEW_INDEX_PRECISION, runtime=run.runtime, ocr=_ocr(ocr),
             regions=validate_regions(options.regions), region_scope=_scope(options.region_scope or "drawings"),
@@ -70,7 +68,7 @@ class IndexSettings:
         asked_type = options.index_type and validate_index_type(options.index_type)
         return cls(
             precision=run.precision or precision_of(store), runtime=run.runtime,
-            ocr=_ocr(options.ocr or os.environ.get(ENV_OCR) or store.catalog.get_meta("ocr") or OLD_INDEX_OCR),
+            ocr=_ocr(options.ocr or setting("ocr") or store.catalog.get_meta("ocr") or OLD_INDEX_OCR),
             regions=validate_regions(tuple(remembered.get("names", [])) + tuple(options.regions)),
             region_scope=_scope(options.region_scope or remembered.get("scope", "drawings")),
             index_type=asked_type or store.manifest.requested_index_type,

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from ..config import ENV_CATALOG, ENV_DEVICE, IndexLocation, RuntimeChoice
+from ..config import IndexLocation, RuntimeChoice, setting
 from ..errors import ModelMismatchError, UsageError
 from .settings import IndexSettings, precision_of
 
@@ -74,7 +74,7 @@ def check_loaded(store: IndexStore, encoder: Encoder) -> None:
 def query_encoder_loader(store: IndexStore, run: RuntimeChoice, loader: EncoderLoader | None) -> Callable[[], Encoder]:
     """A function that loads the index's own model for queries, at the index's precision (or the
     one ``run`` asks), when first called (many queries never need it)."""
-    device = run.device or os.environ.get(ENV_DEVICE) or None
+    device = run.device or setting("device")
     load_model = loader_for(loader, run.runtime, run.precision or precision_of(store), queries=True)
 
     def load() -> Encoder:
@@ -97,7 +97,7 @@ def create_store(
     from ..store.folder import IndexStore
 
     settings = IndexSettings.for_new(run, options)
-    catalog = options.catalog or os.environ.get(ENV_CATALOG) or None
+    catalog = options.catalog or setting("catalog")
     if catalog is not None:  # a wrong or unreachable catalog is said before any model loads
         if not is_server_url(catalog):
             raise UsageError(f"--catalog takes a postgresql://USER@HOST/DB URL, not {catalog!r} "

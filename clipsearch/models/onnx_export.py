@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_json_atomic
+from ..config import setting
 from ..errors import ExportError, ModelError
 from .quantise import OPENVINO_VISUAL
 from .registry import ModelInfo, ModelRef
 from .text_table import ROWS_INPUT
 
-ENV_CACHE = "CLIPSEARCH_CACHE"
 #: Bump when the exported graphs change meaning, so old cache entries are not reused.
 EXPORT_VERSION = 2  # 2: adds text_short
 OPSET = 17
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 def cache_root() -> Path:
     """``$CLIPSEARCH_CACHE`` or the platform's user cache folder."""
-    env = os.environ.get(ENV_CACHE)
+    env = setting("cache")
     if env:
         return Path(env).expanduser()
     from platformdirs import user_cache_path

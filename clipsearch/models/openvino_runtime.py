@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import setting
 from ..errors import ModelError, UsageError
 from .encoder import normalise
 from .exported import ExportedEncoder
@@ -67,7 +68,7 @@ def core() -> Any:
 def keeps_compiled() -> bool:
     """Whether compiled models are kept on disk for the next run (``CLIPSEARCH_OV_CACHE=0``: not),
     the image model's and PP-OCR's alike."""
-    return os.environ.get("CLIPSEARCH_OV_CACHE", "1") != "0"
+    return setting("openvino_cache") != "0"
 
 
 _FIRST_INFER = threading.Lock()

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 
-from ..config import ENV_RUNTIME, PRECISIONS, RUNTIMES, export_precision
+from ..config import PRECISIONS, RUNTIMES, export_precision, setting
 from ..errors import ExportError, UsageError
 from .encoder import Encoder
 from .exported import ExportedEncoder
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def asked_runtime(runtime: str | None) -> str:
     """The runtime asked for: the argument, else ``CLIPSEARCH_RUNTIME``, else 'auto'."""
-    return (runtime or os.environ.get(ENV_RUNTIME) or "auto").lower()
+    return (runtime or setting("runtime") or "auto").lower()
 
 
 def choose_runtime(runtime: str | None, device: str | None) -> tuple[str, str]:
