@@ -18,8 +18,8 @@ import pytest
 from clipsearch.config import IndexLocation
 from clipsearch.models.demo_shapes import generate_folder
 from clipsearch.server import create_app
-from tests.test_text_search import scan, text_pdf
-from tools.samples import two_shapes
+from tests.helpers import scan
+from tools.samples import text_pdf, two_shapes
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -7,29 +7,13 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from clipsearch import api
-
-EXE = str(Path(sys.executable).parent / "clipsearch")
-
-
-def _make_folder(root: Path, n: int, size: int = 600) -> Path:
-    """``n`` distinct PNGs, large enough that indexing takes a little while per file."""
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(5)
-    yy, xx = np.mgrid[0:size, 0:size]
-    for i in range(n):
-        a, b, c = rng.uniform(0.005, 0.05, size=3)
-        arr = np.stack([np.sin(xx * a + i), np.cos(yy * b), np.sin((xx + yy) * c)], -1)
-        Image.fromarray(((arr + 1) * 127).astype(np.uint8)).save(root / f"img{i:03d}.png", compress_level=1)
-    return root
+from tests.helpers import EXE, make_folder, wait_for
 
 
 def _start(home: Path, folder: Path, tiny_model, *extra: str) -> subprocess.Popen:
@@ -50,17 +34,6 @@ def _items_in_catalog(home: Path) -> int:
         return -1
 
 
-def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 90) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.005)
-    return False
-
-
 def _check(home: Path, *extra: str) -> dict:
     env = {**os.environ, "CLIPSEARCH_HOME": str(home)}
     proc = subprocess.run([EXE, "check", "--json", *extra], env=env, capture_output=True, text=True, timeout=120)
@@ -71,15 +44,15 @@ def test_sigkill_at_several_moments_then_check_and_resume(tmp_path, tiny_model):
     # 60 files, the last kill at 30: room for the kill to land mid-run even when the poller is slow
     # to see the count on a busy 2-core machine (with 40, a CI run once saw the run finish first).
     n = 60
-    folder = _make_folder(tmp_path / "pics", n)
+    folder = make_folder(tmp_path / "pics", n)
     home = tmp_path / "home"
     killed_at = []
     for target in (0, 5, 18, 30):  # 0: right after the index folder appears, before any item
         proc = _start(home, folder, tiny_model)
         if target == 0:
-            ok = _wait_for(lambda: (home / "default" / "manifest.json").exists(), proc)
+            ok = wait_for(lambda: (home / "default" / "manifest.json").exists(), proc)
         else:
-            ok = _wait_for(lambda t=target: _items_in_catalog(home) >= t, proc)
+            ok = wait_for(lambda t=target: _items_in_catalog(home) >= t, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if not ok:
@@ -103,11 +76,11 @@ def test_sigkill_at_several_moments_then_check_and_resume(tmp_path, tiny_model):
 
 
 def test_search_during_indexing_and_a_second_writer(tmp_path, tiny_model, cli):
-    folder = _make_folder(tmp_path / "pics", 40)
+    folder = make_folder(tmp_path / "pics", 40)
     home = cli.home
     proc = _start(home, folder, tiny_model)
     try:
-        assert _wait_for(lambda: _items_in_catalog(home) >= 2, proc)
+        assert wait_for(lambda: _items_in_catalog(home) >= 2, proc)
         second = cli("index", str(folder), ok=False)
         assert second.exit_code == 6
         assert f"being updated by process {proc.pid}" in second.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_text_search import text_pdf
+from tools.samples import text_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 

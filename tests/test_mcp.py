@@ -5,19 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
-EXE = str(Path(sys.executable).parent / "clipsearch")
-
-
-def _session(home: Path, *args: str):  # type: ignore[no-untyped-def]
-    from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
-
-    env = {**os.environ, "CLIPSEARCH_HOME": str(home)}
-    return Client(StdioServerParameters(command=EXE, args=["mcp", *args], env=env), read_timeout_seconds=120)
+from tests.helpers import mcp_session
 
 
 def test_an_assistant_lists_the_tools_and_searches(cli, tmp_path):
@@ -27,11 +17,11 @@ def test_an_assistant_lists_the_tools_and_searches(cli, tmp_path):
     cli("index", str(tmp_path / "shapes"), "--model", "tiny-shapes")
 
     async def talk() -> tuple[set[str], list, set[str], object]:
-        async with _session(cli.home) as client:
+        async with mcp_session(cli.home) as client:
             tools = {t.name for t in (await client.list_tools()).tools}
             found = await client.call_tool("search", {"query": "a blue star", "k": 3})
             missing = await client.call_tool("similar", {"path": "/no/such/picture.png"})
-        async with _session(cli.home, "--allow-index", str(tmp_path / "shapes")) as client:
+        async with mcp_session(cli.home, "--allow-index", str(tmp_path / "shapes")) as client:
             writable = {t.name for t in (await client.list_tools()).tools}
             relative = await client.call_tool("index", {"paths": ["shapes"]})  # relative to what?
             negative = await client.call_tool("duplicates", {"limit": -1})
@@ -66,7 +56,7 @@ def test_similar_reaches_indexed_items_and_uploads_never_a_path_on_the_server(cl
 
     async def talk() -> dict[str, object]:
         out = {}
-        async with _session(cli.home) as client:
+        async with mcp_session(cli.home) as client:
             first = json.loads((await client.call_tool("search", {"query": "a red circle", "k": 1})).content[0].text)[
                 "results"
             ][0]
@@ -79,7 +69,7 @@ def test_similar_reaches_indexed_items_and_uploads_never_a_path_on_the_server(cl
             out["upload"] = await client.call_tool("similar", {"image": data, "k": 3})
             out["two"] = await client.call_tool("similar", {"item": first["id"], "image": data})
             out["junk"] = await client.call_tool("similar", {"image": "not base64!"})
-        async with _session(cli.home, "--allow-index", str(tmp_path / "shapes")) as client:
+        async with mcp_session(cli.home, "--allow-index", str(tmp_path / "shapes")) as client:
             out["etc"] = await client.call_tool("index", {"paths": ["/etc"]})
             out["home"] = await client.call_tool("index", {"paths": [str(cli.home)]})
             out["inside"] = await client.call_tool("index", {"paths": [str(tmp_path / "shapes")]})

@@ -14,7 +14,8 @@ from clipsearch.config import IndexLocation
 from clipsearch.models.demo_shapes import generate_folder
 from clipsearch.server import create_app
 from tests.conftest import Cli
-from tests.test_text_search import exif_jpeg, text_pdf
+from tests.helpers import exif_jpeg
+from tools.samples import text_pdf
 
 LOCAL = "http://127.0.0.1"
 
@@ -121,12 +122,12 @@ def test_the_viewer_gets_an_items_facts(library):
 def test_the_mcp_server_reads_the_line_as_the_others_do(library):
     import asyncio
 
-    from tests.test_mcp import _session
+    from tests.helpers import mcp_session
 
     cli, _, client = library
 
     async def ask() -> dict:
-        async with _session(cli.home) as session:
+        async with mcp_session(cli.home) as session:
             found = await session.call_tool("search", {"query": "a red shape -star after:2000", "k": 8})
         return json.loads(found.content[0].text)
 

@@ -22,9 +22,8 @@ from clipsearch.store.catalog import Catalog
 from clipsearch.store.extras import Extras
 from clipsearch.store.schema import METADATA, SCHEMA_HEAD, modelled
 from tests.conftest import CORPUS, Cli
-from tests.test_crash_safety import EXE, _make_folder, _wait_for
-from tests.test_text_search import exif_jpeg, names, text_pdf
-from tools.samples import synthetic_item
+from tests.helpers import EXE, exif_jpeg, make_folder, names, wait_for
+from tools.samples import synthetic_item, text_pdf
 
 #: The server answers loopback host names only (Starlette's test client says 'testserver').
 LOCAL = "http://127.0.0.1"
@@ -384,13 +383,13 @@ def _check(home: Path) -> dict:
 
 def test_sigkill_then_check_and_resume_on_postgresql(tmp_path, pg_url):
     n = 40
-    folder = _make_folder(tmp_path / "pics", n, size=500)
+    folder = make_folder(tmp_path / "pics", n, size=500)
     home = tmp_path / "home"
     url = pg_url.replace(":clipsearch-test-secret", "")
     killed_at = []
     for target in (3, 12, 20):
         proc = _index(home, folder, url)
-        ok = _wait_for(lambda t=target: _items(pg_url) >= t, proc)
+        ok = wait_for(lambda t=target: _items(pg_url) >= t, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if not ok:
@@ -412,12 +411,12 @@ def test_sigkill_then_check_and_resume_on_postgresql(tmp_path, pg_url):
 def test_one_writer_across_machines_and_readers_during_a_write(tmp_path, pg_url, monkeypatch):
     monkeypatch.setenv("PGPASSWORD", "clipsearch-test-secret")
     url = pg_url.replace(":clipsearch-test-secret", "")
-    folder = _make_folder(tmp_path / "pics", 30, size=500)
+    folder = make_folder(tmp_path / "pics", 30, size=500)
     reader = Cli(tmp_path / "reader")
     reader.json("index", str(folder / "img000.png"), "--model", "tiny-shapes", "--catalog", url)
     writer = _index(tmp_path / "writer", folder, url)  # "another machine": its own folder, the same catalog
     try:
-        assert _wait_for(lambda: _items(pg_url) >= 3, writer)
+        assert wait_for(lambda: _items(pg_url) >= 3, writer)
         refused = reader("index", str(folder), ok=False)  # the reader's folder is free: the server refuses
         assert refused.exit_code == 6, refused.stderr
         assert f"being updated by clipsearch pid {writer.pid} on" in refused.stderr

@@ -24,7 +24,7 @@ from clipsearch.cli import cli
 from clipsearch.config import IndexLocation
 from clipsearch.models.demo_shapes import generate_folder
 from clipsearch.server import create_app
-from tests.test_text_search import text_pdf
+from tools.samples import text_pdf
 
 
 def _free_port() -> int:

@@ -18,13 +18,13 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from clipsearch.ingest.ocr import tesseract_reads
+from tests.helpers import DEJAVU, exif_jpeg, names, scan
 from tools.samples import text_pdf
 
 #: The server answers loopback host names only (Starlette's test client says 'testserver').
 LOCAL = "http://127.0.0.1"
 
 CORPUS = Path(__file__).parent / "corpus"
-DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 WQY = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 ON_CI = bool(os.environ.get("CI"))
 
@@ -37,50 +37,9 @@ def need(condition: bool, why: str) -> None:
         pytest.skip(why)
 
 
-def scan(path: Path, lines: list[str], font: Path = DEJAVU, size: tuple[int, int] = (1400, 1000)) -> Path:
-    """A generated 'scan': text only as pixels (slightly grey paper, a frame like a drawing's)."""
-    image = Image.new("RGB", size, (245, 245, 240))
-    draw = ImageDraw.Draw(image)
-    face = ImageFont.truetype(str(font), 38)
-    for i, line in enumerate(lines):
-        draw.text((70, 80 + 90 * i), line, font=face, fill=(20, 20, 20))
-    draw.rectangle((20, 20, size[0] - 20, size[1] - 20), outline=(0, 0, 0), width=4)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
-    return path
-
-
-def exif_jpeg(path: Path, taken: str | None, colour: tuple[int, int, int], *, gps=None, camera=None) -> Path:
-    """A JPEG with EXIF DateTimeOriginal ``taken`` (raw EXIF string), optional GPS and camera."""
-    image = Image.new("RGB", (96, 64), colour)
-    exif = Image.Exif()
-    if taken is not None:
-        exif.get_ifd(0x8769)[36867] = taken
-    if camera:
-        exif[271], exif[272] = camera
-    if gps:
-        lat, lon = gps
-        exif.get_ifd(0x8825).update(
-            {1: "N" if lat >= 0 else "S", 2: _dms(abs(lat)), 3: "E" if lon >= 0 else "W", 4: _dms(abs(lon))}
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, "JPEG", exif=exif)
-    return path
-
-
-def _dms(value: float) -> tuple[float, float, float]:
-    d = int(value)
-    m = int((value - d) * 60)
-    return (float(d), float(m), round((value - d - m / 60) * 3600, 2))
-
-
 def lie_about_mtime(path: Path, when: str = "2025-03-01") -> None:
     stamp = time.mktime(time.strptime(when, "%Y-%m-%d"))
     os.utime(path, (stamp, stamp))
-
-
-def names(results: list[dict]) -> list[str]:
-    return [Path(r["path"]).name + (f"#{r['page']}" if r.get("page") else "") for r in results]
 
 
 # ---------------------------------------------------------------------------------------------- OCR

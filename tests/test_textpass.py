@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from tests.test_text_search import DEJAVU, names, scan
+from tests.helpers import DEJAVU, names, scan
 
 EXE = str(Path(sys.executable).parent / "clipsearch")
 CORPUS = Path(__file__).parent / "corpus"
