@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if argv is None:
             # Every `with` and `finally` has run; what is left is the interpreter's own teardown,
             # whose garbage collections walked every object a run made (most of the time from an
-            # `index`'s output to its exit: docs/benchmarks.md, fifth session). Frozen objects are
+            # `index`'s output to its exit; `make bench`: textpass). Frozen objects are
             # left out of those collections: the process still exits cleanly (atexit handlers,
             # buffers flushed, modules torn down), it only skips walking a heap about to vanish.
             gc.freeze()

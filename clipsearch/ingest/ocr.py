@@ -284,7 +284,7 @@ def engine() -> OcrEngine:
 
 #: A thread that needs a reader while every one made is busy waits this long for one to come free
 #: before it starts another: a photo's few lines read in a fraction of it, a reader's start costs
-#: a core more than twice it (docs/benchmarks.md, fifth session), a drawing page reads in seconds.
+#: a core more than twice it (`make bench`: stages_ms), a drawing page reads in seconds.
 READER_WAIT = 0.25
 
 
