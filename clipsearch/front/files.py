@@ -14,6 +14,7 @@ from ..errors import IndexNotFoundError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from ..query.search import SearchResult
     from ..store.catalog import ItemRow
@@ -87,26 +88,14 @@ def _inside(store: IndexStore, real: str, path: str) -> bool:
 
 def thumbnail(store: IndexStore, row: ItemRow, *, follow_links: bool = False) -> bytes:
     """A WebP of at most :data:`THUMBNAIL_SIZE` px, cached in the index folder by item and version."""
-    from ..ingest.picture import item_picture
-
     cached = store.path / "thumbnails" / f"{row.id}-{row.mtime_ns}-{row.page}.webp"
-    fd, _ = open_item_file(store, row, follow_links=follow_links)
-    try:
-        data = cached.read_bytes() if cached.is_file() else b""
-        if whole_webp(data):  # a copy cut short (a full disk, a crash past the rename) is drawn again
-            return data
-        image = item_picture(row.path, row.page, row.time, THUMBNAIL_SIZE, source=descriptor_path(fd))
-    finally:
-        os.close(fd)
-    image.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-    buf = io.BytesIO()
-    image.save(buf, "WEBP", quality=80)
-    data = buf.getvalue()
-    try:
-        with atomic_path(cached) as tmp:
-            tmp.write_bytes(data)
-    except OSError:  # a cache that cannot be written (full, read-only, a folder in the way) still serves
-        pass
+    data, drawn = _webp(store, row, THUMBNAIL_SIZE, 80, follow_links=follow_links, cached=cached)
+    if drawn:
+        try:
+            with atomic_path(cached) as tmp:
+                tmp.write_bytes(data)
+        except OSError:  # a cache that cannot be written (full, read-only, a folder in the way) still serves
+            pass
     return data
 
 
@@ -119,18 +108,30 @@ def view(store: IndexStore, row: ItemRow, size: int, *, follow_links: bool = Fal
     """The item drawn for a viewer: at most ``size`` px (rounded up to a :data:`VIEW_SIZES`), a
     PDF's page rendered at that size, a video's frame, a photo scaled down (a WebP, not cached:
     the browser keeps it)."""
+    size = next((s for s in VIEW_SIZES if s >= size), VIEW_SIZES[-1])
+    return _webp(store, row, size, 85, follow_links=follow_links)[0]
+
+
+def _webp(
+    store: IndexStore, row: ItemRow, size: int, quality: int, *, follow_links: bool, cached: Path | None = None
+) -> tuple[bytes, bool]:
+    """The item's picture as a WebP of at most ``size`` px, read from its checked file (the file is
+    opened first even when ``cached`` holds a whole copy: a file changed or gone is not served from
+    a cache). Returns (bytes, whether they were drawn now)."""
     from ..ingest.picture import item_picture
 
-    size = next((s for s in VIEW_SIZES if s >= size), VIEW_SIZES[-1])
     fd, _ = open_item_file(store, row, follow_links=follow_links)
     try:
+        data = cached.read_bytes() if cached is not None and cached.is_file() else b""
+        if whole_webp(data):  # a copy cut short (a full disk, a crash past the rename) is drawn again
+            return data, False
         image = item_picture(row.path, row.page, row.time, size, source=descriptor_path(fd))
     finally:
         os.close(fd)
     image.thumbnail((size, size))
     buf = io.BytesIO()
-    image.save(buf, "WEBP", quality=85)
-    return buf.getvalue()
+    image.save(buf, "WEBP", quality=quality)
+    return buf.getvalue(), True
 
 
 def whole_webp(data: bytes) -> bool:
