@@ -46,16 +46,7 @@ def read_line(line: str, categories: frozenset[str], given: Filters | None = Non
     """``line`` read by the search box's syntax, its filters joined with ``given`` (flags,
     parameters, a map's group): both apply."""
     parsed = parse(line or "", categories)
-    if given is None:
-        return parsed
-    mine = parsed.filters
-    merged = replace(
-        given,
-        include=given.include + mine.include, exclude=given.exclude + mine.exclude,
-        after=mine.after or given.after, before=mine.before or given.before, under=given.under + mine.under,
-        place=mine.place or given.place, camera=mine.camera or given.camera, types=given.types + mine.types,
-    )  # fmt: skip
-    return replace(parsed, filters=merged)
+    return parsed if given is None else replace(parsed, filters=given.joined(parsed.filters))
 
 
 #: Filters named as the search line and the HTTP parameters name them (``type:``, ``category:``).
@@ -78,26 +69,35 @@ def ask(
 ) -> Answer:  # fmt: skip
     """Results ``offset`` to ``offset + k`` of ``line`` in ``ix`` (an open ``Index``). ``text``:
     words to find besides the line's own ``text:``; ``files``: a line naming a picture on this
-    machine searches by it (the CLI), else it is words (servers); ``add``/``sub``: terms added to
-    or taken from the meaning besides the line's ``-WORD``s (see :meth:`Index.search`)."""
+    machine searches by it (the CLI), else it is words and its folders must be absolute (servers);
+    ``add``/``sub``: terms added to or taken from the meaning besides the line's ``-WORD``s (see
+    :meth:`Index.search`)."""
     offset = max(0, min(int(offset), MAX_OFFSET))
     if files and line and os.path.isfile(line):  # a picture's path, spaces and all: search by it
         parsed = ParsedQuery(line, None, filters or Filters())
     else:
         parsed = read_line(line, ix.categories.names(), filters)
+        if not files:
+            parsed.filters.require_absolute()
     words = " ".join(w for w in (parsed.words, text) if w) or None
     parsed = replace(parsed, words=words)
     hits = ix.search(parsed.query, text=parsed.words, filters=parsed.filters, k=offset + k, min_score=min_score,
                      add=add, sub=(*sub, *parsed.subtract), sort=sort, relevant=relevant, explain=explain,
                      documents=documents, files=files, include_self=include_self)  # fmt: skip
-    page = hits[offset : offset + k]
-    more = offset + k if len(hits) >= offset + k else None  # a full page: there may be more
+    page, more = paged(hits, k, offset)
     answer = Answer(page, described(parsed), offset, more)
     if not hits:
         answer.empty = why_empty(ix, parsed, relevant=relevant, min_score=min_score)
     elif not page:
         answer.empty = f"no results past the first {len(hits)}: this answer holds {len(hits)}"
     return answer
+
+
+def paged(hits: list[Any], k: int, offset: int) -> tuple[list[Any], int | None]:
+    """Results ``offset`` to ``offset + k`` of the best ``offset + k`` (``hits``: asked for exactly
+    that many, since a document's pages_matched counts against the last one), and where the next
+    page starts: None when these were all there are (after a full page the next may be empty)."""
+    return hits[offset : offset + k], offset + k if len(hits) >= offset + k else None
 
 
 def why_empty(ix: Any, parsed: ParsedQuery, *, relevant: bool, min_score: float | None) -> str:

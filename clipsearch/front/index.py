@@ -62,7 +62,7 @@ _LAZY = {
     "CheckReport": "..ingest.check",
     "Group": "..query.duplicates",
     "Answer": ".asking",
-    "read_line": ".asking",
+    "paged": ".asking",
     "item_picture": "..ingest.picture",
     "embed_by_model": ".embedding",
 }

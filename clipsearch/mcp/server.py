@@ -203,11 +203,7 @@ def _with_filters(tool: Any) -> inspect.Signature:
 
 
 def _filters(values: dict[str, Any]) -> Any:
-    """The tool's filter arguments as ``Filters``; folders must be absolute (relative to the
-    server's working folder means nothing to a client)."""
-    relative = [u for u in values.get("under") or () if not os.path.isabs(os.path.expanduser(u))]
-    if relative:
-        raise UsageError(f"under takes absolute folder paths, not {relative[0]!r}")
+    """The tool's filter arguments as ``Filters`` (``Index.ask`` holds a server's folders to be absolute)."""
     return front.Filters.from_keys({k: v for k, v in values.items() if v is not None})
 
 

@@ -111,6 +111,23 @@ class Filters:
         given = {by_key[k].name: tuple(v) if by_key[k].many else v for k, v in values.items() if v not in (None, "")}
         return cls(**{k: v for k, v in given.items() if v != ()})
 
+    def joined(self, other: Filters) -> Filters:
+        """Both filters at once: a repeatable field takes both sides' values, another ``other``'s
+        where it has one (a line's ``after:`` over a flag's)."""
+        values = {}
+        for spec in self.fields():
+            mine, theirs = getattr(self, spec.name), getattr(other, spec.name)
+            values[spec.name] = mine + theirs if spec.many else (theirs if theirs is not None else mine)
+        return Filters(**values)
+
+    def require_absolute(self) -> Filters:
+        """These filters, if their folders are absolute: to a client of a server, a folder relative
+        to the server's working folder means nothing."""
+        relative = [u for u in self.under if not os.path.isabs(os.path.expanduser(u))]
+        if relative:
+            raise UsageError(f"under takes absolute folder paths, not {relative[0]!r}")
+        return self
+
     @property
     def active(self) -> bool:
         return any((self.include, self.exclude, self.after, self.before, self.under, self.place, self.camera,

@@ -18,7 +18,6 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..config import UPLOAD_MAX_MEGAPIXELS
-from ..errors import UsageError
 from ..front import index as front
 from ..front.asking import MAX_OFFSET
 from ..front.files import item_facts
@@ -66,9 +65,8 @@ def _script(name: str) -> Response:
 def _page(ranked: Callable[[int], list[SearchResult]], k: int, offset: int) -> dict[str, Any]:
     """Results ``offset`` to ``offset + k`` of ``ranked(n)`` (the best ``n``), and where the next
     page starts (null: no more; after a full page the next may be empty)."""
-    hits = ranked(offset + k)  # exactly: what a document's pages_matched counts depends on the last one
-    more = offset + k if len(hits) >= offset + k else None  # a full page: there may be more
-    return {"results": [_result(r) for r in hits[offset : offset + k]], "offset": offset, "next_offset": more}
+    page, more = front.paged(ranked(offset + k), k, offset)
+    return {"results": [_result(r) for r in page], "offset": offset, "next_offset": more}
 
 
 def _filter_parameters() -> Callable[..., Filters]:
@@ -76,11 +74,7 @@ def _filter_parameters() -> Callable[..., Filters]:
     a filter added there is a parameter here) and giving the ``Filters``."""
 
     def filters(**values: Any) -> Filters:
-        under = values.get("under") or ()
-        relative = [u for u in under if not os.path.isabs(os.path.expanduser(u))]
-        if relative:  # relative to what? The server's working folder means nothing to a client
-            raise UsageError(f"under takes absolute folder paths, not {relative[0]!r}")
-        return front.Filters.from_keys(values)
+        return front.Filters.from_keys(values).require_absolute()
 
     params = []
     for spec in front.Filters.fields():
@@ -140,13 +134,7 @@ def add_query_routes(app: FastAPI, state: ServerState, guard: list[Any], max_upl
         ``text:``, filters, ``-NAME``; it may be empty with a filter (a map's group: its newest items).
         The answer says how the line was read (``read_as``), where the next page starts
         (``next_offset``, null at the end) and, when nothing was found, why (``empty``)."""
-        ix = state.index
-        if q.strip() or given.active:
-            under = front.read_line(q, ix.categories.names()).filters.under
-            relative = [u for u in under if not os.path.isabs(os.path.expanduser(u))]
-            if relative:  # relative to what? The server's working folder means nothing to a client
-                raise UsageError(f"under: takes an absolute folder path, not {relative[0]!r}")
-        answer = ix.ask(q, filters=given, k=k, offset=offset, sort=sort, relevant=relevant, explain=explain,
+        answer = state.index.ask(q, filters=given, k=k, offset=offset, sort=sort, relevant=relevant, explain=explain,
                         documents=documents, files=False)  # fmt: skip
         return answer.to_dict([_result(r) for r in answer.results])
 
