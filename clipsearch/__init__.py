@@ -31,12 +31,16 @@ from .errors import (
 )
 
 #: What a user of the library needs: the index and what it is given and answers, the settings
-#: objects, and every error it raises (each catchable by its own name). Engines, stores and
+#: objects, the seam for a text-reading engine of one's own (``OcrPool``, ``TextReader``), and
+#: every error it raises (each catchable by its own name). Engines, stores and
 #: runtimes stay behind ``Index`` (their modules are private to the package and may move).
 _LAZY = {
     "api": ".api",
     "Index": ".front.index",
     "Answer": ".front.asking",
+    "OcrPool": ".ingest.ocrpool",
+    "TextReader": ".ingest.textreader",
+    "ReaderAbilities": ".ingest.textreader",
     "Filters": ".query.filters",
     "SearchResult": ".query.search",
     "IndexOptions": ".ingest.options",
@@ -73,9 +77,12 @@ __all__ = [
     "ModelError",
     "ModelMismatchError",
     "ModelUnavailableError",
+    "OcrPool",
+    "ReaderAbilities",
     "RuntimeChoice",
     "SearchResult",
     "StorageFullError",
+    "TextReader",
     "UsageError",
     "WatchSettings",
     "__version__",

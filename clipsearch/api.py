@@ -26,23 +26,13 @@ if TYPE_CHECKING:
     from .ingest.check import CheckReport
     from .ingest.options import IndexOptions, IndexReport
     from .ingest.watch import WatchSettings
-    from .query.search import Searcher
-    from .store.folder import IndexStore
 
-__all__ = ["add_category", "check", "embed", "index", "locate", "move_catalog", "open_index",
-           "parse_item_ref", "searcher", "watch"]  # fmt: skip
+__all__ = ["check", "embed", "index", "locate", "move_catalog", "parse_item_ref", "watch"]
 
 
 def locate(index: str | None = None, home: str | os.PathLike[str] | None = None) -> IndexLocation:
     """Where index ``index`` lives under ``home`` (see :meth:`Index.locate`)."""
     return IndexLocation.resolve(index, home)
-
-
-def open_index(index: str | None = None, home: str | os.PathLike[str] | None = None) -> IndexStore:
-    """The store of an existing index, open for reading (raises :class:`IndexNotFoundError` if there is none)."""
-    from .store.folder import IndexStore
-
-    return IndexStore.open(locate(index, home))
 
 
 def index(
@@ -82,23 +72,6 @@ def move_catalog(url: str, index: str | None = None, home: str | os.PathLike[str
     """Move an index's SQLite catalog onto a PostgreSQL server (:meth:`Index.move_catalog`)."""
     with Index.open(index, home) as ix:
         return ix.move_catalog(url)
-
-
-def add_category(
-    store: IndexStore, name: str, *, facet: str, prompts: Sequence[str] = (), examples: Sequence[str] = (),
-    threshold: float | None = None, device: str | None = None, loader: EncoderLoader | None = None,
-) -> None:  # fmt: skip
-    """Define or redefine a category in the open ``store`` (``ix.categories.add``); relabels."""
-    Index(store, run=RuntimeChoice(device=device), loader=loader).categories.add(
-        name, facet=facet, prompts=prompts, examples=examples, threshold=threshold
-    )
-
-
-def searcher(
-    store: IndexStore, *, device: str | None = None, loader: EncoderLoader | None = None, language: str | None = None
-) -> Searcher:
-    """A :class:`Searcher` over the open ``store`` whose model loads only when needed."""
-    return Index(store, run=RuntimeChoice(device=device), loader=loader, language=language).searcher
 
 
 def embed(

@@ -13,6 +13,17 @@ from click.testing import CliRunner, Result
 
 CORPUS = Path(__file__).parent / "corpus"
 
+UNIT = Path(__file__).parent / "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests under ``tests/unit/`` are unit tests (a function, a class, the project's own rules:
+    seconds, nothing stood up); the others stand the product up as a user meets it (a command, an
+    index on disk, a server, a browser, PostgreSQL, Ray). ``make test-unit`` runs the first alone."""
+    for item in items:
+        item.add_marker(pytest.mark.unit if UNIT in Path(str(item.path)).parents else pytest.mark.e2e)
+
+
 TINY_CONFIG = {
     "embed_dim": 32,
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clipsearch import api
+from clipsearch import Index
 from tests.helpers import EXE, make_folder, wait_for
 
 
@@ -86,10 +86,10 @@ def test_search_during_indexing_and_a_second_writer(tmp_path, tiny_model, cli):
         assert f"being updated by process {proc.pid}" in second.stderr
         searches = 0
         while proc.poll() is None and searches < 50:
-            with api.open_index(home=home) as store:
-                count = store.catalog.count()
-                hits = store.vectors().ntotal
-                results = api.searcher(store).similar(str(folder / "img000.png"), k=100)
+            with Index.open(home=home) as ix:
+                count = ix.store.catalog.count()
+                hits = ix.store.vectors().ntotal
+                results = ix.searcher.similar(str(folder / "img000.png"), k=100)
             assert hits >= count  # a reader sees every committed item in the vector index
             assert {r.path for r in results} <= {str(p) for p in folder.iterdir()}
             searches += 1
@@ -104,7 +104,8 @@ def test_check_finds_and_repairs_damage(tmp_path, tiny_model, cli, photos):
     cli.json("index", str(photos), *tiny_model.args)
     home = cli.home
     assert _check(home)["ok"]
-    with api.open_index(home=home) as store:  # an orphan vector in the FAISS file
+    with Index.open(home=home) as ix:  # an orphan vector in the FAISS file
+        store = ix.store
         vi = store.vectors()
         vi.add(np.array([9999]), np.ones((1, store.model.dim), np.float32) / np.sqrt(store.model.dim))
         store.save_vectors()

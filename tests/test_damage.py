@@ -95,7 +95,7 @@ def test_a_decoder_that_hangs_is_skipped_after_the_file_timeout(tmp_path, monkey
 
     generate_folder(tmp_path / "shapes", per_class=1, seed=3)
     stuck = sorted((tmp_path / "shapes").iterdir())[2]
-    real = decode._prepare
+    real = decode.read_and_decode
     release = threading.Event()
 
     def hangs(found, *args):  # type: ignore[no-untyped-def]
@@ -103,7 +103,7 @@ def test_a_decoder_that_hangs_is_skipped_after_the_file_timeout(tmp_path, monkey
             release.wait(60)
         return real(found, *args)
 
-    monkeypatch.setattr(decode, "_prepare", hangs)
+    monkeypatch.setattr(decode, "read_and_decode", hangs)
     started = time.monotonic()
     report = api.index([tmp_path / "shapes"], home=tmp_path / "home", model="tiny-shapes",
                        options=IndexOptions(ocr="none", file_timeout=1.0, workers=2))  # fmt: skip

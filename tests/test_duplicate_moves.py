@@ -173,13 +173,13 @@ def test_a_document_moves_whole_and_comes_back(cli, tmp_path):
         original, copy = rows[str(folder / "report.pdf")], rows[str(folder / "copies" / "report.pdf")]
         whole = [Member(dataclasses.replace(r, page=0), "document", 0.99) for r in (original, copy)]
         whole[0].keeper = True
-        plan = ix.plan_moves([Group("doc", "document", whole)], tmp_path / "dest")
+        plan = ix.duplicates.plan([Group("doc", "document", whole)], tmp_path / "dest")
         assert [e.source for e in plan.moving] == [copy.path]  # a byte copy of the kept PDF
-        report = ix.move_duplicates(plan)
+        report = ix.duplicates.move(plan)
         assert report.moved == 1 and not Path(copy.path).exists()
         assert ix.status()["items"] == 5  # all four pages of the copy left the index
         assert (tmp_path / "dest" / "copies" / "report.pdf").is_file()
-        restored, problems = ix.undo_moves(report.log)
+        restored, problems = ix.duplicates.undo(report.log)
         assert (restored, problems) == (1, [])
         assert ix.status()["items"] == 9
 
@@ -190,7 +190,7 @@ def test_a_terminal_is_asked_first(cli, with_copies, tmp_path, monkeypatch):
 
     folder, copies = with_copies
     cli.json("index", str(folder), "--model", "tiny-shapes")
-    monkeypatch.setattr(duplicates, "_can_ask", lambda: True)
+    monkeypatch.setattr(duplicates, "can_ask", lambda: True)
     args = ["duplicates", "--by", "exact", "--move-to", str(tmp_path / "dupes")]
     env = {"CLIPSEARCH_HOME": str(cli.home), "CLIPSEARCH_OCR": "none"}
     declined = cli.runner.invoke(command, args, input="n\n", env=env)

@@ -196,14 +196,14 @@ def test_searches_go_on_while_a_map_is_drawn(mapped, tmp_path, monkeypatch):
     home = tmp_path / "home"
     shutil.copytree(cli.home, home)
     drawing, release = threading.Event(), threading.Event()
-    layout = maps._umap
+    layout = maps.umap_layout
 
     def slow_layout(vectors):  # the layout step, held until the readers have been answered
         drawing.set()
         assert release.wait(60)
         return layout(vectors)
 
-    monkeypatch.setattr(maps, "_umap", slow_layout)
+    monkeypatch.setattr(maps, "umap_layout", slow_layout)
     with Index.open(None, home) as ix:
         redraw = threading.Thread(target=ix.map, kwargs={"rebuild": True})
         redraw.start()

@@ -73,8 +73,7 @@ def _check_runtimes(folder: Path, language: str | None = None) -> None:
     ref = resolve_model_ref(f"local-dir:{folder}")
     for runtime in RUNTIMES:
         enc = load_encoder(ref, runtime=runtime)
-        enc.language = language
-        got_t = enc.encode_texts(F.TEXTS)
+        got_t = enc.encode_texts(F.TEXTS, language=language)
         got_i = enc.encode_images(np.stack([enc.preprocess(im) for im in images]))
         text_cos, image_cos = (got_t * want_t).sum(1), (got_i * want_i).sum(1)
         assert text_cos.min() >= 0.999, (runtime, dict(zip(F.TEXTS, text_cos.round(4), strict=True)))
@@ -124,10 +123,9 @@ def test_nllb_family_gets_the_query_language_on_every_runtime(nllb_dir):
     from clipsearch.models.runtimes import load_encoder
 
     # no language given: each text's is detected, so a Russian text gets rus_Cyrl, not eng_Latn
-    enc = load_encoder(resolve_model_ref(f"local-dir:{nllb_dir}"), runtime="onnx")
-    enc.language = None
+    enc = load_encoder(resolve_model_ref(f"local-dir:{nllb_dir}"), runtime="onnx").inner
     tokens = enc.tokenize(["фотография кошки на диване", "a photo of a cat on a sofa", "沙发上的一只猫的照片"])
-    codes = [enc._tokenizer._tok.id_to_token(int(row[0])) for row in tokens]
+    codes = [enc.tokenizer.token(int(row[0])) for row in tokens]
     assert codes == ["rus_Cyrl", "eng_Latn", "zho_Hans"]
 
 
@@ -202,10 +200,11 @@ def test_siglip_index_search_categories_and_duplicates_end_to_end(siglip_dir, ph
     cli("category", "add", "cat", "--prompt", "a cat", "--facet", "what")
     cli("category", "add", "drawing", "--prompt", "a technical drawing", "--facet", "what")
     assert "what" in {f["name"] for f in cli.json("category", "list")}
-    from clipsearch import api
+    from clipsearch import Index
     from clipsearch.query.categories import Categories
 
-    with api.open_index(None, cli.home) as store:
+    with Index.open(None, cli.home) as ix:
+        store = ix.store
         cats = Categories(store)
         vectors = store.catalog.vectors([1, 2, 3], store.model.dim)
         _, probs = cats.probabilities("what", vectors)
@@ -310,7 +309,7 @@ def test_a_large_token_table_leaves_the_graph_and_vectors_stay(family, family_ro
     monkeypatch.setattr(text_table, "SPLIT_VALUES", 1)
     folder = getattr(F, f"{family}_folder")(family_root / f"{family}-table")
     want_t, _, _ = _reference(folder, F.TEXTS, _pictures())
-    enc = load_encoder(resolve_model_ref(f"local-dir:{folder}"), runtime="onnx")
+    enc = load_encoder(resolve_model_ref(f"local-dir:{folder}"), runtime="onnx").inner
     meta = read_meta(enc.folder)
     assert meta["text_table"] == "text_table.npy"
     rows = np.load(enc.folder / "text_table.npy", mmap_mode="r")

@@ -179,10 +179,11 @@ def test_title_block_region_finds_the_same_title_block(cli, tiny_model, document
 def test_regions_default_to_pages_classified_as_drawings(cli, documents):
     cli.json("index", str(documents / "drawings"), "--model", "tiny-shapes", "--region", "title-block")
     cli.json("category", "list")  # the built-in doctype facet exists; a toy model labels few pages as drawings
-    from clipsearch import api
+    from clipsearch import Index
     from clipsearch.query.categories import DRAWING, Categories
 
-    with api.open_index(home=cli.home) as store:
+    with Index.open(home=cli.home) as ix:
+        store = ix.store
         drawings = set(Categories(store).ids_in([DRAWING]).tolist())
         ids, _ = store.catalog.region_vectors("title-block", store.model.dim)
     assert set(ids.tolist()) == drawings

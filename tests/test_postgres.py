@@ -472,7 +472,7 @@ def test_a_move_that_fails_half_way_leaves_both_sides_as_they_were(tmp_path, cor
             raise ConnectionError("server closed the connection")
         return row
 
-    monkeypatch.setattr(transfer, "_row", broken)
+    monkeypatch.setattr(transfer, "row_for", broken)
     with pytest.raises(ConnectionError):
         api.move_catalog(pg_url, home=tmp_path / "home")
     assert _items(pg_url) == 0  # the copy was one transaction: nothing half there

@@ -63,7 +63,7 @@ def test_the_embedded_preview_is_used_when_large_enough():
 
     import rawpy
 
-    from clipsearch.ingest.raw import _preview
+    from clipsearch.ingest.raw import embedded_preview
 
     buf = io.BytesIO()
     Image.new("RGB", (600, 400), (255, 0, 0)).save(buf, "JPEG")
@@ -80,6 +80,6 @@ def test_the_embedded_preview_is_used_when_large_enough():
         def extract_thumb(self) -> Thumb:
             return Thumb()
 
-    upright = _preview(Raw(), 256)
+    upright = embedded_preview(Raw(), 256)
     assert upright is not None and upright.size == (400, 600)  # landscape preview of a portrait shot
-    assert _preview(Raw(), 1000) is None  # too small for what is needed: demosaic instead
+    assert embedded_preview(Raw(), 1000) is None  # too small for what is needed: demosaic instead

@@ -108,8 +108,8 @@ def tiny_shapes():
     return (
         ref,
         TorchEncoder(ref, "cpu"),
-        load_encoder(ref, "cpu", **onnx),
-        load_encoder(ref, "cpu", precision="int8", **onnx),
+        load_encoder(ref, "cpu", **onnx).inner,  # the runtime's encoder, under this caller's handle
+        load_encoder(ref, "cpu", precision="int8", **onnx).inner,
     )
 
 
@@ -147,7 +147,7 @@ def test_a_repeated_text_never_opens_the_text_tower(tiny_shapes):
     first.encode_texts(["a green hexagon on a beach"])
     fresh = OnnxEncoder(export_dir(ref), "fp32")  # a new process would build one like this
     vec = fresh.encode_texts(["a green hexagon on a beach"])
-    assert "text" not in fresh._sessions
+    assert "text" not in fresh.towers_loaded
     assert np.allclose(vec, first.encode_texts(["a green hexagon on a beach"]), atol=1e-6)
 
 
@@ -173,7 +173,7 @@ def test_export_failure_falls_back_to_pytorch_unless_onnx_was_asked_for(tiny_mod
 
     monkeypatch.setattr(torch.onnx, "export", broken)
     ref = resolve_model_ref(str(tiny_model.config), str(tiny_model.weights))
-    assert isinstance(load_encoder(ref, "cpu"), TorchEncoder)
+    assert isinstance(load_encoder(ref, "cpu").inner, TorchEncoder)
     with pytest.raises(ExportError, match="operator not supported"):
         load_encoder(ref, "cpu", runtime="onnx")
     result = cli("index", str(CORPUS / "photos"), *tiny_model.args, "--runtime", "onnx", ok=False)
@@ -230,10 +230,10 @@ def test_texts_that_end_early_run_in_the_short_graph_with_the_same_vectors(tiny_
     encoder = OnnxEncoder(folder, "fp32")
     assert encoder.meta["text_short_length"] == SHORT_TEXT < encoder.info.context_length
     got = encoder.encode_texts(short)
-    assert sorted(encoder._sessions) == ["text_short"]
+    assert encoder.towers_loaded == ["text_short"]
     assert np.abs(got - reference.encode_texts(short)).max() < 1e-5
     got = encoder.encode_texts(long)
-    assert "text" in encoder._sessions
+    assert "text" in encoder.towers_loaded
     assert np.abs(got - reference.encode_texts(long)).max() < 1e-5
     assert (folder / "text_short.onnx").stat().st_size < (folder / "text.weights").stat().st_size / 4
 

@@ -199,8 +199,8 @@ def test_the_text_pass_reads_the_file_only_of_pictures_whose_text_it_reads(cli, 
     _draw_sign(sign)
     sign.save(tmp_path / "sign.jpg", quality=92)
     read: list[str] = []
-    real = textpass._unchanged_bytes
-    monkeypatch.setattr(textpass, "_unchanged_bytes", lambda row: read.append(Path(row.path).name) or real(row))
+    real = textpass.unchanged_bytes
+    monkeypatch.setattr(textpass, "unchanged_bytes", lambda row: read.append(Path(row.path).name) or real(row))
     cli.ocr = "auto"
     report = cli.json("index", str(tmp_path), "--model", "tiny-shapes")
     assert report["added"] == 5 and report["text"]["read"] == 5
@@ -217,9 +217,9 @@ def test_a_file_changed_while_its_text_is_read_is_left_for_the_next_run(cli, tmp
     sign.save(tmp_path / "sign.jpg", quality=92)
 
     def edited(row: object) -> bytes:
-        raise textpass._Changed
+        raise textpass.FileChanged
 
-    monkeypatch.setattr(textpass, "_unchanged_bytes", edited)
+    monkeypatch.setattr(textpass, "unchanged_bytes", edited)
     cli.ocr = "auto"
     report = cli.json("index", str(tmp_path), "--model", "tiny-shapes")
     assert report["text"]["changed"] == 1 and report["text"]["unreadable"] == 0

@@ -45,11 +45,11 @@ def _queries(home: Path, env: dict[str, str], photos: Path) -> dict[str, float]:
     # the password for the in-process searches; only it: CLIPSEARCH_OCR=none leaking into this process
     # turned OCR off for every later part of `make bench` (the text pass measured nothing)
     os.environ["PGPASSWORD"] = env["PGPASSWORD"]
-    from clipsearch import api
+    from clipsearch import Index
     from clipsearch.query.filters import Filters
 
-    with api.open_index(home=home) as store:
-        searcher = api.searcher(store)
+    with Index.open(home=home) as ix:
+        searcher = ix.searcher
         under = Filters(under=(str(photos),))
         searcher.search("a red car", k=10, filters=under)  # warm: model loaded, text cached
         plain, filtered = [], []

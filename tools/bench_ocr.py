@@ -1,11 +1,12 @@
 """`make bench`, text in drawings: which OCR reads our drawings, measured on them.
 
 For each engine (PP-OCRv4 inside ``rapidocr-onnxruntime``, PP-OCRv6 small inside ``rapidocr`` 3.10,
-and clipsearch's own reader on top of the chosen one), each corpus raster drawing is read once, its
+clipsearch's own reading on top of the chosen one, and each engine behind its seam alone:
+``clipsearch-rapidocr``, ``clipsearch-tesseract``), each corpus raster drawing is read once, its
 text put in a real catalog, and each label of the drawing's sidecar CSV (edocr2's ground truth)
 searched with ``search --text``'s own code: a label counts when its drawing is among the hits.
 Labels are counted per kind (horizontal, vertical, diameter, tolerance), with ms per page.
-Run alone: ``python tools/bench_ocr.py [--engines v4,v6,clipsearch]``.
+Run alone: ``python tools/bench_ocr.py [--engines v4,v6,clipsearch,clipsearch-tesseract]``.
 """
 
 from __future__ import annotations
@@ -76,12 +77,19 @@ def engines() -> dict[str, Callable[[], Callable[[Any], str]]]:
 
         return read
 
-    def ours() -> Callable[[Any], str]:
-        from clipsearch.ingest.ocr import engine
+    def ours(name: str) -> Callable[[], Callable[[Any], str]]:
+        def build() -> Callable[[Any], str]:
+            from clipsearch.ingest.ocrpool import OcrPool
 
-        return lambda image: engine().read(image)
+            engine = OcrPool(name).engine()
+            return lambda image: engine.read(image)
 
-    return {"v4": v4, "v6": v6, "clipsearch": ours}
+        return build
+
+    from clipsearch.ingest.textreader import ENGINES
+
+    # each engine behind the seam, read as the text pass reads: 'clipsearch' is the default (auto)
+    return {"v4": v4, "v6": v6, "clipsearch": ours("auto"), **{f"clipsearch-{n}": ours(n) for n in ENGINES}}
 
 
 def measure(name: str, build: Callable[[], Callable[[Any], str]], work: Path) -> dict[str, Any]:

@@ -39,9 +39,9 @@ CORPUS = ROOT / "tests" / "corpus"
 def bench_ocr() -> dict[str, float]:
     from PIL import Image
 
-    from clipsearch.ingest.ocr import engine
+    from clipsearch.ingest.ocrpool import OcrPool
 
-    ocr = engine()
+    ocr = OcrPool().engine()
     pages = [Image.open(p).convert("RGB") for p in sorted((CORPUS / "drawings").glob("*.jpg"))]
     photos = [Image.open(p).convert("RGB") for p in sorted((CORPUS / "photos").glob("*"))]
     ocr.has_text(photos[0])

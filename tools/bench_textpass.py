@@ -14,9 +14,7 @@ pretrained ones); every 20th carries a sign with a part code, so 8 of 160 hold t
   through a default `index`: its text pass in seconds and ms a picture (a small picture on white is
   no page, so only its gate's lines are read);
 - stages_ms: per photo without text (the gate's copy read, the gate), per sign photo (its crops
-  read), per drawing page (read whole and a quarter turned), now; ``before_*``: the same pictures
-  through the previous reader (PP-OCRv4 whole at 2400 px, the photo decoded again at 480 px, one
-  engine with ONNX Runtime's default threads).
+  read), per drawing page (read whole and a quarter turned).
 
 Run alone: ``python tools/bench_textpass.py [--photos 160] [--rounds 2] [--no-rclip]``.
 """
@@ -24,7 +22,6 @@ Run alone: ``python tools/bench_textpass.py [--photos 160] [--rounds 2] [--no-rc
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import subprocess
@@ -150,13 +147,12 @@ def _ms(fn: Any, repeat: int = 3) -> float:
 
 def stages(work: Path, folder: Path) -> dict[str, float]:
     """Per picture, now and through the previous reader, one picture at a time on this thread."""
-    import numpy as np
     from PIL import Image
-    from rapidocr_onnxruntime import RapidOCR as V4
 
-    from clipsearch.ingest import gatecache, ocr
+    from clipsearch.ingest import gatecache
     from clipsearch.ingest.extract import read_text
     from clipsearch.ingest.images import load_image
+    from clipsearch.ingest.ocrpool import OcrPool
     from clipsearch.ingest.textpass import decode_for_reading
 
     plain = next(p for p in sorted(folder.iterdir()) if p.name not in CODES)
@@ -166,8 +162,9 @@ def stages(work: Path, folder: Path) -> dict[str, float]:
     gatecache.save(load_image(plain, gatecache.SHORT_SIDE), copy)
     sign_copy = work / "gate-sign.jpg"
     gatecache.save(load_image(sign, gatecache.SHORT_SIDE), sign_copy)
-    ocr.set_threads(ocr.default_threads(2))  # as the text pass runs: two workers on two cores
-    engine = ocr.engine()
+    pool = OcrPool()
+    pool.share(2)  # as the text pass runs: two workers on two cores
+    engine = pool.engine()
     seen = gatecache.load(copy)
     sign_seen = gatecache.load(sign_copy)
     data = sign.read_bytes()
@@ -178,27 +175,9 @@ def stages(work: Path, folder: Path) -> dict[str, float]:
     out = {
         "photo_gate_copy_read": _ms(lambda: gatecache.load(copy)),
         "photo_gate": _ms(lambda: engine.find_lines(seen)),
-        "sign_photo_read": _ms(lambda: read_text("auto", sign_seen, full, "s")),
+        "sign_photo_read": _ms(lambda: read_text(engine, "auto", sign_seen, full, "s")),
         "drawing_page_read": _ms(lambda: engine.read(drawing), 1),
     }  # fmt: skip
-    old = V4()  # the previous reader: ONNX Runtime's default threads, whole pictures at 2400 px
-    gate = old.text_det
-
-    def old_gate(path: Path) -> None:
-        image = load_image(path, 480)
-        scale = 480 / max(image.size)
-        small = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
-        gate.limit_type, gate.limit_side_len = "min", max(32, min(small.size))
-        gate(np.ascontiguousarray(np.asarray(small)[:, :, ::-1]))
-
-    def old_read(image: Any) -> None:
-        big = image.copy()
-        big.thumbnail((2400, 2400))
-        old(np.ascontiguousarray(np.asarray(big)[:, :, ::-1]))
-
-    out["before_photo_decode_and_gate"] = _ms(lambda: old_gate(plain))
-    out["before_sign_photo_read"] = _ms(lambda: old_read(load_image(io.BytesIO(data), 2400)), 1)
-    out["before_drawing_page_read"] = _ms(lambda: old_read(drawing), 1)
     return out
 
 

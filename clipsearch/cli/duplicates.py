@@ -84,13 +84,13 @@ def duplicates_cmd(
         _undo(where, acting.undo_log, as_json)
         return
     with front.Index.open(*where) as ix:
-        groups = ix.duplicates(by=finding.tiers, max_distance=finding.max_distance,
+        groups = ix.duplicates.find(by=finding.tiers, max_distance=finding.max_distance,
                                min_similarity=finding.min_similarity, filters=filters)  # fmt: skip
         if acting.dismiss_key:
             if acting.move_to:
                 raise UsageError("give --dismiss or --move-to, not both: dismiss first, then look at the plan")
             groups = _dismiss(ix, groups, acting.dismiss_key)
-        front.Index.write_duplicates(groups, csv=csv_file, html=html_file)  # before any move: the files are there
+        ix.duplicates.write(groups, csv=csv_file, html=html_file)  # before any move: the files are there
         if acting.move_to:
             _move(ix, groups, finding.tiers, acting, as_json)
             return
@@ -101,7 +101,7 @@ def _dismiss(ix: Index, groups: list[Group], key: str) -> list[Group]:
     match = [g for g in groups if g.key == key]
     if not match:
         raise UsageError(f"no duplicate group {key!r} now (see `clipsearch duplicates`)")
-    ix.dismiss(match[0])
+    ix.duplicates.dismiss(match[0])
     click.echo(f"group {key} dismissed: it will not be reported again", err=True)
     return [g for g in groups if g.key != key]
 
@@ -110,7 +110,7 @@ def _undo(where: Where, log: str, as_json: bool) -> None:
     from ..front import index as front
 
     with front.Index.open(*where) as ix:
-        restored, problems = ix.undo_moves(log)
+        restored, problems = ix.duplicates.undo(log)
     for p in problems:
         click.echo(f"  {show(p)}", err=True)
     click.echo(
@@ -123,14 +123,14 @@ def _undo(where: Where, log: str, as_json: bool) -> None:
 def _move(ix: Index, groups: list[Group], tiers: Sequence[str], acting: Acting, as_json: bool) -> None:
     """Show the plan; move on --yes or when a person at a terminal says so; without either, refuse."""
     assert acting.move_to is not None
-    plan = ix.plan_moves(groups, acting.move_to, tiers=tiers)
+    plan = ix.duplicates.plan(groups, acting.move_to, tiers=tiers)
     count, dest = len(plan.moving), show(plan.dest)
     if not as_json:
         _print_plan(plan)
     click.echo(f"{count} files to move to {dest}, {len(plan.entries) - count} left in place", err=True)
     report = None
     if count and not acting.yes:
-        if not _can_ask():
+        if not can_ask():
             if as_json:
                 click.echo(json.dumps({**plan.to_dict(), "moved": 0, "log": None, "problems": []}))
             raise UsageError(f"nothing moved: no terminal to ask on; pass --yes to move {_files(count)}")
@@ -138,7 +138,7 @@ def _move(ix: Index, groups: list[Group], tiers: Sequence[str], acting: Acting, 
             click.echo("nothing moved", err=True)
             count = 0
     if count:
-        report = ix.move_duplicates(plan)
+        report = ix.duplicates.move(plan)
         for p in report.problems:
             click.echo(f"  {show(p)}", err=True)
         click.echo(f"moved {report.moved} files to {dest}; undo with: clipsearch duplicates --undo {report.log}",
@@ -152,7 +152,7 @@ def _files(count: int) -> str:
     return "1 file" if count == 1 else f"{count} files"
 
 
-def _can_ask() -> bool:
+def can_ask() -> bool:
     """Whether a person can answer a question: stdin is a terminal."""
     return sys.stdin is not None and sys.stdin.isatty()
 

@@ -72,7 +72,8 @@ def _write_html(ix: Any, data: dict[str, Any], target: str) -> None:
         if len(thumbs) >= HTML_THUMBNAILS:
             break
         try:
-            thumbs[item_id] = "data:image/webp;base64," + base64.b64encode(ix.thumbnail(ix.item(item_id))).decode()
+            picture = ix.files.thumbnail(ix.files.item(item_id))
+            thumbs[item_id] = "data:image/webp;base64," + base64.b64encode(picture).decode()
         except (ClipsearchError, OSError):  # a file gone or changed since: its point stays, without a picture
             continue
     script = resources.files("clipsearch.server").joinpath("static", "map.js").read_text(encoding="utf-8")

@@ -1,5 +1,5 @@
 """docs/cli.md, written from the commands' own ``--help``: the reference cannot drift from the code
-(``tests/test_docs.py`` fails when the file is stale; ``make docs`` writes it again)."""
+(``tests/unit/test_docs.py`` fails when the file is stale; ``make docs`` writes it again)."""
 
 from __future__ import annotations
 

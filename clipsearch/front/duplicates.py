@@ -1,38 +1,43 @@
-"""The duplicates part of :class:`~clipsearch.front.index.Index`: find groups, dismiss, move, undo, report.
-
-A mixin so that ``Index`` stays one readable door; it uses only ``self.store``, ``self._query_lock``,
-``self._writing()`` and ``self.add()`` (an undo indexes the restored files again), which ``Index`` provides.
+"""``ix.duplicates``: the duplicates of one open :class:`~clipsearch.front.index.Index`: find
+groups, dismiss, move, undo, report. It stands on the index's store, its query lock, its writer
+lock and its ``add`` (an undo indexes the restored files again).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    import contextlib
+    import threading
+
     from ..query.duplicates import Group
     from ..query.filters import Filters
     from ..query.moves import MovePlan, MoveReport
     from ..store.folder import IndexStore
 
 
-class DuplicatesMixin:
-    """Near-duplicate groups of one open index (see ``query/duplicates.py``)."""
+class Owner(Protocol):
+    """What of its :class:`~.index.Index` the view stands on."""
 
     store: IndexStore
     _query_lock: threading.RLock
 
-    def _writing(self) -> contextlib.AbstractContextManager[None]:  # provided by Index
-        raise NotImplementedError
+    def _writing(self) -> contextlib.AbstractContextManager[None]: ...
 
-    def add(self, paths: Iterable[str | os.PathLike[str]]) -> object:  # provided by Index
-        raise NotImplementedError
+    def add(self, paths: Iterable[str | os.PathLike[str]]) -> object: ...
 
-    def duplicates(
+
+class DuplicatesView:
+    """Near-duplicate groups of one open index (see ``query/duplicates.py``): ``ix.duplicates``."""
+
+    def __init__(self, ix: Owner) -> None:
+        self._ix = ix
+
+    def find(
         self, *, by: Sequence[str] | None = None, max_distance: int | None = None,
         min_similarity: float | None = None, filters: Filters | None = None,
     ) -> list[Group]:  # fmt: skip
@@ -42,47 +47,45 @@ class DuplicatesMixin:
         from ..query.duplicates import find_duplicates
 
         distance = DEFAULT_MAX_DISTANCE if max_distance is None else max_distance
-        with self._query_lock:
-            groups = find_duplicates(self.store, by=by or None, max_distance=distance, min_similarity=min_similarity,
-                                     filters=filters)  # fmt: skip
+        with self._ix._query_lock:
+            groups = find_duplicates(self._ix.store, by=by or None, max_distance=distance,
+                                     min_similarity=min_similarity, filters=filters)  # fmt: skip
         return _still_there(groups)
 
     def dismiss(self, group: Group) -> None:
         """Remember that ``group`` is not duplicates: it is not reported again."""
         from ..query.duplicates import dismiss
 
-        with self._writing():
-            dismiss(self.store, group)
+        with self._ix._writing():
+            dismiss(self._ix.store, group)
 
-    def plan_moves(
-        self, groups: Sequence[Group], dest: str | os.PathLike[str], *, tiers: Iterable[str] = ()
-    ) -> MovePlan:
-        """What :meth:`move_duplicates` would do with ``groups``: each member's target under ``dest``
+    def plan(self, groups: Sequence[Group], dest: str | os.PathLike[str], *, tiers: Iterable[str] = ()) -> MovePlan:
+        """What :meth:`move` would do with ``groups``: each member's target under ``dest``
         (its path relative to the indexed folder holding it), or why it stays. ``tiers``: the tiers
         the user named; with none, only byte copies of a keeper move (``query/moves.py``)."""
         from ..query.moves import plan_moves
 
-        with self._query_lock:
-            return plan_moves(self.store, groups, dest, tiers)
+        with self._ix._query_lock:
+            return plan_moves(self._ix.store, groups, dest, tiers)
 
-    def move_duplicates(self, plan: MovePlan) -> MoveReport:
-        """Make the moves of ``plan`` (from :meth:`plan_moves`), each logged before it happens; the
-        moved files' items leave the index. The report names the log :meth:`undo_moves` takes."""
+    def move(self, plan: MovePlan) -> MoveReport:
+        """Make the moves of ``plan`` (from :meth:`plan`), each logged before it happens; the
+        moved files' items leave the index. The report names the log :meth:`undo` takes."""
         from ..query.moves import apply_moves
 
-        with self._writing():
-            return apply_moves(self.store, plan)
+        with self._ix._writing():
+            return apply_moves(self._ix.store, plan)
 
-    def undo_moves(self, log: str | os.PathLike[str]) -> tuple[int, list[str]]:
-        """Put back what :meth:`move_duplicates` moved and index those files again, so the index
+    def undo(self, log: str | os.PathLike[str]) -> tuple[int, list[str]]:
+        """Put back what :meth:`move` moved and index those files again, so the index
         counts them as before; returns (files restored, problems). A log from another index is
         refused (``UsageError``) before anything moves."""
         from ..query.moves import undo_moves
 
-        with self._writing():
-            restored, again, problems = undo_moves(self.store, log)
+        with self._ix._writing():
+            restored, again, problems = undo_moves(self._ix.store, log)
             if again:
-                self.add(again)
+                self._ix.add(again)
         return restored, problems
 
     @staticmethod
@@ -105,7 +108,7 @@ class DuplicatesMixin:
         return out
 
     @staticmethod
-    def write_duplicates(groups: Sequence[Group], *, csv: str | None = None, html: str | None = None) -> None:
+    def write(groups: Sequence[Group], *, csv: str | None = None, html: str | None = None) -> None:
         """The groups as a CSV file and an HTML report with thumbnails."""
         from ..errors import UsageError
         from ..query import reports

@@ -29,7 +29,7 @@ def embed_by_model(
     if ref is None:
         raise UsageError("name a model to embed with (--model), or an index")
     encoder = handle_of(loader_for(loader, run.runtime, run.precision)(ref, run.resolved_device))
-    encoder.language = flores_code(language) if language else None
+    encoder = encoder.speaking(flores_code(language) if language else None)
     return embed_with(encoder, encoder, texts, images)
 
 

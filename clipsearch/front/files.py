@@ -173,3 +173,42 @@ def item_facts(store: IndexStore, row: ItemRow) -> dict[str, Any]:
         "text": text[:FACTS_TEXT_CHARS] if text else None, "text_source": known.get("text_source") if text else None,
     }  # fmt: skip
     return {k: v for k, v in facts.items() if v not in (None, "")}
+
+
+class FilesView:
+    """The files of one open index, reached by item id (``ix.files``): a client is handed ids,
+    never paths it could change."""
+
+    def __init__(self, store: IndexStore) -> None:
+        self._store = store
+
+    def item(self, item_id: int) -> ItemRow:
+        """The catalog row of item ``item_id`` (raises :class:`IndexNotFoundError` if there is none)."""
+        row = self._store.catalog.get([item_id]).get(item_id)
+        if row is None:
+            raise IndexNotFoundError(f"no item {item_id}")
+        return row
+
+    def named(self, ref: str, *, page: int | None = None) -> ItemRow:
+        """The indexed item a result's path names (``doc.pdf#page=3``), from the catalog alone: the
+        file is not opened (see :func:`~.refs.indexed_item`)."""
+        from .refs import indexed_item
+
+        return indexed_item(self._store.catalog, ref, page)
+
+    def open(self, row: ItemRow, *, follow_links: bool = False) -> tuple[int, os.stat_result]:
+        """The item's file opened for reading, if it is still the regular file that was indexed and
+        lies inside the indexed folders (:func:`open_item_file`); the caller closes it."""
+        return open_item_file(self._store, row, follow_links=follow_links)
+
+    def thumbnail(self, row: ItemRow, *, follow_links: bool = False) -> bytes:
+        """A WebP thumbnail of the item, cached in the index folder, drawn from the checked file."""
+        return thumbnail(self._store, row, follow_links=follow_links)
+
+    def view(self, row: ItemRow, size: int, *, follow_links: bool = False) -> bytes:
+        """The item's picture as WebP, ``size`` on its longest side at most (a viewer's)."""
+        return view(self._store, row, size, follow_links=follow_links)
+
+    def facts(self, row: ItemRow) -> dict[str, Any]:
+        """What is known of the item, for a viewer (:func:`item_facts`)."""
+        return item_facts(self._store, row)

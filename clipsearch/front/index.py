@@ -22,33 +22,31 @@ import contextlib
 import importlib
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..config import IndexLocation, ModelChoice, RuntimeChoice
-from ..errors import ClipsearchError, IndexNotFoundError, UsageError
-from .duplicates import DuplicatesMixin
+from ..errors import ClipsearchError, UsageError
 from .files import present
-from .refs import indexed_item, parse_item_ref, requested_model
+from .refs import parse_item_ref, requested_model
 from .writer import EncoderLoader, ProgressFn
 
 __all__ = ["Index", "parse_item_ref", "requested_model"]
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from ..ingest.check import CheckReport
+    from ..ingest.ocrpool import OcrPool
     from ..ingest.options import IndexOptions, IndexReport
     from ..ingest.watch import WatchSettings
-    from ..models.encoder import Encoder
+    from ..models.encoder import Encoder, EncoderHandle
     from ..query.filters import Filters
     from ..query.maps import LibraryMap
     from ..query.search import Searcher, SearchResult
-    from ..store.catalog import ItemRow
     from ..store.folder import IndexStore
     from .asking import Answer
     from .categories import CategoriesView
+    from .duplicates import DuplicatesView
+    from .files import FilesView
 
 #: Names re-exported for the front ends, imported on first use (PEP 562).
 _LAZY = {
@@ -65,8 +63,9 @@ _LAZY = {
     "paged": ".asking",
     "item_picture": "..ingest.picture",
     "embed_by_model": ".embedding",
+    "OCR_ENGINES": "..ingest.textreader",
+    "OcrPool": "..ingest.ocrpool",
 }
-TEXT_CACHE_SIZE = 1024
 
 
 def __getattr__(name: str) -> Any:
@@ -79,19 +78,20 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-class Index(DuplicatesMixin):
+class Index:
     """One index, open. Use :meth:`open` (it must exist) or :meth:`create` (made if missing)."""
 
     def __init__(
         self, store: IndexStore, *, run: RuntimeChoice | None = None, loader: EncoderLoader | None = None,
-        language: str | None = None, image_encoder: Encoder | None = None,
+        language: str | None = None, image_encoder: Encoder | None = None, ocr: OcrPool | None = None,
     ) -> None:  # fmt: skip
         self.run = run or RuntimeChoice()
+        self._ocr, self._own_ocr = ocr, ocr is not None
         self._loader = loader
         self._image_encoder = image_encoder
         self._query_lock = threading.RLock()
         self._map_lock = threading.Lock()
-        self._query_encoder: Encoder | None = None
+        self._query_encoder: EncoderHandle | None = None
         #: the language of text queries (``ru``, ``rus_Cyrl``) for models that take one; None: detected
         self.language = language
         self._categories: CategoriesView | None = None
@@ -105,7 +105,6 @@ class Index(DuplicatesMixin):
         self.store = store
         self._load_query = query_encoder_loader(store, self.run, self._loader)
         self.searcher: Searcher = Searcher(store, self.query_encoder)
-        self._texts: OrderedDict[tuple[str, str | None], np.ndarray] = OrderedDict()
         self._categories = None
 
     # ------------------------------------------------------------------ opening
@@ -118,7 +117,7 @@ class Index(DuplicatesMixin):
     def open(
         cls, name: str | None = None, home: str | os.PathLike[str] | None = None, *, device: str | None = None,
         language: str | None = None, loader: EncoderLoader | None = None, catalog: str | None = None,
-        run: RuntimeChoice | None = None,
+        run: RuntimeChoice | None = None, ocr: OcrPool | None = None,
     ) -> Index:  # fmt: skip
         """An existing index (raises :class:`IndexNotFoundError` if there is none). ``device``: for
         the model, when a query or a repair needs it (``run``: runtime and precision too, for
@@ -126,14 +125,14 @@ class Index(DuplicatesMixin):
         from ..store.folder import IndexStore
 
         store = IndexStore.open(cls.locate(name, home), catalog)
-        return cls(store, run=run or RuntimeChoice(device=device), loader=loader, language=language)
+        return cls(store, run=run or RuntimeChoice(device=device), loader=loader, language=language, ocr=ocr)
 
     @classmethod
     def create(
         cls, name: str | None = None, home: str | os.PathLike[str] | None = None, *,
         model: str | ModelChoice | None = None, run: RuntimeChoice | None = None,
         options: IndexOptions | None = None, rebuild: bool = False, loader: EncoderLoader | None = None,
-        roots: Iterable[str | os.PathLike[str]] = (),
+        roots: Iterable[str | os.PathLike[str]] = (), ocr: OcrPool | None = None,
     ) -> Index:  # fmt: skip
         """The index ``name``, made with ``model`` (default: the default model) if it does not exist.
 
@@ -141,7 +140,8 @@ class Index(DuplicatesMixin):
         precision and device (precision is remembered: later runs and queries use it); ``options``:
         a new index's catalog (PostgreSQL), OCR mode and vector index type. ``rebuild`` deletes the
         index first. ``roots``: the folders to be indexed next, checked before any model loads (a
-        typo costs no model start-up)."""
+        typo costs no model start-up). ``loader`` and ``ocr``: engines of one's own for the image
+        model and for reading text (``tests/fakes.py``)."""
         from ..ingest.options import IndexOptions
         from ..ingest.scan import check_roots
         from ..store.folder import IndexStore, remove_index
@@ -158,7 +158,7 @@ class Index(DuplicatesMixin):
         if not IndexStore.exists(location):
             store, encoder = create_store(location, ref, run, options, loader)
             store.release_lock()
-            return cls(store, run=run, loader=loader, image_encoder=encoder)
+            return cls(store, run=run, loader=loader, image_encoder=encoder, ocr=ocr)
         store = IndexStore.open(location, options.catalog)
         try:
             if ref is not None:
@@ -166,7 +166,7 @@ class Index(DuplicatesMixin):
         except BaseException:
             store.close()
             raise
-        return cls(store, run=run, loader=loader)
+        return cls(store, run=run, loader=loader, ocr=ocr)
 
     @staticmethod
     def prefetch(name: str | None, home: str | os.PathLike[str] | None, texts: Sequence[str],
@@ -198,30 +198,13 @@ class Index(DuplicatesMixin):
     def query_encoder(self) -> Encoder:
         """The index's model for queries, loaded on first call (thread-safe)."""
         with self._query_lock:
+            from ..models.language import flores_code
+
             if self._query_encoder is None:
                 self._query_encoder = self._load_query()
-            self._set_language(self._query_encoder)
+            # this index's own handle, for its language now (the shared model is never written to)
+            self._query_encoder = self._query_encoder.speaking(flores_code(self.language) if self.language else None)
             return self._query_encoder
-
-    def _set_language(self, encoder: Encoder) -> None:
-        from ..models.encoder import EncoderHandle
-        from ..models.language import flores_code
-
-        if isinstance(encoder, EncoderHandle):  # this index's own handle: nobody else's language changes
-            encoder.language = flores_code(self.language) if self.language else None
-
-    def text_vector(self, text: str) -> np.ndarray:
-        """A text query's vector, from a cache of the last :data:`TEXT_CACHE_SIZE` texts."""
-        key = (text, self.language)
-        with self._query_lock:
-            if key in self._texts:
-                self._texts.move_to_end(key)
-                return self._texts[key]
-            vec = self.searcher.text_vector(text)
-            self._texts[key] = vec
-            if len(self._texts) > TEXT_CACHE_SIZE:
-                self._texts.popitem(last=False)
-            return vec
 
     # ------------------------------------------------------------------ writing
     def _writing(self) -> contextlib.AbstractContextManager[None]:
@@ -230,7 +213,7 @@ class Index(DuplicatesMixin):
 
         return writer_lock(self.store)
 
-    def image_encoder(self) -> Encoder:
+    def _image_model(self) -> Encoder:
         """The index's model for images, at the index's precision (or the one ``run`` asks)."""
         from .writer import image_encoder
 
@@ -241,7 +224,7 @@ class Index(DuplicatesMixin):
     def _writer_encoder(self) -> Encoder:
         from .writer import begin_writing
 
-        encoder = self.image_encoder()
+        encoder = self._image_model()
         begin_writing(self.store, self.run, encoder)
         return encoder
 
@@ -260,7 +243,7 @@ class Index(DuplicatesMixin):
         options = outside_the_index(self.store, check_roots(paths), options or IndexOptions())
         with self._writing():
             encoder = self._writer_encoder()
-            return index_run(self.store, encoder, paths, options, progress, text_progress)
+            return index_run(self.store, encoder, paths, options, progress, text_progress, self._text_engines(options))
 
     def watch(
         self, paths: Iterable[str | os.PathLike[str]], *, options: IndexOptions | None = None,
@@ -281,7 +264,18 @@ class Index(DuplicatesMixin):
         roots = check_roots(list(paths))
         watcher = Watcher(roots, settings or WatchSettings(), options, ignore=[str(self.store.path)])
         with self._writing(), watcher:
-            watch_runs(self.store, self._writer_encoder(), roots, options, watcher, stop, on_batch)
+            watch_runs(self.store, self._writer_encoder(), roots, options, watcher, stop, on_batch,
+                       self._text_engines(options))  # fmt: skip
+
+    def _text_engines(self, options: IndexOptions) -> OcrPool:
+        """The engines that read text: the ones this index was given, else ``options.ocr_engine``'s,
+        kept between runs (``watch``, ``serve``) so a reader started once is used again."""
+        from ..ingest.ocrpool import OcrPool
+
+        if not self._own_ocr and (self._ocr is None or self._ocr.engine_name != options.ocr_engine):
+            self._ocr = OcrPool(options.ocr_engine)
+        assert self._ocr is not None
+        return self._ocr
 
     # ------------------------------------------------------------------ reading
     def search(
@@ -326,7 +320,7 @@ class Index(DuplicatesMixin):
         if query and not (add or sub or text or relevant or explain or min_score is not None) and sort == "score" \
                 and not (self.searcher.reads_files and os.path.exists(query)):  # fmt: skip
             self.store.vectors()  # first: a text embedding on another thread (prefetch) finishes meanwhile
-            return self.searcher.search_vector(self.text_vector(query), k, filters=filters)
+            return self.searcher.search_vector(self.searcher.text_vector(query), k, filters=filters)
         return find(self.searcher, query, words=text, k=k, min_score=min_score, add=add, sub=sub, filters=filters,
                     sort=sort, relevant=relevant, explain=explain, include_self=include_self)  # fmt: skip
 
@@ -374,7 +368,7 @@ class Index(DuplicatesMixin):
         """Items like the indexed item ``item_id`` (by its stored vector), itself left out; with
         ``box``, like that part of it (read from its file, as :meth:`open_file` serves it);
         ``documents``: documents like the item's whole document, its file left out."""
-        row = self.item(item_id)
+        row = self.files.item(item_id)
         if documents:
             from ..query.documents import documents_like_item
 
@@ -412,30 +406,20 @@ class Index(DuplicatesMixin):
 
         return map_of(self, self.categories.names(), rebuild=rebuild, language=language)
 
-    def item(self, item_id: int) -> ItemRow:
-        """The catalog row of item ``item_id`` (raises :class:`IndexNotFoundError` if there is none)."""
-        row = self.store.catalog.get([item_id]).get(item_id)
-        if row is None:
-            raise IndexNotFoundError(f"no item {item_id}")
-        return row
+    @property
+    def files(self) -> FilesView:
+        """The indexed files: an item by id or by the path a result names, its file opened safely,
+        its thumbnail and larger view, what is known of it (``ix.files``)."""
+        from .files import FilesView
 
-    def item_named(self, ref: str, *, page: int | None = None) -> ItemRow:
-        """The indexed item a result's path names (``doc.pdf#page=3``), from the catalog alone: the
-        file is not opened (see :func:`~.refs.indexed_item`)."""
-        return indexed_item(self.store.catalog, ref, page)
+        return FilesView(self.store)
 
-    def open_file(self, row: ItemRow, *, follow_links: bool = False) -> tuple[int, os.stat_result]:
-        """The item's file opened for reading, if it is still the regular file that was indexed and
-        lies inside the indexed folders (see :func:`~.files.open_item_file`); the caller closes it."""
-        from .files import open_item_file
+    @property
+    def duplicates(self) -> DuplicatesView:
+        """Near-duplicate groups: find, dismiss, plan and make moves, undo them, reports (``ix.duplicates``)."""
+        from .duplicates import DuplicatesView
 
-        return open_item_file(self.store, row, follow_links=follow_links)
-
-    def thumbnail(self, row: ItemRow, *, follow_links: bool = False) -> bytes:
-        """A WebP thumbnail of the item, cached in the index folder, drawn from the checked file."""
-        from .files import thumbnail
-
-        return thumbnail(self.store, row, follow_links=follow_links)
+        return DuplicatesView(self)
 
     def status(self, *, brief: bool = False) -> dict[str, Any]:
         """What is indexed, with which model, how big, what still waits for its text (``status --json``);
@@ -494,4 +478,4 @@ class Index(DuplicatesMixin):
 
         if not texts and not images:
             raise UsageError("give at least one --text or --image")
-        return embed_with(self.image_encoder(), self.query_encoder(), texts, images)
+        return embed_with(self._image_model(), self.query_encoder(), texts, images)

@@ -34,7 +34,7 @@ def like_part_of(
 
     if row.time is not None:
         return ix.similar(row.path, time=row.time, box=box, k=k, filters=filters)
-    fd, _ = ix.open_file(row, follow_links=follow_links)
+    fd, _ = ix.files.open(row, follow_links=follow_links)
     with os.fdopen(fd, "rb") as f:
         data = f.read()
     hits = ix.similar_to_bytes(data, page=row.page or 1, k=k + 1, filters=filters, box=box)

@@ -17,6 +17,7 @@ from ..errors import ModelMismatchError, UsageError
 from .settings import IndexSettings, precision_of
 
 if TYPE_CHECKING:
+    from ..ingest.ocrpool import OcrPool
     from ..ingest.options import IndexOptions, IndexReport
     from ..ingest.watch import Watcher
     from ..models.encoder import Encoder, EncoderHandle
@@ -71,13 +72,15 @@ def check_loaded(store: IndexStore, encoder: Encoder) -> None:
         )
 
 
-def query_encoder_loader(store: IndexStore, run: RuntimeChoice, loader: EncoderLoader | None) -> Callable[[], Encoder]:
+def query_encoder_loader(
+    store: IndexStore, run: RuntimeChoice, loader: EncoderLoader | None
+) -> Callable[[], EncoderHandle]:
     """A function that loads the index's own model for queries, at the index's precision (or the
     one ``run`` asks), when first called (many queries never need it)."""
     device = run.device or setting("device")
     load_model = loader_for(loader, run.runtime, run.precision or precision_of(store), queries=True)
 
-    def load() -> Encoder:
+    def load() -> EncoderHandle:
         encoder = handle_of(load_model(store.model.ref, device))
         check_loaded(store, encoder)
         return encoder
@@ -138,23 +141,23 @@ def begin_writing(store: IndexStore, run: RuntimeChoice, encoder: Encoder) -> No
 
 def watch_runs(
     store: IndexStore, encoder: Encoder, roots: Sequence[str], options: IndexOptions, watcher: Watcher,
-    stop: threading.Event | None, on_batch: Callable[[IndexReport], None] | None,
+    stop: threading.Event | None, on_batch: Callable[[IndexReport], None] | None, ocr: OcrPool | None = None,
 ) -> None:  # fmt: skip
     """``watch``'s work, the writer lock held: catch up on ``roots``, then index each settled burst
     of changes until ``stop`` is set (a changed link may not lead outside the roots)."""
-    report = index_run(store, encoder, list(roots), options, None)
+    report = index_run(store, encoder, list(roots), options, None, ocr=ocr)
     if on_batch:
         on_batch(report)
     inside = dataclasses.replace(options, within=tuple(roots))
     for changed in watcher.batches(stop or threading.Event()):
-        report = index_run(store, encoder, changed, inside, None)
+        report = index_run(store, encoder, changed, inside, None, ocr=ocr)
         if on_batch:
             on_batch(report)
 
 
 def index_run(
     store: IndexStore, encoder: Encoder, paths: list[str | os.PathLike[str]], options: IndexOptions,
-    progress: ProgressFn | None, text_progress: ProgressFn | None = None,
+    progress: ProgressFn | None, text_progress: ProgressFn | None = None, ocr: OcrPool | None = None,
 ) -> IndexReport:  # fmt: skip
     """Index, labelling every committed batch with the index's categories as it lands, then read
     the text of the pictures that need it (``ingest/textpass.py``): phase one commits every vector
@@ -162,6 +165,7 @@ def index_run(
 
     The OCR mode and the region vectors asked for once are remembered and kept up to date on later
     runs (:class:`IndexSettings`); region scope 'drawings' limits them to pages labelled technical drawing.
+    ``ocr``: the engines that read text (None: ``options.ocr_engine``'s, for this run).
     """
     from ..ingest import gatecache
     from ..ingest.indexer import index_paths  # the decoders, OCR and video: not for a cold query
@@ -175,6 +179,12 @@ def index_run(
     roots = check_roots(paths)
     store.remember_roots(roots)
     keep = str(store.path / gatecache.FOLDER) if settings.ocr != "none" else None
+    if ocr is None:
+        from ..ingest.ocrpool import OcrPool
+
+        ocr = OcrPool(options.ocr_engine)
+    if keep:
+        ocr.check()  # an engine that cannot run here is said before any work
     options = dataclasses.replace(options, regions=settings.regions, ocr=settings.ocr,
                                   within=options.within or tuple(roots), gate_cache=keep)  # fmt: skip
     region_filter = None
@@ -189,7 +199,7 @@ def index_run(
     report.phases["embed_s"] = report.seconds
     # Phase two: every picture is searchable by meaning now; read the text of those that need it.
     text = read_texts(store, settings.ocr, workers=options.workers, timeout=options.ocr_timeout,
-                      progress=text_progress)  # fmt: skip
+                      progress=text_progress, ocr=ocr)  # fmt: skip
     report.text = text.to_dict()
     report.phases["text_s"] = text.seconds
     report.seconds = round(report.seconds + text.seconds, 3)

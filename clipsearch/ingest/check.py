@@ -224,10 +224,7 @@ def repair_index(
                     continue
                 letterbox = is_document(row.path, row.page)
                 vec = encoder.encode_images(encoder.preprocess(image, letterbox=letterbox)[None])[0]
-                item = NewItem(path=row.path, page=row.page, size=row.size, mtime_ns=row.mtime_ns,
-                               content_hash=row.content_hash, width=row.width, height=row.height, vector=vec,
-                               time=row.time)  # fmt: skip
-                replace.append(Replace(item_id, item))
+                replace.append(Replace(item_id, NewItem.again(row, vec)))
             store.catalog.commit_batch(replace=replace, remove=drop)
             repaired["re_embedded"] = len(replace)
             repaired["dropped_unreadable"] = len(drop)

@@ -83,7 +83,7 @@ def prepare(
     a renderer or a metadata reader raises for this file becomes its skip reason, so no file can
     end a run (``KeyboardInterrupt`` and ``SystemExit`` still do)."""
     try:
-        return _prepare(found, known_hashes, encoder, opts, enrich)
+        return read_and_decode(found, known_hashes, encoder, opts, enrich)
     except MemoryError:
         return Prepared(found, reason="out of memory decoding this file", enrich=enrich)
     except Exception as err:  # a decoder's own bug or an odd file: this file's reason, never the run's end
@@ -95,7 +95,7 @@ def _short(err: BaseException) -> str:
     return (text[0] if text else "")[:160]
 
 
-def _prepare(
+def read_and_decode(
     found: FoundFile, known_hashes: frozenset[str], encoder: Encoder, opts: IndexOptions, enrich: bool
 ) -> Prepared:
     try:

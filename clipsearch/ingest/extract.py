@@ -19,14 +19,14 @@ import numpy as np
 from ..errors import ImageLoadError
 from ..store.extras import Extras
 from .metadata import metadata
-from .ocr import TextLine, engine, looks_like_a_page, readable_as_seen
+from .ocr import TextEngine, TextLine, looks_like_a_page, readable_as_seen
 from .pdf import document_facts
 
 log = logging.getLogger(__name__)
 
 
-def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> list[TextLine]:
-    """The lines OCR reads under ``mode`` ('auto' or 'all'), with their boxes: none when the gate
+def read_text(engine: TextEngine, mode: str, seen: Any, full: Callable[[], Any], name: object) -> list[TextLine]:
+    """The lines ``engine`` reads under ``mode`` ('auto' or 'all'), with their boxes: none when the gate
     finds no line of text.
 
     ``seen``: the picture at least :data:`~.gate.GATE_SIDE` on its longest side, for the gate
@@ -35,7 +35,7 @@ def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> li
     when the gate's lines are large enough in ``seen`` already: :func:`~.ocr.readable_as_seen`). Raises
     ImageLoadError with the reason when the engine fails on this picture."""
     try:
-        regions = engine().find_lines(seen)
+        regions = engine.find_lines(seen)
     except Exception as err:
         raise _engine_fault(name, err) from err
     if mode == "auto" and not regions:
@@ -48,7 +48,7 @@ def read_text(mode: str, seen: Any, full: Callable[[], Any], name: object) -> li
     # decoding again is the caller's: its faults (and a file changed meanwhile) are its own to say
     picture = seen if readable_as_seen(seen, regions, page) else full()
     try:
-        return engine().read_lines(picture, name, regions or None, page=page)
+        return engine.read_lines(picture, name, regions or None, page=page)
     except ImageLoadError:
         raise
     except Exception as err:

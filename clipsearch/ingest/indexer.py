@@ -208,9 +208,8 @@ class _Run:
         batch.remove.extend(r.id for r in old)
         for r, vec in zip(source, vectors, strict=True):
             batch.add.append(
-                NewItem(path=f.path, page=r.page, size=f.size, mtime_ns=f.mtime_ns, content_hash=prep.content_hash,
-                        width=r.width, height=r.height, vector=vec, regions=regions.get(r.id, {}), phash=r.phash,
-                        extras=_copy_extras(prep.extras, texts.get(r.id)), time=r.time)
+                NewItem.again(r, vec, path=f.path, size=f.size, mtime_ns=f.mtime_ns, content_hash=prep.content_hash,
+                              regions=regions.get(r.id, {}), extras=_copy_extras(prep.extras, texts.get(r.id)))
             )  # fmt: skip
         if old:
             self.report.updated += 1

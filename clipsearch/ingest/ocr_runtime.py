@@ -11,11 +11,8 @@ run's engine start reads them instead of compiling again.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,90 +119,3 @@ def _characters(model: Any) -> list[str]:
         return str(model.get_rt_info()["framework"]["character"].value).splitlines()
     except Exception:
         return []
-
-
-_BUILDING = threading.Lock()
-#: rapidocr's modules that make a session for their model, and the reader's attribute each fills.
-_PARTS = (("Det", "ch_ppocr_det", "TextDetector", "text_det"), ("Cls", "ch_ppocr_cls", "TextClassifier", "text_cls"),
-          ("Rec", "ch_ppocr_rec", "TextRecognizer", "text_rec"))  # fmt: skip
-
-
-def reader(threads: int | None, read_side: int) -> Any:
-    """PP-OCRv6's reader (``rapidocr`` 3.10: detector, angle classifier, recogniser) for one
-    thread, reading pictures up to ``read_side`` on their longest side, its models on OpenVINO
-    where they compile (each on ONNX Runtime where not)."""
-    with _model_table_parsed_once():
-        from rapidocr import RapidOCR
-
-    ocr = RapidOCR(params={
-        "Global.log_level": "error",
-        "Global.max_side_len": read_side,
-        "EngineConfig.onnxruntime.intra_op_num_threads": threads or -1,
-        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-    })  # fmt: skip
-    _load_parts(ocr, threads)
-    return ocr
-
-
-@contextlib.contextmanager
-def _model_table_parsed_once() -> Iterator[None]:
-    """While rapidocr is imported: its table of downloadable models (``default_models.yaml``, 85 KB,
-    never used offline but to name the files in its wheel) is parsed by OmegaConf at import, twice,
-    in pure Python holding the GIL: most of the import's time, during which the other text worker's
-    gates starved (py-spy, the start of a pass). Parsed once here, by libyaml (the same values:
-    ``tests/test_text_search.py``)."""
-    import yaml
-    from omegaconf import OmegaConf
-
-    own = OmegaConf.load
-    parsed: dict[str, Any] = {}
-
-    def load(file: Any, *args: Any, **kwargs: Any) -> Any:
-        if not isinstance(file, str | os.PathLike) or Path(file).name != "default_models.yaml":
-            return own(file, *args, **kwargs)
-        if str(file) not in parsed:
-            with open(file, encoding="utf-8") as f:
-                parsed[str(file)] = OmegaConf.create(yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
-        return parsed[str(file)]
-
-    with _BUILDING:
-        OmegaConf.load = load  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            OmegaConf.load = own  # type: ignore[method-assign]
-
-
-def _load_parts(ocr: Any, threads: int | None) -> None:
-    """Make ``ocr``'s three parts as its own lazy loaders would, each with an OpenVINO session in
-    place of the ONNX Runtime one (rapidocr offers OpenVINO too, but without a precision or a
-    cache: fp32 on a CPU without AMX, compiled afresh on every start). Each part's module is handed
-    our session maker for the time it takes to make the part (under a lock: one part at a time)."""
-    import importlib
-
-    from rapidocr.inference_engine.base import FileInfo, InferSession, get_engine
-
-    root = Path(ocr.cfg.Global.model_root_dir)
-
-    def make(cfg: Any) -> Any:
-        info = FileInfo(engine_type=cfg.engine_type, ocr_version=cfg.ocr_version, task_type=cfg.task_type,
-                        lang_type=cfg.lang_type, model_type=cfg.model_type)  # fmt: skip
-        path = Path(cfg.get("model_path") or root / Path(InferSession.get_model_url(info)["model_dir"]).name)
-        task = str(cfg.task_type.value)
-        faster = session(path, threads, static=task == "det", dictionary=task == "rec")
-        return faster if faster is not None else get_engine(cfg.engine_type)(cfg)
-
-    with _BUILDING:
-        for section, module_name, class_name, attribute in _PARTS:
-            module = importlib.import_module(f"rapidocr.{module_name}.main")
-            cfg = ocr.cfg[section]
-            cfg.engine_cfg = ocr.cfg.EngineConfig[cfg.engine_type.value]
-            cfg.model_root_dir = ocr.cfg.Global.model_root_dir
-            if section == "Rec":
-                cfg.font_path = ocr.cfg.Global.font_path
-            own = module.get_engine
-            module.get_engine = lambda _engine_type: make
-            try:
-                setattr(ocr, attribute, getattr(module, class_name)(cfg))
-            finally:
-                module.get_engine = own

@@ -32,7 +32,7 @@ def load_raw(source: str | os.PathLike[str] | IO[bytes], min_size: int | None, n
         with rawpy.imread(io.BytesIO(data) if data is not None else os.fspath(source)) as raw:  # type: ignore[arg-type]
             sizes = raw.sizes
             full = (sizes.width, sizes.height) if sizes.flip not in (5, 6) else (sizes.height, sizes.width)
-            image = _preview(raw, min_size) or _developed(raw)
+            image = embedded_preview(raw, min_size) or _developed(raw)
     except ImageLoadError:
         raise
     except Exception as err:  # LibRaw's own errors: unsupported camera, truncated file, not a RAW
@@ -41,7 +41,7 @@ def load_raw(source: str | os.PathLike[str] | IO[bytes], min_size: int | None, n
     return image
 
 
-def _preview(raw: Any, min_size: int | None) -> Image.Image | None:
+def embedded_preview(raw: Any, min_size: int | None) -> Image.Image | None:
     """The embedded JPEG preview, upright, when it covers ``min_size``; else None."""
     import rawpy
 

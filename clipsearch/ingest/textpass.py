@@ -36,7 +36,8 @@ from . import gatecache
 from .extract import read_text
 from .gate import GATE_SIDE
 from .images import load_image
-from .ocr import READ_SIDE, TextLine, default_threads, engine, set_threads
+from .ocr import READ_SIDE, TextLine
+from .ocrpool import OcrPool
 from .pdf import RENDER_LONG_SIDE, is_pdf_path, render_pages
 from .pool import DaemonPool
 
@@ -93,9 +94,11 @@ def read_texts(
     commit_every: int = 64,
     commit_seconds: float = 5.0,
     progress: TextProgress | None = None,
+    ocr: OcrPool | None = None,
 ) -> TextReport:
-    """Read the text of every item of ``store`` that OCR ``mode`` ('auto' or 'all') still wants.
-    The caller holds the writer lock."""
+    """Read the text of every item of ``store`` that OCR ``mode`` ('auto' or 'all') still wants,
+    with ``ocr``'s engines (None: the default engines, made for this pass). The caller holds the
+    writer lock."""
     started = time.perf_counter()
     report = TextReport()
     kept = store.path / gatecache.FOLDER
@@ -106,8 +109,9 @@ def read_texts(
         gatecache.clear(kept)
         return report
     workers = workers or max(1, min(len(waiting), os.cpu_count() or 2))
-    set_threads(default_threads(workers))  # each worker's engine its share of the cores, no more
-    pool = DaemonPool(workers, "clipsearch-text", initializer=engine)
+    ocr = ocr or OcrPool()
+    ocr.share(workers)  # each worker's engine its share of the cores, no more
+    pool = DaemonPool(workers, "clipsearch-text", initializer=ocr.engine)
     pending: deque[tuple[ItemRow, Any]] = deque()
     batch: list[TextRead] = []
     last = time.monotonic()
@@ -116,7 +120,7 @@ def read_texts(
     def submit() -> None:
         row = next(it, None)
         if row is not None:
-            pending.append((row, pool.submit(_read_one, row, mode, kept)))
+            pending.append((row, pool.submit(_read_one, ocr, row, mode, kept)))
 
     for _ in range(AHEAD * workers):
         submit()
@@ -188,23 +192,23 @@ def decode_for_reading(data: bytes, name: str) -> Any:
     return load_image(io.BytesIO(data), None, 0, name=name, long_side=READ_SIDE)
 
 
-class _Changed(Exception):
+class FileChanged(Exception):
     """The file changed or vanished since phase one: left for the next run, which embeds it again."""
 
 
-def _unchanged_bytes(row: ItemRow) -> bytes:
+def unchanged_bytes(row: ItemRow) -> bytes:
     """The file's bytes, as long as it is the file phase one embedded (its size and mtime)."""
     try:
         with open(row.path, "rb") as f:
             st = os.fstat(f.fileno())
             if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
-                raise _Changed
+                raise FileChanged
             return f.read()
     except OSError as err:
-        raise _Changed from err
+        raise FileChanged from err
 
 
-def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
+def _read_one(ocr: OcrPool, row: ItemRow, mode: str, kept: Path) -> _Result:
     """The text of one item, read from its file as it is now (a file that changed since phase one
     is left for the next run). The gate looks at phase one's small copy where there is one; the
     file itself is read only when the gate found lines too small in that copy (or there is none)."""
@@ -217,7 +221,7 @@ def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
     name = f"{row.path}#page={row.page}" if row.page else row.path
     small = gatecache.load(gatecache.path_for(kept, row.content_hash, row.page))
     page = [row.page or 1]
-    data = functools.cache(lambda: _unchanged_bytes(row))  # read once, and only if a decode needs it
+    data = functools.cache(lambda: unchanged_bytes(row))  # read once, and only if a decode needs it
     try:
         if is_pdf_path(row.path):
 
@@ -234,8 +238,8 @@ def _read_one(row: ItemRow, mode: str, kept: Path) -> _Result:
                 return decode_for_reading(data(), row.path)
 
             seen = small if small is not None else load_image(io.BytesIO(data()), GATE_SIDE, 0, name=row.path)
-        return _lines_read(row, read_text(mode, seen, full, name))
-    except _Changed:
+        return _lines_read(row, read_text(ocr.engine(), mode, seen, full, name))
+    except FileChanged:
         return _Result(row, changed=True)
     except ImageLoadError as err:
         return _Result(row, error=err.reason)

@@ -105,7 +105,7 @@ def create_server(location: IndexLocation, *, allow_index: tuple[str, ...] = (),
     def duplicates(limit: int = 50) -> str:
         """Groups of the same picture saved several times (exact copies, resized or re-encoded
         versions, raw+JPEG pairs), the copy to keep first. Reports only: nothing is moved."""
-        return answer(lambda: json.dumps([g.to_dict() for g in ix.duplicates()[: _at_least_one(limit)]]))
+        return answer(lambda: json.dumps([g.to_dict() for g in ix.duplicates.find()[: _at_least_one(limit)]]))
 
     if allow_index:
         _offer_index(server, ix, allow_index, answer)
@@ -128,7 +128,7 @@ def _with_thumbnails(ix: Any, results: list[Any], thumbnails: int, image: Any) -
     out: list[Any] = [json.dumps([_result(r) for r in results])]
     for r in results[:thumbnails]:
         try:
-            out.append(image(data=ix.thumbnail(ix.item(r.id)), format="webp"))
+            out.append(image(data=ix.files.thumbnail(ix.files.item(r.id)), format="webp"))
         except ClipsearchError:  # a file gone since it was indexed: its path and score still count
             continue
     return out
@@ -148,10 +148,10 @@ def _similar(ix: Any, item: int | None, path: str | None, image: str | None, pag
     if item is not None:
         if not 1 <= item < 2**63:
             raise UsageError(f"no item {item}")
-        row = ix.item(item)
+        row = ix.files.item(item)
         whole = bool(documents)
     else:
-        row = ix.item_named(path, page=page)
+        row = ix.files.named(path, page=page)
         named_page = page is not None or "#page=" in path
         whole = documents if documents is not None else (row.page is not None and not named_page and box is None)
     return ix.similar_to_item(row.id, k=k, filters=filters, box=box, documents=whole)

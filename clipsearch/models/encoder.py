@@ -6,7 +6,6 @@ PyTorch without touching them.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,8 +30,9 @@ class Encoder(Protocol):
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) float32 -> (N, dim) float32, rows of unit length."""
 
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """N strings -> (N, dim) float32, rows of unit length."""
+    def encode_texts(self, texts: Sequence[str], language: str | None = None) -> np.ndarray:
+        """N strings -> (N, dim) float32, rows of unit length. ``language``: the texts' language
+        (a FLORES-200 code, ``rus_Cyrl``) for models that take one, else ignored; None: detected."""
 
     @property
     def logit_scale(self) -> float:
@@ -48,47 +48,48 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, kw_only=True)
 class Abilities:
-    """What an encoder can do beyond the protocol, declared once instead of probed at each use.
+    """What an encoder can do beyond the protocol, declared once (a class attribute of the
+    encoder's) instead of probed at each use.
 
-    - ``languages``: its text tower takes the texts' language (NLLB), through ``language``;
+    - ``languages``: its text tower takes the texts' language (NLLB), through ``encode_texts``'s
+      ``language``;
     - ``prepares``: ``prepare_images()`` starts loading the image tower on a thread, so the load
-      overlaps a run's start-up;
-    - ``run_note``: it says what runs its images and why (``runtimes.load_encoder`` sets it).
+      overlaps a run's start-up.
     """
 
     languages: bool = False
     prepares: bool = False
-    notes: bool = False
 
     @classmethod
     def of(cls, encoder: Any) -> Abilities:
         inner = encoder.inner if isinstance(encoder, EncoderHandle) else encoder
-        return cls(
-            languages=hasattr(inner, "language"),
-            prepares=callable(getattr(inner, "prepare_images", None)),
-            notes=getattr(inner, "run_note", None) is not None,
-        )
-
-
-#: Held while a handle's language is on the shared encoder, for one call.
-_LANGUAGE_LOCK = threading.RLock()
+        declared = getattr(inner, "abilities", None)
+        return declared if isinstance(declared, Abilities) else cls()
 
 
 class EncoderHandle:
     """One caller's view of an encoder that the process shares (``runtimes.shared_encoder``): its
     own text language and its own note of what runs and why, so two callers (a server and its
-    watcher, two indexes in one program) never overwrite each other's.
+    watcher, two indexes in one program) never see each other's. The shared encoder is never
+    written to: a handle passes its language with each call, and :meth:`speaking` gives a new
+    handle for another language.
 
     It is an :class:`Encoder` itself; the shared one is ``inner``."""
 
-    def __init__(self, inner: Encoder, *, language: str | None = None) -> None:
+    def __init__(self, inner: Encoder, *, language: str | None = None, run_note: dict[str, Any] | None = None) -> None:
         self.inner = inner
         self.info = inner.info
         self.abilities = Abilities.of(inner)
         #: the language of texts to come (a FLORES-200 code, ``rus_Cyrl``); None: detected per text
         self.language = language
         #: what runs the images and why, as it was when this caller loaded the model
-        self.run_note: dict[str, Any] | None = dict(getattr(inner, "run_note", None) or {}) or None
+        self.run_note: dict[str, Any] | None = dict(run_note) if run_note else None
+
+    def speaking(self, language: str | None) -> EncoderHandle:
+        """This handle, for texts in ``language`` (itself where that is its language already)."""
+        if language == self.language:
+            return self
+        return EncoderHandle(self.inner, language=language, run_note=self.run_note)
 
     @property
     def logit_scale(self) -> float:
@@ -100,16 +101,10 @@ class EncoderHandle:
     def encode_images(self, batch: np.ndarray) -> np.ndarray:
         return self.inner.encode_images(batch)
 
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_texts(self, texts: Sequence[str], language: str | None = None) -> np.ndarray:
         if not self.abilities.languages:
             return self.inner.encode_texts(texts)
-        with _LANGUAGE_LOCK:  # this caller's language for this call only
-            held = self.inner.language  # type: ignore[attr-defined]
-            self.inner.language = self.language  # type: ignore[attr-defined]
-            try:
-                return self.inner.encode_texts(texts)
-            finally:
-                self.inner.language = held  # type: ignore[attr-defined]
+        return self.inner.encode_texts(texts, language=language or self.language)
 
     def prepare_images(self) -> None:
         if self.abilities.prepares:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from .encoder import normalise
+from .encoder import Abilities, normalise
 from .onnx_export import read_meta
 from .preprocess import Preprocessor
 from .registry import ModelInfo
@@ -29,15 +29,14 @@ from .textcache import TextCache
 
 class ExportedEncoder:
     """The :class:`~clipsearch.models.encoder.Encoder` protocol over an export folder (see ``onnx_export``).
-
-    ``run_note``: what runs the images and why (set by ``runtimes.load_encoder``; the planner's
-    reason, or "as asked").
+    Shared by the process (``runtimes.shared_encoder``) and never changed by a caller once made:
+    a text's language comes with each call.
 
     ``threads``: intra-op threads (default: every core). Sessions do not spin while idle, so the
     threads decoding the next batch get the cores back while the model waits for them.
     """
 
-    run_note: dict[str, Any] | None = None
+    abilities = Abilities(languages=True, prepares=True)
 
     def __init__(self, folder: str | os.PathLike[str], precision: str = "fp32", threads: int | None = None) -> None:
         self.folder = Path(folder)
@@ -51,12 +50,9 @@ class ExportedEncoder:
         self._sessions: dict[str, Any] = {}
         self._locks = {tower: threading.Lock() for tower in ("visual", "text", "text_short")}  # load at once
         self._text_lock = threading.Lock()
-        self._recent: dict[str, np.ndarray] = {}
         self._tokenizer: Any = None
         self._table: Any = None
         self._preparing: threading.Thread | None = None
-        #: NLLB's language code for texts (None: detected per text, see ``language.py``).
-        self.language: str | None = None
         self.text_cache = TextCache(self.folder / f"texts-{precision}.sqlite", self.info.dim)
         self._image_pre = Preprocessor.for_model(self.info)
         self._document_pre = Preprocessor.for_model(self.info, letterbox=True)
@@ -64,6 +60,11 @@ class ExportedEncoder:
     @property
     def logit_scale(self) -> float:
         return self.info.logit_scale
+
+    @property
+    def towers_loaded(self) -> list[str]:
+        """The graphs opened so far ('visual', 'text', 'text_short'): a cached text opens none."""
+        return sorted(self._sessions)
 
     def session(self, tower: str) -> Any:
         """The ONNX Runtime session for 'visual', 'text' or 'text_short', created on first use."""
@@ -121,7 +122,9 @@ class ExportedEncoder:
         """(N, 3, H, W) float32 -> (N, dim) unit rows, in the subclass's runtime."""
         raise NotImplementedError
 
-    def tokenize(self, texts: Sequence[str]) -> np.ndarray:
+    @property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer, read on first use (a cached query never needs it)."""
         if self._tokenizer is None:
             spec = self.meta.get("tokenizer")
             if spec:
@@ -133,9 +136,12 @@ class ExportedEncoder:
                 from .tokenizer import OpenClipTokenizer
 
                 self._tokenizer = OpenClipTokenizer(open_clip_name(self.info.ref), self.info.context_length)
+        return self._tokenizer
+
+    def tokenize(self, texts: Sequence[str], language: str | None = None) -> np.ndarray:
         from .language import tokenize_texts
 
-        return tokenize_texts(self._tokenizer, list(texts), self.language)
+        return tokenize_texts(self.tokenizer, list(texts), language)
 
     def _text_feed(self, sess: Any, tokens: np.ndarray) -> dict[str, np.ndarray]:
         """A text graph's inputs: the tokens and, where the export keeps the token table apart
@@ -150,23 +156,22 @@ class ExportedEncoder:
         feed = {"tokens": tokens, ROWS_INPUT: self._table(tokens)}
         return {n: feed[n] for n in names}
 
-    def _key(self, text: str) -> str:
+    @staticmethod
+    def _key(text: str, language: str | None) -> str:
         """A text's cache key: the text, and the language it was given in when one was set."""
-        return text if not self.language else f"{text}\x00{self.language}"
+        return text if not language else f"{text}\x00{language}"
 
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_texts(self, texts: Sequence[str], language: str | None = None) -> np.ndarray:
         """Unit vectors for ``texts``; ones embedded before (any run, any index) come from the cache."""
         texts = list(texts)
-        keys = {t: self._key(t) for t in texts}
+        keys = {t: self._key(t, language) for t in texts}
         if not keys:
             return np.zeros((0, self.info.dim), np.float32)
         with self._text_lock:  # a prefetch on another thread may be embedding these very texts
-            known = {k: self._recent[k] for k in keys.values() if k in self._recent}
-            if len(known) < len(set(keys.values())):
-                known.update(self.text_cache.get([k for k in keys.values() if k not in known]))
+            known = self.text_cache.get(list(set(keys.values())))
             missing = [t for t in keys if keys[t] not in known]
             if missing:
-                tokens = self.tokenize(missing)
+                tokens = self.tokenize(missing, language)
                 short = int(self.meta.get("text_short_length", 0))
                 if short and int(tokens.argmax(axis=1).max()) < short:  # every text ends early: the short graph
                     sess, tokens = self.session("text_short"), tokens[:, :short]
@@ -176,7 +181,4 @@ class ExportedEncoder:
                 fresh = {keys[t]: v for t, v in zip(missing, out, strict=True)}
                 self.text_cache.put(fresh)
                 known.update(fresh)
-            if len(self._recent) > 4096:
-                self._recent.clear()
-            self._recent.update(known)
         return np.stack([known[keys[t]] for t in texts]).astype(np.float32)

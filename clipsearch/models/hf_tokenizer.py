@@ -176,6 +176,10 @@ class HFTokenizer:
             self._codes = frozenset(t for t in self._tok.get_vocab(with_added_tokens=True) if pattern.match(t))
         return self._codes
 
+    def token(self, token_id: int) -> str:
+        """The token of an id (what a row of ``__call__``'s output holds)."""
+        return str(self._tok.id_to_token(token_id))
+
     def __call__(self, texts: str | Sequence[str], language: str | None = None) -> np.ndarray:
         if isinstance(texts, str):
             texts = [texts]

@@ -71,22 +71,28 @@ def keeps_compiled() -> bool:
     return setting("openvino_cache") != "0"
 
 
-_FIRST_INFER = threading.Lock()
-_INFERRED = threading.Event()
+class FirstAlone:
+    """Calls of ``request.infer(inputs)`` whose first is made alone. OpenVINO's first conversion of
+    a numpy array takes a lock inside its Python binding (pybind11's once-only numpy setup) in an
+    order that two threads doing it at once can deadlock (seen here: two text-pass workers' first
+    gates, each waiting on the other, for good). The process has one: :func:`infer`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+
+    def __call__(self, request: Any, inputs: dict[int, np.ndarray]) -> None:
+        if not self.done.is_set():
+            with self._lock:
+                if not self.done.is_set():
+                    request.infer(inputs)
+                    self.done.set()
+                    return
+        request.infer(inputs)
 
 
-def infer(request: Any, inputs: dict[int, np.ndarray]) -> None:
-    """``request.infer(inputs)``, the process's first such call made alone. OpenVINO's first
-    conversion of a numpy array takes a lock inside its Python binding (pybind11's once-only numpy
-    setup) in an order that two threads doing it at once can deadlock (seen here: two text-pass
-    workers' first gates, each waiting on the other, for good)."""
-    if not _INFERRED.is_set():
-        with _FIRST_INFER:
-            if not _INFERRED.is_set():
-                request.infer(inputs)
-                _INFERRED.set()
-                return
-    request.infer(inputs)
+#: ``request.infer(inputs)``, the process's first such call made alone (see :class:`FirstAlone`).
+infer = FirstAlone()
 
 
 def bf16_supported() -> bool:
@@ -101,16 +107,17 @@ class OpenVinoEncoder(ExportedEncoder):
     """
 
     def __init__(
-        self, folder: str | os.PathLike[str], precision: str = "fp32", threads: int | None = None, group: int = 0
-    ) -> None:
-        """``group``: int8 activations quantised per group of this many values (0: INT8_GROUP)."""
+        self, folder: str | os.PathLike[str], precision: str = "fp32", threads: int | None = None, group: int = 0,
+        compile_cache: bool = False,
+    ) -> None:  # fmt: skip
+        """``group``: int8 activations quantised per group of this many values (0: INT8_GROUP);
+        ``compile_cache``: keep the compiled model on disk (the planner's choice, not every candidate)."""
         if precision not in HINTS:
             raise UsageError(f"OpenVINO runs {', '.join(HINTS)}, not {precision!r}")
         super().__init__(folder, "fp32", threads)
         self.image_precision = precision
         self.group = group or INT8_GROUP
-        #: Keep the compiled model on disk (set for the planner's choice, not for every candidate).
-        self.compile_cache = False
+        self.compile_cache = compile_cache
         self._request: Any = None
         self._infer_lock = threading.Lock()
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import Any
 
 from ..config import PRECISIONS, RUNTIMES, export_precision, setting
 from ..errors import ExportError, UsageError
-from .encoder import Encoder
+from .encoder import Encoder, EncoderHandle
 from .exported import ExportedEncoder
 from .loading import resolve_device
 from .registry import ModelRef
@@ -36,10 +37,10 @@ def choose_runtime(runtime: str | None, device: str | None) -> tuple[str, str]:
     if runtime == "auto":
         if dev != "cpu":
             runtime = "torch"
-        elif _installed("openvino"):
+        elif is_installed("openvino"):
             runtime = "openvino"
         else:
-            runtime = "onnx" if _installed("onnxruntime") else "torch"
+            runtime = "onnx" if is_installed("onnxruntime") else "torch"
     return runtime, dev
 
 
@@ -54,7 +55,7 @@ def query_plan(runtime: str | None, device: str | None, precision: str) -> tuple
     """
     asked = asked_runtime(runtime)
     chosen, dev = choose_runtime(asked, device)
-    if asked == "auto" and chosen == "openvino" and _installed("onnxruntime"):
+    if asked == "auto" and chosen == "openvino" and is_installed("onnxruntime"):
         return "onnx", dev, "fp32"
     return chosen, dev, precision
 
@@ -101,21 +102,19 @@ def load_encoder(
         raise UsageError(f"the {runtime} runtime runs on the CPU only; use --runtime torch for device {dev!r}")
     if runtime == "onnx" and precision == "bf16":
         raise UsageError("--precision bf16 runs in OpenVINO: pip install openvino, and use --runtime auto or openvino")
-    if runtime == "openvino" and not _installed("openvino"):
+    if runtime == "openvino" and not is_installed("openvino"):
         raise UsageError("--runtime openvino needs OpenVINO: pip install openvino")
     from .onnx_export import ensure_export
 
     encoder = shared_encoder(ensure_export(ref, export_precision(precision)), precision, runtime)
-    encoder.run_note = {"runtime": runtime, "precision": precision, "group": 0, "why": "as asked"}
-    return encoder
+    return EncoderHandle(encoder, run_note={"runtime": runtime, "precision": precision, "group": 0, "why": "as asked"})
 
 
 def _torch(ref: ModelRef, dev: str, why: str) -> Encoder:
     from .torch_runtime import TorchEncoder
 
-    encoder = TorchEncoder(ref, device=dev)
-    encoder.run_note = {"runtime": "torch", "precision": "fp32", "group": 0, "why": why}
-    return encoder
+    return EncoderHandle(TorchEncoder(ref, device=dev),
+                         run_note={"runtime": "torch", "precision": "fp32", "group": 0, "why": why})  # fmt: skip
 
 
 def _planned(ref: ModelRef, asked: str, precision: str) -> Encoder:
@@ -131,7 +130,7 @@ def _planned(ref: ModelRef, asked: str, precision: str) -> Encoder:
             raise
         log.warning("%s; running it in PyTorch instead", err)
         return _torch(ref, "cpu", f"PyTorch: the exporter cannot handle this model ({str(err)[:120]})")
-    installed = {r for r, m in (("openvino", "openvino"), ("onnx", "onnxruntime")) if _installed(m)}
+    installed = {r for r, m in (("openvino", "openvino"), ("onnx", "onnxruntime")) if is_installed(m)}
     if precision == "bf16" and "openvino" not in installed:
         raise UsageError("--precision bf16 runs in OpenVINO: pip install openvino")
     plan = planner.read_plan(folder)
@@ -142,22 +141,22 @@ def _planned(ref: ModelRef, asked: str, precision: str) -> Encoder:
                                 configs, reference)  # fmt: skip
     config, why = planner.choose(plan, None if asked == "auto" else asked, precision, installed)
     _forget_others(folder, keep=(config.precision, config.runtime, config.group))
-    encoder = shared_encoder(folder, config.precision, config.runtime, config.group)
-    encoder.run_note = {"runtime": config.runtime, "precision": config.precision, "group": config.group, "why": why}
-    if hasattr(encoder, "compile_cache"):
-        encoder.compile_cache = True  # this configuration runs on every index here: keep its compiled model
-    return encoder
+    # this configuration runs on every index here: its compiled model is kept (OpenVINO)
+    encoder = shared_encoder(folder, config.precision, config.runtime, config.group, keep_compiled=True)
+    note = {"runtime": config.runtime, "precision": config.precision, "group": config.group, "why": why}
+    return EncoderHandle(encoder, run_note=note)
 
 
 def _bf16() -> bool:
-    if not _installed("openvino"):
+    if not is_installed("openvino"):
         return False
     from .openvino_runtime import bf16_supported
 
     return bf16_supported()
 
 
-def _installed(module: str) -> bool:
+def is_installed(module: str) -> bool:
+    """Whether ``module`` (a runtime's package) can be imported here, without importing it."""
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
@@ -168,17 +167,23 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_encoder(
-    folder: str | os.PathLike[str], precision: str, runtime: str = "onnx", group: int = 0
-) -> ExportedEncoder:
+    folder: str | os.PathLike[str], precision: str, runtime: str = "onnx", group: int = 0,
+    keep_compiled: bool = False,
+) -> ExportedEncoder:  # fmt: skip
     """One encoder per export, precision, runtime ('onnx' or 'openvino') and OpenVINO int8 group
     size in a process, so sessions and recent texts are reused (the query prefetch and the query
-    path meet here)."""
+    path meet here). Never changed once made: what differs between callers lives on their
+    :class:`~.encoder.EncoderHandle`. ``keep_compiled``: an OpenVINO model is compiled from (and
+    into) the user's cache, for the configuration the planner chose (asked by whoever makes it
+    first: in the run that plans, its measuring compiled it already, as it would have anyway)."""
     key = (str(folder), precision, runtime, group)
     with _SHARED_LOCK:
         encoder = _SHARED.get(key)
         if encoder is None:
-            cls = _exported_class(runtime)
-            encoder = cls(folder, precision, group=group) if group else cls(folder, precision)  # type: ignore[call-arg]
+            kwargs: dict[str, Any] = {"group": group} if group else {}
+            if runtime == "openvino":
+                kwargs["compile_cache"] = keep_compiled
+            encoder = _exported_class(runtime)(folder, precision, **kwargs)
             _SHARED[key] = encoder
         return encoder
 

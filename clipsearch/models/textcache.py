@@ -1,4 +1,6 @@
-"""A persistent cache of text embeddings, one per exported model and precision.
+"""The cache of text embeddings: the last texts in memory, every text on disk, one per exported
+model and precision (the only one: the query path, the prefetch and the categories all meet it
+through the encoder).
 
 Category prompts (78 texts for the built-in doctype facet) and repeated queries are embedded once
 per machine instead of once per run: a cached query never loads ONNX Runtime or the tokenizer.
@@ -17,16 +19,21 @@ import numpy as np
 
 #: Texts longer than this are not worth keeping (they are rare, and keys are stored whole).
 MAX_TEXT_CHARS = 2000
+#: Texts kept in memory at most (a server's recent queries; the built-in categories' 78 prompts).
+RECENT = 4096
 
 
 class TextCache:
-    """``get`` what is known, ``put`` what was computed; vectors are float32 rows of ``dim``."""
+    """``get`` what is known, ``put`` what was computed; vectors are float32 rows of ``dim``.
+    ``path``: the file on disk (None: memory only, for a model with no export folder). Callers
+    that share one (threads of a server) hold their own lock around get-compute-put."""
 
-    def __init__(self, path: str | Path, dim: int) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | Path | None, dim: int) -> None:
+        self.path = Path(path) if path is not None else None
         self.dim = dim
+        self._recent: dict[str, np.ndarray] = {}
         self._conn: sqlite3.Connection | None = None
-        self._broken = False
+        self._broken = path is None
 
     def _db(self) -> sqlite3.Connection | None:
         if self._conn is None and not self._broken:
@@ -40,11 +47,11 @@ class TextCache:
         return self._conn
 
     def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        found = {t: self._recent[t] for t in texts if t in self._recent}
         db = self._db()
-        wanted = sorted({t for t in texts if len(t) <= MAX_TEXT_CHARS})
+        wanted = sorted({t for t in texts if len(t) <= MAX_TEXT_CHARS and t not in found})
         if db is None or not wanted:
-            return {}
-        found: dict[str, np.ndarray] = {}
+            return found
         try:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
@@ -54,10 +61,17 @@ class TextCache:
                     if vec.shape == (self.dim,):
                         found[text] = vec
         except sqlite3.Error:
-            return found
+            pass
+        self._remember(found)
         return found
 
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        if len(self._recent) + len(vectors) > RECENT:
+            self._recent.clear()
+        self._recent.update(vectors)
+
     def put(self, vectors: dict[str, np.ndarray]) -> None:
+        self._remember(vectors)
         db = self._db()
         rows = [(t, np.asarray(v, np.float32).tobytes()) for t, v in vectors.items() if len(t) <= MAX_TEXT_CHARS]
         if db is None or not rows:

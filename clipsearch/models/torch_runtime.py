@@ -4,22 +4,24 @@ every exported runtime is checked against."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .encoder import normalise
+from .encoder import Abilities, normalise
 from .loading import create_open_clip, pick_device
 from .preprocess import Preprocessor
 from .registry import BUILTIN_MODELS, ModelInfo, ModelRef
+from .textcache import TextCache
 from .tokenizer import text_tokenizer
 
 
 class TorchEncoder:
     """open_clip model run by PyTorch (fp16 autocast on CUDA): the GPU path, and the reference."""
 
-    run_note: dict[str, Any] | None = None
+    abilities = Abilities(languages=True)
 
     def __init__(self, ref: ModelRef, device: str | None = None) -> None:
         import torch
@@ -29,8 +31,6 @@ class TorchEncoder:
         self._torch = torch
         self.model = _reparameterised(create_open_clip(ref, self.device).eval())
         self.tokenizer = text_tokenizer(ref)
-        #: NLLB's language code for texts (None: detected per text, see ``language.py``).
-        self.language: str | None = None
         pp = dict(getattr(self.model.visual, "preprocess_cfg", {}) or {})
         cfg = PreprocessCfg(**{k: v for k, v in pp.items() if k in PreprocessCfg.__annotations__})
         size = cfg.size if isinstance(cfg.size, int) else max(cfg.size)
@@ -54,6 +54,8 @@ class TorchEncoder:
             fill_color=int(cfg.fill_color if isinstance(cfg.fill_color, int) else 0),
             logit_bias=_logit_bias(self.model),
         )
+        self.text_cache = TextCache(None, self.info.dim)  # no export folder: memory only
+        self._text_lock = threading.Lock()
         self._image_pre = Preprocessor.for_model(self.info)
         self._document_pre = Preprocessor.for_model(self.info, letterbox=True)
 
@@ -80,16 +82,28 @@ class TorchEncoder:
             out = self.model.encode_image(tensor)
         return normalise(out.float().cpu().numpy())
 
-    def tokenize(self, texts: Sequence[str]) -> np.ndarray:
+    def tokenize(self, texts: Sequence[str], language: str | None = None) -> np.ndarray:
         from .language import tokenize_texts
 
-        return tokenize_texts(self.tokenizer, list(texts), self.language)
+        return tokenize_texts(self.tokenizer, list(texts), language)
 
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        torch = self._torch
-        with torch.inference_mode():
-            out = self._encode_text_tensor(torch.from_numpy(self.tokenize(texts)))
-        return normalise(out.float().cpu().numpy())
+    def encode_texts(self, texts: Sequence[str], language: str | None = None) -> np.ndarray:
+        """Unit vectors for ``texts``, the last :data:`~.textcache.RECENT` kept in memory."""
+        texts = list(texts)
+        keys = {t: t if not language else f"{t}\x00{language}" for t in texts}
+        if not texts:
+            return np.zeros((0, self.info.dim), np.float32)
+        with self._text_lock:
+            known = self.text_cache.get(list(set(keys.values())))
+            missing = [t for t in keys if keys[t] not in known]
+            if missing:
+                torch = self._torch
+                with torch.inference_mode():
+                    out = self._encode_text_tensor(torch.from_numpy(self.tokenize(missing, language)))
+                fresh = {keys[t]: v for t, v in zip(missing, normalise(out.float().cpu().numpy()), strict=True)}
+                self.text_cache.put(fresh)
+                known.update(fresh)
+        return np.stack([known[keys[t]] for t in texts]).astype(np.float32)
 
 
 def _logit_bias(model: Any) -> float | None:

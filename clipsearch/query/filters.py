@@ -130,8 +130,8 @@ class Filters:
 
     @property
     def active(self) -> bool:
-        return any((self.include, self.exclude, self.after, self.before, self.under, self.place, self.camera,
-                    self.types)) or self.cluster is not None  # fmt: skip
+        """Whether any filter is given (every declared field counts: a new one too)."""
+        return any(getattr(self, f.name) not in (None, (), "") for f in dataclasses.fields(self))
 
     def clause(
         self, categories: Categories | None = None, members: Callable[[int], Sequence[int]] | None = None

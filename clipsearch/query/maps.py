@@ -168,11 +168,11 @@ def _built(store: IndexStore, ids: np.ndarray, encoder: Callable[[], Encoder], p
     elif n < SMALL:
         xy, method = _pca(vectors), "pca"
     elif n <= SAMPLE:
-        xy, method = _umap(vectors), "umap"
+        xy, method = umap_layout(vectors), "umap"
     else:
         pick = np.sort(np.random.default_rng(SEED).choice(n, SAMPLE, replace=False))
         xy = np.zeros((n, 2), np.float32)
-        xy[pick] = _umap(vectors[pick])
+        xy[pick] = umap_layout(vectors[pick])
         rest = np.setdiff1d(np.arange(n), pick)
         xy[rest], _ = _placed(vectors[pick], xy[pick], np.zeros(len(pick), np.int32), vectors[rest])
         method = f"umap on a sample of {SAMPLE}, the rest placed by neighbours"
@@ -208,7 +208,7 @@ def _pca(vectors: np.ndarray) -> np.ndarray:
     return (centred @ vt[:2].T).astype(np.float32) if vt.shape[0] >= 2 else np.zeros((len(vectors), 2), np.float32)
 
 
-def _umap(vectors: np.ndarray) -> np.ndarray:
+def umap_layout(vectors: np.ndarray) -> np.ndarray:
     import warnings
 
     import umap

@@ -145,16 +145,16 @@ class Searcher:
         #: ``Index.search`` for front ends that serve other people, under its query lock).
         self.reads_files = True
         self._encoder_source = encoder
-        self._encoder: Encoder | None = None
         self._region_indexes: dict[str, Any] = {}
         self._regions_seen: tuple[int, ...] | None = None
 
     @property
     def encoder(self) -> Encoder:
-        if self._encoder is None:
-            src = self._encoder_source
-            self._encoder = src() if callable(src) and not hasattr(src, "encode_texts") else src  # type: ignore[assignment]
-        return self._encoder  # type: ignore[return-value]
+        """The encoder, or the factory's answer now (an index's handle for its language of the moment)."""
+        src = self._encoder_source
+        if callable(src) and not hasattr(src, "encode_texts"):
+            return src()  # type: ignore[no-any-return]
+        return src  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ vectors for terms
     def text_vector(self, text: str) -> np.ndarray:

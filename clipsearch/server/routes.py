@@ -20,8 +20,6 @@ from starlette.concurrency import run_in_threadpool
 from ..config import UPLOAD_MAX_MEGAPIXELS
 from ..front import index as front
 from ..front.asking import MAX_OFFSET
-from ..front.files import item_facts
-from ..front.files import view as item_view
 from ..front.library_map import as_dict, map_languages
 from .state import ServerState, descriptor_path
 
@@ -175,9 +173,9 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
     def item(item_id: ItemId) -> dict[str, Any]:
         """The item's facts (name, folder, type, bytes, size in pixels, when and where taken, the
         camera, the text read from it), its categories, and where its picture and file are."""
-        row = state.index.item(item_id)
+        row = state.index.files.item(item_id)
         labels = state.index.categories.labels_for([item_id]).get(item_id, {})
-        data = {"id": row.id, "path": row.path, "size": row.size, **item_facts(state.index.store, row)}
+        data = {"id": row.id, "path": row.path, "size": row.size, **state.index.files.facts(row)}
         if row.time is not None:
             data["time"] = row.time
         elif row.page:
@@ -204,22 +202,22 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
     @app.get("/api/items/{item_id}/thumbnail", dependencies=guard, response_class=Response,
              responses={200: {"description": "a WebP thumbnail", "content": {"image/webp": {}}}})  # fmt: skip
     def thumbnail(item_id: ItemId) -> Response:
-        data = state.index.thumbnail(state.index.item(item_id), follow_links=state.follow_links)
+        data = state.index.files.thumbnail(state.index.files.item(item_id), follow_links=state.follow_links)
         return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=86400"})
 
     @app.get("/api/items/{item_id}/view", dependencies=guard, response_class=Response,
              responses={200: {"description": "drawn for a viewer", "content": {"image/webp": {}}}})  # fmt: skip
     def view(item_id: ItemId, size: int = Query(1600, ge=64, le=4096, description="longest side, px")) -> Response:
         """The picture at a screen's size: a PDF's page rendered for it, a photo scaled down."""
-        data = item_view(state.index.store, state.index.item(item_id), size, follow_links=state.follow_links)
+        data = state.index.files.view(state.index.files.item(item_id), size, follow_links=state.follow_links)
         return Response(data, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})
 
     @app.get("/api/items/{item_id}/file", dependencies=guard, response_class=FileResponse,
              responses={200: {"description": "the file as indexed (range requests work)", "content": {
                  "image/*": {}, "application/pdf": {}, "video/*": {}, "application/octet-stream": {}}}})  # fmt: skip
     def file(item_id: ItemId) -> FileResponse:
-        row = state.index.item(item_id)
-        fd, st = state.index.open_file(row, follow_links=state.follow_links)
+        row = state.index.files.item(item_id)
+        fd, st = state.index.files.open(row, follow_links=state.follow_links)
         media = mimetypes.guess_type(row.path)[0] or "application/octet-stream"
         return _OpenedFile(fd, st, media, os.path.basename(row.path))
 
@@ -239,7 +237,7 @@ def add_item_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> None:
 
     @app.get("/api/duplicates", dependencies=guard)
     def duplicates() -> list[dict[str, Any]]:
-        groups = state.index.duplicates()
+        groups = state.index.duplicates.find()
         out = []
         for g in groups:
             data = g.to_dict()
@@ -260,7 +258,7 @@ def add_change_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> Non
         return state.changes_to
 
     def group(key: str) -> Any:
-        found = [g for g in state.index.duplicates() if g.key == key]
+        found = [g for g in state.index.duplicates.find() if g.key == key]
         if not found:
             raise HTTPException(404, f"no duplicate group {key} now")
         return found[0]
@@ -269,27 +267,27 @@ def add_change_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> Non
     def dismiss(key: GroupKey) -> dict[str, Any]:
         """Remember that the group is not duplicates: it is not reported again."""
         destination()
-        state.index.dismiss(group(key))
+        state.index.duplicates.dismiss(group(key))
         return {"dismissed": key}
 
     @app.get("/api/duplicates/{key}/plan", dependencies=guard)
     def plan(key: GroupKey) -> dict[str, Any]:
         """What a move would do: each member's target in the server's folder, or why it stays."""
-        return state.index.plan_moves([group(key)], destination()).to_dict()
+        return state.index.duplicates.plan([group(key)], destination()).to_dict()
 
     @app.post("/api/duplicates/{key}/move", dependencies=guard)
     def move(key: GroupKey) -> dict[str, Any]:
         """Move the group's copies (all but the keeper, as the plan says); answers the log to undo with."""
-        planned = state.index.plan_moves([group(key)], destination())
+        planned = state.index.duplicates.plan([group(key)], destination())
         if not planned.moving:
             raise HTTPException(409, "nothing in this group moves (see its plan)")
-        report = state.index.move_duplicates(planned)
+        report = state.index.duplicates.move(planned)
         return {**planned.to_dict(), **report.to_dict(), "log": os.path.basename(report.log)}
 
     @app.get("/api/moves", dependencies=guard)
     def moves() -> list[dict[str, Any]]:
         """The moves made into the server's folder that can still be undone, newest first."""
-        return state.index.moves_in(destination())
+        return state.index.duplicates.moves_in(destination())
 
     @app.post("/api/moves/{log}/undo", dependencies=guard)
     def undo(log: Annotated[str, FastApiPath(pattern=r"^[\w.-]+$", max_length=200)]) -> dict[str, Any]:
@@ -297,5 +295,5 @@ def add_change_routes(app: FastAPI, state: ServerState, guard: list[Any]) -> Non
         path = os.path.join(destination(), log)
         if not os.path.isfile(path):
             raise HTTPException(404, f"no move log {log} in the server's folder")
-        restored, problems = state.index.undo_moves(path)
+        restored, problems = state.index.duplicates.undo(path)
         return {"restored": restored, "problems": problems}

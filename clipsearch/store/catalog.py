@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -33,40 +33,51 @@ from .schema import ITEMS, META, METADATA, REGIONS, REMOVED, SKIPPED, TEXTS
 
 
 @dataclass(frozen=True, kw_only=True)
-class ItemRow:
+class ItemFile:
+    """What the catalog keeps of an item beside its vector, a column of ``schema.ITEMS`` each,
+    written when the item is embedded and read back with it. A column is declared here (and in the
+    schema, with its migration): :class:`ItemRow` and :class:`NewItem` take it, and the catalog
+    writes and reads it by these names."""
+
+    path: str
+    page: int
+    size: int
+    mtime_ns: int
+    content_hash: str
+    width: int
+    height: int
+    phash: bytes | None = None
+    time: float | None = None  # a video frame's time, seconds
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemRow(ItemFile):
     """One item as the catalog holds it: a picture, a page of a PDF or a frame of a video."""
 
     id: int
-    path: str
-    page: int
-    size: int
-    mtime_ns: int
-    content_hash: str
-    width: int
-    height: int
-    phash: bytes | None = None
     extras_version: int = 0
     ocr_mode: str | None = None
-    time: float | None = None  # a video frame's time, seconds
     taken: str | None = None  # ISO local time the picture was taken, where known
 
 
-@dataclass(kw_only=True)
-class NewItem:
+@dataclass(frozen=True, kw_only=True)
+class NewItem(ItemFile):
     """One item to add, or to put in place of an existing one: its file, page, vector and what was read."""
 
-    path: str
-    page: int
-    size: int
-    mtime_ns: int
-    content_hash: str
-    width: int
-    height: int
     vector: np.ndarray
     regions: dict[str, np.ndarray] = field(default_factory=dict)
-    phash: bytes | None = None
     extras: Extras | None = None
-    time: float | None = None
+
+    @classmethod
+    def again(cls, row: ItemRow, vector: np.ndarray, **changes: Any) -> NewItem:
+        """``row``'s item with ``vector``: every fact of its file kept but ``changes`` (a repair's
+        re-embed; the same bytes found at another path, which keep their picture's facts)."""
+        return cls(**{**{name: getattr(row, name) for name in FILE_COLUMNS}, **changes}, vector=vector)
+
+
+#: The columns an :class:`ItemFile` names, and those an :class:`ItemRow` reads.
+FILE_COLUMNS = tuple(f.name for f in fields(ItemFile))
+ROW_COLUMNS = tuple(f.name for f in fields(ItemRow))
 
 
 class Replace(NamedTuple):
@@ -115,11 +126,7 @@ class TextRead(NamedTuple):
 
 
 def _row(r: Any) -> ItemRow:
-    return ItemRow(
-        id=r.id, path=r.path, page=r.page, size=r.size, mtime_ns=r.mtime_ns, content_hash=r.content_hash,
-        width=r.width, height=r.height, phash=r.phash, extras_version=r.extras_version, ocr_mode=r.ocr_mode,
-        time=r.time, taken=r.taken,
-    )  # fmt: skip
+    return ItemRow(**{name: getattr(r, name) for name in ROW_COLUMNS})
 
 
 class Catalog:
@@ -186,13 +193,13 @@ class Catalog:
             return int(conn.execute(select(func.count(func.distinct(ITEMS.c.path)))).scalar() or 0)
 
     def items(self) -> Iterator[ItemRow]:
-        cols = [c for c in ITEMS.c if c.name != "vector"]
+        cols = [ITEMS.c[name] for name in ROW_COLUMNS]
         with self.engine.connect() as conn:
             for r in conn.execute(select(*cols).order_by(ITEMS.c.id)):
                 yield _row(r)
 
     def get(self, ids: Sequence[int]) -> dict[int, ItemRow]:
-        cols = [c for c in ITEMS.c if c.name != "vector"]
+        cols = [ITEMS.c[name] for name in ROW_COLUMNS]
         out: dict[int, ItemRow] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(list(ids), 900):
@@ -201,7 +208,7 @@ class Catalog:
         return out
 
     def find_path(self, path: str) -> list[ItemRow]:
-        cols = [c for c in ITEMS.c if c.name != "vector"]
+        cols = [ITEMS.c[name] for name in ROW_COLUMNS]
         with self.engine.connect() as conn:
             return [_row(r) for r in conn.execute(select(*cols).where(ITEMS.c.path == path))]
 
@@ -391,7 +398,7 @@ class Catalog:
     def text_waiting(self, mode: str) -> list[ItemRow]:
         """Items whose text an index in OCR ``mode`` has still to read, by path then page. Pages whose
         text layer was read (catalogs from before the text pass) are marked done here, unread."""
-        cols = [c for c in ITEMS.c if c.name != "vector"]
+        cols = [ITEMS.c[name] for name in ROW_COLUMNS]
         with self.engine.begin() as conn:
             layered = select(TEXTS.c.item_id).where(TEXTS.c.source == "pdf")
             conn.execute(update(ITEMS).where(self._waiting(mode), ITEMS.c.id.in_(layered)).values(ocr_mode="all"))
@@ -457,20 +464,8 @@ def _insert_regions(conn: Connection, item_id: int, item: NewItem) -> None:
 
 
 def _values(item: NewItem, seq: int, now: float) -> dict[str, object]:
-    return {
-        "path": item.path,
-        "page": item.page,
-        "size": item.size,
-        "mtime_ns": item.mtime_ns,
-        "content_hash": item.content_hash,
-        "width": item.width,
-        "height": item.height,
-        "vector": to_blob(item.vector),
-        "phash": item.phash,
-        "time": item.time,
-        "seq": seq,
-        "indexed_at": now,
-    }
+    return {**{name: getattr(item, name) for name in FILE_COLUMNS}, "vector": to_blob(item.vector), "seq": seq,
+            "indexed_at": now}  # fmt: skip
 
 
 def _chunks(values: list, size: int) -> Iterator[list]:

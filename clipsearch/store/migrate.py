@@ -42,7 +42,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 #: Schema 0005's full-text index (a copy of the migration's: migrations stay frozen in time, and
-#: ``tests/test_catalog_migrations.py`` checks that both ways build the same catalog).
+#: ``tests/unit/test_catalog_migrations.py`` checks that both ways build the same catalog).
 FTS_DDL = (
     "CREATE VIRTUAL TABLE texts_fts USING fts5(terms, content='texts', content_rowid='item_id', "
     'tokenize="unicode61 remove_diacritics 2")',

@@ -48,7 +48,7 @@ def copy_catalog(source: Catalog, destination: Catalog) -> dict[str, int]:
             copied[table.name] = 0
             result = src.execution_options(stream_results=True).execute(select(table))
             while rows := result.fetchmany(BATCH):
-                batch = [_row(dst, table.name, r._asdict()) for r in rows]
+                batch = [row_for(dst, table.name, r._asdict()) for r in rows]
                 dst.execute(table.insert(), batch)
                 copied[table.name] += len(batch)
         _continue_ids(src, dst)
@@ -57,7 +57,7 @@ def copy_catalog(source: Catalog, destination: Catalog) -> dict[str, int]:
     return copied
 
 
-def _row(dst: Connection, table: str, row: dict[str, Any]) -> dict[str, Any]:
+def row_for(dst: Connection, table: str, row: dict[str, Any]) -> dict[str, Any]:
     if table == TEXTS.name:
         row["terms"] = backend_of(dst).terms(row["body"])
     return row

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "clipsearch"
 
 #: The layers, lowest first (the same table as docs/architecture.md). A module may import its own

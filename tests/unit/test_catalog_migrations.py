@@ -83,7 +83,7 @@ def test_first_schema_fixture_migrates_forward_with_data_intact(tmp_path):
 
     import numpy as np
 
-    fixture = Path(__file__).parent / "fixtures" / "catalog-0001.sqlite"
+    fixture = Path(__file__).parents[1] / "fixtures" / "catalog-0001.sqlite"
     db = tmp_path / "old.sqlite"
     shutil.copy(fixture, db)
     catalog = Catalog(db)  # migrates automatically

@@ -14,7 +14,7 @@ from clipsearch.ingest.phash import Look, hamming, signature
 from clipsearch.query.confirm import colour_differs, frame_differs
 from clipsearch.query.pagetext import compare, words
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parents[1] / "corpus"
 REPORT = (
     "INSPECTION REPORT Report No. IR-2024-031 Part No. KX-2291-B Date 2024-03-28 Inspector J. Smith "
     "1 Bore diameter 12.50 ±0.05 12.48 OK 2 Length 40.00 ±0.10 40.02 OK 3 Flatness 0.05 0.03 OK"

@@ -9,6 +9,7 @@ from clipsearch import errors
 PUBLIC = {
     "Index", "Answer", "Filters", "SearchResult", "IndexOptions", "IndexReport", "IndexSettings", "WatchSettings",
     "IndexLocation", "ModelChoice", "RuntimeChoice", "default_home", "DEFAULT_MODEL", "api", "__version__",
+    "OcrPool", "TextReader", "ReaderAbilities",  # a text-reading engine of one's own, plugged into Index
 }  # fmt: skip
 
 
