@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """`make bench`: speed figures, each measured in this run against a reference measured in this run.
 
-`make bench` (<= 15 min on 2 cores; with the past-one-machine targets in one run: a sharded build
-of 2M vectors, Ray's overhead, PostgreSQL against SQLite), `python tools/bench.py --quick` (<= 3
-min), or `make bench-scale` (`--scale`: adds the collection-size parts, ANN and duplicates at 1M,
-text at 1M items; ~25 min). The JSON says which CPU it ran on (``cpu``: model
-name, ISA flags, cores): no figure means anything without it.
+`make bench` (<= 15 min on 2 cores; with the past-one-machine parts in one run: a sharded build
+of 500k vectors on Ray, Ray's overhead, PostgreSQL against SQLite), `python tools/bench.py --quick`
+(<= 3 min), or `make bench-scale` (`--scale`: the collection-size parts: ANN and duplicates at 1M,
+text at 1M items, the sharded build at 2M, the map at 100k; ~35 min). Each figure is measured
+once in a run: the model alone per runtime and precision, and its parity, come from the planner's
+table. The JSON says which CPU it ran on (``cpu``: model name, ISA flags, cores): no figure means
+anything without it.
 
 - planner: the planner's table for ViT-B-32-256 on this CPU (each runtime x precision: images/s,
   lowest cosine to fp32, kept or not) and its choice; planning_s: what planning cost, once;
@@ -20,21 +22,23 @@ name, ISA flags, cores): no figure means anything without it.
   bound cores / (their sum) and pipeline_efficiency, the indexer's steady rate over that bound
   (index_steady_images_per_s: the whole run less a one-photo run's time, i.e. less start-up);
   end_to_end_efficiency: the whole run's rate over the bound;
-- models: each preset and the default beside ViT-B-32-256 (``tools/bench_models.py``);
+- models: each preset and the default beside ViT-B-32-256, cold queries on --models-items items
+  (``tools/bench_models.py``);
 - ray_local_images_per_s: the same index run through `--ray local` (Ray's overhead on one machine);
 - catalog: PostgreSQL against SQLite as the catalog, index and queries on the same photos
   (``tools/bench_catalog.py``; a server started for the run);
-- shards: a sharded build of 2M vectors from 8 shards (``tools/bench_shards.py``);
+- shards: a sharded build of --shards-n vectors from 8 shards (``tools/bench_shards.py``);
 - rclip_index_images_per_s: rclip 4.0.8, its defaults, the same folder and the same exported model
   (``tools/rclip_ref.py``), timed alternately with ours, best of --rounds each; vs_rclip: ratios;
   rclip_cold_query_s: a new `rclip --no-indexing` text query on those images;
 - naive_images_per_s: the reference loop (PIL open, open_clip preprocess, encode_image per batch);
-- ceiling_*_images_per_s: the model alone in the runtime `index` uses at that precision (OpenVINO
-  on a CPU), same batch, all threads; ceiling_onnx_fp32 is ONNX Runtime's fp32 (rclip's runtime),
-  ceiling_onnx_int8 ONNX Runtime's dynamic int8 (`--runtime onnx`), ceiling_torch PyTorch eager;
+- ceiling_*_images_per_s: the model alone in each runtime and precision, from the planner's table
+  of this run (OpenVINO fp32 / bf16 / int8, its best int8 group; ceiling_onnx_fp32 is ONNX
+  Runtime's fp32, rclip's runtime; ceiling_onnx_int8 its dynamic int8), ceiling_torch PyTorch
+  eager, batch 32, all threads;
 - export_s: the one-time ONNX export (+ int8 quantisation) of the model, cached per machine;
 - bf16_cosine_min / int8_cosine_min / onnx_int8_cosine_min: lowest cosine to fp32 vectors of the
-  shared corpus pictures (the last: ONNX Runtime's int8);
+  planner's parity pictures (corpus photos and drawings; the last: ONNX Runtime's int8);
 - cold_query_s: a new `clipsearch search` process, a text never seen before, on an index of
   --items synthetic items (vector index chosen as `index` would: IVF+SQ8 at 100k);
   cold_query_cached_s: the same text again (its embedding comes from the text cache);
@@ -43,16 +47,15 @@ name, ISA flags, cores): no figure means anything without it.
 - ann: for 100k and 1M synthetic clustered unit vectors (dim 512), the index type `auto` picks,
   trained and tuned as the store does: recall@10 against exact search on fresh single queries,
   p50 latency, memory against float32 flat;
-- index_ocr_auto_images_per_s: fp32 `index` with ``--ocr auto`` (the default), the text detector's
-  gate on every photo; the figures above run ``--ocr none``, like rclip, which reads no text;
 - media: video frames/s indexed, RAW preview vs demosaic, watch latency (``tools/bench_media.py``);
 - text: full-text, filtered-vector and hybrid search figures on a synthetic index of --text-items
   (200k; the query costs are bounded past a few hundred thousand items: `make bench-scale` gives
   1M on SQLite and PostgreSQL) (``tools/bench_text.py``; OCR alone: its --items run);
 - textpass: the default `index` (OCR on, two phases) against `--ocr none` and rclip on the same
-  photos, 8 of 160 with a sign, and the text pass's cost per picture, stage by stage, now and
-  through the previous reader (``tools/bench_textpass.py``); ocr: labels found on the corpus
-  drawings per OCR engine and kind of label, ms per page (``tools/bench_ocr.py``);
+  photos, 8 of 160 with a sign (the figures above run ``--ocr none``, like rclip, which reads no
+  text), and the text pass's cost per picture, stage by stage (``tools/bench_textpass.py``); ocr:
+  labels found on the corpus drawings by clipsearch's reading, by kind of label, ms per page
+  (``tools/bench_ocr.py``, which alone also reads them with PP-OCR v4 and v6 as they come);
 - duplicates_1m_s: perceptual duplicate search over 1M synthetic 128-bit codes (--dups-n);
 - duplicates_catalog: the whole `duplicates` (candidates, the second look at colour, framing and
   text, documents, revisions) on a real catalog of --dups-catalog-n items with signatures and
@@ -111,21 +114,6 @@ def bench_index(photos: Path, home: Path, args: list[str], ocr: str = "none") ->
     return time.perf_counter() - started
 
 
-def cosine_min(precision: str, runtime: str | None = None) -> float:
-    """``precision`` against ONNX Runtime fp32 vectors of the shared corpus pictures (photos, drawings)."""
-    from clipsearch.ingest.images import load_image
-    from clipsearch.models.registry import resolve_model_ref
-    from clipsearch.models.runtimes import load_encoder
-
-    ref = resolve_model_ref("ViT-B-32-256", "none")
-    fp32 = load_encoder(ref, "cpu", runtime="onnx")
-    other = load_encoder(ref, "cpu", precision=precision, runtime=runtime)
-    corpus = ROOT / "tests" / "corpus"
-    paths = sorted((corpus / "photos").glob("*.[jp][pn]g")) + sorted((corpus / "drawings").glob("*.jpg"))
-    batch = np.stack([fp32.preprocess(load_image(p, 256)) for p in paths])
-    return float((fp32.encode_images(batch) * other.encode_images(batch)).sum(axis=1).min())
-
-
 #: Configurations forced by name (``--runtime R --precision P``), each timed end to end beside auto.
 FORCED = (("openvino", "fp32"), ("openvino", "bf16"), ("openvino", "int8"), ("onnx", "fp32"), ("onnx", "int8"))
 
@@ -177,8 +165,6 @@ def bench_indexing(work: Path, rounds: int) -> dict[str, object]:
     out["forced_images_per_s"] = {who: round(n / t, 2) for who, t in best.items() if who not in {"rclip", "auto"}}
     fastest = max(out["forced_images_per_s"].values())
     out["auto_vs_best_forced"] = round(out["index_images_per_s"] / fastest, 3)
-    out["index_ocr_auto_images_per_s"] = round(n / bench_index(photos, work / "home-index-ocr", [], "auto"), 2)
-    print("index with --ocr auto:", out["index_ocr_auto_images_per_s"], "images/s", flush=True)
     if exe is not None and "rclip" in best:
         out["rclip_index_images_per_s"] = round(n / best["rclip"], 2)
         out["vs_rclip"] = {
@@ -249,16 +235,6 @@ def bench_naive(paths: list[Path], batch: int) -> float:
             images = torch.stack([preprocess(Image.open(p).convert("RGB")) for p in paths[i : i + batch]])
             model.encode_image(images)
     return time.perf_counter() - started
-
-
-def bench_ceiling(n: int, batch: int, precision: str, runtime: str | None = None) -> float:
-    """The model alone in the runtime `index` uses at ``precision`` (or ``runtime``), same batch, all threads."""
-    from clipsearch.models.registry import resolve_model_ref
-    from clipsearch.models.runtimes import load_encoder
-
-    enc = load_encoder(resolve_model_ref("ViT-B-32-256", "none"), "cpu", precision=precision, runtime=runtime)
-    x = np.random.default_rng(0).normal(size=(batch, 3, 256, 256)).astype(np.float32)
-    return seconds_for(n, batch, enc.encode_images, x)
 
 
 def bench_ceiling_torch(n: int, batch: int) -> float:
@@ -361,12 +337,15 @@ def main() -> None:
     parser.add_argument("--media", type=int, default=1, help="video, RAW and watch figures (0: skip)")
     parser.add_argument("--text-items", type=int, default=200_000, help="items for text/filter queries (0: skip)")
     parser.add_argument("--models", type=int, default=48, help="photos for the model-family part (0: skip)")
-    parser.add_argument("--shards-n", type=int, default=2_000_000, help="vectors for the sharded build (0: skip)")
+    parser.add_argument("--shards-n", type=int, default=500_000, help="vectors for the sharded build (0: skip)")
     parser.add_argument("--textpass", type=int, default=1, help="the text pass and the drawings' OCR (0: skip)")
-    parser.add_argument("--map-n", type=int, default=100_000, help="items for the map part, and tiles (0: skip)")
+    parser.add_argument("--map-n", type=int, default=50_000, help="items for the map part, and tiles (0: skip)")
+    parser.add_argument("--models-items", type=int, default=10_000,
+                        help="items of each model's index for its cold query (model-family part)")  # fmt: skip
     args = parser.parse_args()
     if args.scale:
         args.ann_n, args.dups_n, args.text_items = [100_000, 1_000_000], 1_000_000, 1_000_000
+        args.shards_n, args.map_n, args.models_items = 2_000_000, 100_000, 100_000
     if args.quick:
         args.images, args.rounds, args.items, args.ann_n = 32, 1, 10_000, [100_000]
         args.dups_n = args.media = args.text_items = args.models = args.shards_n = args.textpass = args.map_n = 0
@@ -389,7 +368,8 @@ def main() -> None:
             import bench_catalog
 
             (work / "catalog").mkdir()
-            result["catalog"] = bench_catalog.run(work / "photos", work / "catalog", args.rounds)
+            # one round each: SQLite's side is the indexing measured above, this compares the two
+            result["catalog"] = bench_catalog.run(work / "photos", work / "catalog", 1)
         result["startup"] = bench_startup(work)
         print("start-up:", result["startup"], flush=True)
         # the indexer's steady rate: the whole run less what a one-photo run costs (start-up, compile)
@@ -402,7 +382,7 @@ def main() -> None:
         )
         result["pipeline_efficiency"] = result["pipeline"]["pipeline_efficiency"]
         print("pipeline:", result["pipeline"], flush=True)
-        result.update(bench_models_alone(paths, args))
+        result.update(bench_models_alone(paths, args, result["planner"]))
         home = synthetic_index(work, args.items)
         result["query_index_items"] = args.items
         result["relabel_s"] = round(bench_relabel(home), 2)
@@ -426,25 +406,33 @@ def main() -> None:
     print(json.dumps(result))
 
 
-def bench_models_alone(paths: list[Path], args: argparse.Namespace) -> dict[str, object]:
-    """The naive loop, the model alone in each runtime, and each precision's parity on the corpus."""
+def bench_models_alone(paths: list[Path], args: argparse.Namespace, planner: dict[str, Any]) -> dict[str, object]:
+    """The naive loop, the model alone in PyTorch, and the model alone in each runtime and precision
+    with its parity on the corpus: the planner's own table, measured in this run (``planner``), not
+    measured a second time."""
     out: dict[str, object] = {}
-    out["naive_images_per_s"] = round(args.images / bench_naive(paths, args.batch), 2)
+    sample = paths[: min(len(paths), 64)]  # a rate: more photos would only take longer
+    out["naive_images_per_s"] = round(len(sample) / bench_naive(sample, args.batch), 2)
     print("naive:", out["naive_images_per_s"], "images/s", flush=True)
-    n = min(args.images, 64)
-    for precision, runtime, key in (("fp32", "openvino", "ceiling_images_per_s"),
-                                    ("bf16", "openvino", "ceiling_bf16_images_per_s"),
-                                    ("int8", "openvino", "ceiling_int8_images_per_s"),
-                                    ("fp32", "onnx", "ceiling_onnx_fp32_images_per_s"),
-                                    ("int8", "onnx", "ceiling_onnx_int8_images_per_s")):  # fmt: skip
-        out[key] = round(n / bench_ceiling(n, args.batch, precision, runtime), 2)
-        print(f"{key}:", out[key], flush=True)
-    out["ceiling_torch_images_per_s"] = round(n / bench_ceiling_torch(n, args.batch), 2)
+    out["ceiling_torch_images_per_s"] = round(64 / bench_ceiling_torch(64, args.batch), 2)
     print("ceiling torch:", out["ceiling_torch_images_per_s"], "images/s", flush=True)
-    for precision, runtime, key in (("bf16", "openvino", "bf16_cosine_min"), ("int8", "openvino", "int8_cosine_min"),
-                                    ("int8", "onnx", "onnx_int8_cosine_min")):  # fmt: skip
-        out[key] = round(cosine_min(precision, runtime), 5)
-        print(f"{key}:", out[key], flush=True)
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in planner.get("candidates", []):  # the best int8 group of each runtime
+        key = (row["runtime"], row["precision"])
+        if key not in rows or row["images_per_s"] > rows[key]["images_per_s"]:
+            rows[key] = row
+    keys = (
+        ("openvino", "fp32", "ceiling_images_per_s", None),
+        ("openvino", "bf16", "ceiling_bf16_images_per_s", "bf16_cosine_min"),
+        ("openvino", "int8", "ceiling_int8_images_per_s", "int8_cosine_min"),
+        ("onnx", "fp32", "ceiling_onnx_fp32_images_per_s", None),
+        ("onnx", "int8", "ceiling_onnx_int8_images_per_s", "onnx_int8_cosine_min"),
+    )
+    for runtime, precision, rate, cosine in keys:
+        row = rows.get((runtime, precision))
+        out[rate] = row["images_per_s"] if row else None
+        if cosine:
+            out[cosine] = row["cosine_min"] if row else None
     return out
 
 
@@ -495,7 +483,7 @@ def bench_parts(args: argparse.Namespace, took: dict[str, float]) -> dict[str, o
         lap("shards")
     if args.textpass:
         tool("textpass", "bench_textpass.py")
-        tool("ocr", "bench_ocr.py")
+        tool("ocr", "bench_ocr.py", "--engines", "clipsearch")  # PP-OCR v4 and v6 alone: run it alone
         lap("textpass")
     if args.map_n:
         tool("map", "bench_map.py", "--n", str(args.map_n))
@@ -504,7 +492,8 @@ def bench_parts(args: argparse.Namespace, took: dict[str, float]) -> dict[str, o
         import bench_models
 
         with tempfile.TemporaryDirectory() as tmp:
-            out["models"] = bench_models.run(Path(tmp), args.models, args.items, list(bench_models.DEFAULT_MODELS))
+            names = list(bench_models.DEFAULT_MODELS)
+            out["models"] = bench_models.run(Path(tmp), args.models, args.models_items, names)
         lap("models")
     return out
 
