@@ -14,7 +14,7 @@ pretrained ones); every 20th carries a sign with a part code, so 8 of 160 hold t
   through a default `index`: its text pass in seconds and ms a picture (a small picture on white is
   no page, so only its gate's lines are read);
 - stages_ms: per photo without text (the gate's copy read, the gate), per sign photo (its crops
-  read), per drawing page (read whole and a quarter turned).
+  read); a drawing page's reading is tools/bench_ocr.py's ms_per_page.
 
 Run alone: ``python tools/bench_textpass.py [--photos 160] [--rounds 2] [--no-rclip]``.
 """
@@ -36,7 +36,6 @@ from clipsearch.models.planner import cpu_signature
 ROOT = Path(__file__).resolve().parents[1]
 EXE = str(Path(sys.executable).parent / "clipsearch")
 MODEL = ["--model", "ViT-B-32-256", "--pretrained", "none"]
-DRAWINGS = ROOT / "tests" / "corpus" / "drawings"
 
 
 def make_folder(folder: Path, n: int, every: int = 20) -> dict[str, str]:
@@ -147,7 +146,6 @@ def _ms(fn: Any, repeat: int = 3) -> float:
 
 def stages(work: Path, folder: Path) -> dict[str, float]:
     """Per picture, now and through the previous reader, one picture at a time on this thread."""
-    from PIL import Image
 
     from clipsearch.ingest import gatecache
     from clipsearch.ingest.extract import read_text
@@ -157,7 +155,6 @@ def stages(work: Path, folder: Path) -> dict[str, float]:
 
     plain = next(p for p in sorted(folder.iterdir()) if p.name not in CODES)
     sign = next(folder / name for name in CODES)
-    drawing = Image.open(DRAWINGS / "Gripper.jpg").convert("RGB")
     copy = work / "gate-copy.jpg"
     gatecache.save(load_image(plain, gatecache.SHORT_SIDE), copy)
     sign_copy = work / "gate-sign.jpg"
@@ -176,7 +173,6 @@ def stages(work: Path, folder: Path) -> dict[str, float]:
         "photo_gate_copy_read": _ms(lambda: gatecache.load(copy)),
         "photo_gate": _ms(lambda: engine.find_lines(seen)),
         "sign_photo_read": _ms(lambda: read_text(engine, "auto", sign_seen, full, "s")),
-        "drawing_page_read": _ms(lambda: engine.read(drawing), 1),
     }  # fmt: skip
     return out
 
