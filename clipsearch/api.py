@@ -81,9 +81,9 @@ def embed(
 ) -> list[dict[str, object]]:  # fmt: skip
     """Unit vectors for ``texts`` and pictures by an index's model (:meth:`Index.embed`), or by ``model``."""
     from .front.embedding import embed_by_model
-    from .front.index import requested_model
+    from .front.refs import embeds_by_model
 
-    if requested_model(model) is not None:
+    if embeds_by_model(model, index):
         return embed_by_model(model, texts, images, run=run, loader=loader, language=language)  # type: ignore[arg-type]
     with Index.open(index, home, run=run, loader=loader, language=language) as ix:
         return ix.embed(texts, images)

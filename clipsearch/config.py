@@ -154,6 +154,7 @@ class RuntimeChoice:
 
     @property
     def resolved_device(self) -> str | None:
+        """The device asked, else ``$CLIPSEARCH_DEVICE``: the one place a device is resolved."""
         return self.device or setting("device")
 
 

@@ -55,3 +55,21 @@ def test_embed_with_a_model_needs_no_index_and_mistakes_are_one_line(cli, tmp_pa
                        (["--text", "x"], 3)):  # fmt: skip
         result = cli("embed", *args, ok=False)
         assert result.exit_code == code and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_named_index_embeds_with_its_own_model_whatever_the_environment_names(cli, tmp_path, tiny_model, monkeypatch):
+    """$CLIPSEARCH_MODEL names the model of a new index and of ``embed`` with no index named; an
+    index named by the caller keeps its own model (it answered with the environment's before)."""
+    from clipsearch import api
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    shutil.copy(CORPUS / "photos" / "coffee.png", folder / "coffee.png")
+    cli.json("index", str(folder), "--model", "tiny-shapes")
+    shapes_dim = len(cli.json("embed", "--text", "a red circle")[0]["vector"])
+    monkeypatch.setenv("CLIPSEARCH_MODEL", str(tiny_model.config))
+    monkeypatch.setenv("CLIPSEARCH_PRETRAINED", str(tiny_model.weights))
+    named = api.embed(["a red circle"], index="default", home=cli.home)
+    assert len(named[0]["vector"]) == shapes_dim
+    assert len(cli.json("embed", "--index", "default", "--text", "a red circle")[0]["vector"]) == shapes_dim
+    assert len(api.embed(["a red circle"], home=cli.home)[0]["vector"]) == 32  # none named: the environment's

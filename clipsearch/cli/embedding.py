@@ -33,7 +33,7 @@ def embed_cmd(texts: Sequence[str], images: Sequence[str], where: Where, model: 
     the index's by default, else fp32."""
     from ..front import index as front
 
-    if front.requested_model(model) is not None:  # flags, or $CLIPSEARCH_MODEL
+    if front.embeds_by_model(model, where[0]):  # flags, or $CLIPSEARCH_MODEL where no index is named
         vectors = front.embed_by_model(model, texts, images, run=run, language=lang)
     else:
         with front.Index.open(*where, run=run, language=lang) as ix:

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 from ..config import IndexLocation, ModelChoice, RuntimeChoice
 from ..errors import ClipsearchError, UsageError
 from .files import present
-from .refs import parse_item_ref, requested_model
+from .refs import embeds_by_model, parse_item_ref, requested_model
 from .writer import EncoderLoader, ProgressFn
 
-__all__ = ["Index", "parse_item_ref", "requested_model"]
+__all__ = ["Index", "embeds_by_model", "parse_item_ref", "requested_model"]
 
 if TYPE_CHECKING:
     from ..ingest.check import CheckReport

@@ -22,6 +22,18 @@ def requested_model(model: str | ModelChoice | None, pretrained: str | None = No
     return resolve_model_ref(choice.name, choice.pretrained) if choice.asked else None
 
 
+def embeds_by_model(model: str | ModelChoice | None, index: str | None) -> bool:
+    """Whether ``embed`` uses a model rather than an index's: one named by ``model``, or, where no
+    index is named (``index``, ``$CLIPSEARCH_INDEX``), ``$CLIPSEARCH_MODEL``. A named index keeps
+    its own model whatever the environment says."""
+    from ..config import setting
+
+    choice = model if isinstance(model, ModelChoice) else ModelChoice(model)
+    if choice.asked:
+        return True
+    return index is None and setting("index") is None and requested_model(None) is not None
+
+
 def parse_item_ref(spec: str) -> tuple[str, int | None, float | None]:
     """``"doc.pdf#page=3"`` -> (path, 3, None); ``"clip.mp4#t=12.5"`` -> (path, None, 12.5); an
     existing file's own name is never split (a file may be called ``a#t=1.jpg``)."""

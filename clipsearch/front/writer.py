@@ -77,7 +77,7 @@ def query_encoder_loader(
 ) -> Callable[[], EncoderHandle]:
     """A function that loads the index's own model for queries, at the index's precision (or the
     one ``run`` asks), when first called (many queries never need it)."""
-    device = run.device or setting("device")
+    device = run.resolved_device
     load_model = loader_for(loader, run.runtime, run.precision or precision_of(store), queries=True)
 
     def load() -> EncoderHandle:

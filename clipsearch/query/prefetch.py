@@ -34,7 +34,7 @@ def prefetch_query(index_folder: str | os.PathLike[str], texts: Sequence[str], d
 
 
 def _prefetch_texts(manifest: dict, texts: list[str], device: str | None) -> None:
-    from ..config import export_precision, setting
+    from ..config import RuntimeChoice, export_precision
     from ..errors import UsageError
     from ..models.onnx_export import export_dir, has_export
     from ..models.registry import ModelInfo
@@ -46,7 +46,7 @@ def _prefetch_texts(manifest: dict, texts: list[str], device: str | None) -> Non
     except (KeyError, TypeError, ValueError):
         return
     try:  # the same decision load_encoder will make for queries (never on a GPU)
-        runtime, dev, precision = query_plan(None, device or setting("device"), precision)
+        runtime, dev, precision = query_plan(None, RuntimeChoice(device=device).resolved_device, precision)
     except UsageError:
         return
     if dev != "cpu" or runtime not in ("onnx", "openvino"):
