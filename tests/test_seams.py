@@ -33,6 +33,10 @@ def test_a_text_reader_of_ones_own_reads_every_picture_of_a_run(tmp_path):
         assert [Path(r.path).name for r in ix.search(text="KX-2291-B")] == ["red.png"]
         assert [Path(r.path).name for r in ix.search(text="exit")] == ["blue.png"]
         assert ix.search(text="green") == []
+        (folder / "red-copy.png").write_bytes((folder / "red.png").read_bytes())
+        assert ix.add([folder]).text["read"] == 0  # the copy's text is the original's, not read again
+        hits = {Path(r.path).name: r for r in ix.search(text="KX-2291-B")}
+        assert set(hits) == {"red.png", "red-copy.png"} and hits["red-copy.png"].text_boxes  # with its boxes
 
 
 def test_an_ocr_failure_leaves_the_text_unknown_and_the_run_goes_on(tmp_path):
@@ -82,3 +86,68 @@ def test_an_image_model_of_ones_own_embeds_and_answers(tmp_path):
         for colour in COLOURED:
             assert Path(ix.search(colour, k=1)[0].path).name == f"{colour}.png"
         assert ix.status()["dim"] == 16
+
+
+def test_the_guides_reader_example_runs(tmp_path):
+    """docs/python.md's text reader of one's own, as written there: the gate finds the page's lines,
+    the reader of one's own reads them, its words are found with where they stand."""
+    import re
+
+    from tests.helpers import scan
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "python.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", guide.split("## A text reader of one's own", 1)[1], re.S).group(1)
+    folder = _pictures(tmp_path / "lib", {"red": (230, 20, 20)})
+    scan(folder / "page.png", ["Some words on a page"])
+    scope = {"HOME": str(tmp_path / "home"), "PICTURES": str(folder)}
+    exec(compile(code, "docs/python.md", "exec"), scope)
+    found = scope["found"]
+    assert [Path(r.path).name for r in found] == ["page.png"]  # the flat red picture holds no line
+    assert found[0].text_boxes and all(0 <= v <= 1 for v in found[0].text_boxes[0][:4])
+
+
+def test_the_engine_is_remembered_shown_and_a_change_reads_every_text_again(tmp_path):
+    """An index keeps the engine that read its pictures (status says which); a run naming another
+    reads every picture's text again, so one index never mixes two engines' readings."""
+    from tests.helpers import scan
+
+    folder = _pictures(tmp_path / "lib", {"red": (230, 20, 20)})
+    scan(folder / "page.png", ["Some words on a page"])
+    first = scripted_ocr({"white": ["FIRST ENGINE"]})
+    with Index.create("e", tmp_path / "home", model="tiny-shapes", ocr=first,
+                      options=IndexOptions(ocr="all")) as ix:  # fmt: skip
+        ix.add([folder])
+        assert ix.status()["ocr_engine"] == "auto" and [Path(r.path).name for r in ix.search(text="first")]
+    assert Index.open("e", tmp_path / "home").status()["ocr_engine"] == "auto"
+    with Index.open("e", tmp_path / "home", ocr=OcrPool("rapidocr")) as ix:
+        report = ix.add([folder])  # the built-in engine now reads what the scripted one read
+        assert ix.status()["ocr_engine"] == "rapidocr" and report.text["read"] == 2
+        assert ix.search(text="first") == [] and [Path(r.path).name for r in ix.search(text="words")] == ["page.png"]
+        assert ix.add([folder]).text["read"] == 0  # remembered: nothing read again
+
+
+def test_a_reader_given_wrongly_or_that_cannot_start_stops_before_marking_anything(tmp_path):
+    from clipsearch import ReaderAbilities, TextReader
+
+    class Broken(TextReader):
+        name = "broken"
+        abilities = ReaderAbilities(scripts=frozenset({"Latn"}))
+
+        def __init__(self, threads=None, *, read_side=2000):
+            raise RuntimeError("no licence file")
+
+        def read(self, picture):  # pragma: no cover - never made
+            return []
+
+        def recognise(self, crops):  # pragma: no cover - never made
+            return []
+
+    with pytest.raises(UsageError, match="takes what makes one for a thread"):
+        OcrPool(reader=object.__new__(Broken))
+    folder = _pictures(tmp_path / "lib", COLOURED)
+    with Index.create("b", tmp_path / "home", model="tiny-shapes", ocr=OcrPool(reader=Broken),
+                      options=IndexOptions(ocr="all")) as ix:  # fmt: skip
+        with pytest.raises(UsageError, match="could not start: RuntimeError: no licence file"):
+            ix.add([folder])
+        status = ix.status()
+        assert status["items"] == 3 and status["text_unreadable"] == 0 and status["waiting_for_text"] == 3

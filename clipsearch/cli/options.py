@@ -105,10 +105,12 @@ index_options = group("options", [
                          help="Read text in pictures and scanned pages, remembered by the index: auto (where a text "
                               "detector finds some; a new index's default), all, or none. PDF text layers are always "
                               "read [$CLIPSEARCH_OCR].")),
-    ("ocr_engine", click.option("--ocr-engine", type=click.Choice(OCR_ENGINES), default="auto", show_default=True,
-                                help="What reads the text: auto (RapidOCR's PP-OCR, with Tesseract reading again "
-                                     "the lines in scripts PP-OCR lacks, such as Cyrillic, where installed), "
-                                     "rapidocr alone, or tesseract alone.")),
+    ("ocr_engine", click.option("--ocr-engine", type=click.Choice(OCR_ENGINES), default=None,
+                                help="What reads the text, remembered by the index: auto (a new index's default: "
+                                     "RapidOCR's PP-OCR, with Tesseract reading again the lines in scripts PP-OCR "
+                                     "lacks, such as Cyrillic, where installed), rapidocr alone, or tesseract alone "
+                                     "(text pages; it misses many labels on drawings). Another engine than the "
+                                     "index's reads every picture's text again.")),
     ("batch_size", click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))),
     ("workers", click.option("--workers", default=None, type=click.IntRange(min=1),
                              help="Decoding threads (default: cores).")),

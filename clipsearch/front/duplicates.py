@@ -62,7 +62,8 @@ class DuplicatesView:
     def plan(self, groups: Sequence[Group], dest: str | os.PathLike[str], *, tiers: Iterable[str] = ()) -> MovePlan:
         """What :meth:`move` would do with ``groups``: each member's target under ``dest``
         (its path relative to the indexed folder holding it), or why it stays. ``tiers``: the tiers
-        the user named; with none, only byte copies of a keeper move (``query/moves.py``)."""
+        the user named; with none, exact, perceptual and document copies move, and revisions and
+        look-alikes by meaning stay (``query/moves.MOVED_UNNAMED``)."""
         from ..query.moves import plan_moves
 
         with self._ix._query_lock:

@@ -86,7 +86,7 @@ class Index:
         language: str | None = None, image_encoder: Encoder | None = None, ocr: OcrPool | None = None,
     ) -> None:  # fmt: skip
         self.run = run or RuntimeChoice()
-        self._ocr, self._own_ocr = ocr, ocr is not None
+        self._ocr, self._given_ocr = ocr, ocr is not None
         self._loader = loader
         self._image_encoder = image_encoder
         self._query_lock = threading.RLock()
@@ -155,6 +155,10 @@ class Index:
         ref = requested_model(model)
         if rebuild:
             remove_index(location)
+        if options.ocr_engine not in (None, "auto"):  # said before an index is made for it
+            from ..ingest.ocrpool import OcrPool
+
+            OcrPool(options.ocr_engine).check()
         if not IndexStore.exists(location):
             store, encoder = create_store(location, ref, run, options, loader)
             store.release_lock()
@@ -243,7 +247,8 @@ class Index:
         options = outside_the_index(self.store, check_roots(paths), options or IndexOptions())
         with self._writing():
             encoder = self._writer_encoder()
-            return index_run(self.store, encoder, paths, options, progress, text_progress, self._text_engines(options))
+            ocr, options = self._text_engines(options)
+            return index_run(self.store, encoder, paths, options, progress, text_progress, ocr)
 
     def watch(
         self, paths: Iterable[str | os.PathLike[str]], *, options: IndexOptions | None = None,
@@ -264,18 +269,23 @@ class Index:
         roots = check_roots(list(paths))
         watcher = Watcher(roots, settings or WatchSettings(), options, ignore=[str(self.store.path)])
         with self._writing(), watcher:
-            watch_runs(self.store, self._writer_encoder(), roots, options, watcher, stop, on_batch,
-                       self._text_engines(options))  # fmt: skip
+            ocr, options = self._text_engines(options)
+            watch_runs(self.store, self._writer_encoder(), roots, options, watcher, stop, on_batch, ocr)
 
-    def _text_engines(self, options: IndexOptions) -> OcrPool:
-        """The engines that read text: the ones this index was given, else ``options.ocr_engine``'s,
-        kept between runs (``watch``, ``serve``) so a reader started once is used again."""
+    def _text_engines(self, options: IndexOptions) -> tuple[OcrPool, IndexOptions]:
+        """The engines that read text, and ``options`` naming them: the ones this index was given
+        (their engine is the run's unless the options name one), else its own, kept between runs
+        (``watch``, ``serve``) so a reader started once is used again; each run sets the engine the
+        index remembers (``OcrPool.use``)."""
+        import dataclasses
+
         from ..ingest.ocrpool import OcrPool
 
-        if not self._own_ocr and (self._ocr is None or self._ocr.engine_name != options.ocr_engine):
-            self._ocr = OcrPool(options.ocr_engine)
-        assert self._ocr is not None
-        return self._ocr
+        if self._ocr is None:
+            self._ocr = OcrPool()
+        if self._given_ocr and options.ocr_engine is None:
+            options = dataclasses.replace(options, ocr_engine=self._ocr.engine_name)
+        return self._ocr, options
 
     # ------------------------------------------------------------------ reading
     def search(

@@ -39,6 +39,8 @@ class IndexSettings:
     precision: str
     runtime: str | None
     ocr: str
+    #: what reads the text (``--ocr-engine``): 'auto', 'rapidocr' or 'tesseract'
+    ocr_engine: str
     regions: tuple[str, ...]
     region_scope: str
     #: 'auto' or a FAISS factory string (``sharded:`` and an IVF one)
@@ -51,6 +53,7 @@ class IndexSettings:
         ocr = options.ocr or setting("ocr") or NEW_INDEX_OCR
         return cls(
             precision=run.precision or NEW_INDEX_PRECISION, runtime=run.runtime, ocr=_ocr(ocr),
+            ocr_engine=_engine(options.ocr_engine or "auto"),
             regions=validate_regions(options.regions), region_scope=_scope(options.region_scope or "drawings"),
             index_type=validate_index_type(options.index_type or "auto"),
         )  # fmt: skip
@@ -69,14 +72,20 @@ class IndexSettings:
         return cls(
             precision=run.precision or precision_of(store), runtime=run.runtime,
             ocr=_ocr(options.ocr or setting("ocr") or store.catalog.get_meta("ocr") or OLD_INDEX_OCR),
+            ocr_engine=_engine(options.ocr_engine or store.catalog.get_meta("ocr_engine") or "auto"),
             regions=validate_regions(tuple(remembered.get("names", [])) + tuple(options.regions)),
             region_scope=_scope(options.region_scope or remembered.get("scope", "drawings")),
             index_type=asked_type or store.manifest.requested_index_type,
         )  # fmt: skip
 
     def remember(self, store: IndexStore) -> None:
-        """Write what a later run, a query and ``status`` read back (the caller holds the writer lock)."""
+        """Write what a later run, a query and ``status`` read back (the caller holds the writer lock).
+        Another OCR engine than the one that read the index's pictures has them read again, so
+        one index never holds two engines' readings (``Catalog.read_text_again``)."""
+        if self.ocr != "none" and self.ocr_engine != (store.catalog.get_meta("ocr_engine") or "auto"):
+            store.catalog.read_text_again()
         store.catalog.set_meta("ocr", self.ocr)
+        store.catalog.set_meta("ocr_engine", self.ocr_engine)
         if self.regions:
             store.catalog.set_meta("regions", json.dumps({"names": list(self.regions), "scope": self.region_scope}))
         store.manifest.set_requested_index_type(self.index_type)
@@ -97,6 +106,14 @@ def _ocr(mode: str) -> str:
     if mode not in OCR_MODES:
         raise UsageError(f"--ocr must be one of {', '.join(OCR_MODES)}")
     return mode
+
+
+def _engine(name: str) -> str:
+    from ..ingest.textreader import OCR_ENGINES
+
+    if name not in OCR_ENGINES:
+        raise UsageError(f"--ocr-engine must be one of {', '.join(OCR_ENGINES)}")
+    return name
 
 
 def _scope(scope: str) -> str:

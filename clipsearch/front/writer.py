@@ -175,16 +175,17 @@ def index_run(
 
     categories = Categories(store, encoder)
     settings = IndexSettings.of(store, options=options)
-    settings.remember(store)
-    roots = check_roots(paths)
-    store.remember_roots(roots)
     keep = str(store.path / gatecache.FOLDER) if settings.ocr != "none" else None
     if ocr is None:
         from ..ingest.ocrpool import OcrPool
 
-        ocr = OcrPool(options.ocr_engine)
+        ocr = OcrPool()
+    ocr.use(settings.ocr_engine)
     if keep:
-        ocr.check()  # an engine that cannot run here is said before any work
+        ocr.check()  # an engine that cannot run here is said before any work, and before it is remembered
+    settings.remember(store)
+    roots = check_roots(paths)
+    store.remember_roots(roots)
     options = dataclasses.replace(options, regions=settings.regions, ocr=settings.ocr,
                                   within=options.within or tuple(roots), gate_cache=keep)  # fmt: skip
     region_filter = None

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ImageLoadError
+from ..errors import ImageLoadError, UsageError
 from ..store.extras import Extras
 from .metadata import metadata
 from .ocr import TextEngine, TextLine, looks_like_a_page, readable_as_seen
@@ -36,6 +36,8 @@ def read_text(engine: TextEngine, mode: str, seen: Any, full: Callable[[], Any],
     ImageLoadError with the reason when the engine fails on this picture."""
     try:
         regions = engine.find_lines(seen)
+    except UsageError:
+        raise
     except Exception as err:
         raise _engine_fault(name, err) from err
     if mode == "auto" and not regions:
@@ -49,7 +51,7 @@ def read_text(engine: TextEngine, mode: str, seen: Any, full: Callable[[], Any],
     picture = seen if readable_as_seen(seen, regions, page) else full()
     try:
         return engine.read_lines(picture, name, regions or None, page=page)
-    except ImageLoadError:
+    except (ImageLoadError, UsageError):  # a picture's reason, or the engine's that stops the pass
         raise
     except Exception as err:
         raise _engine_fault(name, err) from err

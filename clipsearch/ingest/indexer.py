@@ -261,7 +261,7 @@ def _copy_extras(own: Extras | None, source: Extras | None) -> Extras | None:
     if own is None or source is None:
         return own or source
     own.text, own.text_source, own.ocr_mode = source.text, source.text_source, source.ocr_mode
-    own.text_error = source.text_error
+    own.text_error, own.text_boxes = source.text_error, source.text_boxes
     return own
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ImageLoadError
+from ..errors import ImageLoadError, UsageError
 from .gate import GATE_SIDE
 from .textreader import Line, Region, TextDetector, TextReader
 
@@ -107,6 +107,8 @@ class TextEngine:
                     if (page or len(lines) >= SECOND_LOOK_LINES) and 90 not in reader.abilities.turns:
                         lines += _new_lines(lines, _quarter_turned(reader, big))
                 scripts = reader.abilities.scripts
+        except UsageError:  # the engine could not start: no picture's fault (``ocrpool._started``)
+            raise
         except Exception as err:  # the engine's own failure on this picture: skip its text only
             raise ImageLoadError(name, f"OCR failed: {str(err)[:120]}") from err
         self._read_again(big, lines, scripts)

@@ -37,6 +37,10 @@ class OcrPool:
     ) -> None:  # fmt: skip
         if engine not in OCR_ENGINES:
             raise UsageError(f"no OCR engine {engine!r}: choose one of {', '.join(OCR_ENGINES)}")
+        for what, given in (("reader", reader), ("gate", gate)):
+            if given is not None and (not callable(given) or isinstance(given, TextReader | TextDetector)):
+                raise UsageError(f"OcrPool({what}=...) takes what makes one for a thread (its class, or a function "
+                                 f"of the cores it may use), not {type(given).__name__} itself")  # fmt: skip
         self.engine_name = engine
         self._own_reader, self._own_helper = reader is not None, helper is not None
         self._make_reader: ReaderFactory | None = reader
@@ -44,19 +48,34 @@ class OcrPool:
         self._helper = helper
         self._checked = False
         self.threads: int | None = None
-        self.readers = Readers(lambda threads: self._reader(threads))
+        self.readers = Readers(self._reader)
         self._local = threading.local()
 
+    def use(self, engine: str) -> None:
+        """Read with ``engine`` (a name of ``--ocr-engine``) from now on: the index's remembered
+        one. A pool given a reader of its own keeps it."""
+        if self._own_reader or engine == self.engine_name:
+            return
+        if engine not in OCR_ENGINES:
+            raise UsageError(f"no OCR engine {engine!r}: choose one of {', '.join(OCR_ENGINES)}")
+        self.engine_name, self._make_reader, self._checked = engine, None, False
+        self._helper = self._helper if self._own_helper else None
+        self.readers, self._local = Readers(self._reader), threading.local()
+
     def check(self) -> None:
-        """Raise :class:`UsageError` where the chosen engine cannot run here (Tesseract missing);
-        the writer asks before a run, so the error comes before any work. Cheap after the first."""
+        """Raise :class:`UsageError` where the chosen engine cannot run here (Tesseract missing, a
+        reader class's own ``available()``); the writer asks before a run, so the error comes
+        before any work. Cheap after the first."""
         if self._checked:
             return
-        if self._make_reader is None:
+        given = self._make_reader
+        if given is None:
             cls = reader_class("rapidocr" if self.engine_name == "auto" else self.engine_name)
             if why := cls.available():
                 raise UsageError(f"--ocr-engine {self.engine_name}: {why}")
             self._make_reader = _with_read_side(cls)
+        elif isinstance(given, type) and issubclass(given, TextReader) and (why := given.available()):
+            raise UsageError(f"the OCR engine {getattr(given, 'name', given.__name__)!r} cannot run here: {why}")
         if not self._own_helper and not self._own_reader and self.engine_name == "auto":
             self._helper = _auto_helper()
         self._checked = True
@@ -64,7 +83,7 @@ class OcrPool:
     def _reader(self, threads: int | None) -> TextReader:
         self.check()
         assert self._make_reader is not None
-        return self._make_reader(threads)
+        return _started("reader", lambda: self._make_reader(threads), ("read", "recognise"))  # type: ignore[misc]
 
     def share(self, workers: int) -> None:
         """Cores each thread's engine uses from now on: an equal share for ``workers`` threads."""
@@ -76,9 +95,23 @@ class OcrPool:
         current = getattr(self._local, "engine", None)
         if current is None or getattr(self._local, "threads", None) != self.threads:
             threads = self.threads
-            current = TextEngine(self._make_gate(threads), lambda: self.readers.borrow(threads), self._helper)
+            gate = _started("gate", lambda: self._make_gate(threads), ("find_lines",))
+            current = TextEngine(gate, lambda: self.readers.borrow(threads), self._helper)
             self._local.engine, self._local.threads = current, threads
         return current
+
+
+def _started(what: str, make: Callable[[], Any], methods: tuple[str, ...]) -> Any:
+    """An engine part made by ``make``, or :class:`UsageError` saying why it could not start: the
+    text pass stops there, leaving every picture waiting, instead of marking each unreadable."""
+    try:
+        part = make()
+    except Exception as err:
+        raise UsageError(f"the OCR {what} could not start: {type(err).__name__}: {str(err)[:160]}") from err
+    missing = [m for m in methods if not callable(getattr(part, m, None))]
+    if missing:
+        raise UsageError(f"the OCR {what} made is a {type(part).__name__}, which has no {', '.join(missing)}()")
+    return part
 
 
 def _gate(threads: int | None) -> TextDetector:

@@ -35,8 +35,9 @@ class IndexOptions:
     #: Seconds the text pass may spend on one picture or page before it is marked "text unreadable".
     ocr_timeout: float = 60.0
     #: What reads text (``textreader.ENGINES``): 'auto' (RapidOCR, with Tesseract for the scripts it
-    #: lacks where installed), 'rapidocr' or 'tesseract'. A run option: not remembered.
-    ocr_engine: str = "auto"
+    #: lacks where installed), 'rapidocr' or 'tesseract'. None: what the index remembers ('auto' for
+    #: a new index); another engine than the remembered one reads every picture's text again.
+    ocr_engine: str | None = None
     #: Where phase one keeps small copies of the pictures the text pass will read (``gatecache.py``);
     #: None: keep none (OCR off). Set by ``api.index`` from the index's OCR mode.
     gate_cache: str | None = None

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ImageLoadError
+from ..errors import ImageLoadError, UsageError
 from ..store.catalog import ItemRow, TextRead
 from ..store.folder import IndexStore
 from . import gatecache
@@ -243,6 +243,8 @@ def _read_one(ocr: OcrPool, row: ItemRow, mode: str, kept: Path) -> _Result:
         return _Result(row, changed=True)
     except ImageLoadError as err:
         return _Result(row, error=err.reason)
+    except UsageError:  # the engine could not start: the pass stops, every picture still waiting
+        raise
     except MemoryError:
         return _Result(row, error="out of memory reading its text")
     except Exception as err:  # whatever a decoder or the engine raises: this picture's reason, not the pass's end

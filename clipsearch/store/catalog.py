@@ -46,7 +46,7 @@ class ItemFile:
     content_hash: str
     width: int
     height: int
-    phash: bytes | None = None
+    phash: bytes | None = field(default=None, repr=False)  # 16 bytes no reader of a repr wants
     time: float | None = None  # a video frame's time, seconds
 
 
@@ -404,6 +404,17 @@ class Catalog:
             conn.execute(update(ITEMS).where(self._waiting(mode), ITEMS.c.id.in_(layered)).values(ocr_mode="all"))
             rows = conn.execute(select(*cols).where(self._waiting(mode)).order_by(ITEMS.c.path, ITEMS.c.page))
             return [_row(r) for r in rows]
+
+    def read_text_again(self) -> int:
+        """Every picture's text to be read again by the next text pass (another engine reads it):
+        what was read stays searchable until then; a PDF text layer is not OCR's and stays read.
+        Pictures left unreadable are tried again too. Returns how many wait now."""
+        layered = select(TEXTS.c.item_id).where(TEXTS.c.source == "pdf")
+        with self.engine.begin() as conn:
+            done = conn.execute(update(ITEMS).where(ITEMS.c.ocr_mode.is_not(None), ITEMS.c.ocr_mode != "none",
+                                                    ITEMS.c.id.not_in(layered))
+                                .values(ocr_mode="none", text_error=None))  # fmt: skip
+            return int(done.rowcount or 0)
 
     def text_counts(self, mode: str) -> tuple[int, int]:
         """(items waiting for the text pass, items whose text could not be read)."""

@@ -40,14 +40,16 @@ class Extras:
     ocr_mode: str | None = None
     #: Why the text pass could not read it (kept, counted as read: not tried again for these bytes).
     text_error: str | None = None
+    #: Where each OCR'd line stands: JSON ``[[x0, y0, x1, y1, line], ...]`` (``texts.boxes``).
+    text_boxes: str | None = None
 
     def columns(self) -> dict[str, Any]:
         """The ``items`` columns this sets."""
-        data = {k: v for k, v in asdict(self).items() if k not in ("text", "text_source")}
+        data = {k: v for k, v in asdict(self).items() if k not in ("text", "text_source", "text_boxes")}
         return {**data, "extras_version": EXTRAS_VERSION}
 
 
-TEXT_FIELDS = ("text", "text_source", "ocr_mode", "text_error")
+TEXT_FIELDS = ("text", "text_source", "ocr_mode", "text_error", "text_boxes")
 METADATA_FIELDS = tuple(f.name for f in fields(Extras) if f.name not in TEXT_FIELDS)
 
 
@@ -64,6 +66,7 @@ def write(conn: Connection, item_id: int, extras: Extras) -> None:
                     "item_id": item_id,
                     "source": extras.text_source or "ocr",
                     "body": body,
+                    "boxes": extras.text_boxes,
                     "terms": backend_of(conn).terms(body),
                 }
             ],
@@ -98,5 +101,5 @@ def read(conn: Connection, ids: list[int]) -> dict[int, Extras]:
         out[r.id] = Extras(ocr_mode=r.ocr_mode, text_error=r.text_error,
                            **{name: getattr(r, name) for name in METADATA_FIELDS})  # fmt: skip
     for r in conn.execute(select(TEXTS).where(TEXTS.c.item_id.in_(ids))):
-        out[r.item_id].text, out[r.item_id].text_source = r.body, r.source
+        out[r.item_id].text, out[r.item_id].text_source, out[r.item_id].text_boxes = r.body, r.source, r.boxes
     return out

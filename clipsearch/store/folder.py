@@ -392,6 +392,7 @@ class IndexStore:
             "nprobe": self.manifest.nprobe,
             "tuned_recall_at_10": self.manifest.tuned_recall_at_10,
             "ocr": ocr,
+            "ocr_engine": self.catalog.get_meta("ocr_engine") or "auto",
             "with_text": self.catalog.texts_count(),
             "waiting_for_text": waiting,
             "text_unreadable": unreadable,
