@@ -87,7 +87,8 @@ def status_cmd(where: Where, as_json: bool) -> None:
         ("images", _encoding_line(info["encoding"])),
         (
             "text",
-            f"{info['with_text']} items with text (OCR: {info['ocr']}; PDF text layers always)"
+            f"{info['with_text']} items with text (OCR: {info['ocr']}, engine {info.get('ocr_engine', 'auto')}; "
+            "PDF text layers always)"
             + (f"; {info['waiting_for_text']} waiting to be read" if info["waiting_for_text"] else "")
             + (f"; {info['text_unreadable']} unreadable" if info["text_unreadable"] else ""),
         ),
