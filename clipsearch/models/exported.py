@@ -49,7 +49,7 @@ class ExportedEncoder:
         self.threads = threads or os.cpu_count() or 1
         self._sessions: dict[str, Any] = {}
         self._locks = {tower: threading.Lock() for tower in ("visual", "text", "text_short")}  # load at once
-        self._text_lock = threading.Lock()
+        self._preparing_lock = threading.Lock()
         self._tokenizer: Any = None
         self._table: Any = None
         self._preparing: threading.Thread | None = None
@@ -98,7 +98,7 @@ class ExportedEncoder:
         work (imports, catalog, scan, first decodes). Errors are left for the first
         ``encode_images`` to meet. Not a daemon: a runtime still compiling when the interpreter
         exits aborts the process, so exit waits for it."""
-        with self._text_lock:
+        with self._preparing_lock:
             if self._preparing is not None:
                 return
             self._preparing = threading.Thread(target=self._load_images_quietly, name="clipsearch-model-load")
@@ -156,29 +156,15 @@ class ExportedEncoder:
         feed = {"tokens": tokens, ROWS_INPUT: self._table(tokens)}
         return {n: feed[n] for n in names}
 
-    @staticmethod
-    def _key(text: str, language: str | None) -> str:
-        """A text's cache key: the text, and the language it was given in when one was set."""
-        return text if not language else f"{text}\x00{language}"
-
     def encode_texts(self, texts: Sequence[str], language: str | None = None) -> np.ndarray:
         """Unit vectors for ``texts``; ones embedded before (any run, any index) come from the cache."""
-        texts = list(texts)
-        keys = {t: self._key(t, language) for t in texts}
-        if not keys:
-            return np.zeros((0, self.info.dim), np.float32)
-        with self._text_lock:  # a prefetch on another thread may be embedding these very texts
-            known = self.text_cache.get(list(set(keys.values())))
-            missing = [t for t in keys if keys[t] not in known]
-            if missing:
-                tokens = self.tokenize(missing, language)
-                short = int(self.meta.get("text_short_length", 0))
-                if short and int(tokens.argmax(axis=1).max()) < short:  # every text ends early: the short graph
-                    sess, tokens = self.session("text_short"), tokens[:, :short]
-                else:
-                    sess = self.session("text")
-                out = normalise(sess.run(None, self._text_feed(sess, tokens))[0])
-                fresh = {keys[t]: v for t, v in zip(missing, out, strict=True)}
-                self.text_cache.put(fresh)
-                known.update(fresh)
-        return np.stack([known[keys[t]] for t in texts]).astype(np.float32)
+        return self.text_cache.vectors(texts, language, lambda missing: self._embed_texts(missing, language))
+
+    def _embed_texts(self, texts: list[str], language: str | None) -> np.ndarray:
+        tokens = self.tokenize(texts, language)
+        short = int(self.meta.get("text_short_length", 0))
+        if short and int(tokens.argmax(axis=1).max()) < short:  # every text ends early: the short graph
+            sess, tokens = self.session("text_short"), tokens[:, :short]
+        else:
+            sess = self.session("text")
+        return normalise(sess.run(None, self._text_feed(sess, tokens))[0])

@@ -12,7 +12,8 @@ can be deleted at any time; it is a cache, not index metadata, hence plain ``sql
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ class TextCache:
         self.path = Path(path) if path is not None else None
         self.dim = dim
         self._recent: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._broken = path is None
 
@@ -45,6 +47,25 @@ class TextCache:
             except sqlite3.Error:
                 self._broken = True
         return self._conn
+
+    def vectors(
+        self, texts: Sequence[str], language: str | None, embed: Callable[[list[str]], np.ndarray]
+    ) -> np.ndarray:
+        """Unit vectors for ``texts`` in ``language``: those embedded before (any run, any index)
+        from here, the others by ``embed`` (a list of texts -> their unit rows) and kept. One
+        caller at a time: a prefetch on another thread may be embedding these very texts."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        keys = {t: t if not language else f"{t}\x00{language}" for t in texts}  # a language set is part of the key
+        with self._lock:
+            known = self.get(list(set(keys.values())))
+            missing = [t for t in keys if keys[t] not in known]
+            if missing:
+                fresh = {keys[t]: v for t, v in zip(missing, embed(missing), strict=True)}
+                self.put(fresh)
+                known.update(fresh)
+        return np.stack([known[keys[t]] for t in texts]).astype(np.float32)
 
     def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         found = {t: self._recent[t] for t in texts if t in self._recent}

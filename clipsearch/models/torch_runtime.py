@@ -4,7 +4,6 @@ every exported runtime is checked against."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,7 +54,6 @@ class TorchEncoder:
             logit_bias=_logit_bias(self.model),
         )
         self.text_cache = TextCache(None, self.info.dim)  # no export folder: memory only
-        self._text_lock = threading.Lock()
         self._image_pre = Preprocessor.for_model(self.info)
         self._document_pre = Preprocessor.for_model(self.info, letterbox=True)
 
@@ -89,21 +87,13 @@ class TorchEncoder:
 
     def encode_texts(self, texts: Sequence[str], language: str | None = None) -> np.ndarray:
         """Unit vectors for ``texts``, the last :data:`~.textcache.RECENT` kept in memory."""
-        texts = list(texts)
-        keys = {t: t if not language else f"{t}\x00{language}" for t in texts}
-        if not texts:
-            return np.zeros((0, self.info.dim), np.float32)
-        with self._text_lock:
-            known = self.text_cache.get(list(set(keys.values())))
-            missing = [t for t in keys if keys[t] not in known]
-            if missing:
-                torch = self._torch
-                with torch.inference_mode():
-                    out = self._encode_text_tensor(torch.from_numpy(self.tokenize(missing, language)))
-                fresh = {keys[t]: v for t, v in zip(missing, normalise(out.float().cpu().numpy()), strict=True)}
-                self.text_cache.put(fresh)
-                known.update(fresh)
-        return np.stack([known[keys[t]] for t in texts]).astype(np.float32)
+        return self.text_cache.vectors(texts, language, lambda missing: self._embed_texts(missing, language))
+
+    def _embed_texts(self, texts: list[str], language: str | None) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            out = self._encode_text_tensor(torch.from_numpy(self.tokenize(texts, language)))
+        return normalise(out.float().cpu().numpy())
 
 
 def _logit_bias(model: Any) -> float | None:
