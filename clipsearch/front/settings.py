@@ -53,7 +53,7 @@ class IndexSettings:
         ocr = options.ocr or setting("ocr") or NEW_INDEX_OCR
         return cls(
             precision=run.precision or NEW_INDEX_PRECISION, runtime=run.runtime, ocr=_ocr(ocr),
-            ocr_engine=_engine(options.ocr_engine or "auto"),
+            ocr_engine=_engine_named(options.ocr_engine or "auto"),
             regions=validate_regions(options.regions), region_scope=_scope(options.region_scope or "drawings"),
             index_type=validate_index_type(options.index_type or "auto"),
         )  # fmt: skip
@@ -72,7 +72,7 @@ class IndexSettings:
         return cls(
             precision=run.precision or precision_of(store), runtime=run.runtime,
             ocr=_ocr(options.ocr or setting("ocr") or store.catalog.get_meta("ocr") or OLD_INDEX_OCR),
-            ocr_engine=_engine(options.ocr_engine or store.catalog.get_meta("ocr_engine") or "auto"),
+            ocr_engine=_engine_named(options.ocr_engine or store.catalog.get_meta("ocr_engine") or "auto"),
             regions=validate_regions(tuple(remembered.get("names", [])) + tuple(options.regions)),
             region_scope=_scope(options.region_scope or remembered.get("scope", "drawings")),
             index_type=asked_type or store.manifest.requested_index_type,
@@ -108,12 +108,10 @@ def _ocr(mode: str) -> str:
     return mode
 
 
-def _engine(name: str) -> str:
-    from ..ingest.textreader import OCR_ENGINES
+def _engine_named(name: str) -> str:
+    from ..ingest.textreader import engine_named
 
-    if name not in OCR_ENGINES:
-        raise UsageError(f"--ocr-engine must be one of {', '.join(OCR_ENGINES)}")
-    return name
+    return engine_named(name)
 
 
 def _scope(scope: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import UsageError
 from .ocr import READ_SIDE, TextEngine
-from .textreader import OCR_ENGINES, ReaderFactory, TextDetector, TextReader, reader_class
+from .textreader import ReaderFactory, TextDetector, TextReader, engine_named, reader_class
 
 #: A thread that needs a reader while every one made is busy waits this long for one to come free
 #: before it starts another: a photo's few lines read in a fraction of it, a reader's start costs
@@ -35,8 +35,7 @@ class OcrPool:
         self, engine: str = "auto", *, reader: ReaderFactory | None = None,
         gate: Callable[[int | None], TextDetector] | None = None, helper: TextReader | None = None,
     ) -> None:  # fmt: skip
-        if engine not in OCR_ENGINES:
-            raise UsageError(f"no OCR engine {engine!r}: choose one of {', '.join(OCR_ENGINES)}")
+        engine_named(engine)
         for what, given in (("reader", reader), ("gate", gate)):
             if given is not None and (not callable(given) or isinstance(given, TextReader | TextDetector)):
                 raise UsageError(f"OcrPool({what}=...) takes what makes one for a thread (its class, or a function "
@@ -54,10 +53,8 @@ class OcrPool:
     def use(self, engine: str) -> None:
         """Read with ``engine`` (a name of ``--ocr-engine``) from now on: the index's remembered
         one. A pool given a reader of its own keeps it."""
-        if self._own_reader or engine == self.engine_name:
+        if self._own_reader or engine_named(engine) == self.engine_name:
             return
-        if engine not in OCR_ENGINES:
-            raise UsageError(f"no OCR engine {engine!r}: choose one of {', '.join(OCR_ENGINES)}")
         self.engine_name, self._make_reader, self._checked = engine, None, False
         self._helper = self._helper if self._own_helper else None
         self.readers, self._local = Readers(self._reader), threading.local()

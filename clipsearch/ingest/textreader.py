@@ -102,10 +102,17 @@ OCR_ENGINES = ("auto", *ENGINES)
 ReaderFactory = Callable[[int | None], TextReader]
 
 
+def engine_named(name: str) -> str:
+    """``name`` if ``--ocr-engine`` offers it (:data:`OCR_ENGINES`); else UsageError naming the choices."""
+    if name not in OCR_ENGINES:
+        raise UsageError(f"no OCR engine {name!r}: choose one of {', '.join(OCR_ENGINES)}")
+    return name
+
+
 def reader_class(name: str) -> type[TextReader]:
     """The engine called ``name`` (a key of :data:`ENGINES`); UsageError names the choices."""
-    where = ENGINES.get(name)
-    if where is None:
-        raise UsageError(f"no OCR engine {name!r}: choose one of {', '.join(OCR_ENGINES)}")
+    where = ENGINES.get(engine_named(name))
+    if where is None:  # 'auto' is no engine of its own
+        raise UsageError(f"no OCR engine {name!r}: choose one of {', '.join(ENGINES)}")
     module, cls = where.split(":")
     return getattr(importlib.import_module(f".{module}", __package__), cls)
